@@ -1,0 +1,134 @@
+// The configuration model (CONTRACT §7) and its loader.
+//
+// load_config() reads the YAML file, validates every key (errors name file:line and the key
+// path), rejects unknown keys, expands ${ENV} and ${file:PATH}, and fills Config. Provider
+// adapters' own keys are validated later by their factories (app.cpp), from `providers[i].view`.
+// A Config is immutable once loaded; a reload builds a new one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "providers/config_view.hpp"
+#include "providers/provider.hpp"
+
+namespace tinbao {
+
+using Millis = std::chrono::milliseconds;
+
+struct LogSettings {
+    std::string level = "info";   // trace | debug | info | warn | error
+    std::string format = "text";  // text | json
+};
+
+struct ApiClient {
+    std::string name;
+    std::string token;
+    std::string hmac_secret;  // empty: no signature required
+};
+
+struct HttpSettings {
+    std::string listen_host = "127.0.0.1";
+    uint16_t listen_port = 8080;
+    std::size_t max_body_bytes = 65536;
+    std::vector<ApiClient> clients;
+    Millis read_timeout{10000};     // to read a whole request once it started
+    Millis idle_timeout{60000};     // keep-alive connection with no request
+    std::size_t max_connections = 10000;
+    std::string public_base_url;    // how providers reach /v1/callbacks (optional)
+};
+
+struct RedisSettings {
+    std::string url = "redis://127.0.0.1:6379/0";
+    std::string host = "127.0.0.1";
+    uint16_t port = 6379;
+    std::string password;   // never logged
+    std::string username;
+    int db = 0;
+    bool tls = false;
+    std::string prefix = "tinbao";
+    Millis command_timeout{5000};
+};
+
+struct QueueSettings {
+    std::string backend = "redis";   // redis | sqlite
+    RedisSettings redis;
+    Millis dedupe_ttl{7LL * 24 * 3600 * 1000};
+    std::string consumer;            // consumer name in the group; default: hostname-pid-free id
+    int batch = 256;                 // stream entries read at once
+    Millis claim_idle{60000};        // entries idle this long in a dead consumer are taken over
+};
+
+struct Route {
+    std::vector<std::string> statuses;  // canonical
+    std::vector<Channel> channels;
+    enum class Mode { fallback, all } mode = Mode::fallback;
+    int line = 0;
+};
+
+struct SmsSettings {
+    enum class Unicode { auto_, never, always } unicode = Unicode::auto_;
+    int max_segments = 3;
+};
+
+struct QuietHours {
+    std::vector<Channel> channels;
+    int from_minute = 0;  // minutes after local midnight, Asia/Ho_Chi_Minh
+    int to_minute = 0;
+};
+
+struct RetrySettings {
+    int max_attempts = 6;
+    Millis initial_delay{2000};
+    Millis max_delay{600000};
+    Millis give_up_after{24LL * 3600 * 1000};
+};
+
+struct ProviderConfig {
+    ProviderSettings settings;
+    // The provider's mapping, with the common keys already accepted: the factory reads the rest
+    // and calls finish(). Shares the loader's Diagnostics.
+    std::shared_ptr<ConfigView> view;
+};
+
+struct Config {
+    std::filesystem::path file;          // absolute path of the config file
+    std::filesystem::path state_dir = "/var/lib/tinbao";
+    Millis shutdown_grace{10000};
+    LogSettings log;
+    HttpSettings http;
+    QueueSettings queue;
+    std::filesystem::path templates_dir;  // absolute (relative ones resolved from the file's folder)
+    std::map<std::string, std::string> status_aliases;  // alias -> canonical
+    std::vector<Route> routes;
+    SmsSettings sms;
+    std::vector<QuietHours> quiet_hours;
+    RetrySettings retry;
+    std::vector<ProviderConfig> providers;
+
+    // Canonical status for a status or alias; nullopt when neither.
+    std::optional<std::string> canonical_status(std::string_view status) const;
+};
+
+// The canonical statuses of CONTRACT §2.
+const std::vector<std::string>& canonical_statuses();
+bool is_canonical_status(std::string_view s);
+
+struct ConfigLoad {
+    // Null only when the file could not be read or parsed as YAML. Otherwise filled as far as
+    // possible; the config is valid only when `diagnostics` is empty (after the provider
+    // factories, which add their own, have run).
+    std::unique_ptr<Config> config;
+    std::shared_ptr<Diagnostics> diagnostics;
+};
+
+// Loads and validates `path`. Never throws; every problem is a Diagnostic.
+ConfigLoad load_config(const std::filesystem::path& path);
+
+}  // namespace tinbao

@@ -1,0 +1,53 @@
+// The dossier status event (CONTRACT §2): parsing and validation, shared by HTTP ingest and the
+// Redis stream consumer so both take exactly the same path.
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <functional>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tinbao {
+
+struct EventLimits {
+    std::size_t max_depth = 16;
+    std::size_t max_string_bytes = 4096;
+};
+
+// A validated event. `json` is the whole event with every string NFC-normalised and
+// `dossier.status` replaced by the canonical status; templates render against it.
+struct Event {
+    std::string event_id;
+    std::string dossier_code;
+    std::string status;            // canonical
+    std::string original_status;   // as sent
+    std::string phone;             // as sent (may be empty)
+    std::string email;             // may be empty
+    std::string zalo_user_id;      // may be empty
+    std::vector<std::string> channels;  // the event's override, empty when none
+    boost::json::value json;
+};
+
+struct EventError {
+    std::string code;     // invalid_json | invalid_utf8 | invalid_event
+    std::string message;  // human text
+    std::string field;    // dotted path, when one field is at fault
+};
+
+struct EventParse {
+    std::optional<Event> event;
+    std::optional<EventError> error;
+};
+
+// `canonical` maps a status or alias to the canonical status (nullopt: unknown status).
+EventParse parse_event(std::string_view body,
+                       const std::function<std::optional<std::string>(std::string_view)>& canonical,
+                       const EventLimits& limits = {});
+
+}  // namespace tinbao

@@ -1,0 +1,92 @@
+// The template language of CONTRACT §8: `{{ path | filter | filter(arg) }}` and
+// `{% if path %}…{% elif path %}…{% else %}…{% endif %}`, compiled once at load.
+//
+// Rendering is pure: no I/O, no locks; safe from any thread on a const Template.
+// The render context is the event as JSON (NFC-normalised) plus `status_label`.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace tinbao::tpl {
+
+struct Error {
+    std::string file;
+    int line = 0;     // 1-based, in the file
+    int column = 0;   // 1-based
+    std::string message;
+    std::string str() const;  // "file:line:column: message"
+};
+
+struct RenderOptions {
+    bool html_escape = false;   // values inserted are HTML-escaped (email html part)
+};
+
+class Template {
+public:
+    // Compiles `source`, which starts at (line, column) of `file` (for error positions).
+    static std::variant<Template, Error> compile(std::string_view source, std::string file,
+                                                 int line = 1, int column = 1);
+    Template();
+    ~Template();
+    Template(Template&&) noexcept;
+    Template& operator=(Template&&) noexcept;
+    Template(const Template&);
+    Template& operator=(const Template&);
+
+    // Renders against `ctx` (a JSON object). A missing value without `default` is an Error
+    // naming the file:line:column of the expression.
+    std::variant<std::string, Error> render(const boost::json::value& ctx,
+                                            const RenderOptions& opts = {}) const;
+
+    const std::string& source() const;
+
+    struct Impl;
+private:
+    std::shared_ptr<const Impl> impl_;
+};
+
+// The parts of one `<status>.yaml` file.
+struct StatusTemplates {
+    std::string status;
+    std::string file;
+    std::optional<Template> sms;
+    struct Email {
+        Template subject;
+        Template text;
+        std::optional<Template> html;
+    };
+    std::optional<Email> email;
+    struct Zalo {
+        std::string template_id;
+        std::vector<std::pair<std::string, Template>> params;
+    };
+    std::optional<Zalo> zalo;
+};
+
+// Every template file of a folder, loaded and compiled. Immutable once built.
+class TemplateSet {
+public:
+    // Loads `<dir>/<status>.yaml` for each status file found. Errors (YAML, syntax, unknown
+    // parts) are appended to `errors`; a file with errors is left out.
+    static std::shared_ptr<const TemplateSet> load(const std::string& dir,
+                                                   std::vector<Error>& errors);
+    const StatusTemplates* find(std::string_view status) const;
+    const std::map<std::string, StatusTemplates, std::less<>>& all() const { return by_status_; }
+
+private:
+    std::map<std::string, StatusTemplates, std::less<>> by_status_;
+};
+
+// The Vietnamese name of a canonical status ("result_ready" -> "Có kết quả"), or the input.
+std::string_view status_label(std::string_view status);
+
+}  // namespace tinbao::tpl

@@ -1,0 +1,48 @@
+#include "daemon/render/unicode.hpp"
+
+#include <utf8proc.h>
+
+#include <cstdlib>
+#include <memory>
+
+namespace tinbao::text {
+
+bool valid_utf8(std::string_view s) {
+    auto p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+    utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
+    while (left > 0) {
+        // Fast path for ASCII.
+        if (*p < 0x80) {
+            ++p;
+            --left;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+        if (n < 0 || cp < 0) return false;
+        p += n;
+        left -= n;
+    }
+    return true;
+}
+
+std::optional<std::string> nfc(std::string_view s) {
+    bool ascii = true;
+    for (unsigned char c : s)
+        if (c >= 0x80) {
+            ascii = false;
+            break;
+        }
+    if (ascii) return std::string(s);
+    if (!valid_utf8(s)) return std::nullopt;
+    utf8proc_uint8_t* out = nullptr;
+    utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                      static_cast<utf8proc_ssize_t>(s.size()), &out,
+                                      static_cast<utf8proc_option_t>(UTF8PROC_STABLE |
+                                                                     UTF8PROC_COMPOSE));
+    if (n < 0) return std::nullopt;
+    std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> guard(out, &std::free);
+    return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+}
+
+}  // namespace tinbao::text

@@ -1,0 +1,46 @@
+// The HTTP client adapters use. One shared implementation (daemon/io/curl_multi) runs every
+// request on libcurl's multi-socket API driven by Asio: connection reuse, a deadline per request,
+// nothing blocking the event loop.
+//
+// Threading: perform() is called and completes on the io_context the client was built with.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tinbao {
+
+struct HttpRequest {
+    std::string method = "POST";
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;  // "Content-Type", "application/json"
+    std::string body;
+    std::chrono::milliseconds timeout{10000};                // whole request, connect included
+};
+
+struct HttpResponse {
+    enum class Error { none, timeout, connect, tls, other };
+    Error error = Error::none;     // none: `status` and `body` are the server's answer
+    std::string error_text;        // libcurl's message when error != none
+    int status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+    std::string body;
+
+    // First header with this lower-case name, or empty.
+    std::string header(std::string_view lower_name) const {
+        for (auto& [k, v] : headers)
+            if (k == lower_name) return v;
+        return {};
+    }
+};
+
+class HttpClient {
+public:
+    virtual ~HttpClient() = default;
+    virtual boost::asio::awaitable<HttpResponse> perform(HttpRequest request) = 0;
+};
+
+}  // namespace tinbao

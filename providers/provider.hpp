@@ -1,0 +1,147 @@
+// The provider interface: what every delivery adapter (eSMS, Zalo ZNS, SMTP, outbox, ...) is.
+//
+// Contract for adapters (the pipeline relies on every rule):
+//  - MUST NOT block the event loop: no synchronous network or disk waits longer than a write
+//    to a local file; HTTP goes through the shared HttpClient.
+//  - MUST classify every failure: SendResult::fail with FailureClass::retryable or ::permanent
+//    and a reason from the shared vocabulary (reasons.hpp). Unknown provider answers are
+//    retryable with reason "provider_error" unless the provider documents them as permanent.
+//  - MUST NOT retry by itself: the pipeline owns retries, failover and backoff.
+//  - MUST finish within its deadline (settings().timeout): a request that times out is
+//    retryable with reason "timeout".
+//  - MUST NOT log secrets (tokens, keys, passwords) or full phone numbers / emails
+//    (redact.hpp masks them).
+//  - SHOULD pass OutboundMessage::id to the provider as its client-side id (eSMS RequestId,
+//    Zalo tracking_id) so a resend after a crash is deduplicated on the provider side.
+//
+// Threading: a Provider lives on the daemon's io_context; send() is called and completes there.
+// Ownership: the daemon owns one Provider per configured provider; a ProviderFactory creates it.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "providers/config_view.hpp"
+
+namespace tinbao {
+
+class HttpClient;
+
+enum class Channel { sms, zalo, email };
+std::string_view to_string(Channel c);
+std::optional<Channel> channel_from_string(std::string_view s);
+
+enum class FailureClass { retryable, permanent };
+
+// One message as a provider sends it. Everything is rendered, normalised and checked already.
+struct OutboundMessage {
+    std::string id;            // tinbao's message id: the provider's client id (RequestId, ...)
+    std::string event_id;
+    std::string dossier_code;
+    Channel channel = Channel::sms;
+    std::string to;            // sms/zalo: 84xxxxxxxxx; email: address; zalo may use a user id
+    std::string text;          // sms: the text as sent; email: text part
+    bool unicode = false;      // sms: true when `text` goes as UCS-2
+    int segments = 0;          // sms: number of parts
+    std::string subject;       // email
+    std::string html;          // email, optional
+    std::string template_id;   // zalo
+    std::vector<std::pair<std::string, std::string>> params;  // zalo template_data, in order
+};
+
+struct SendResult {
+    bool ok = false;
+    std::string provider_message_id;        // when ok (may be empty)
+    FailureClass failure = FailureClass::retryable;
+    std::string reason;                     // when !ok: shared vocabulary, e.g. "throttled"
+    std::string detail;                     // the provider's own status text; no secrets
+    std::optional<std::chrono::seconds> retry_after;  // the provider asked to wait this long
+
+    static SendResult success(std::string provider_message_id, std::string detail = {}) {
+        SendResult r;
+        r.ok = true;
+        r.provider_message_id = std::move(provider_message_id);
+        r.detail = std::move(detail);
+        return r;
+    }
+    static SendResult fail(FailureClass cls, std::string reason, std::string detail) {
+        SendResult r;
+        r.failure = cls;
+        r.reason = std::move(reason);
+        r.detail = std::move(detail);
+        return r;
+    }
+};
+
+// Keys every provider has; read by the config loader, not by the factories.
+struct ProviderSettings {
+    std::string name;
+    std::string type;
+    Channel channel = Channel::sms;
+    double rate_per_second = 0;   // 0: unlimited
+    int max_in_flight = 0;        // 0: unlimited
+    std::chrono::milliseconds timeout{10000};
+    bool enabled = true;
+};
+
+// What a factory may use to build a provider. Nothing here does I/O when the factory runs.
+struct ProviderContext {
+    boost::asio::any_io_executor executor;
+    HttpClient* http = nullptr;   // null in `--check` runs: factories must not use it in create()
+    std::string state_dir;
+};
+
+class Provider {
+public:
+    explicit Provider(ProviderSettings settings) : settings_(std::move(settings)) {}
+    virtual ~Provider() = default;
+    Provider(const Provider&) = delete;
+    Provider& operator=(const Provider&) = delete;
+
+    const ProviderSettings& settings() const { return settings_; }
+    const std::string& name() const { return settings_.name; }
+    Channel channel() const { return settings_.channel; }
+
+    // Sends one message. Completes on the provider's executor; never throws.
+    virtual boost::asio::awaitable<SendResult> send(const OutboundMessage& msg) = 0;
+
+private:
+    ProviderSettings settings_;
+};
+
+// One factory per adapter type, looked up by the config's `type`.
+class ProviderFactory {
+public:
+    virtual ~ProviderFactory() = default;
+    virtual std::string_view type() const = 0;
+    // Channels this adapter can serve.
+    virtual bool supports(Channel c) const = 0;
+    // Reads the adapter's own keys from `cfg` (the common keys are already consumed), reports
+    // every problem through `cfg`, and returns nullptr when there was any. No I/O.
+    virtual std::unique_ptr<Provider> create(const ProviderSettings& settings, ConfigView& cfg,
+                                             const ProviderContext& ctx) const = 0;
+};
+
+// A plain registry object (no singleton): the daemon fills it with register_builtin_providers(),
+// tests with whatever they need.
+class ProviderRegistry {
+public:
+    void add(std::unique_ptr<ProviderFactory> factory);
+    const ProviderFactory* find(std::string_view type) const;
+    std::vector<std::string_view> types() const;
+
+private:
+    std::vector<std::unique_ptr<ProviderFactory>> factories_;
+};
+
+// The adapters shipped with tinbao (providers/register_builtin.cpp): an explicit list.
+void register_builtin_providers(ProviderRegistry& registry);
+
+}  // namespace tinbao
