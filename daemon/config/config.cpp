@@ -1,1 +1,565 @@
-// placeholder: replaced by the module's implementation
+// The configuration loader: YAML -> Config, with every problem reported (see config.hpp).
+#include "daemon/config/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <exception>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <system_error>
+
+namespace tinbao {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+bool parse_uint(std::string_view s, int64_t max, int64_t& out) {
+    if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c));
+        }))
+        return false;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && ptr == s.data() + s.size() && out <= max;
+}
+
+// "host:port" or "[v6]:port". Returns an error message, empty on success.
+std::string parse_host_port(std::string_view s, std::string& host, uint16_t& port) {
+    std::string_view h, p;
+    if (!s.empty() && s.front() == '[') {
+        auto close = s.find(']');
+        if (close == std::string_view::npos) return "missing ']' after an IPv6 address";
+        h = s.substr(1, close - 1);
+        auto rest = s.substr(close + 1);
+        if (rest.empty() || rest.front() != ':') return "expected ':port' after ']'";
+        p = rest.substr(1);
+    } else {
+        auto colon = s.rfind(':');
+        if (colon == std::string_view::npos) return "expected host:port";
+        h = s.substr(0, colon);
+        p = s.substr(colon + 1);
+        if (h.find(':') != std::string_view::npos)
+            return "an IPv6 address goes in brackets: [::1]:8080";
+    }
+    if (h.empty()) return "the host is empty (use 0.0.0.0 or [::] for every interface)";
+    if (std::any_of(h.begin(), h.end(), [](char c) {
+            return std::isspace(static_cast<unsigned char>(c)) || c == '/' || c == '@';
+        }))
+        return "invalid host";
+    int64_t n = 0;
+    if (!parse_uint(p, 65535, n)) return "the port must be a number from 0 to 65535";
+    host = std::string(h);
+    port = static_cast<uint16_t>(n);
+    return {};
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool percent_decode(std::string_view in, std::string& out) {
+    out.clear();
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] != '%') {
+            out.push_back(in[i]);
+            continue;
+        }
+        if (i + 2 >= in.size()) return false;
+        int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+        if (hi < 0 || lo < 0) return false;
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+    }
+    return true;
+}
+
+// redis://[user[:password]@]host[:port][/db], rediss:// for TLS. The message never quotes the
+// URL: it may hold a password.
+std::string parse_redis_url(std::string_view url, RedisSettings& r) {
+    std::string_view rest;
+    if (url.substr(0, 8) == "redis://") {
+        r.tls = false;
+        rest = url.substr(8);
+    } else if (url.substr(0, 9) == "rediss://") {
+        r.tls = true;
+        rest = url.substr(9);
+    } else {
+        return "must start with redis:// or rediss://";
+    }
+    if (rest.find_first_of("?#") != std::string_view::npos)
+        return "query strings and fragments are not supported";
+    std::string_view authority = rest, db;
+    if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+        authority = rest.substr(0, slash);
+        db = rest.substr(slash + 1);
+    }
+    r.username.clear();
+    r.password.clear();
+    if (auto at = authority.rfind('@'); at != std::string_view::npos) {
+        std::string_view userinfo = authority.substr(0, at);
+        authority = authority.substr(at + 1);
+        std::string_view user = userinfo, pass;
+        bool has_pass = false;
+        if (auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+            user = userinfo.substr(0, colon);
+            pass = userinfo.substr(colon + 1);
+            has_pass = true;
+        }
+        if (!percent_decode(user, r.username) || !percent_decode(pass, r.password))
+            return "invalid percent-encoding in the user or password";
+        if (!has_pass && !r.username.empty()) {
+            // "redis://secret@host" is the password alone, as redis-cli and most clients read it.
+            r.password = std::move(r.username);
+            r.username.clear();
+        }
+    }
+    if (authority.empty()) return "the host is missing";
+    std::string host;
+    uint16_t port = 6379;
+    bool bracketed = authority.front() == '[';
+    bool has_port = bracketed ? authority.find("]:") != std::string_view::npos
+                              : authority.find(':') != std::string_view::npos;
+    if (has_port) {
+        if (auto err = parse_host_port(authority, host, port); !err.empty()) return err;
+        if (port == 0) return "the port must be a number from 1 to 65535";
+    } else if (bracketed) {
+        if (authority.back() != ']') return "missing ']' after an IPv6 address";
+        host = std::string(authority.substr(1, authority.size() - 2));
+        if (host.empty()) return "the host is missing";
+    } else {
+        host = std::string(authority);
+    }
+    int64_t n = 0;
+    if (!db.empty() && !parse_uint(db, 1 << 20, n))
+        return "the database after '/' must be a number";
+    r.host = std::move(host);
+    r.port = port;
+    r.db = static_cast<int>(n);
+    return {};
+}
+
+// "HH:MM" -> minutes after midnight.
+std::optional<int> parse_hhmm(std::string_view s) {
+    if (s.size() != 5 || s[2] != ':') return std::nullopt;
+    int64_t h = 0, m = 0;
+    if (!parse_uint(s.substr(0, 2), 23, h) || !parse_uint(s.substr(3, 2), 59, m))
+        return std::nullopt;
+    return static_cast<int>(h * 60 + m);
+}
+
+fs::path resolve_against(const fs::path& base_dir, const std::string& p) {
+    fs::path path(p);
+    if (path.is_relative()) path = base_dir / path;
+    return path.lexically_normal();
+}
+
+std::optional<std::string> one_of(ConfigView& v, std::string_view key,
+                                  std::initializer_list<std::string_view> allowed) {
+    auto s = v.string(key);
+    if (!s) return std::nullopt;
+    for (auto a : allowed)
+        if (*s == a) return s;
+    std::string list;
+    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    v.error(key, "must be one of: " + list + " (got '" + *s + "')");
+    return std::nullopt;
+}
+
+std::vector<Channel> read_channels(ConfigView& v, std::string_view key, bool required) {
+    std::vector<Channel> out;
+    auto list = v.string_list(key, required);
+    if (!list) return out;
+    if (list->empty()) v.error(key, "at least one channel is required");
+    for (const auto& name : *list) {
+        auto c = channel_from_string(name);
+        if (!c) {
+            v.error(key, "unknown channel '" + name + "' (sms, zalo or email)");
+            continue;
+        }
+        if (std::find(out.begin(), out.end(), *c) != out.end()) {
+            v.error(key, "channel '" + name + "' is listed twice");
+            continue;
+        }
+        out.push_back(*c);
+    }
+    return out;
+}
+
+bool valid_provider_name(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+}
+
+template <typename T, typename U>
+void set_if(std::optional<U> v, T& out) {
+    if (v) out = static_cast<T>(*v);
+}
+
+void load_log(ConfigView& root, Config& c) {
+    ConfigView log = root.child("log");
+    set_if(one_of(log, "level", {"trace", "debug", "info", "warn", "error"}), c.log.level);
+    set_if(one_of(log, "format", {"text", "json"}), c.log.format);
+    log.finish();
+}
+
+void load_http(ConfigView& root, Config& c, Diagnostics& diags) {
+    ConfigView http = root.child("http");
+    auto& h = c.http;
+    if (auto listen = http.string("listen")) {
+        if (auto err = parse_host_port(*listen, h.listen_host, h.listen_port); !err.empty())
+            http.error("listen", err);
+    }
+    set_if(http.integer("max_body_bytes", 1024, 1LL << 30), h.max_body_bytes);
+    std::set<std::string> names;
+    std::vector<std::pair<std::string, std::string>> tokens;  // token -> client name
+    auto clients = http.children("clients");
+    for (auto& cv : clients) {
+        ApiClient client;
+        set_if(cv.string("name", true), client.name);
+        if (!client.name.empty() && !names.insert(client.name).second)
+            cv.error("name", "client name '" + client.name + "' is used twice");
+        if (auto token = cv.string("token", true)) {
+            if (token->size() < 16) {
+                cv.error("token", "a token must be at least 16 characters long");
+            } else {
+                for (const auto& [t, owner] : tokens)
+                    if (t == *token)
+                        cv.error("token",
+                                 "the same token is already used by client '" + owner + "'");
+                tokens.emplace_back(*token, client.name);
+                client.token = std::move(*token);
+            }
+        }
+        set_if(cv.string("hmac_secret"), client.hmac_secret);
+        cv.finish();
+        h.clients.push_back(std::move(client));
+    }
+    if (clients.empty()) {
+        const std::string msg = "at least one client with a token is required";
+        if (http.node().IsMap())
+            http.error("clients", msg);
+        else
+            diags.add(root.file(), root.line(), "http.clients", msg);
+    }
+    auto positive = [&](std::string_view key, Millis& out) {
+        if (auto d = http.duration(key)) {
+            if (d->count() <= 0)
+                http.error(key, "must be greater than zero");
+            else
+                out = *d;
+        }
+    };
+    positive("read_timeout", h.read_timeout);
+    positive("idle_timeout", h.idle_timeout);
+    set_if(http.integer("max_connections", 1, 1000000), h.max_connections);
+    if (auto url = http.string("public_base_url")) {
+        if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0)
+            http.error("public_base_url", "must start with http:// or https://");
+        else
+            h.public_base_url = *url;
+    }
+    http.finish();
+}
+
+void load_queue(ConfigView& root, Config& c) {
+    ConfigView queue = root.child("queue");
+    auto& q = c.queue;
+    ConfigView redis = queue.child("redis");
+    q.backend = redis.node().IsMap() ? "redis" : "sqlite";
+    set_if(one_of(queue, "backend", {"redis", "sqlite"}), q.backend);
+    if (auto url = redis.string("url")) {
+        if (auto err = parse_redis_url(*url, q.redis); !err.empty())
+            redis.error("url", "invalid Redis URL: " + err);
+        else
+            q.redis.url = *url;
+    }
+    if (auto prefix = redis.string("prefix")) {
+        bool ok = !prefix->empty() && std::none_of(prefix->begin(), prefix->end(), [](char ch) {
+            return std::isspace(static_cast<unsigned char>(ch)) || ch == '{' || ch == '}';
+        });
+        if (ok)
+            q.redis.prefix = *prefix;
+        else
+            redis.error("prefix", "must be non-empty, without spaces or braces");
+    }
+    if (auto d = redis.duration("command_timeout")) {
+        if (d->count() <= 0)
+            redis.error("command_timeout", "must be greater than zero");
+        else
+            q.redis.command_timeout = *d;
+    }
+    redis.finish();
+    if (auto d = queue.duration("dedupe_ttl")) {
+        if (d->count() <= 0)
+            queue.error("dedupe_ttl", "must be greater than zero");
+        else
+            q.dedupe_ttl = *d;
+    }
+    set_if(queue.string("consumer"), q.consumer);
+    set_if(queue.integer("batch", 1, 10000), q.batch);
+    if (auto d = queue.duration("claim_idle")) {
+        if (d->count() <= 0)
+            queue.error("claim_idle", "must be greater than zero");
+        else
+            q.claim_idle = *d;
+    }
+    queue.finish();
+}
+
+void load_statuses(ConfigView& root, Config& c) {
+    ConfigView statuses = root.child("statuses");
+    ConfigView aliases = statuses.child("aliases");
+    if (aliases.node().IsMap()) {
+        for (auto it = aliases.node().begin(); it != aliases.node().end(); ++it) {
+            if (!it->first.IsScalar()) continue;  // finish() reports it
+            const std::string alias = it->first.Scalar();
+            auto target = aliases.string(alias, true);
+            if (!target) continue;
+            if (is_canonical_status(alias)) {
+                aliases.error(alias, "'" + alias + "' is a canonical status, not an alias");
+            } else if (!is_canonical_status(*target)) {
+                aliases.error(alias, "'" + *target + "' is not a canonical status");
+            } else {
+                c.status_aliases[alias] = *target;
+            }
+        }
+    }
+    aliases.finish();
+    statuses.finish();
+}
+
+void load_routes(ConfigView& root, Config& c) {
+    std::map<std::string, std::string> routed;  // status -> path of the route that has it
+    for (auto& rv : root.children("routes")) {
+        Route route;
+        route.line = rv.line();
+        if (auto list = rv.string_list("status", true)) {
+            if (list->empty()) rv.error("status", "at least one status is required");
+            for (const auto& s : *list) {
+                auto canonical = c.canonical_status(s);
+                if (!canonical) {
+                    rv.error("status", "unknown status '" + s +
+                                           "' (neither canonical nor in statuses.aliases)");
+                    continue;
+                }
+                auto [it, fresh] = routed.emplace(*canonical, rv.path());
+                if (!fresh) {
+                    rv.error("status",
+                             "status '" + *canonical + "' is already routed by " + it->second);
+                    continue;
+                }
+                route.statuses.push_back(*canonical);
+            }
+        }
+        route.channels = read_channels(rv, "channels", true);
+        if (auto mode = one_of(rv, "mode", {"fallback", "all"}))
+            route.mode = *mode == "all" ? Route::Mode::all : Route::Mode::fallback;
+        rv.finish();
+        c.routes.push_back(std::move(route));
+    }
+}
+
+void load_providers(ConfigView& root, Config& c) {
+    std::set<std::string> names;
+    for (auto& pv : root.children("providers")) {
+        ProviderSettings s;
+        if (auto name = pv.string("name", true)) {
+            if (!valid_provider_name(*name))
+                pv.error("name", "a provider name uses only a-z, 0-9, '_' and '-'");
+            else if (!names.insert(*name).second)
+                pv.error("name", "provider name '" + *name + "' is used twice");
+            s.name = *name;
+        }
+        if (auto ch = pv.string("channel", true)) {
+            if (auto parsed = channel_from_string(*ch))
+                s.channel = *parsed;
+            else
+                pv.error("channel", "unknown channel '" + *ch + "' (sms, zalo or email)");
+        }
+        if (auto type = pv.string("type", true)) {
+            if (type->empty()) pv.error("type", "must not be empty");
+            s.type = *type;
+        }
+        set_if(pv.number("rate_per_second", 0, 1e6), s.rate_per_second);
+        set_if(pv.integer("max_in_flight", 0, 1000000), s.max_in_flight);
+        if (auto d = pv.duration("timeout")) {
+            if (d->count() <= 0)
+                pv.error("timeout", "must be greater than zero");
+            else
+                s.timeout = *d;
+        }
+        set_if(pv.boolean("enabled"), s.enabled);
+        ProviderConfig pc;
+        pc.settings = std::move(s);
+        pc.view = std::make_shared<ConfigView>(std::move(pv));
+        c.providers.push_back(std::move(pc));
+    }
+}
+
+void load_rest(ConfigView& root, Config& c, const fs::path& dir, Diagnostics& diags) {
+    if (auto s = root.string("state_dir")) {
+        if (s->empty())
+            root.error("state_dir", "must not be empty");
+        else
+            c.state_dir = resolve_against(dir, *s);
+    }
+    if (auto d = root.duration("shutdown_grace")) c.shutdown_grace = *d;
+    load_log(root, c);
+    load_http(root, c, diags);
+    load_queue(root, c);
+
+    ConfigView templates = root.child("templates");
+    c.templates_dir = resolve_against(dir, "templates");
+    if (auto d = templates.string("dir")) {
+        if (d->empty())
+            templates.error("dir", "must not be empty");
+        else
+            c.templates_dir = resolve_against(dir, *d);
+    }
+    templates.finish();
+
+    load_statuses(root, c);
+    load_routes(root, c);
+
+    ConfigView sms = root.child("sms");
+    if (auto u = one_of(sms, "unicode", {"auto", "never", "always"})) {
+        c.sms.unicode = *u == "never"    ? SmsSettings::Unicode::never
+                        : *u == "always" ? SmsSettings::Unicode::always
+                                         : SmsSettings::Unicode::auto_;
+    }
+    set_if(sms.integer("max_segments", 1, 10), c.sms.max_segments);
+    sms.finish();
+
+    for (auto& qv : root.children("quiet_hours")) {
+        QuietHours qh;
+        qh.channels = read_channels(qv, "channels", true);
+        auto hhmm = [&](std::string_view key, int& out) {
+            auto s = qv.string(key, true);
+            if (!s) return false;
+            auto m = parse_hhmm(*s);
+            if (!m) {
+                qv.error(key, "expected a local time as HH:MM (00:00 to 23:59)");
+                return false;
+            }
+            out = *m;
+            return true;
+        };
+        bool from_ok = hhmm("from", qh.from_minute);
+        bool to_ok = hhmm("to", qh.to_minute);
+        if (from_ok && to_ok && qh.from_minute == qh.to_minute)
+            qv.error("to", "'from' and 'to' are the same time: the window would be empty");
+        qv.finish();
+        c.quiet_hours.push_back(std::move(qh));
+    }
+
+    ConfigView retry = root.child("retry");
+    auto& r = c.retry;
+    set_if(retry.integer("max_attempts", 1, 1000), r.max_attempts);
+    auto positive = [&](std::string_view key, Millis& out) {
+        if (auto d = retry.duration(key)) {
+            if (d->count() <= 0)
+                retry.error(key, "must be greater than zero");
+            else
+                out = *d;
+            return true;
+        }
+        return false;
+    };
+    positive("initial_delay", r.initial_delay);
+    bool max_given = positive("max_delay", r.max_delay);
+    positive("give_up_after", r.give_up_after);
+    if (r.max_delay < r.initial_delay) {
+        if (max_given)
+            retry.error("max_delay", "must not be shorter than initial_delay");
+        else
+            retry.error("initial_delay", "must not be longer than max_delay");
+    }
+    retry.finish();
+
+    load_providers(root, c);
+
+    // Routes may only name channels that some enabled provider serves.
+    for (std::size_t i = 0; i < c.routes.size(); ++i) {
+        for (Channel ch : c.routes[i].channels) {
+            bool served = std::any_of(c.providers.begin(), c.providers.end(), [&](auto& p) {
+                return p.settings.enabled && p.settings.channel == ch;
+            });
+            if (!served)
+                diags.add(
+                    root.file(), c.routes[i].line, "routes[" + std::to_string(i) + "].channels",
+                    "no enabled provider serves channel '" + std::string(to_string(ch)) + "'");
+        }
+    }
+}
+
+}  // namespace
+
+const std::vector<std::string>& canonical_statuses() {
+    static const std::vector<std::string> statuses = {
+        "received", "supplement_requested", "fee_required", "processing", "transferred",
+        "paused",   "result_ready",         "returned",     "rejected",   "overdue",
+        "cancelled"};
+    return statuses;
+}
+
+bool is_canonical_status(std::string_view s) {
+    const auto& all = canonical_statuses();
+    return std::find(all.begin(), all.end(), s) != all.end();
+}
+
+std::optional<std::string> Config::canonical_status(std::string_view status) const {
+    if (is_canonical_status(status)) return std::string(status);
+    auto it = status_aliases.find(std::string(status));
+    if (it == status_aliases.end()) return std::nullopt;
+    return it->second;
+}
+
+ConfigLoad load_config(const std::filesystem::path& path) {
+    ConfigLoad out;
+    out.diagnostics = std::make_shared<Diagnostics>();
+    auto& diags = *out.diagnostics;
+    const std::string file = path.string();
+    try {
+        std::ifstream in(path, std::ios::binary);
+        std::error_code ec;
+        if (!in || fs::is_directory(path, ec)) {
+            diags.add(file, 0, "", "cannot read the configuration file");
+            return out;
+        }
+        std::ostringstream text;
+        text << in.rdbuf();
+        YAML::Node root;
+        try {
+            root = YAML::Load(text.str());
+        } catch (const YAML::Exception& e) {
+            diags.add(file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", e.msg);
+            return out;
+        }
+        auto config = std::make_unique<Config>();
+        fs::path abs = fs::absolute(path, ec);
+        config->file = (ec ? path : abs).lexically_normal();
+        fs::path dir = config->file.parent_path();
+        config->templates_dir = dir / "templates";
+        if (!root.IsMap()) {
+            diags.add(file, root.IsDefined() && !root.IsNull() ? 1 : 0, "",
+                      "the configuration must be a mapping of keys (state_dir, http, ...)");
+            out.config = std::move(config);
+            return out;
+        }
+        ConfigView view(root, "", file, out.diagnostics);
+        load_rest(view, *config, dir, diags);
+        view.finish();
+        out.config = std::move(config);
+    } catch (const std::exception& e) {
+        diags.add(file, 0, "", std::string("cannot load the configuration: ") + e.what());
+    }
+    return out;
+}
+
+}  // namespace tinbao
