@@ -1,0 +1,118 @@
+// Vietnamese mobile number normalisation (DOMAIN.md §4).
+#include "daemon/render/phone.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tinbao::phone {
+namespace {
+
+TEST(Phone, AcceptsCommonForms) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"0912345678", "84912345678"},
+        {"0912 345 678", "84912345678"},
+        {"0912.345.678", "84912345678"},
+        {"0912-345-678", "84912345678"},
+        {"+84 912 345 678", "84912345678"},
+        {"+84912345678", "84912345678"},
+        {"84912345678", "84912345678"},
+        {"0084912345678", "84912345678"},
+        {"(+84)912-345-678", "84912345678"},
+        {"(091) 234 5678", "84912345678"},
+        {"912345678", "84912345678"},
+        {"+84 0912 345 678", "84912345678"},
+        {"0362345678", "84362345678"},
+        {"0559123456", "84559123456"},
+        {"0522123456", "84522123456"},
+        {"0896123456", "84896123456"},
+        {"0993123456", "84993123456"},
+        {"0701234567", "84701234567"},
+        {"0871234567", "84871234567"},
+    };
+    for (const auto& [in, want] : cases) {
+        auto got = normalize_mobile(in);
+        ASSERT_TRUE(got.has_value()) << in;
+        EXPECT_EQ(*got, want) << in;
+        EXPECT_FALSE(is_landline(in)) << in;
+    }
+}
+
+TEST(Phone, Converts2018ElevenDigitNumbersInEveryForm) {
+    // DOMAIN.md §4.3: old 4-digit prefix -> new 3-digit prefix, last 7 digits kept.
+    const std::vector<std::pair<std::string, std::string>> table = {
+        {"0162", "032"}, {"0163", "033"}, {"0164", "034"}, {"0165", "035"}, {"0166", "036"},
+        {"0167", "037"}, {"0168", "038"}, {"0169", "039"}, {"0186", "056"}, {"0188", "058"},
+        {"0199", "059"}, {"0120", "070"}, {"0121", "079"}, {"0122", "077"}, {"0126", "076"},
+        {"0128", "078"}, {"0123", "083"}, {"0124", "084"}, {"0125", "085"}, {"0127", "081"},
+        {"0129", "082"},
+    };
+    for (const auto& [old_prefix, new_prefix] : table) {
+        const std::string subscriber = "2345678";
+        const std::string want = "84" + new_prefix.substr(1) + subscriber;
+        const std::string national = old_prefix + subscriber;            // 01662345678
+        const std::string intl = "84" + old_prefix.substr(1) + subscriber;  // 841662345678
+        for (const std::string& in : {national, intl, "+" + intl, "00" + intl,
+                                      old_prefix + " " + subscriber.substr(0, 3) + " " +
+                                          subscriber.substr(3)}) {
+            auto got = normalize_mobile(in);
+            ASSERT_TRUE(got.has_value()) << in;
+            EXPECT_EQ(*got, want) << in;
+        }
+    }
+    EXPECT_EQ(normalize_mobile("01662345678"), "84362345678");
+    EXPECT_EQ(normalize_mobile("841662345678"), "84362345678");
+}
+
+TEST(Phone, RejectsWhatIsNotAVietnameseMobile) {
+    for (const char* in : {
+             "",                  // nothing
+             "abc",               // garbage
+             "0912345678x",       // a letter inside
+             "091234567",         // too short
+             "09123456789",       // too long
+             "0212345678",        // 02x is a landline area, not mobile
+             "02438251234",       // Hanoi landline
+             "02838221234",       // HCMC landline
+             "+842438251234",     // Hanoi landline, international form
+             "18001234",          // toll free
+             "1800123456",
+             "19001234",          // premium
+             "1900123456",
+             "0112345678",        // 01x is not a mobile prefix
+             "01302345678",       // 11 digits, not an old mobile prefix
+             "01112345678",
+             "0802345678",        // 080 is not allocated to mobiles
+             "0502345678",
+             "0572345678",
+             "0742345678",
+             "0952345678" "0",    // too long
+             "0992345678",        // 099 needs 990/991/993-999
+             "0895123456",        // 089 needs 896-899
+             "0551234567",        // 055 only 0559
+             "0521234567",        // 052 only 0522/0523/0528
+             "+1 650 253 0000",   // not Vietnam
+             "++84912345678",
+             "84+912345678",
+             "0000912345678",
+         }) {
+        EXPECT_FALSE(normalize_mobile(in).has_value()) << in;
+    }
+}
+
+TEST(Phone, DetectsLandlines) {
+    for (const char* in : {"02438251234", "024 3825 1234", "+84 24 3825 1234", "842838221234",
+                           "0084 28 3822 1234", "02703822123", "0270 382 2123", "2438251234"}) {
+        EXPECT_TRUE(is_landline(in)) << in;
+        EXPECT_FALSE(normalize_mobile(in).has_value()) << in;
+    }
+    for (const char* in : {"0912345678", "1900123456", "0212345678", "garbage", "",
+                           "02172345678"}) {
+        EXPECT_FALSE(is_landline(in)) << in;
+    }
+}
+
+}  // namespace
+}  // namespace tinbao::phone
