@@ -1,1 +1,451 @@
-// placeholder: replaced by the module's implementation
+#include "daemon/io/curl_multi.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cctype>
+#include <map>
+#include <stdexcept>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace tinbao {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// The waiting operation's completion handler, type-erased (move-only). complete() posts the
+// answer to the handler's own executor; the work guard keeps that executor's context running
+// while the transfer is in flight.
+class Completion {
+  public:
+    virtual ~Completion() = default;
+    virtual void complete(HttpResponse response) = 0;
+};
+
+template <typename H>
+class CompletionFor final : public Completion {
+  public:
+    CompletionFor(H handler, const asio::any_io_executor& fallback)
+        : handler_(std::move(handler)),
+          work_(asio::make_work_guard(asio::get_associated_executor(handler_, fallback))) {}
+
+    void complete(HttpResponse response) override {
+        auto ex = work_.get_executor();
+        asio::post(ex, asio::append(std::move(handler_), std::move(response)));
+        work_.reset();
+    }
+
+  private:
+    H handler_;
+    asio::executor_work_guard<asio::associated_executor_t<H, asio::any_io_executor>> work_;
+};
+
+using Handler = std::unique_ptr<Completion>;
+
+void global_init_once() {
+    // A function-local static runs curl_global_init exactly once, thread-safely, before the
+    // first multi handle exists.
+    static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    (void)rc;
+}
+
+HttpResponse::Error classify(CURLcode rc) {
+    switch (rc) {
+        case CURLE_OPERATION_TIMEDOUT:
+            return HttpResponse::Error::timeout;
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+            return HttpResponse::Error::connect;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+        case CURLE_SSL_ENGINE_NOTFOUND:
+        case CURLE_SSL_ENGINE_SETFAILED:
+        case CURLE_SSL_ENGINE_INITFAILED:
+        case CURLE_SSL_SHUTDOWN_FAILED:
+        case CURLE_USE_SSL_FAILED:
+            return HttpResponse::Error::tls;
+        default:
+            return HttpResponse::Error::other;
+    }
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+        s.remove_suffix(1);
+    return s;
+}
+
+bool has_line_break(std::string_view s) {
+    return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+// One transfer: the easy handle, the request it sends (the body must outlive the transfer) and
+// the answer being collected.
+struct Transfer {
+    CURL* easy = nullptr;
+    curl_slist* headers = nullptr;
+    HttpRequest request;
+    HttpResponse response;
+    std::size_t max_body = 0;
+    bool too_large = false;
+    char error_buffer[CURL_ERROR_SIZE] = {};
+    Handler handler;
+
+    ~Transfer() {
+        if (headers) curl_slist_free_all(headers);
+        if (easy) curl_easy_cleanup(easy);
+    }
+};
+
+// A socket libcurl opened, watched by Asio. The descriptor never owns the fd: it is released
+// (which deregisters it from the reactor) before libcurl closes it.
+struct WatchedSocket {
+    WatchedSocket(const asio::any_io_executor& ex) : descriptor(ex) {}
+    asio::posix::stream_descriptor descriptor;
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    int what = CURL_POLL_NONE;
+    bool reading = false;
+    bool writing = false;
+    bool closed = false;
+};
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    size_t len = size * count;
+    if (t->response.body.size() + len > t->max_body) {
+        t->too_large = true;
+        return 0;  // anything but `len` makes libcurl abort the transfer
+    }
+    t->response.body.append(data, len);
+    return len;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    size_t len = size * count;
+    std::string_view line(data, len);
+    // A new status line starts a new header block (1xx interim answers come first).
+    if (line.starts_with("HTTP/")) {
+        t->response.headers.clear();
+        return len;
+    }
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return len;
+    std::string name(trim(line.substr(0, colon)));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    t->response.headers.emplace_back(std::move(name), std::string(trim(line.substr(colon + 1))));
+    return len;
+}
+
+}  // namespace
+
+struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
+    Impl(asio::any_io_executor ex, CurlMultiOptions opts)
+        : executor(std::move(ex)), options(std::move(opts)), timer(executor) {
+        global_init_once();
+        multi = curl_multi_init();
+        if (!multi) throw std::runtime_error("curl_multi_init failed");
+        curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::socket_callback);
+        curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+        curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::timer_callback);
+        curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+        if (options.max_host_connections > 0)
+            curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
+        if (options.max_total_connections > 0)
+            curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, options.max_total_connections);
+        if (options.connection_cache > 0)
+            curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, options.connection_cache);
+    }
+
+    ~Impl() { shutdown(); }
+
+    void start(HttpRequest request, Handler handler) {
+        auto t = std::make_unique<Transfer>();
+        t->request = std::move(request);
+        t->max_body = options.max_response_bytes;
+        t->handler = std::move(handler);
+        if (stopping) {
+            fail(std::move(t), "client shut down");
+            return;
+        }
+        if (auto problem = configure(*t); !problem.empty()) {
+            fail(std::move(t), problem);
+            return;
+        }
+        CURL* easy = t->easy;
+        transfers.emplace(easy, std::move(t));
+        // add_handle calls the timer callback, which only arms the timer: the transfer starts
+        // from the loop, not from inside this call.
+        if (CURLMcode mc = curl_multi_add_handle(multi, easy); mc != CURLM_OK) {
+            auto it = transfers.find(easy);
+            auto owned = std::move(it->second);
+            transfers.erase(it);
+            fail(std::move(owned), curl_multi_strerror(mc));
+        }
+    }
+
+    // Returns an empty string, or why the request cannot be sent.
+    std::string configure(Transfer& t) {
+        t.easy = curl_easy_init();
+        if (!t.easy) return "curl_easy_init failed";
+        CURL* e = t.easy;
+        const HttpRequest& r = t.request;
+        curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
+        curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        long timeout_ms = std::max<long>(1, static_cast<long>(r.timeout.count()));
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+        // An empty proxy string disables the proxy environment variables too.
+        curl_easy_setopt(e, CURLOPT_PROXY, options.proxy.c_str());
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_buffer);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+        curl_easy_setopt(e, CURLOPT_USERAGENT, options.user_agent.c_str());
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
+        if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
+
+        if (r.method == "GET") {
+            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        } else if (r.method == "HEAD") {
+            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        } else {
+            if (r.method.empty() || has_line_break(r.method) ||
+                r.method.find(' ') != std::string::npos)
+                return "invalid HTTP method";
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                             static_cast<curl_off_t>(r.body.size()));
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+            if (r.method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+        }
+
+        bool has_expect = false;
+        for (const auto& [name, value] : r.headers) {
+            if (name.empty() || has_line_break(name) || has_line_break(value) ||
+                name.find(':') != std::string::npos)
+                return "invalid header '" + name + "'";
+            std::string lower = name;
+            std::transform(lower.begin(), lower.end(), lower.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (lower == "expect") has_expect = true;
+            // "Name;" is libcurl's way of sending a header with an empty value.
+            std::string line = value.empty() ? name + ";" : name + ": " + value;
+            curl_slist* next = curl_slist_append(t.headers, line.c_str());
+            if (!next) return "out of memory";
+            t.headers = next;
+        }
+        // Small JSON bodies gain nothing from "Expect: 100-continue" but a round trip.
+        if (!has_expect) {
+            curl_slist* next = curl_slist_append(t.headers, "Expect:");
+            if (!next) return "out of memory";
+            t.headers = next;
+        }
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
+        return {};
+    }
+
+    void fail(std::unique_ptr<Transfer> t, std::string text) {
+        HttpResponse resp;
+        resp.error = HttpResponse::Error::other;
+        resp.error_text = std::move(text);
+        complete(std::move(t), std::move(resp));
+    }
+
+    // Hands the answer to the waiting coroutine through its executor, never inline.
+    void complete(std::unique_ptr<Transfer> t, HttpResponse resp) {
+        t->handler->complete(std::move(resp));
+    }
+
+    void finish(CURL* easy, CURLcode rc) {
+        auto it = transfers.find(easy);
+        if (it == transfers.end()) return;
+        auto t = std::move(it->second);
+        transfers.erase(it);
+        curl_multi_remove_handle(multi, easy);
+
+        HttpResponse resp = std::move(t->response);
+        if (t->too_large) {
+            resp.error = HttpResponse::Error::other;
+            resp.error_text = "response body larger than " + std::to_string(t->max_body) + " bytes";
+        } else if (rc != CURLE_OK) {
+            resp.error = classify(rc);
+            resp.error_text = t->error_buffer[0] ? t->error_buffer : curl_easy_strerror(rc);
+        } else {
+            long status = 0;
+            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+            resp.status = static_cast<int>(status);
+        }
+        if (resp.error != HttpResponse::Error::none) {
+            resp.status = 0;
+            resp.body.clear();
+            resp.headers.clear();
+        }
+        complete(std::move(t), std::move(resp));
+    }
+
+    void drain() {
+        int left = 0;
+        while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+            if (m->msg != CURLMSG_DONE) continue;
+            finish(m->easy_handle, m->data.result);
+        }
+    }
+
+    void action(curl_socket_t fd, int mask) {
+        int running = 0;
+        curl_multi_socket_action(multi, fd, mask, &running);
+        drain();
+    }
+
+    void close_socket(const std::shared_ptr<WatchedSocket>& s) {
+        s->closed = true;
+        // release() cancels the pending waits and deregisters the fd; libcurl closes it.
+        s->descriptor.release();
+    }
+
+    void arm(const std::shared_ptr<WatchedSocket>& s, bool read) {
+        (read ? s->reading : s->writing) = true;
+        auto wait = read ? asio::posix::descriptor_base::wait_read
+                         : asio::posix::descriptor_base::wait_write;
+        s->descriptor.async_wait(
+            wait, [weak = weak_from_this(), s, read](const boost::system::error_code& ec) {
+                (read ? s->reading : s->writing) = false;
+                if (s->closed || ec == asio::error::operation_aborted) return;
+                auto self = weak.lock();
+                if (!self || self->stopping) return;
+                int mask = ec ? CURL_CSELECT_ERR : (read ? CURL_CSELECT_IN : CURL_CSELECT_OUT);
+                self->action(s->fd, mask);
+                // libcurl may have changed (or removed) its interest meanwhile; keep waiting in
+                // the directions it still wants.
+                if (s->closed) return;
+                self->rearm(s);
+            });
+    }
+
+    void rearm(const std::shared_ptr<WatchedSocket>& s) {
+        if ((s->what & CURL_POLL_IN) && !s->reading) arm(s, true);
+        if ((s->what & CURL_POLL_OUT) && !s->writing) arm(s, false);
+    }
+
+    static int socket_callback(CURL*, curl_socket_t fd, int what, void* user, void*) {
+        auto* self = static_cast<Impl*>(user);
+        auto it = self->sockets.find(fd);
+        if (what == CURL_POLL_REMOVE) {
+            if (it != self->sockets.end()) {
+                self->close_socket(it->second);
+                self->sockets.erase(it);
+            }
+            return 0;
+        }
+        if (self->stopping) return 0;
+        std::shared_ptr<WatchedSocket> s;
+        if (it == self->sockets.end()) {
+            s = std::make_shared<WatchedSocket>(self->executor);
+            boost::system::error_code ec;
+            s->descriptor.assign(fd, ec);
+            if (ec) return -1;
+            s->fd = fd;
+            self->sockets.emplace(fd, s);
+        } else {
+            s = it->second;
+        }
+        s->what = what;
+        self->rearm(s);
+        return 0;
+    }
+
+    static int timer_callback(CURLM*, long timeout_ms, void* user) {
+        auto* self = static_cast<Impl*>(user);
+        if (self->stopping) return 0;
+        if (timeout_ms < 0) {
+            self->timer.cancel();
+            return 0;
+        }
+        // Even a 0 ms timeout goes through the loop: socket_action must not be called from
+        // inside a libcurl callback.
+        self->timer.expires_after(std::chrono::milliseconds(timeout_ms));
+        self->timer.async_wait(
+            [weak = self->weak_from_this()](const boost::system::error_code& ec) {
+                if (ec) return;
+                auto s = weak.lock();
+                if (!s || s->stopping) return;
+                s->action(CURL_SOCKET_TIMEOUT, 0);
+            });
+        return 0;
+    }
+
+    void shutdown() {
+        if (stopping) return;
+        stopping = true;
+        timer.cancel();
+        auto pending = std::move(transfers);
+        transfers.clear();
+        for (auto& [easy, t] : pending) {
+            curl_multi_remove_handle(multi, easy);
+            fail(std::move(t), "client shut down");
+        }
+        for (auto& [fd, s] : sockets) close_socket(s);
+        sockets.clear();
+        curl_multi_cleanup(multi);
+        multi = nullptr;
+    }
+
+    asio::any_io_executor executor;
+    CurlMultiOptions options;
+    CURLM* multi = nullptr;
+    asio::steady_timer timer;
+    std::map<curl_socket_t, std::shared_ptr<WatchedSocket>> sockets;
+    std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers;
+    bool stopping = false;
+};
+
+CurlMulti::CurlMulti(asio::any_io_executor executor, CurlMultiOptions options)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {}
+
+CurlMulti::~CurlMulti() { impl_->shutdown(); }
+
+std::size_t CurlMulti::in_flight() const { return impl_->transfers.size(); }
+
+asio::awaitable<HttpResponse> CurlMulti::perform(HttpRequest request) {
+    // A named result rather than `co_return co_await`: g++ 12 destroys temporaries of that form
+    // twice.
+    Impl* impl = impl_.get();
+    auto init = [impl](auto handler, HttpRequest req) {
+        using H = decltype(handler);
+        impl->start(std::move(req),
+                    std::make_unique<CompletionFor<H>>(std::move(handler), impl->executor));
+    };
+    HttpResponse response =
+        co_await asio::async_initiate<decltype(asio::use_awaitable), void(HttpResponse)>(
+            init, asio::use_awaitable, std::move(request));
+    co_return response;
+}
+
+}  // namespace tinbao

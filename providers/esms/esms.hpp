@@ -1,0 +1,23 @@
+// The eSMS.vn (ViHAT) brandname SMS adapter: type `esms`, channel sms.
+//
+// Sends one message per request with SendMultipleMessage_V4_post_json (DOMAIN.md §2.1); the
+// message id goes as RequestId so eSMS deduplicates a resend within the day, and its answer 124
+// ("Request exist") counts as sent (CONTRACT §5). Keys: base_url, api_key, secret_key, brandname
+// (all required), sms_type (default "2", customer care), sandbox (default false), callback_url.
+//
+// Threading: send() runs on the daemon's io_context through the shared HttpClient.
+#pragma once
+
+#include <memory>
+
+#include "providers/http_client.hpp"
+#include "providers/provider.hpp"
+
+namespace tinbao {
+
+std::unique_ptr<ProviderFactory> make_esms_factory();
+
+// How an eSMS answer (or the lack of one) maps to a SendResult. Exposed for tests.
+SendResult classify_esms_reply(const HttpResponse& response);
+
+}  // namespace tinbao

@@ -1,0 +1,130 @@
+#include "providers/outbox/outbox.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "providers/reasons.hpp"
+
+namespace tinbao {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string rfc3339_utc_now() {
+    auto now = std::chrono::system_clock::now();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+    std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms.count() % 1000));
+    return buf;
+}
+
+std::string errno_text(int err) { return std::generic_category().message(err); }
+
+class OutboxProvider final : public Provider {
+  public:
+    OutboxProvider(ProviderSettings settings, std::filesystem::path path)
+        : Provider(std::move(settings)), path_(std::move(path)) {}
+
+    boost::asio::awaitable<SendResult> send(const OutboundMessage& msg) override {
+        co_return write(msg);
+    }
+
+  private:
+    SendResult write(const OutboundMessage& msg) {
+        if (!dirs_ready_ && path_.has_parent_path()) {
+            std::error_code ec;
+            std::filesystem::create_directories(path_.parent_path(), ec);
+            if (ec)
+                return unavailable("cannot create " + path_.parent_path().string() + ": " +
+                                   ec.message());
+        }
+        dirs_ready_ = true;
+
+        json::object line;
+        line["id"] = msg.id;
+        line["event_id"] = msg.event_id;
+        line["dossier_code"] = msg.dossier_code;
+        line["channel"] = to_string(msg.channel);
+        line["to"] = msg.to;
+        line["text"] = msg.text;
+        line["unicode"] = msg.unicode;
+        line["segments"] = msg.segments;
+        line["subject"] = msg.subject;
+        line["html"] = msg.html;
+        line["template_id"] = msg.template_id;
+        json::object params;
+        for (const auto& [k, v] : msg.params) params[k] = v;
+        line["params"] = std::move(params);
+        line["at"] = rfc3339_utc_now();
+        std::string text = json::serialize(line);
+        text.push_back('\n');
+
+        int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0) return unavailable("cannot open " + path_.string() + ": " + errno_text(errno));
+        std::size_t done = 0;
+        while (done < text.size()) {
+            ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                int err = errno;
+                ::close(fd);
+                return unavailable("cannot write " + path_.string() + ": " + errno_text(err));
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        if (::close(fd) != 0)
+            return unavailable("cannot write " + path_.string() + ": " + errno_text(errno));
+        return SendResult::success("outbox-" + msg.id, "written to " + path_.string());
+    }
+
+    static SendResult unavailable(std::string detail) {
+        return SendResult::fail(FailureClass::retryable, std::string(reason::kProviderUnavailable),
+                                std::move(detail));
+    }
+
+    std::filesystem::path path_;
+    bool dirs_ready_ = false;
+};
+
+class OutboxFactory final : public ProviderFactory {
+  public:
+    std::string_view type() const override { return "outbox"; }
+    bool supports(Channel) const override { return true; }
+
+    std::unique_ptr<Provider> create(const ProviderSettings& settings, ConfigView& cfg,
+                                     const ProviderContext& ctx) const override {
+        std::size_t errors_before = cfg.diagnostics().items.size();
+        std::filesystem::path path = std::filesystem::path(ctx.state_dir) / "outbox.jsonl";
+        if (auto v = cfg.string("path")) {
+            if (v->empty())
+                cfg.error("path", "must not be empty");
+            else
+                path = *v;
+        }
+        cfg.finish();
+        if (cfg.diagnostics().items.size() != errors_before) return nullptr;
+        return std::make_unique<OutboxProvider>(settings, std::move(path));
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<ProviderFactory> make_outbox_factory() { return std::make_unique<OutboxFactory>(); }
+
+}  // namespace tinbao
