@@ -21,6 +21,7 @@ struct Request {
     std::string method;                       // "GET", "POST", ...
     std::string target;                       // raw target, with query
     std::string path;                         // target without the query, percent-decoded
+    std::vector<std::string> segments;        // the path's segments, each percent-decoded
     std::vector<std::pair<std::string, std::string>> query;  // decoded query parameters
     std::map<std::string, std::string> headers;  // names lower-cased
     std::string body;

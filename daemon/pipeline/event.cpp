@@ -1,1 +1,291 @@
-// placeholder: replaced by the module's implementation
+#include "daemon/pipeline/event.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
+#include <boost/json/error.hpp>
+#include <boost/json/value.hpp>
+
+#include <array>
+#include <cstddef>
+#include <utility>
+
+#include "daemon/render/unicode.hpp"
+
+namespace tinbao {
+
+namespace json = boost::json;
+
+namespace {
+
+EventParse fail(std::string code, std::string message, std::string field = {}) {
+    EventParse r;
+    r.error = EventError{std::move(code), std::move(message), std::move(field)};
+    return r;
+}
+
+EventParse invalid(std::string field, std::string message) {
+    return fail("invalid_event", std::move(message), std::move(field));
+}
+
+std::string join(const std::string& parent, std::string_view key) {
+    if (parent.empty()) return std::string(key);
+    std::string out = parent;
+    out += '.';
+    out += key;
+    return out;
+}
+
+// Every string of the document, keys included, is replaced by its NFC form; strings over the
+// limit are refused with their path. Depth is already bounded by the parser.
+std::optional<EventError> normalise(json::value& v, const std::string& path,
+                                    const EventLimits& limits) {
+    auto too_long = [&](const std::string& where) {
+        return EventError{"invalid_event",
+                          "string longer than " + std::to_string(limits.max_string_bytes) +
+                              " bytes",
+                          where};
+    };
+    switch (v.kind()) {
+        case json::kind::string: {
+            json::string& s = v.get_string();
+            if (s.size() > limits.max_string_bytes) return too_long(path);
+            auto n = text::nfc(std::string_view(s.data(), s.size()));
+            if (!n) return EventError{"invalid_utf8", "string is not valid UTF-8", path};
+            if (n->size() > limits.max_string_bytes) return too_long(path);
+            s = *n;
+            return std::nullopt;
+        }
+        case json::kind::array: {
+            json::array& a = v.get_array();
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                std::string p = path + "[" + std::to_string(i) + "]";
+                if (auto e = normalise(a[i], p, limits)) return e;
+            }
+            return std::nullopt;
+        }
+        case json::kind::object: {
+            json::object& o = v.get_object();
+            json::object out(o.storage());
+            out.reserve(o.size());
+            for (auto& kv : o) {
+                std::string_view key = kv.key();
+                if (key.size() > limits.max_string_bytes) {
+                    return EventError{"invalid_event",
+                                      "object key longer than " +
+                                          std::to_string(limits.max_string_bytes) + " bytes",
+                                      path};
+                }
+                auto k = text::nfc(key);
+                if (!k) return EventError{"invalid_utf8", "key is not valid UTF-8", path};
+                std::string p = join(path, *k);
+                if (auto e = normalise(kv.value(), p, limits)) return e;
+                out.insert_or_assign(*k, std::move(kv.value()));
+            }
+            o = std::move(out);
+            return std::nullopt;
+        }
+        default:
+            return std::nullopt;
+    }
+}
+
+// Present and not null.
+const json::value* member(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) return nullptr;
+    return v;
+}
+
+std::size_t code_points(std::string_view s) {
+    std::size_t n = 0;
+    for (unsigned char c : s)
+        if ((c & 0xC0) != 0x80) ++n;
+    return n;
+}
+
+bool ends_with_at(std::string_view key) {
+    return key.size() > 3 && key.substr(key.size() - 3) == "_at";
+}
+
+// Every `*_at` member of `o` that is present must be an RFC 3339 string.
+std::optional<EventParse> check_times(const json::object& o, const std::string& parent) {
+    for (const auto& kv : o) {
+        if (!ends_with_at(kv.key()) || kv.value().is_null()) continue;
+        const std::string field = join(parent, kv.key());
+        if (!kv.value().is_string() || !valid_rfc3339(kv.value().get_string()))
+            return invalid(field, "must be an RFC 3339 date-time (2026-11-27T08:15:00+07:00)");
+    }
+    return std::nullopt;
+}
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
+    if (pos + n > s.size()) return false;
+    out = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        out = out * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+}  // namespace
+
+bool valid_rfc3339(std::string_view s) {
+    // full-date "T" partial-time time-offset
+    int year, month, day, hour, minute, second;
+    if (s.size() < 20) return false;
+    if (!digits(s, 0, 4, year) || s[4] != '-' || !digits(s, 5, 2, month) || s[7] != '-' ||
+        !digits(s, 8, 2, day))
+        return false;
+    if (s[10] != 'T' && s[10] != 't') return false;
+    if (!digits(s, 11, 2, hour) || s[13] != ':' || !digits(s, 14, 2, minute) || s[16] != ':' ||
+        !digits(s, 17, 2, second))
+        return false;
+    if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 60) return false;
+    static constexpr std::array<int, 12> kDays{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    int max_day = kDays[static_cast<std::size_t>(month - 1)] + (month == 2 && leap ? 1 : 0);
+    if (day < 1 || day > max_day) return false;
+    std::size_t pos = 19;
+    if (s[pos] == '.') {
+        ++pos;
+        std::size_t start = pos;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+        if (pos == start) return false;
+    }
+    if (pos >= s.size()) return false;
+    if (s[pos] == 'Z' || s[pos] == 'z') return pos + 1 == s.size();
+    if (s[pos] != '+' && s[pos] != '-') return false;
+    int oh, om;
+    if (pos + 6 != s.size() || !digits(s, pos + 1, 2, oh) || s[pos + 3] != ':' ||
+        !digits(s, pos + 4, 2, om))
+        return false;
+    return oh <= 23 && om <= 59;
+}
+
+EventParse parse_event(std::string_view body,
+                       const std::function<std::optional<std::string>(std::string_view)>& canonical,
+                       const EventLimits& limits) {
+    // Checked on the raw bytes first, so a bad byte is reported as such and not as a JSON error.
+    if (!text::valid_utf8(body)) return fail("invalid_utf8", "the body is not valid UTF-8");
+
+    json::parse_options opts;
+    opts.max_depth = limits.max_depth;
+    boost::system::error_code ec;
+    json::value doc = json::parse(body, ec, json::storage_ptr(), opts);
+    if (ec == json::error::too_deep)
+        return fail("invalid_event",
+                    "nesting deeper than " + std::to_string(limits.max_depth) + " levels");
+    if (ec) return fail("invalid_json", "the body is not valid JSON: " + ec.message());
+    if (!doc.is_object()) return fail("invalid_event", "the event must be a JSON object");
+
+    if (auto e = normalise(doc, std::string(), limits)) {
+        EventParse r;
+        r.error = std::move(*e);
+        return r;
+    }
+
+    json::object& root = doc.get_object();
+    Event ev;
+
+    // event_id
+    const json::value* id = member(root, "event_id");
+    if (id == nullptr) return invalid("event_id", "required");
+    if (!id->is_string()) return invalid("event_id", "must be a string");
+    {
+        const json::string& s = id->get_string();
+        if (s.empty() || s.size() > 128)
+            return invalid("event_id", "must be 1 to 128 printable ASCII characters");
+        for (char c : s)
+            if (c < 0x20 || c > 0x7E)
+                return invalid("event_id", "must be 1 to 128 printable ASCII characters");
+        ev.event_id.assign(s.data(), s.size());
+    }
+
+    // dossier
+    const json::value* dossier_v = member(root, "dossier");
+    if (dossier_v == nullptr) return invalid("dossier", "required");
+    if (!dossier_v->is_object()) return invalid("dossier", "must be an object");
+    const json::object& dossier = dossier_v->get_object();
+
+    const json::value* code = member(dossier, "code");
+    if (code == nullptr) return invalid("dossier.code", "required");
+    if (!code->is_string()) return invalid("dossier.code", "must be a string");
+    {
+        std::string_view s = code->get_string();
+        std::size_t n = code_points(s);
+        if (n < 1 || n > 64) return invalid("dossier.code", "must be 1 to 64 characters");
+        ev.dossier_code = std::string(s);
+    }
+
+    const json::value* status = member(dossier, "status");
+    if (status == nullptr) return invalid("dossier.status", "required");
+    if (!status->is_string()) return invalid("dossier.status", "must be a string");
+    ev.original_status = std::string(std::string_view(status->get_string()));
+    {
+        std::optional<std::string> c = canonical ? canonical(ev.original_status) : std::nullopt;
+        if (!c)
+            return invalid("dossier.status", "unknown status \"" + ev.original_status +
+                                                 "\": neither a canonical status nor a "
+                                                 "configured alias (statuses.aliases)");
+        ev.status = std::move(*c);
+    }
+
+    if (const json::value* fee = member(dossier, "fee")) {
+        bool ok = (fee->is_int64() && fee->get_int64() >= 0) || fee->is_uint64();
+        if (!ok) return invalid("dossier.fee", "must be a non-negative integer (đồng)");
+    }
+
+    // applicant
+    const json::value* applicant_v = member(root, "applicant");
+    if (applicant_v == nullptr) return invalid("applicant", "required");
+    if (!applicant_v->is_object()) return invalid("applicant", "must be an object");
+    const json::object& applicant = applicant_v->get_object();
+    struct Contact {
+        const char* key;
+        std::string* out;
+    };
+    for (Contact c : {Contact{"phone", &ev.phone}, Contact{"email", &ev.email},
+                      Contact{"zalo_user_id", &ev.zalo_user_id}}) {
+        const json::value* v = member(applicant, c.key);
+        if (v == nullptr) continue;
+        if (!v->is_string())
+            return invalid(std::string("applicant.") + c.key, "must be a string or null");
+        *c.out = std::string(std::string_view(v->get_string()));
+    }
+    if (ev.phone.empty() && ev.email.empty() && ev.zalo_user_id.empty())
+        return invalid("applicant", "needs at least one of phone, email, zalo_user_id");
+
+    // times
+    if (auto e = check_times(root, "")) return std::move(*e);
+    if (auto e = check_times(dossier, "dossier")) return std::move(*e);
+
+    // channels
+    if (const json::value* ch = member(root, "channels")) {
+        if (!ch->is_array()) return invalid("channels", "must be an array of sms, zalo, email");
+        const json::array& a = ch->get_array();
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            const std::string field = "channels[" + std::to_string(i) + "]";
+            if (!a[i].is_string()) return invalid(field, "must be \"sms\", \"zalo\" or \"email\"");
+            std::string_view name = a[i].get_string();
+            if (name != "sms" && name != "zalo" && name != "email")
+                return invalid(field, "must be \"sms\", \"zalo\" or \"email\"");
+            bool seen = false;
+            for (const auto& have : ev.channels) seen = seen || have == name;
+            if (!seen) ev.channels.emplace_back(name);
+        }
+    }
+
+    // data
+    if (const json::value* data = member(root, "data")) {
+        if (!data->is_object()) return invalid("data", "must be an object");
+    }
+
+    root["dossier"].get_object()["status"] = ev.status;
+    ev.json = std::move(doc);
+    EventParse r;
+    r.event = std::move(ev);
+    return r;
+}
+
+}  // namespace tinbao

@@ -50,4 +50,8 @@ EventParse parse_event(std::string_view body,
                        const std::function<std::optional<std::string>(std::string_view)>& canonical,
                        const EventLimits& limits = {});
 
+// True when `s` is an RFC 3339 date-time ("2026-11-27T08:15:00+07:00", "...Z", fractions
+// allowed), with every field in range (leap years, leap second 60).
+bool valid_rfc3339(std::string_view s);
+
 }  // namespace tinbao
