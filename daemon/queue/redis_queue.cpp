@@ -1,1 +1,414 @@
-// placeholder: replaced by the module's implementation
+#include "daemon/queue/redis_queue.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace tinbao::queue {
+
+namespace {
+
+constexpr const char* kGroup = "tinbao";
+
+// KEYS: event key, stream. ARGV: payload, ttl ms, dossier code, status, now ms.
+// Elects this copy of the event (SET-if-absent) and appends it to the stream in one step.
+const redis::Script kIngest(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end
+local id = redis.call('XADD', KEYS[2], '*', 'event', ARGV[1], 'src', 'http')
+redis.call('HSET', KEYS[1], 'entry', id, 'state', 'accepted', 'dossier_code', ARGV[3],
+           'status', ARGV[4], 'created_at', ARGV[5], 'updated_at', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {1, id}
+)lua");
+
+// KEYS: event key, dossier zset, message keys... ARGV: entry id, ttl ms, dossier code, status,
+// now ms, message ids (comma-separated), message JSON... (same order as the message keys).
+// Returns {'duplicate'} when another entry owns the event, else {'process', existing...} with the
+// stored record of each message ('' when it was created now).
+const redis::Script kClaim(R"lua(
+local owner = redis.call('HGET', KEYS[1], 'entry')
+if owner and owner ~= ARGV[1] then return {'duplicate'} end
+if not owner then
+  redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', 'accepted', 'dossier_code', ARGV[3],
+             'status', ARGV[4], 'created_at', ARGV[5], 'updated_at', ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if redis.call('HEXISTS', KEYS[1], 'msgs') == 0 and ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'msgs', ARGV[6])
+end
+local out = {'process'}
+local n = 0
+for id in string.gmatch(ARGV[6], '[^,]+') do
+  n = n + 1
+  local k = KEYS[2 + n]
+  local cur = redis.call('GET', k)
+  if cur then
+    out[#out + 1] = cur
+  else
+    redis.call('SET', k, ARGV[6 + n], 'PX', ARGV[2])
+    redis.call('ZADD', KEYS[2], 'NX', ARGV[5], id)
+    out[#out + 1] = ''
+  end
+end
+if n > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return out
+)lua");
+
+std::string join(const std::vector<std::string>& v, char sep) {
+    std::string out;
+    for (auto& s : v) {
+        if (!out.empty()) out.push_back(sep);
+        out += s;
+    }
+    return out;
+}
+
+std::vector<std::string> split(std::string_view s, char sep) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= s.size()) {
+        auto pos = s.find(sep, start);
+        if (pos == std::string_view::npos) pos = s.size();
+        if (pos > start) out.emplace_back(s.substr(start, pos - start));
+        start = pos + 1;
+    }
+    return out;
+}
+
+redis::Options options_for(const QueueSettings& s, std::string name) {
+    redis::Options o;
+    o.host = s.redis.host;
+    o.port = s.redis.port;
+    o.username = s.redis.username;
+    o.password = s.redis.password;
+    o.db = s.redis.db;
+    o.command_timeout = s.redis.command_timeout;
+    o.name = std::move(name);
+    return o;
+}
+
+// Entries of one stream in an XREADGROUP / XAUTOCLAIM reply: [[id, [field, value, ...]], ...].
+void collect_entries(const redis::Reply& list, std::vector<Entry>& out) {
+    for (auto& e : list.elements) {
+        if (e.type != redis::Reply::Type::array || e.elements.size() < 2) continue;
+        Entry entry;
+        entry.id = e.elements[0].str;
+        entry.source = "stream";
+        auto& fields = e.elements[1];
+        for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+            if (fields.elements[i].str == "event") entry.payload = fields.elements[i + 1].str;
+            if (fields.elements[i].str == "src") entry.source = fields.elements[i + 1].str;
+        }
+        // A deleted entry still pending shows with nil fields: nothing to deliver, but it must be
+        // acknowledged; an empty payload is rejected by the pipeline as invalid.
+        out.push_back(std::move(entry));
+    }
+}
+
+}  // namespace
+
+RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std::string consumer)
+    : settings_(settings),
+      consumer_(std::move(consumer)),
+      prefix_(settings.redis.prefix),
+      stream_(settings.redis.prefix + ":events"),
+      cmd_(io, options_for(settings, "commands")),
+      reader_(io, options_for(settings, "reader")) {
+    cmd_.on_state_change([this](bool up) {
+        if (!up) group_ok_ = false;
+    });
+}
+
+RedisQueue::~RedisQueue() = default;
+
+void RedisQueue::start() {
+    cmd_.start();
+    reader_.start();
+}
+
+void RedisQueue::stop() {
+    cmd_.stop();
+    reader_.stop();
+}
+
+bool RedisQueue::ready() const {
+    return cmd_.ready();
+}
+
+std::string RedisQueue::describe() const {
+    return "redis " + settings_.redis.host + ":" + std::to_string(settings_.redis.port) + "/" +
+           std::to_string(settings_.redis.db) + " prefix " + prefix_ + " consumer " + consumer_;
+}
+
+std::string RedisQueue::key(std::string_view kind, std::string_view id) const {
+    std::string k;
+    k.reserve(prefix_.size() + kind.size() + id.size() + 2);
+    k.append(prefix_).push_back(':');
+    k.append(kind).push_back(':');
+    k.append(id);
+    return k;
+}
+
+asio::awaitable<IngestOutcome> RedisQueue::ingest(const Event& event, const std::string& payload) {
+    auto now = std::to_string(now_ms());
+    std::vector<std::string> keys{key("ev", event.event_id), stream_};
+    std::vector<std::string> args{payload, std::to_string(settings_.dedupe_ttl.count()),
+                                  event.dossier_code, event.status, now};
+    auto r = co_await kIngest.run(cmd_, keys, args);
+    if (!r.ok || r.reply.is_error() || r.reply.elements.size() != 2) {
+        spdlog::warn("queue: ingest of event {} failed: {}", event.event_id,
+                     r.ok ? r.reply.str : r.error);
+        co_return IngestOutcome::unavailable;
+    }
+    co_return r.reply.elements[0].integer == 1 ? IngestOutcome::accepted
+                                               : IngestOutcome::duplicate;
+}
+
+asio::awaitable<bool> RedisQueue::ensure_group() {
+    if (group_ok_) co_return true;
+    // From "0": entries added before the group existed are delivered too.
+    redis::Args cmd1{"XGROUP", "CREATE", stream_, kGroup, "0", "MKSTREAM"};
+    auto r = co_await cmd_.command(std::move(cmd1));
+    if (!r.ok) co_return false;
+    if (r.reply.is_error() && r.reply.str.rfind("BUSYGROUP", 0) != 0) {
+        spdlog::error("queue: cannot create the consumer group: {}", r.reply.str);
+        co_return false;
+    }
+    group_ok_ = true;
+    co_return true;
+}
+
+asio::awaitable<std::optional<std::vector<Entry>>> RedisQueue::read(
+    std::size_t max, std::chrono::milliseconds wait) {
+    if (!co_await ensure_group()) co_return std::nullopt;
+    std::vector<Entry> out;
+    auto count = std::to_string(max);
+
+    // Entries of consumers that died: taken over once idle for claim_idle.
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_autoclaim_) {
+        next_autoclaim_ = now + settings_.claim_idle / 4;
+        redis::Args cmd2{"XAUTOCLAIM", stream_, kGroup, consumer_,
+                                        std::to_string(settings_.claim_idle.count()), "0-0",
+                                        "COUNT", count};
+        auto r = co_await cmd_.command(std::move(cmd2));
+        if (r.ok && !r.reply.is_error() && r.reply.elements.size() >= 2) {
+            collect_entries(r.reply.elements[1], out);
+            if (!out.empty())
+                spdlog::info("queue: took over {} entries from a consumer that stopped",
+                             out.size());
+        }
+        if (!out.empty()) co_return out;
+    }
+
+    // After a start, what this consumer held before (a crash) comes first.
+    std::string from = reading_own_pending_ ? "0" : ">";
+    redis::Args args{"XREADGROUP", "GROUP", kGroup, consumer_, "COUNT", count};
+    if (!reading_own_pending_) {
+        args.push_back("BLOCK");
+        args.push_back(std::to_string(wait.count()));
+    }
+    args.push_back("STREAMS");
+    args.push_back(stream_);
+    args.push_back(from);
+    auto r = co_await reader_.command(std::move(args), wait + settings_.redis.command_timeout);
+    if (!r.ok) co_return std::nullopt;
+    if (r.reply.is_error()) {
+        if (r.reply.str.rfind("NOGROUP", 0) == 0) group_ok_ = false;
+        spdlog::warn("queue: read failed: {}", r.reply.str);
+        co_return std::nullopt;
+    }
+    if (r.reply.type == redis::Reply::Type::array) {
+        for (auto& stream : r.reply.elements)
+            if (stream.elements.size() >= 2) collect_entries(stream.elements[1], out);
+    }
+    if (reading_own_pending_ && out.empty()) reading_own_pending_ = false;
+    co_return out;
+}
+
+asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
+                                         const std::vector<MessageRecord>& initial) {
+    std::vector<std::string> keys{key("ev", event.event_id), key("dossier", event.dossier_code)};
+    std::vector<std::string> ids;
+    for (auto& m : initial) {
+        keys.push_back(key("msg", m.id));
+        ids.push_back(m.id);
+    }
+    std::vector<std::string> args{entry.id, std::to_string(settings_.dedupe_ttl.count()),
+                                  event.dossier_code, event.status, std::to_string(now_ms()),
+                                  join(ids, ',')};
+    for (auto& m : initial) args.push_back(json::serialize(m.to_json()));
+    auto r = co_await kClaim.run(cmd_, keys, args);
+    Claim c;
+    if (!r.ok || r.reply.is_error() || r.reply.elements.empty()) {
+        spdlog::warn("queue: claim of event {} failed: {}", event.event_id,
+                     r.ok ? r.reply.str : r.error);
+        co_return c;
+    }
+    if (r.reply.elements[0].str == "duplicate") {
+        c.kind = Claim::Kind::duplicate;
+        co_return c;
+    }
+    c.kind = Claim::Kind::process;
+    for (size_t i = 1; i < r.reply.elements.size(); ++i) {
+        auto& s = r.reply.elements[i].str;
+        c.existing.push_back(s.empty() ? std::nullopt : MessageRecord::from_json(s));
+    }
+    c.existing.resize(initial.size());
+    co_return c;
+}
+
+asio::awaitable<bool> RedisQueue::record(const Entry& entry, const EventRecord& event,
+                                         const std::vector<MessageRecord>& messages, bool ack) {
+    auto ttl = std::to_string(settings_.dedupe_ttl.count());
+    auto ev_key = key("ev", event.event_id);
+    auto dossier_key = key("dossier", event.dossier_code);
+    std::vector<redis::Args> cmds;
+    cmds.push_back({"MULTI"});
+    for (auto& m : messages) {
+        cmds.push_back({"SET", key("msg", m.id), json::serialize(m.to_json()), "PX", ttl});
+        cmds.push_back({"ZADD", dossier_key, "NX", std::to_string(m.created_at_ms), m.id});
+    }
+    if (!messages.empty()) cmds.push_back({"PEXPIRE", dossier_key, ttl});
+    cmds.push_back({"HSET", ev_key, "entry", entry.id, "state", event.state, "status", event.status,
+                    "dossier_code", event.dossier_code, "msgs", join(event.message_ids, ','),
+                    "updated_at", std::to_string(event.updated_at_ms)});
+    cmds.push_back({"PEXPIRE", ev_key, ttl});
+    if (ack) cmds.push_back({"XACK", stream_, kGroup, entry.id});
+    cmds.push_back({"EXEC"});
+    auto results = co_await cmd_.pipeline(std::move(cmds));
+    auto& exec = results.back();
+    bool ok = exec.ok && exec.reply.type == redis::Reply::Type::array;
+    if (!ok) {
+        for (auto& r : results)
+            if (!r.ok || r.reply.is_error()) {
+                spdlog::warn("queue: writing records of event {} failed: {}", event.event_id,
+                             r.ok ? r.reply.str : r.error);
+                break;
+            }
+    }
+    co_return ok;
+}
+
+asio::awaitable<bool> RedisQueue::ack(const Entry& entry) {
+    redis::Args cmd3{"XACK", stream_, kGroup, entry.id};
+    auto r = co_await cmd_.command(std::move(cmd3));
+    co_return r.ok && !r.reply.is_error();
+}
+
+asio::awaitable<bool> RedisQueue::reject(const Entry& entry, const std::string& reason) {
+    std::vector<redis::Args> cmds{
+        {"MULTI"},
+        {"XADD", stream_ + ":invalid", "MAXLEN", "~", "100000", "*", "event", entry.payload,
+         "reason", reason, "entry", entry.id},
+        {"XACK", stream_, kGroup, entry.id},
+        {"EXEC"}};
+    auto results = co_await cmd_.pipeline(std::move(cmds));
+    co_return results.back().ok && results.back().reply.type == redis::Reply::Type::array;
+}
+
+asio::awaitable<void> RedisQueue::keep_alive(const std::vector<std::string>& entry_ids) {
+    if (entry_ids.empty()) co_return;
+    // XCLAIM to ourselves with JUSTID resets the idle time without counting a delivery.
+    redis::Args args{"XCLAIM", stream_, kGroup, consumer_, "0"};
+    args.insert(args.end(), entry_ids.begin(), entry_ids.end());
+    args.push_back("JUSTID");
+    co_await cmd_.command(std::move(args));
+}
+
+asio::awaitable<Lookup> RedisQueue::event_record(const std::string& event_id) {
+    Lookup out;
+    redis::Args cmd4{"HGETALL", key("ev", event_id)};
+    auto r = co_await cmd_.command(std::move(cmd4));
+    if (!r.ok || r.reply.is_error()) {
+        out.status = Lookup::Status::unavailable;
+        co_return out;
+    }
+    if (r.reply.elements.empty()) co_return out;
+    json::object rec;
+    rec["event_id"] = event_id;
+    std::string msgs;
+    for (size_t i = 0; i + 1 < r.reply.elements.size(); i += 2) {
+        auto& f = r.reply.elements[i].str;
+        auto& v = r.reply.elements[i + 1].str;
+        if (f == "dossier_code" || f == "status" || f == "state") rec[f] = v;
+        if (f == "msgs") msgs = v;
+        if (f == "created_at" || f == "updated_at") {
+            try {
+                rec[f] = rfc3339_utc(std::stoll(v));
+            } catch (...) {
+            }
+        }
+    }
+    json::array list;
+    auto ids = split(msgs, ',');
+    if (!ids.empty()) {
+        redis::Args mget{"MGET"};
+        for (auto& id : ids) mget.push_back(key("msg", id));
+        auto m = co_await cmd_.command(std::move(mget));
+        if (!m.ok || m.reply.is_error()) {
+            out.status = Lookup::Status::unavailable;
+            co_return out;
+        }
+        for (auto& e : m.reply.elements) {
+            if (e.is_nil()) continue;
+            boost::system::error_code ec;
+            auto v = json::parse(e.str, ec);
+            if (!ec) list.push_back(std::move(v));
+        }
+    }
+    rec["messages"] = std::move(list);
+    out.status = Lookup::Status::found;
+    out.value = std::move(rec);
+    co_return out;
+}
+
+asio::awaitable<Lookup> RedisQueue::message_record(const std::string& message_id) {
+    Lookup out;
+    redis::Args cmd5{"GET", key("msg", message_id)};
+    auto r = co_await cmd_.command(std::move(cmd5));
+    if (!r.ok || r.reply.is_error()) {
+        out.status = Lookup::Status::unavailable;
+        co_return out;
+    }
+    if (r.reply.is_nil()) co_return out;
+    boost::system::error_code ec;
+    out.value = json::parse(r.reply.str, ec);
+    out.status = ec ? Lookup::Status::unavailable : Lookup::Status::found;
+    co_return out;
+}
+
+asio::awaitable<Lookup> RedisQueue::dossier_messages(const std::string& dossier_code) {
+    Lookup out;
+    redis::Args cmd6{"ZREVRANGE", key("dossier", dossier_code), "0", "199"};
+    auto r = co_await cmd_.command(std::move(cmd6));
+    if (!r.ok || r.reply.is_error()) {
+        out.status = Lookup::Status::unavailable;
+        co_return out;
+    }
+    json::array list;
+    if (!r.reply.elements.empty()) {
+        redis::Args mget{"MGET"};
+        for (auto& e : r.reply.elements) mget.push_back(key("msg", e.str));
+        auto m = co_await cmd_.command(std::move(mget));
+        if (!m.ok || m.reply.is_error()) {
+            out.status = Lookup::Status::unavailable;
+            co_return out;
+        }
+        for (auto& e : m.reply.elements) {
+            if (e.is_nil()) continue;
+            boost::system::error_code ec;
+            auto v = json::parse(e.str, ec);
+            if (!ec) list.push_back(std::move(v));
+        }
+    }
+    out.status = Lookup::Status::found;
+    out.value = json::object{{"dossier_code", dossier_code}, {"messages", std::move(list)}};
+    co_return out;
+}
+
+}  // namespace tinbao::queue

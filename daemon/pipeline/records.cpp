@@ -1,0 +1,153 @@
+#include "daemon/pipeline/records.hpp"
+
+#include <openssl/sha.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <ctime>
+
+namespace json = boost::json;
+
+namespace tinbao {
+
+bool is_settled(std::string_view s) {
+    return s == state::kSent || s == state::kDelivered || s == state::kFailed ||
+           s == state::kExpired || s == state::kSkipped || s == state::kSuperseded;
+}
+
+bool is_success(std::string_view s) {
+    return s == state::kSent || s == state::kDelivered;
+}
+
+int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string rfc3339_utc(int64_t ms) {
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    return buf;
+}
+
+json::object MessageRecord::to_json() const {
+    json::object o;
+    o["id"] = id;
+    o["event_id"] = event_id;
+    o["dossier_code"] = dossier_code;
+    o["channel"] = channel;
+    o["provider"] = provider.empty() ? json::value(nullptr) : json::value(provider);
+    o["to"] = to;
+    o["state"] = state;
+    o["attempts"] = attempts;
+    if (last_error_reason.empty())
+        o["last_error"] = nullptr;
+    else
+        o["last_error"] = json::object{{"reason", last_error_reason}, {"detail", last_error_detail}};
+    o["provider_message_id"] =
+        provider_message_id.empty() ? json::value(nullptr) : json::value(provider_message_id);
+    o["created_at"] = rfc3339_utc(created_at_ms);
+    o["updated_at"] = rfc3339_utc(updated_at_ms);
+    o["created_at_ms"] = created_at_ms;
+    o["updated_at_ms"] = updated_at_ms;
+    if (channel == "sms") {
+        o["encoding"] = encoding.empty() ? json::value(nullptr) : json::value(encoding);
+        o["segments"] = segments;
+        o["body"] = body;
+    } else if (channel == "email") {
+        o["subject"] = subject;
+        o["body"] = body;
+    } else if (channel == "zalo") {
+        o["template_id"] = template_id;
+    }
+    return o;
+}
+
+namespace {
+std::string str_of(const json::object& o, std::string_view k) {
+    auto* v = o.if_contains(k);
+    if (v && v->is_string()) return std::string(v->as_string());
+    return {};
+}
+int64_t int_of(const json::object& o, std::string_view k) {
+    auto* v = o.if_contains(k);
+    if (v && v->is_int64()) return v->as_int64();
+    if (v && v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+    return 0;
+}
+}  // namespace
+
+std::optional<MessageRecord> MessageRecord::from_json(std::string_view text) {
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    auto& o = v.as_object();
+    MessageRecord r;
+    r.id = str_of(o, "id");
+    r.event_id = str_of(o, "event_id");
+    r.dossier_code = str_of(o, "dossier_code");
+    r.channel = str_of(o, "channel");
+    r.provider = str_of(o, "provider");
+    r.to = str_of(o, "to");
+    r.state = str_of(o, "state");
+    r.attempts = static_cast<int>(int_of(o, "attempts"));
+    if (auto* e = o.if_contains("last_error"); e && e->is_object()) {
+        r.last_error_reason = str_of(e->as_object(), "reason");
+        r.last_error_detail = str_of(e->as_object(), "detail");
+    }
+    r.provider_message_id = str_of(o, "provider_message_id");
+    r.created_at_ms = int_of(o, "created_at_ms");
+    r.updated_at_ms = int_of(o, "updated_at_ms");
+    r.encoding = str_of(o, "encoding");
+    r.segments = static_cast<int>(int_of(o, "segments"));
+    r.body = str_of(o, "body");
+    r.subject = str_of(o, "subject");
+    r.template_id = str_of(o, "template_id");
+    return r;
+}
+
+std::string_view event_state(const std::vector<MessageRecord>& messages, bool skipped_by_route) {
+    if (skipped_by_route) return state::kSkipped;
+    bool any_success = false;
+    for (auto& m : messages) {
+        if (!is_settled(m.state)) return state::kAccepted;
+        if (is_success(m.state)) any_success = true;
+    }
+    if (messages.empty()) return state::kSkipped;
+    return any_success ? state::kDone : state::kFailed;
+}
+
+std::string message_id(std::string_view event_id, std::string_view entry_id,
+                       std::string_view channel) {
+    std::string input;
+    input.reserve(event_id.size() + entry_id.size() + channel.size() + 2);
+    input.append(event_id).push_back('\0');
+    input.append(entry_id).push_back('\0');
+    input.append(channel);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), md);
+    static const char* alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+    std::string id = "m";
+    // 125 bits of the digest, 5 bits per character.
+    uint64_t acc = 0;
+    int bits = 0;
+    size_t i = 0;
+    while (id.size() < 26) {
+        if (bits < 5) {
+            acc = (acc << 8) | md[i++];
+            bits += 8;
+        }
+        id.push_back(alphabet[(acc >> (bits - 5)) & 31]);
+        bits -= 5;
+    }
+    return id;
+}
+
+}  // namespace tinbao

@@ -1,0 +1,78 @@
+// Message and event records (CONTRACT §4): what the API shows and the queue stores.
+// Plain values; thread-safe to copy.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tinbao {
+
+namespace state {
+inline constexpr std::string_view kQueued = "queued";
+inline constexpr std::string_view kSending = "sending";
+inline constexpr std::string_view kSent = "sent";
+inline constexpr std::string_view kDelivered = "delivered";
+inline constexpr std::string_view kFailed = "failed";
+inline constexpr std::string_view kExpired = "expired";
+inline constexpr std::string_view kSkipped = "skipped";
+inline constexpr std::string_view kSuperseded = "superseded";
+// event states
+inline constexpr std::string_view kAccepted = "accepted";
+inline constexpr std::string_view kDone = "done";
+}  // namespace state
+
+bool is_settled(std::string_view message_state);
+bool is_success(std::string_view message_state);  // sent or delivered
+
+struct MessageRecord {
+    std::string id;
+    std::string event_id;
+    std::string dossier_code;
+    std::string channel;
+    std::string provider;
+    std::string to;
+    std::string state{state::kQueued};
+    int attempts = 0;
+    std::string last_error_reason;
+    std::string last_error_detail;
+    std::string provider_message_id;
+    int64_t created_at_ms = 0;
+    int64_t updated_at_ms = 0;
+    // sms
+    std::string encoding;
+    int segments = 0;
+    std::string body;
+    // email / zalo details kept for the record
+    std::string subject;
+    std::string template_id;
+
+    boost::json::object to_json() const;
+    static std::optional<MessageRecord> from_json(std::string_view text);
+};
+
+struct EventRecord {
+    std::string event_id;
+    std::string dossier_code;
+    std::string status;
+    std::string state{state::kAccepted};
+    std::vector<std::string> message_ids;
+    int64_t created_at_ms = 0;
+    int64_t updated_at_ms = 0;
+};
+
+// The event state from its messages (CONTRACT §4).
+std::string_view event_state(const std::vector<MessageRecord>& messages, bool skipped_by_route);
+
+// Time helpers.
+int64_t now_ms();
+std::string rfc3339_utc(int64_t ms);
+
+// Deterministic message id for (event, stream entry, channel): the same after a crash and
+// redelivery, so providers deduplicate a resend by it. 26 characters: "m" + 25 base32 chars.
+std::string message_id(std::string_view event_id, std::string_view entry_id, std::string_view channel);
+
+}  // namespace tinbao

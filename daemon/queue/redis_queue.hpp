@@ -1,0 +1,69 @@
+// The Redis Streams backend of the queue (CONTRACT §6).
+//
+// Keys, all under the prefix p:
+//   p:events            the input stream (field `event`), consumer group "tinbao"
+//   p:events:invalid    entries that were not valid events, with the reason
+//   p:ev:<event_id>     hash: entry (the stream entry that notifies), state, status, dossier_code,
+//                       msgs (comma-separated message ids), created_at, updated_at; TTL dedupe_ttl
+//   p:msg:<id>          a message record as JSON; TTL dedupe_ttl
+//   p:dossier:<code>    sorted set of message ids by creation time
+// Idempotency: ingest and claim are Lua scripts, so two copies of an event (HTTP, stream, or both,
+// on any number of instances) elect exactly one stream entry to notify.
+//
+// Threading: one io_context thread. Two connections: one for commands, one for the blocking read.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+
+#include "daemon/config/config.hpp"
+#include "daemon/io/redis.hpp"
+#include "daemon/queue/queue.hpp"
+
+namespace tinbao::queue {
+
+class RedisQueue : public Queue {
+public:
+    RedisQueue(boost::asio::io_context& io, const QueueSettings& settings, std::string consumer);
+    ~RedisQueue() override;
+
+    void start() override;
+    void stop() override;
+    bool ready() const override;
+    std::string describe() const override;
+
+    boost::asio::awaitable<IngestOutcome> ingest(const Event& event,
+                                                 const std::string& payload) override;
+    boost::asio::awaitable<std::optional<std::vector<Entry>>> read(
+        std::size_t max, std::chrono::milliseconds wait) override;
+    boost::asio::awaitable<Claim> claim(const Entry& entry, const Event& event,
+                                        const std::vector<MessageRecord>& initial) override;
+    boost::asio::awaitable<bool> record(const Entry& entry, const EventRecord& event,
+                                        const std::vector<MessageRecord>& messages,
+                                        bool ack) override;
+    boost::asio::awaitable<bool> ack(const Entry& entry) override;
+    boost::asio::awaitable<bool> reject(const Entry& entry, const std::string& reason) override;
+    boost::asio::awaitable<void> keep_alive(const std::vector<std::string>& entry_ids) override;
+
+    boost::asio::awaitable<Lookup> event_record(const std::string& event_id) override;
+    boost::asio::awaitable<Lookup> message_record(const std::string& message_id) override;
+    boost::asio::awaitable<Lookup> dossier_messages(const std::string& dossier_code) override;
+
+    const std::string& stream_key() const { return stream_; }
+
+private:
+    boost::asio::awaitable<bool> ensure_group();
+    std::string key(std::string_view kind, std::string_view id) const;
+
+    QueueSettings settings_;
+    std::string consumer_;
+    std::string prefix_;
+    std::string stream_;
+    redis::Connection cmd_;
+    redis::Connection reader_;
+    bool group_ok_ = false;
+    bool reading_own_pending_ = true;  // after a start, first re-read what we held before
+    std::chrono::steady_clock::time_point next_autoclaim_{};
+};
+
+}  // namespace tinbao::queue
