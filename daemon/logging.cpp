@@ -1,1 +1,78 @@
-// placeholder: replaced by the module's implementation
+#include "daemon/logging.hpp"
+
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <mutex>
+
+namespace tinbao {
+
+namespace {
+
+void json_escape(std::string& out, std::string_view s) {
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out.push_back(static_cast<char>(c));
+                }
+        }
+    }
+}
+
+// One JSON object per line: {"time": ..., "level": ..., "msg": ...}.
+class JsonSink final : public spdlog::sinks::base_sink<std::mutex> {
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        auto t = std::chrono::system_clock::to_time_t(msg.time);
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      msg.time.time_since_epoch())
+                      .count() %
+                  1000;
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char ts[64];
+        std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      static_cast<int>(ms));
+        std::string line = "{\"time\":\"";
+        line += ts;
+        line += "\",\"level\":\"";
+        auto lv = spdlog::level::to_string_view(msg.level);
+        line.append(lv.data(), lv.size());
+        line += "\",\"msg\":\"";
+        json_escape(line, std::string_view(msg.payload.data(), msg.payload.size()));
+        line += "\"}\n";
+        std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+    void flush_() override { std::fflush(stderr); }
+};
+
+}  // namespace
+
+void setup_logging(const LogSettings& settings) {
+    std::shared_ptr<spdlog::logger> logger;
+    if (settings.format == "json") {
+        logger = std::make_shared<spdlog::logger>("tinbao", std::make_shared<JsonSink>());
+    } else {
+        auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+        logger = std::make_shared<spdlog::logger>("tinbao", sink);
+        logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+    }
+    logger->set_level(spdlog::level::from_str(settings.level));
+    logger->flush_on(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+}
+
+}  // namespace tinbao

@@ -1,1 +1,176 @@
-int main() { return 0; }
+// tinbaoctl: the operator's tool (CONTRACT §1).
+//   render  — preview the messages of an event file with the config's templates (offline)
+//   status  — an event's or message's record, from the running daemon's API
+#include <curl/curl.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "daemon/app.hpp"
+
+namespace json = boost::json;
+
+namespace {
+
+void usage(std::FILE* out) {
+    std::fprintf(out,
+                 "usage: tinbaoctl [--config FILE] render EVENT.json\n"
+                 "       tinbaoctl [--config FILE] [--url URL] [--token TOKEN] status ID\n"
+                 "       tinbaoctl --version\n"
+                 "\n"
+                 "  --config FILE  the daemon's config (default /etc/tinbao/tinbao.yaml)\n"
+                 "  --url URL      the daemon's API (default: http:// + the config's http.listen)\n"
+                 "  --token TOKEN  API token (default: $TINBAO_TOKEN, else the config's first client)\n"
+                 "\n"
+                 "  render EVENT.json  show each channel's text, encoding, characters, segments\n"
+                 "  status ID          the record of an event id, or of a message id (m...)\n");
+}
+
+std::string pretty(const json::value& v, int indent = 0) {
+    std::string pad(indent, ' ');
+    if (v.is_object()) {
+        if (v.as_object().empty()) return "{}";
+        std::string out = "{\n";
+        bool first = true;
+        for (auto& [k, x] : v.as_object()) {
+            if (!first) out += ",\n";
+            first = false;
+            out += pad + "  " + json::serialize(json::string(k)) + ": " + pretty(x, indent + 2);
+        }
+        return out + "\n" + pad + "}";
+    }
+    if (v.is_array()) {
+        if (v.as_array().empty()) return "[]";
+        std::string out = "[\n";
+        bool first = true;
+        for (auto& x : v.as_array()) {
+            if (!first) out += ",\n";
+            first = false;
+            out += pad + "  " + pretty(x, indent + 2);
+        }
+        return out + "\n" + pad + "]";
+    }
+    return json::serialize(v);
+}
+
+size_t collect(char* p, size_t size, size_t n, void* ud) {
+    static_cast<std::string*>(ud)->append(p, size * n);
+    return size * n;
+}
+
+int cmd_render(const std::string& config, const std::string& event_file) {
+    boost::asio::io_context io;
+    tinbao::ProviderContext ctx{io.get_executor(), nullptr, ""};
+    std::vector<std::string> problems;
+    auto rt = tinbao::load_runtime(config, ctx, problems);
+    if (!rt) {
+        for (auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
+        return 1;
+    }
+    std::ifstream in(event_file, std::ios::binary);
+    if (!in) {
+        std::fprintf(stderr, "tinbaoctl: cannot read %s\n", event_file.c_str());
+        return 1;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto parsed = tinbao::parse_event(
+        ss.str(), [&](std::string_view s) { return rt->config->canonical_status(s); });
+    if (!parsed.event) {
+        std::fprintf(stderr, "%s: %s: %s%s\n", event_file.c_str(), parsed.error->code.c_str(),
+                     parsed.error->message.c_str(),
+                     parsed.error->field.empty() ? "" : (" (" + parsed.error->field + ")").c_str());
+        return 1;
+    }
+    std::printf("%s\n", pretty(tinbao::preview(*rt, *parsed.event)).c_str());
+    return 0;
+}
+
+int cmd_status(const std::string& config, std::string url, std::string token,
+               const std::string& id) {
+    if (url.empty() || token.empty()) {
+        auto loaded = tinbao::load_config(config);
+        if (!loaded.config) {
+            std::fprintf(stderr, "tinbaoctl: cannot read %s; give --url and --token\n",
+                         config.c_str());
+            return 1;
+        }
+        if (url.empty())
+            url = "http://" + loaded.config->http.listen_host + ":" +
+                  std::to_string(loaded.config->http.listen_port);
+        if (token.empty() && !loaded.config->http.clients.empty())
+            token = loaded.config->http.clients.front().token;
+    }
+    bool is_message = id.size() == 26 && id[0] == 'm';
+    CURL* c = curl_easy_init();
+    char* escaped = curl_easy_escape(c, id.c_str(), static_cast<int>(id.size()));
+    std::string target = url + (is_message ? "/v1/messages/" : "/v1/events/") + escaped;
+    curl_free(escaped);
+    std::string body;
+    struct curl_slist* headers = nullptr;
+    std::string auth = "Authorization: Bearer " + token;
+    headers = curl_slist_append(headers, auth.c_str());
+    curl_easy_setopt(c, CURLOPT_URL, target.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    auto rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        std::fprintf(stderr, "tinbaoctl: %s: %s\n", url.c_str(), curl_easy_strerror(rc));
+        return 1;
+    }
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    std::printf("%s\n", ec ? body.c_str() : pretty(v).c_str());
+    return status == 200 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config = "/etc/tinbao/tinbao.yaml", url, token;
+    if (auto* t = std::getenv("TINBAO_TOKEN")) token = t;
+    std::vector<std::string> rest;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&](const char* name) -> std::string {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "tinbaoctl: %s needs a value\n", name);
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--version") {
+            std::printf("tinbaoctl %s\n", TINBAO_VERSION);
+            return 0;
+        } else if (a == "--help" || a == "-h") {
+            usage(stdout);
+            return 0;
+        } else if (a == "--config" || a == "-c") {
+            config = value("--config");
+        } else if (a == "--url") {
+            url = value("--url");
+        } else if (a == "--token") {
+            token = value("--token");
+        } else {
+            rest.push_back(a);
+        }
+    }
+    if (rest.size() == 2 && rest[0] == "render") return cmd_render(config, rest[1]);
+    if (rest.size() == 2 && rest[0] == "status") return cmd_status(config, url, token, rest[1]);
+    usage(stderr);
+    return 2;
+}
