@@ -344,27 +344,32 @@ asio::awaitable<Lookup> RedisQueue::event_record(const std::string& event_id) {
             }
         }
     }
-    json::array list;
-    auto ids = split(msgs, ',');
-    if (!ids.empty()) {
-        redis::Args mget{"MGET"};
-        for (auto& id : ids) mget.push_back(key("msg", id));
-        auto m = co_await cmd_.command(std::move(mget));
-        if (!m.ok || m.reply.is_error()) {
-            out.status = Lookup::Status::unavailable;
-            co_return out;
-        }
-        for (auto& e : m.reply.elements) {
-            if (e.is_nil()) continue;
-            boost::system::error_code ec;
-            auto v = json::parse(e.str, ec);
-            if (!ec) list.push_back(std::move(v));
-        }
+    std::optional<json::array> list = co_await fetch_messages(split(msgs, ','));
+    if (!list) {
+        out.status = Lookup::Status::unavailable;
+        co_return out;
     }
-    rec["messages"] = std::move(list);
+    rec["messages"] = std::move(*list);
     out.status = Lookup::Status::found;
     out.value = std::move(rec);
     co_return out;
+}
+
+asio::awaitable<std::optional<json::array>> RedisQueue::fetch_messages(
+    std::vector<std::string> ids) {
+    json::array list;
+    if (ids.empty()) co_return list;
+    redis::Args mget{"MGET"};
+    for (auto& id : ids) mget.push_back(key("msg", id));
+    auto m = co_await cmd_.command(std::move(mget));
+    if (!m.ok || m.reply.is_error()) co_return std::nullopt;
+    for (auto& e : m.reply.elements) {
+        if (e.is_nil()) continue;  // expired since
+        boost::system::error_code ec;
+        auto v = json::parse(e.str, ec);
+        if (!ec) list.push_back(std::move(v));
+    }
+    co_return list;
 }
 
 asio::awaitable<Lookup> RedisQueue::message_record(const std::string& message_id) {
@@ -390,24 +395,15 @@ asio::awaitable<Lookup> RedisQueue::dossier_messages(const std::string& dossier_
         out.status = Lookup::Status::unavailable;
         co_return out;
     }
-    json::array list;
-    if (!r.reply.elements.empty()) {
-        redis::Args mget{"MGET"};
-        for (auto& e : r.reply.elements) mget.push_back(key("msg", e.str));
-        auto m = co_await cmd_.command(std::move(mget));
-        if (!m.ok || m.reply.is_error()) {
-            out.status = Lookup::Status::unavailable;
-            co_return out;
-        }
-        for (auto& e : m.reply.elements) {
-            if (e.is_nil()) continue;
-            boost::system::error_code ec;
-            auto v = json::parse(e.str, ec);
-            if (!ec) list.push_back(std::move(v));
-        }
+    std::vector<std::string> ids;
+    for (auto& e : r.reply.elements) ids.push_back(e.str);
+    std::optional<json::array> list = co_await fetch_messages(std::move(ids));
+    if (!list) {
+        out.status = Lookup::Status::unavailable;
+        co_return out;
     }
     out.status = Lookup::Status::found;
-    out.value = json::object{{"dossier_code", dossier_code}, {"messages", std::move(list)}};
+    out.value = json::object{{"dossier_code", dossier_code}, {"messages", std::move(*list)}};
     co_return out;
 }
 

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/array.hpp>
 #include <memory>
 
 #include "daemon/config/config.hpp"
@@ -53,6 +54,10 @@ public:
 
 private:
     boost::asio::awaitable<bool> ensure_group();
+    // The stored records of these message ids, in order (expired ones left out); nullopt when
+    // Redis did not answer.
+    boost::asio::awaitable<std::optional<boost::json::array>> fetch_messages(
+        std::vector<std::string> ids);
     std::string key(std::string_view kind, std::string_view id) const;
 
     QueueSettings settings_;
