@@ -338,6 +338,25 @@ providers:
         check(ctl.returncode == 0 and expected.replace("0007", "0007") in ctl.stdout and
               '"segments": 1' in ctl.stdout, "tinbaoctl render shows text and segments")
 
+        # --- SIGHUP: a bad config is refused and the running one stays; a good one is taken ---
+        good = open(cfg_path).read()
+        log.flush()
+
+        def log_text():
+            with open(os.path.join(tmp, "tinbaod.log")) as f:
+                return f.read()
+        with open(cfg_path, "w") as f:
+            f.write(good.replace("max_attempts: 3", "max_attemps: 3"))
+        daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload refused" in log_text(), 20, "the bad reload refused")
+        check("max_attemps" in log_text(), "the refused reload names the bad key")
+        st, _ = http("POST", base + "/v1/events", event("after-bad-reload", code="R-1"), auth)
+        check(st == 202, "still serving after a refused reload")
+        with open(cfg_path, "w") as f:
+            f.write(good)
+        daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded:" in log_text(), 20, "the good reload")
+
         # --- graceful stop ---
         daemon.send_signal(signal.SIGTERM)
         rc = daemon.wait(timeout=20)
