@@ -1,5 +1,7 @@
 #include "daemon/logging.hpp"
 
+#include "providers/time_format.hpp"
+
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -35,19 +37,8 @@ void json_escape(std::string& out, std::string_view s) {
 class JsonSink final : public spdlog::sinks::base_sink<std::mutex> {
 protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
-        auto t = std::chrono::system_clock::to_time_t(msg.time);
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      msg.time.time_since_epoch())
-                      .count() %
-                  1000;
-        std::tm tm{};
-        gmtime_r(&t, &tm);
-        char ts[64];
-        std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                      static_cast<int>(ms));
         std::string line = "{\"time\":\"";
-        line += ts;
+        line += rfc3339_utc(msg.time);
         line += "\",\"level\":\"";
         auto lv = spdlog::level::to_string_view(msg.level);
         line.append(lv.data(), lv.size());

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "providers/time_format.hpp"
+
 namespace tinbao {
 
 namespace state {
@@ -69,7 +71,6 @@ std::string_view event_state(const std::vector<MessageRecord>& messages, bool sk
 
 // Time helpers.
 int64_t now_ms();
-std::string rfc3339_utc(int64_t ms);
 
 // Deterministic message id for (event, stream entry, channel): the same after a crash and
 // redelivery, so providers deduplicate a resend by it. 26 characters: "m" + 25 base32 chars.

@@ -1,4 +1,5 @@
 #include "daemon/render/sms_text.hpp"
+#include "daemon/render/unicode.hpp"
 
 #include <utf8proc.h>
 
@@ -44,20 +45,9 @@ int gsm_septets(char32_t cp) {
 std::vector<char32_t> decode(std::string_view s) {
     std::vector<char32_t> out;
     out.reserve(s.size());
-    auto p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-    utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
-    while (left > 0) {
-        utf8proc_int32_t cp = 0;
-        utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-        if (n <= 0 || cp < 0) {
-            out.push_back(0xFFFD);
-            n = 1;
-        } else {
-            out.push_back(static_cast<char32_t>(cp));
-        }
-        p += n;
-        left -= n;
-    }
+    text::for_each_codepoint(s, [&](int32_t cp, std::string_view) {
+        out.push_back(cp < 0 ? char32_t{0xFFFD} : static_cast<char32_t>(cp));
+    });
     return out;
 }
 

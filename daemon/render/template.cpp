@@ -1,4 +1,5 @@
 #include "daemon/render/template.hpp"
+#include "daemon/render/unicode.hpp"
 
 #include "daemon/render/sms_text.hpp"
 #include "providers/redact.hpp"
@@ -456,23 +457,16 @@ std::optional<std::string> stringify(const json::value& v) {
 std::string map_case(std::string_view s, bool upper) {
     std::string out;
     out.reserve(s.size());
-    auto p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-    utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
-    while (left > 0) {
-        utf8proc_int32_t cp = 0;
-        utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-        if (n <= 0 || cp < 0) {
-            out.push_back(static_cast<char>(*p));
-            n = 1;
-        } else {
-            utf8proc_int32_t m = upper ? utf8proc_toupper(cp) : utf8proc_tolower(cp);
-            utf8proc_uint8_t buf[4];
-            utf8proc_ssize_t k = utf8proc_encode_char(m, buf);
-            out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(k));
+    text::for_each_codepoint(s, [&](int32_t cp, std::string_view bytes) {
+        if (cp < 0) {
+            out.append(bytes);  // kept as it came
+            return;
         }
-        p += n;
-        left -= n;
-    }
+        utf8proc_int32_t m = upper ? utf8proc_toupper(cp) : utf8proc_tolower(cp);
+        utf8proc_uint8_t buf[4];
+        utf8proc_ssize_t k = utf8proc_encode_char(m, buf);
+        out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(k));
+    });
     return out;
 }
 

@@ -7,6 +7,18 @@
 
 namespace tinbao::text {
 
+namespace detail {
+std::pair<int32_t, std::size_t> decode_one(std::string_view s) {
+    auto c = static_cast<unsigned char>(s[0]);
+    if (c < 0x80) return {c, 1};
+    utf8proc_int32_t cp = 0;
+    utf8proc_ssize_t n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                          static_cast<utf8proc_ssize_t>(s.size()), &cp);
+    if (n <= 0 || cp < 0) return {-1, 1};
+    return {cp, static_cast<std::size_t>(n)};
+}
+}  // namespace detail
+
 bool valid_utf8(std::string_view s) {
     auto p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
     utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());

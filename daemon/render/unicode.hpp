@@ -2,7 +2,10 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -11,7 +14,26 @@ namespace tinbao::text {
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 bool valid_utf8(std::string_view s);
 
+// Calls f(cp, bytes) for each code point of `s`; an invalid byte is passed as cp == -1 with that
+// one byte, so iteration never stops early.
+template <class F>
+void for_each_codepoint(std::string_view s, F&& f);
+
 // NFC form of valid UTF-8 `s` (returns `s` unchanged when it is ASCII). nullopt when invalid.
 std::optional<std::string> nfc(std::string_view s);
+
+namespace detail {
+// Decodes the code point at the start of `s` (non-empty): its length, and -1 when invalid.
+std::pair<int32_t, std::size_t> decode_one(std::string_view s);
+}  // namespace detail
+
+template <class F>
+void for_each_codepoint(std::string_view s, F&& f) {
+    while (!s.empty()) {
+        auto [cp, n] = detail::decode_one(s);
+        f(cp, s.substr(0, n));
+        s.remove_prefix(n);
+    }
+}
 
 }  // namespace tinbao::text

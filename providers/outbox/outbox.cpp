@@ -1,4 +1,5 @@
 #include "providers/outbox/outbox.hpp"
+#include "providers/time_format.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -20,19 +21,6 @@ namespace tinbao {
 namespace json = boost::json;
 
 namespace {
-
-std::string rfc3339_utc_now() {
-    auto now = std::chrono::system_clock::now();
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
-    std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms.count() % 1000));
-    return buf;
-}
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
@@ -71,7 +59,7 @@ class OutboxProvider final : public Provider {
         json::object params;
         for (const auto& [k, v] : msg.params) params[k] = v;
         line["params"] = std::move(params);
-        line["at"] = rfc3339_utc_now();
+        line["at"] = rfc3339_utc(std::chrono::system_clock::now());
         std::string text = json::serialize(line);
         text.push_back('\n');
 
