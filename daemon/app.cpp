@@ -113,7 +113,10 @@ std::optional<std::string> read_file(const std::filesystem::path& p) {
 
 int run_check(const std::filesystem::path& config_file) {
     asio::io_context io;
-    ProviderContext ctx{io.get_executor(), nullptr, ""};
+    ProviderContext ctx;
+    ctx.executor = io.get_executor();
+    ctx.http = nullptr;
+    ctx.state_dir = "";
     std::vector<std::string> problems;
     auto rt = load_runtime(config_file, ctx, problems);
     if (!rt) {
@@ -356,7 +359,10 @@ private:
         sd_notify(0, "RELOADING=1");
         spdlog::info("SIGHUP: reloading {}", config_file_.string());
         // Parsing and compiling happen off the event loop; the result is swapped in on it.
-        ProviderContext ctx{io_.get_executor(), http_.get(), ""};
+        ProviderContext ctx;
+        ctx.executor = io_.get_executor();
+        ctx.http = http_.get();
+        ctx.state_dir = "";
         auto old = processor_->runtime()->config;
         ctx.state_dir = old->state_dir.string();
         std::thread([this, ctx, file = config_file_] {
@@ -418,7 +424,10 @@ private:
 int run_daemon(const std::filesystem::path& config_file) {
     asio::io_context io(1);
     auto http = std::make_unique<CurlMulti>(io.get_executor());
-    ProviderContext ctx{io.get_executor(), http.get(), ""};
+    ProviderContext ctx;
+    ctx.executor = io.get_executor();
+    ctx.http = http.get();
+    ctx.state_dir = "";
     std::vector<std::string> problems;
     // The first load: state_dir is known only after the config is read; providers that need it
     // take it from their own keys' defaults, so load twice only when it matters.

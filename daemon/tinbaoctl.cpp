@@ -68,7 +68,8 @@ size_t collect(char* p, size_t size, size_t n, void* ud) {
 
 int cmd_render(const std::string& config, const std::string& event_file) {
     boost::asio::io_context io;
-    tinbao::ProviderContext ctx{io.get_executor(), nullptr, ""};
+    tinbao::ProviderContext ctx;
+    ctx.executor = io.get_executor();
     std::vector<std::string> problems;
     auto rt = tinbao::load_runtime(config, ctx, problems);
     if (!rt) {

@@ -21,6 +21,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,7 @@
 namespace tinbao {
 
 class HttpClient;
+class StateStore;
 
 enum class Channel { sms, zalo, email };
 std::string_view to_string(Channel c);
@@ -63,6 +65,12 @@ struct SendResult {
     std::string reason;                     // when !ok: shared vocabulary, e.g. "throttled"
     std::string detail;                     // the provider's own status text; no secrets
     std::optional<std::chrono::seconds> retry_after;  // the provider asked to wait this long
+    // When the provider reschedules to a fixed time (Zalo -133: 06:00 local; -144: tomorrow),
+    // the earliest moment to try again, as Unix milliseconds.
+    std::optional<int64_t> not_before_ms;
+    // The provider's raw answer (body, truncated to a few KiB), for `tinbaoctl send-test` and
+    // debugging. Never contains tinbao's own secrets.
+    std::string raw_response;
 
     static SendResult success(std::string provider_message_id, std::string detail = {}) {
         SendResult r;
@@ -89,6 +97,38 @@ struct ProviderSettings {
     int max_in_flight = 0;        // 0: unlimited
     std::chrono::milliseconds timeout{10000};
     bool enabled = true;
+    // SMS providers: the wording registered for the brandname with the carriers, `{{ ... }}`
+    // marking variable parts; a rendered SMS must match one (empty list: no check).
+    std::vector<std::string> registered_templates;
+    // SMS providers: characters the gateway rejects (several VN gateways: "&#") and what
+    // replaces each of them.
+    std::string forbidden_characters;
+    std::string forbidden_replacement = " ";
+};
+
+// A provider's call-back (delivery report, webhook) as received on /v1/callbacks/{name}.
+struct CallbackRequest {
+    std::string method;
+    std::vector<std::pair<std::string, std::string>> query;   // decoded
+    std::vector<std::pair<std::string, std::string>> headers; // names lower-cased
+    std::string body;                                          // raw
+};
+
+// A change of a message's state that a call-back reports.
+struct DeliveryUpdate {
+    std::string message_id;           // tinbao's id (eSMS RequestId, Zalo tracking_id)
+    std::string provider_message_id;  // the provider's id, when given
+    std::string state;                // "delivered" or "failed"
+    std::string reason;               // for failed
+    std::string detail;
+    std::string dedupe_key;           // the provider's own event id (Zalo msg_id), if any
+};
+
+struct CallbackResult {
+    int status = 200;                       // what to answer the provider
+    std::string content_type = "application/json";
+    std::string body = "{}";
+    std::vector<DeliveryUpdate> updates;    // applied by the daemon after answering
 };
 
 // What a factory may use to build a provider. Nothing here does I/O when the factory runs.
@@ -96,6 +136,8 @@ struct ProviderContext {
     boost::asio::any_io_executor executor;
     HttpClient* http = nullptr;   // null in `--check` runs: factories must not use it in create()
     std::string state_dir;
+    StateStore* state = nullptr;  // durable small state (tokens); null in `--check` runs
+    std::string public_base_url;  // how providers reach /v1/callbacks (http.public_base_url)
 };
 
 class Provider {
@@ -111,6 +153,17 @@ public:
 
     // Sends one message. Completes on the provider's executor; never throws.
     virtual boost::asio::awaitable<SendResult> send(const OutboundMessage& msg) = 0;
+
+    // A call-back addressed to this provider. MUST answer quickly (no I/O), MUST verify the
+    // sender (signature, shared secret) and answer 401/403 without updates when it fails.
+    // nullopt: this adapter takes no call-backs (the API answers 404).
+    virtual std::optional<CallbackResult> handle_callback(const CallbackRequest& request) {
+        (void)request;
+        return std::nullopt;
+    }
+
+    // Health for /readyz and metrics (e.g. Zalo token refresh failing). Empty: healthy.
+    virtual std::string problem() const { return {}; }
 
 private:
     ProviderSettings settings_;

@@ -65,7 +65,10 @@ class EsmsTest : public ::testing::Test {
         if (base_url.empty()) base_url = base_url_;
         YamlView cfg("base_url: " + base_url + "\napi_key: " + api_key +
                      "\nsecret_key: the-secret-key\nbrandname: UBND-VLONG\n" + extra_yaml);
-        ProviderContext ctx{ioc_.get_executor(), &http_, "/nonexistent"};
+        ProviderContext ctx;
+        ctx.executor = ioc_.get_executor();
+        ctx.http = &http_;
+        ctx.state_dir = "/nonexistent";
         auto p = make_esms_factory()->create(esms_settings(), cfg.view, ctx);
         EXPECT_TRUE(p) << cfg.all();
         return p;
@@ -223,7 +226,11 @@ TEST_F(EsmsTest, ClosedPortIsRetryableProviderUnavailable) {
 
 // Factory checks need no fake.
 
-ProviderContext no_io_context(asio::io_context& ioc) { return {ioc.get_executor(), nullptr, ""}; }
+ProviderContext no_io_context(asio::io_context& ioc) {
+    ProviderContext ctx;
+    ctx.executor = ioc.get_executor();
+    return ctx;
+}
 
 TEST(EsmsFactory, MissingRequiredKeysAreNamed) {
     asio::io_context ioc;

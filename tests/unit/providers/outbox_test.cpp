@@ -39,7 +39,10 @@ class OutboxTest : public ::testing::Test {
   protected:
     std::unique_ptr<Provider> make(const std::string& yaml, Channel c = Channel::sms) {
         YamlView cfg(yaml);
-        ProviderContext ctx{ioc_.get_executor(), nullptr, dir_.path().string()};
+        ProviderContext ctx;
+        ctx.executor = ioc_.get_executor();
+        ctx.http = nullptr;
+        ctx.state_dir = dir_.path().string();
         auto p = make_outbox_factory()->create(outbox_settings(c), cfg.view, ctx);
         EXPECT_TRUE(p) << cfg.all();
         return p;
@@ -134,8 +137,10 @@ TEST(OutboxFactory, AnyChannelAndUnknownKeysRejected) {
     EXPECT_TRUE(f->supports(Channel::email));
     asio::io_context ioc;
     YamlView cfg("path: /tmp/x.jsonl\npaht: typo\n");
-    EXPECT_EQ(f->create(outbox_settings(), cfg.view, {ioc.get_executor(), nullptr, "/tmp"}),
-              nullptr);
+    ProviderContext ctx;
+    ctx.executor = ioc.get_executor();
+    ctx.state_dir = "/tmp";
+    EXPECT_EQ(f->create(outbox_settings(), cfg.view, ctx), nullptr);
     EXPECT_NE(cfg.all().find("paht"), std::string::npos) << cfg.all();
 }
 
