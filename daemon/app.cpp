@@ -201,18 +201,30 @@ namespace {
 
 class Daemon final : public http::ApiBackend {
 public:
-    Daemon(std::filesystem::path config_file, std::shared_ptr<Runtime> rt, asio::io_context& io,
-           std::unique_ptr<CurlMulti> http)
-        : config_file_(std::move(config_file)), io_(io), http_(std::move(http)) {
-        auto& cfg = *rt->config;
-        std::string consumer = cfg.queue.consumer;
-        if (consumer.empty()) {
-            char host[256] = {};
-            gethostname(host, sizeof host - 1);
-            consumer = std::string(host) + ":" + std::to_string(cfg.http.listen_port);
-        }
-        queue_ = std::make_unique<queue::RedisQueue>(io, cfg.queue, consumer);
+    Daemon(std::filesystem::path config_file, std::unique_ptr<queue::RedisQueue> queue,
+           std::shared_ptr<Runtime> rt, asio::io_context& io, std::unique_ptr<CurlMulti> http)
+        : config_file_(std::move(config_file)),
+          io_(io),
+          http_(std::move(http)),
+          queue_(std::move(queue)) {
         processor_ = std::make_unique<Processor>(io, *queue_, rt);
+    }
+
+    static std::string consumer_name(const Config& cfg) {
+        if (!cfg.queue.consumer.empty()) return cfg.queue.consumer;
+        char host[256] = {};
+        gethostname(host, sizeof host - 1);
+        return std::string(host) + ":" + std::to_string(cfg.http.listen_port);
+    }
+
+    ProviderContext provider_context(const Config& cfg) {
+        ProviderContext ctx;
+        ctx.executor = io_.get_executor();
+        ctx.http = http_.get();
+        ctx.state = queue_.get();
+        ctx.state_dir = cfg.state_dir.string();
+        ctx.public_base_url = cfg.http.public_base_url;
+        return ctx;
     }
 
     int run() {
@@ -222,6 +234,7 @@ public:
                      config_file_.string(), queue_->describe(), rt->providers.size());
         queue_->start();
         processor_->start();
+        asio::co_spawn(io_, refresh_gauges(), asio::detached);
 
         http::ServerOptions so;
         so.host = cfg.http.listen_host;
@@ -292,20 +305,113 @@ public:
         counter("tinbao_messages_sent_total", "Messages accepted by a provider.", s.messages_sent);
         counter("tinbao_messages_failed_total", "Messages that failed or expired.",
                 s.messages_failed);
-        counter("tinbao_retries_total", "Attempts retried after a retryable failure.", s.retries);
-        out += "# HELP tinbao_pipeline_active Events being processed.\n"
-               "# TYPE tinbao_pipeline_active gauge\ntinbao_pipeline_active " +
-               std::to_string(processor_->active()) + "\n";
-        out += "# HELP tinbao_queue_up Whether the queue backend is reachable.\n"
-               "# TYPE tinbao_queue_up gauge\ntinbao_queue_up " +
-               std::string(queue_->ready() ? "1" : "0") + "\n";
+        counter("tinbao_messages_expired_total", "Messages past give_up_after.",
+                s.messages_expired);
+        counter("tinbao_retries_total", "Attempts scheduled again after a retryable failure.",
+                s.retries);
+        counter("tinbao_fallbacks_total", "Messages superseded by the next channel.",
+                s.fallbacks);
+        counter("tinbao_quiet_hours_deferred_total", "Messages held for the end of quiet hours.",
+                s.deferred_quiet);
+        counter("tinbao_dead_letters_replayed_total", "Dead letters replayed.", s.replayed);
+        counter("tinbao_callbacks_total", "Provider call-backs received.", callbacks_);
+        auto gauge = [&](const char* name, const char* help, const std::string& labels,
+                         double v, bool header = true) {
+            if (header)
+                out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
+                       " gauge\n";
+            out += std::string(name) + labels + " " + fmt::format("{}", v) + "\n";
+        };
+        gauge("tinbao_pipeline_active", "Events and jobs being processed.", "",
+              static_cast<double>(processor_->active()));
+        gauge("tinbao_queue_up", "Whether the queue backend is reachable.", "",
+              queue_->ready() ? 1 : 0);
+        gauge("tinbao_instances", "tinbaod instances sharing the queue.", "",
+              processor_->instances());
+        if (gauges_.backlog >= 0)
+            gauge("tinbao_stream_backlog", "Entries in the input stream.", "",
+                  static_cast<double>(gauges_.backlog));
+        if (gauges_.scheduled >= 0)
+            gauge("tinbao_scheduled_messages", "Messages waiting for a later attempt.", "",
+                  static_cast<double>(gauges_.scheduled));
+        if (gauges_.dead >= 0)
+            gauge("tinbao_dead_letters", "Messages failed or expired, kept for replay.", "",
+                  static_cast<double>(gauges_.dead));
+        auto rt = processor_->runtime();
+        auto now = CircuitBreaker::Clock::now();
+        bool first = true;
+        for (auto& slot : rt->providers) {
+            gauge("tinbao_provider_in_flight", "Requests in flight per provider.",
+                  "{provider=\"" + slot->provider->name() + "\"}", slot->limiter->in_flight(),
+                  first);
+            first = false;
+        }
+        first = true;
+        for (auto& slot : rt->providers) {
+            auto st = slot->breaker.state(now);
+            gauge("tinbao_provider_circuit_open",
+                  "1 while the provider's circuit is open (or half open).",
+                  "{provider=\"" + slot->provider->name() + "\"}",
+                  st == CircuitBreaker::State::closed ? 0 : 1, first);
+            first = false;
+        }
         return out;
+    }
+    asio::awaitable<std::optional<http::Response>> callback(std::string name,
+                                                            CallbackRequest request) override {
+        auto rt = processor_->runtime();
+        Provider* provider = nullptr;
+        for (auto& slot : rt->providers)
+            if (slot->provider->name() == name) provider = slot->provider.get();
+        if (!provider) co_return std::nullopt;
+        auto result = provider->handle_callback(request);
+        if (!result) co_return std::nullopt;
+        ++callbacks_;
+        if (!result->updates.empty()) {
+            // Answered at once; the records follow (a provider retries a call-back that waits).
+            auto updates = std::move(result->updates);
+            asio::co_spawn(io_, apply(std::move(updates), name), asio::detached);
+        }
+        http::Response r;
+        r.status = result->status;
+        r.content_type = result->content_type;
+        r.body = std::move(result->body);
+        co_return r;
+    }
+    asio::awaitable<http::Lookup> dead_letters(std::string reason, std::size_t limit) override {
+        queue::DeadLetterQuery q;
+        q.reason = std::move(reason);
+        q.limit = limit;
+        auto found = co_await queue_->dead_letters(q);
+        co_return convert(std::move(found));
+    }
+    asio::awaitable<std::optional<int>> replay(std::vector<std::string> ids,
+                                               std::string reason) override {
+        int n = co_await processor_->replay(std::move(ids), std::move(reason));
+        if (n < 0) co_return std::nullopt;
+        co_return n;
     }
     std::shared_ptr<const Config> config() const override {
         return processor_->runtime()->config;
     }
 
 private:
+    asio::awaitable<void> apply(std::vector<DeliveryUpdate> updates, std::string provider) {
+        for (auto& u : updates)
+            spdlog::info("message {}: {} reports {}{}{}", u.message_id, provider, u.state,
+                         u.reason.empty() ? "" : ": ", u.reason);
+        if (!co_await queue_->apply_updates(updates))
+            spdlog::warn("delivery reports from {} could not all be recorded", provider);
+    }
+
+    asio::awaitable<void> refresh_gauges() {
+        while (!stopping_) {
+            gauges_ = co_await queue_->gauges();
+            asio::steady_timer t(io_, std::chrono::seconds(5));
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    }
+
     static http::Lookup convert(queue::Lookup l) {
         http::Lookup out;
         out.value = std::move(l.value);
@@ -359,12 +465,7 @@ private:
         sd_notify(0, "RELOADING=1");
         spdlog::info("SIGHUP: reloading {}", config_file_.string());
         // Parsing and compiling happen off the event loop; the result is swapped in on it.
-        ProviderContext ctx;
-        ctx.executor = io_.get_executor();
-        ctx.http = http_.get();
-        ctx.state_dir = "";
-        auto old = processor_->runtime()->config;
-        ctx.state_dir = old->state_dir.string();
+        ProviderContext ctx = provider_context(*processor_->runtime()->config);
         std::thread([this, ctx, file = config_file_] {
             std::vector<std::string> problems;
             auto rt = load_runtime(file, ctx, problems);
@@ -416,7 +517,8 @@ private:
     bool stopping_ = false;
     bool reloading_ = false;
     int exit_code_ = 0;
-    uint64_t accepted_ = 0, duplicates_ = 0, unavailable_ = 0;
+    uint64_t accepted_ = 0, duplicates_ = 0, unavailable_ = 0, callbacks_ = 0;
+    queue::Queue::Gauges gauges_;
 };
 
 }  // namespace
@@ -457,7 +559,18 @@ int run_daemon(const std::filesystem::path& config_file) {
     }
     std::error_code ec;
     std::filesystem::create_directories(rt->config->state_dir, ec);
-    Daemon d(config_file, rt, io, std::move(http));
+    // Providers keep durable state (Zalo tokens) in the queue's store: build them again with it.
+    auto queue = std::make_unique<queue::RedisQueue>(io, rt->config->queue,
+                                                     Daemon::consumer_name(*rt->config));
+    ctx.state = queue.get();
+    ctx.public_base_url = rt->config->http.public_base_url;
+    problems.clear();
+    rt = load_runtime(config_file, ctx, problems);
+    if (!rt) {
+        for (auto& p : problems) spdlog::error("{}", p);
+        return 1;
+    }
+    Daemon d(config_file, std::move(queue), rt, io, std::move(http));
     return d.run();
 }
 

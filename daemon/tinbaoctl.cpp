@@ -24,6 +24,8 @@ void usage(std::FILE* out) {
     std::fprintf(out,
                  "usage: tinbaoctl [--config FILE] render EVENT.json\n"
                  "       tinbaoctl [--config FILE] [--url URL] [--token TOKEN] status ID\n"
+                 "       tinbaoctl [...] dlq list [--reason R] [--limit N]\n"
+                 "       tinbaoctl [...] dlq replay ID... | dlq replay --reason R\n"
                  "       tinbaoctl --version\n"
                  "\n"
                  "  --config FILE  the daemon's config (default /etc/tinbao/tinbao.yaml)\n"
@@ -31,7 +33,10 @@ void usage(std::FILE* out) {
                  "  --token TOKEN  API token (default: $TINBAO_TOKEN, else the config's first client)\n"
                  "\n"
                  "  render EVENT.json  show each channel's text, encoding, characters, segments\n"
-                 "  status ID          the record of an event id, or of a message id (m...)\n");
+                 "  status ID          the record of an event id, or of a message id (m...)\n"
+                 "  dlq list           failed and expired messages (newest first), with reasons\n"
+                 "  dlq replay         send them again once the cause is fixed (templates are\n"
+                 "                     rendered anew; attempts and give_up_after start over)\n");
 }
 
 std::string pretty(const json::value& v, int indent = 0) {
@@ -95,48 +100,96 @@ int cmd_render(const std::string& config, const std::string& event_file) {
     return 0;
 }
 
-int cmd_status(const std::string& config, std::string url, std::string token,
-               const std::string& id) {
-    if (url.empty() || token.empty()) {
-        auto loaded = tinbao::load_config(config);
-        if (!loaded.config) {
-            std::fprintf(stderr, "tinbaoctl: cannot read %s; give --url and --token\n",
-                         config.c_str());
-            return 1;
-        }
-        if (url.empty())
-            url = "http://" + loaded.config->http.listen_host + ":" +
-                  std::to_string(loaded.config->http.listen_port);
-        if (token.empty() && !loaded.config->http.clients.empty())
-            token = loaded.config->http.clients.front().token;
+struct Api {
+    std::string url;
+    std::string token;
+};
+
+// Fills the API's address and token from the flags, the environment or the config.
+bool resolve_api(const std::string& config, Api& api) {
+    if (!api.url.empty() && !api.token.empty()) return true;
+    auto loaded = tinbao::load_config(config);
+    if (!loaded.config) {
+        std::fprintf(stderr, "tinbaoctl: cannot read %s; give --url and --token\n", config.c_str());
+        return false;
     }
-    bool is_message = id.size() == 26 && id[0] == 'm';
+    if (api.url.empty())
+        api.url = "http://" + loaded.config->http.listen_host + ":" +
+                  std::to_string(loaded.config->http.listen_port);
+    if (api.token.empty() && !loaded.config->http.clients.empty())
+        api.token = loaded.config->http.clients.front().token;
+    return true;
+}
+
+std::string escape(const std::string& s) {
     CURL* c = curl_easy_init();
-    char* escaped = curl_easy_escape(c, id.c_str(), static_cast<int>(id.size()));
-    std::string target = url + (is_message ? "/v1/messages/" : "/v1/events/") + escaped;
-    curl_free(escaped);
-    std::string body;
+    char* e = curl_easy_escape(c, s.c_str(), static_cast<int>(s.size()));
+    std::string out = e;
+    curl_free(e);
+    curl_easy_cleanup(c);
+    return out;
+}
+
+// One request to the daemon; prints the answer; exit code 0 for a 2xx.
+int call(const Api& api, const std::string& method, const std::string& path,
+         const std::string& body = {}) {
+    CURL* c = curl_easy_init();
+    std::string target = api.url + path, answer;
     struct curl_slist* headers = nullptr;
-    std::string auth = "Authorization: Bearer " + token;
+    std::string auth = "Authorization: Bearer " + api.token;
     headers = curl_slist_append(headers, auth.c_str());
+    headers = curl_slist_append(headers, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_URL, target.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method == "POST") curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
     auto rc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(headers);
     curl_easy_cleanup(c);
     if (rc != CURLE_OK) {
-        std::fprintf(stderr, "tinbaoctl: %s: %s\n", url.c_str(), curl_easy_strerror(rc));
+        std::fprintf(stderr, "tinbaoctl: %s: %s\n", api.url.c_str(), curl_easy_strerror(rc));
         return 1;
     }
     boost::system::error_code ec;
-    auto v = json::parse(body, ec);
-    std::printf("%s\n", ec ? body.c_str() : pretty(v).c_str());
-    return status == 200 ? 0 : 1;
+    auto v = json::parse(answer, ec);
+    std::printf("%s\n", ec ? answer.c_str() : pretty(v).c_str());
+    return status >= 200 && status < 300 ? 0 : 1;
+}
+
+int cmd_status(const Api& api, const std::string& id) {
+    bool is_message = id.size() == 26 && id[0] == 'm';
+    return call(api, "GET", (is_message ? "/v1/messages/" : "/v1/events/") + escape(id));
+}
+
+int cmd_dlq(const Api& api, const std::vector<std::string>& args) {
+    // args: list [--reason R] [--limit N] | replay ID... | replay --reason R
+    std::string reason, limit;
+    std::vector<std::string> ids;
+    for (size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == "--reason" && i + 1 < args.size()) reason = args[++i];
+        else if (args[i] == "--limit" && i + 1 < args.size()) limit = args[++i];
+        else ids.push_back(args[i]);
+    }
+    if (args[0] == "list" && ids.empty()) {
+        std::string q = "/v1/dead-letters?limit=" + (limit.empty() ? "100" : escape(limit));
+        if (!reason.empty()) q += "&reason=" + escape(reason);
+        return call(api, "GET", q);
+    }
+    if (args[0] == "replay" && (ids.empty() != reason.empty())) {
+        json::object body;
+        if (!reason.empty()) body["reason"] = reason;
+        json::array list;
+        for (auto& id : ids) list.push_back(json::value(id));
+        if (!ids.empty()) body["ids"] = std::move(list);
+        return call(api, "POST", "/v1/dead-letters/replay", json::serialize(body));
+    }
+    usage(stderr);
+    return 2;
 }
 
 }  // namespace
@@ -171,7 +224,13 @@ int main(int argc, char** argv) {
         }
     }
     if (rest.size() == 2 && rest[0] == "render") return cmd_render(config, rest[1]);
-    if (rest.size() == 2 && rest[0] == "status") return cmd_status(config, url, token, rest[1]);
+    Api api{url, token};
+    if (rest.size() == 2 && rest[0] == "status")
+        return resolve_api(config, api) ? cmd_status(api, rest[1]) : 1;
+    if (rest.size() >= 2 && rest[0] == "dlq")
+        return resolve_api(config, api)
+                   ? cmd_dlq(api, std::vector<std::string>(rest.begin() + 1, rest.end()))
+                   : 1;
     usage(stderr);
     return 2;
 }

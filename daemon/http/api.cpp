@@ -4,10 +4,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cctype>
 #include <chrono>
 #include <cstdint>
@@ -121,7 +124,7 @@ std::optional<Response> authenticate(const Config& cfg, const Request& req) {
 }
 
 enum class RouteKind { none, healthz, readyz, metrics, post_event, get_event, get_message,
-                       dossier_messages, render };
+                       dossier_messages, render, callback, dead_letters, replay };
 
 struct Route {
     RouteKind kind = RouteKind::none;
@@ -148,6 +151,9 @@ Route match(const std::vector<std::string>& s) {
     if (is({"v1", "events", ""})) return {RouteKind::get_event, "GET", s[2]};
     if (is({"v1", "messages", ""})) return {RouteKind::get_message, "GET", s[2]};
     if (is({"v1", "dossiers", "", "messages"})) return {RouteKind::dossier_messages, "GET", s[2]};
+    if (is({"v1", "callbacks", ""})) return {RouteKind::callback, "GET, POST", s[2]};
+    if (is({"v1", "dead-letters"})) return {RouteKind::dead_letters, "GET", {}};
+    if (is({"v1", "dead-letters", "replay"})) return {RouteKind::replay, "POST", {}};
     return {};
 }
 
@@ -170,6 +176,22 @@ Response event_error(const EventError& e) {
 asio::awaitable<Response> serve(ApiBackend& backend, Request& req) {
     Route route = match(req.segments);
     if (route.kind == RouteKind::none) co_return error_response(404, "not_found", "no such path");
+    if (route.kind == RouteKind::callback) {
+        // Providers authenticate themselves (signature, shared token): no bearer token here.
+        if (req.method != "GET" && req.method != "POST") {
+            Response r = error_response(405, "method_not_allowed", "use GET or POST");
+            r.headers.emplace_back("Allow", "GET, POST");
+            co_return r;
+        }
+        CallbackRequest cb;
+        cb.method = req.method;
+        cb.query = req.query;
+        for (auto& [k, v] : req.headers) cb.headers.emplace_back(k, v);
+        cb.body = req.body;
+        std::optional<Response> answer = co_await backend.callback(route.param, std::move(cb));
+        if (!answer) co_return error_response(404, "not_found", "no call-backs for this provider");
+        co_return std::move(*answer);
+    }
     const bool get_route = std::string_view(route.allow) == "GET";
     if (req.method != route.allow && !(get_route && req.method == "HEAD")) {
         Response r = error_response(405, "method_not_allowed",
@@ -236,6 +258,40 @@ asio::awaitable<Response> serve(ApiBackend& backend, Request& req) {
         case RouteKind::dossier_messages: {
             Lookup found = co_await backend.dossier_messages(route.param);
             co_return from_lookup(std::move(found), "dossier");
+        }
+        case RouteKind::dead_letters: {
+            std::string reason;
+            std::size_t limit = 100;
+            for (auto& [k, v] : req.query) {
+                if (k == "reason") reason = v;
+                if (k == "limit") limit = std::clamp<std::size_t>(std::strtoul(v.c_str(), nullptr, 10), 1, 5000);
+            }
+            Lookup found = co_await backend.dead_letters(reason, limit);
+            co_return from_lookup(std::move(found), "dead letters");
+        }
+        case RouteKind::replay: {
+            boost::system::error_code ec;
+            json::value body = json::parse(req.body, ec);
+            if (ec || !body.is_object())
+                co_return error_response(400, "invalid_json", "expected {\"ids\": [...]} or {\"reason\": \"...\"}");
+            std::vector<std::string> ids;
+            std::string reason;
+            auto& o = body.as_object();
+            if (auto* v = o.if_contains("ids")) {
+                if (!v->is_array())
+                    co_return error_response(400, "invalid_request", "ids must be a list", "ids");
+                for (auto& id : v->as_array()) {
+                    if (!id.is_string())
+                        co_return error_response(400, "invalid_request", "ids must be strings", "ids");
+                    ids.emplace_back(id.as_string());
+                }
+            }
+            if (auto* v = o.if_contains("reason"); v && v->is_string()) reason = v->as_string();
+            if (ids.empty() && reason.empty())
+                co_return error_response(400, "invalid_request", "give ids or a reason");
+            std::optional<int> n = co_await backend.replay(std::move(ids), std::move(reason));
+            if (!n) co_return error_response(503, "queue_unavailable", "the queue cannot be reached; retry later");
+            co_return json_response(200, json::object{{"replayed", *n}});
         }
         default:
             break;

@@ -13,6 +13,7 @@
 #include "daemon/config/config.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/pipeline/event.hpp"
+#include "providers/provider.hpp"
 
 namespace tinbao::http {
 
@@ -37,6 +38,28 @@ public:
     virtual bool ready() const = 0;
     // Prometheus text exposition.
     virtual std::string metrics_text() = 0;
+    // A provider's call-back (/v1/callbacks/{provider}, GET or POST, no bearer token: the
+    // provider proves itself). nullopt: no such provider, or it takes no call-backs (404).
+    virtual boost::asio::awaitable<std::optional<Response>> callback(std::string provider,
+                                                                     CallbackRequest request) {
+        (void)provider;
+        (void)request;
+        co_return std::nullopt;
+    }
+    // Dead letters, newest first, optionally only those failed for `reason`.
+    virtual boost::asio::awaitable<Lookup> dead_letters(std::string reason, std::size_t limit) {
+        (void)reason;
+        (void)limit;
+        co_return Lookup{Lookup::Status::unavailable, {}};
+    }
+    // Replays dead letters (by id, or all with `reason`): the number replayed; nullopt when the
+    // queue cannot be reached.
+    virtual boost::asio::awaitable<std::optional<int>> replay(std::vector<std::string> ids,
+                                                             std::string reason) {
+        (void)ids;
+        (void)reason;
+        co_return std::nullopt;
+    }
     // The config in force (it changes on reload).
     virtual std::shared_ptr<const Config> config() const = 0;
 };

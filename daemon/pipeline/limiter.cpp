@@ -10,10 +10,10 @@ namespace tinbao {
 
 Limiter::Limiter(asio::any_io_executor ex, double rate_per_second, int max_in_flight)
     : ex_(std::move(ex)),
+      base_rate_(rate_per_second),
+      base_max_in_flight_(max_in_flight),
       rate_(rate_per_second),
-      max_in_flight_(max_in_flight),
-      tokens_(rate_per_second > 0 ? std::max(1.0, rate_per_second / 10) : 0),
-      last_refill_(std::chrono::steady_clock::now()) {}
+      max_in_flight_(max_in_flight) {}
 
 asio::awaitable<void> Limiter::acquire() {
     if (max_in_flight_ > 0) {
@@ -27,6 +27,17 @@ asio::awaitable<void> Limiter::acquire() {
     if (rate_ > 0) co_await take_token();
 }
 
+void Limiter::set_instances(int n) {
+    n = std::max(1, n);
+    rate_ = base_rate_ / n;
+    max_in_flight_ = base_max_in_flight_ > 0 ? std::max(1, base_max_in_flight_ / n) : 0;
+    // Room may have grown: wake whoever waits.
+    while (!waiters_.empty() && (max_in_flight_ == 0 || in_flight_ < max_in_flight_)) {
+        waiters_.front()->cancel();
+        waiters_.pop_front();
+    }
+}
+
 void Limiter::release() {
     --in_flight_;
     if (!waiters_.empty()) {
@@ -36,20 +47,21 @@ void Limiter::release() {
 }
 
 asio::awaitable<void> Limiter::take_token() {
-    // The bucket holds at most a tenth of a second of tokens, so a burst never exceeds the rate
-    // measured over any window of a second.
-    const double capacity = std::max(1.0, rate_ / 10);
+    // A sliding log of recent sends: at most n in any window w, measured on our clock. With
+    // rate >= 1: n = floor(rate) per second (never above the configured rate, whatever window
+    // of a second the provider looks at); below 1: one per 1/rate seconds.
+    using namespace std::chrono;
+    const std::size_t n = rate_ >= 1 ? static_cast<std::size_t>(rate_) : 1;
+    const auto w = duration_cast<steady_clock::duration>(
+        duration<double>(rate_ >= 1 ? 1.0 : 1.0 / rate_));
     for (;;) {
-        auto now = std::chrono::steady_clock::now();
-        std::chrono::duration<double> dt = now - last_refill_;
-        last_refill_ = now;
-        tokens_ = std::min(capacity, tokens_ + dt.count() * rate_);
-        if (tokens_ >= 1.0) {
-            tokens_ -= 1.0;
+        auto now = steady_clock::now();
+        while (!sent_.empty() && now - sent_.front() >= w) sent_.pop_front();
+        if (sent_.size() < n) {
+            sent_.push_back(now);
             co_return;
         }
-        auto wait = std::chrono::duration<double>((1.0 - tokens_) / rate_);
-        asio::steady_timer t(ex_, std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait));
+        asio::steady_timer t(ex_, sent_.front() + w);
         co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }

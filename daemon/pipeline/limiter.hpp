@@ -1,4 +1,6 @@
-// Per-provider limits: a token bucket for rate_per_second and a cap on requests in flight.
+// Per-provider limits: rate_per_second (a sliding window: never more than the rate in any
+// second) and a cap on requests in flight.
+// With several instances on one queue, each instance enforces its share (set_instances()).
 // Waiters are woken in order. Threading: one io_context thread.
 #pragma once
 
@@ -18,16 +20,20 @@ public:
     boost::asio::awaitable<void> acquire();
     void release();
     int in_flight() const { return in_flight_; }
+    // Several instances share one provider account: each takes 1/n of the configured limits, so
+    // together they never exceed them (n from the queue's instance registry).
+    void set_instances(int n);
 
 private:
     boost::asio::awaitable<void> take_token();
 
     boost::asio::any_io_executor ex_;
+    double base_rate_;
+    int base_max_in_flight_;
     double rate_;
     int max_in_flight_;
     int in_flight_ = 0;
-    double tokens_;
-    std::chrono::steady_clock::time_point last_refill_;
+    std::deque<std::chrono::steady_clock::time_point> sent_;  // recent sends, oldest first
     std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters_;
 };
 

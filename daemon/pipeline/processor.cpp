@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <random>
 
@@ -13,6 +14,7 @@
 #include "daemon/render/sms_text.hpp"
 #include "providers/reasons.hpp"
 #include "providers/redact.hpp"
+#include "providers/time_format.hpp"
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -263,6 +265,38 @@ json::value preview(const Runtime& rt, const Event& ev) {
     return out;
 }
 
+std::optional<int64_t> quiet_until(const Config& cfg, Channel channel, int64_t now) {
+    constexpr int64_t kMinute = 60000, kDay = 1440;
+    const int64_t local_minute = ((now / kMinute) + 7 * 60) % kDay;  // UTC+7
+    const int64_t minute_start = now - now % kMinute;
+    std::optional<int64_t> until;
+    for (auto& q : cfg.quiet_hours) {
+        if (std::find(q.channels.begin(), q.channels.end(), channel) == q.channels.end()) continue;
+        bool inside = q.from_minute < q.to_minute
+                          ? (local_minute >= q.from_minute && local_minute < q.to_minute)
+                          : (local_minute >= q.from_minute || local_minute < q.to_minute);
+        if (!inside) continue;
+        int64_t minutes_left = (q.to_minute - local_minute + kDay) % kDay;
+        int64_t end = minute_start + minutes_left * kMinute;
+        until = std::max(until.value_or(0), end);
+    }
+    return until;
+}
+
+std::string Work::job_payload() const {
+    json::array chans;
+    for (auto c : channels) chans.push_back(json::value(to_string(c)));
+    json::object o{{"event", payload},
+                   {"entry", entry_id},
+                   {"channel", to_string(msg.outbound.channel)},
+                   {"mode", mode == Route::Mode::all ? "all" : "fallback"},
+                   {"channels", std::move(chans)},
+                   {"provider", provider_index},
+                   {"provider_attempts", provider_attempts},
+                   {"epoch", epoch_ms}};
+    return json::serialize(o);
+}
+
 Processor::Processor(asio::io_context& io, queue::Queue& queue, std::shared_ptr<const Runtime> rt)
     : io_(io), queue_(queue), runtime_(std::move(rt)) {}
 
@@ -270,6 +304,7 @@ void Processor::start() {
     if (running_) return;
     running_ = true;
     asio::co_spawn(io_, consume(), asio::detached);
+    asio::co_spawn(io_, schedule_loop(), asio::detached);
     asio::co_spawn(io_, heartbeat(), asio::detached);
 }
 
@@ -280,6 +315,11 @@ void Processor::stop() {
 
 std::optional<std::string> Processor::canonical(std::string_view status) const {
     return runtime_->config->canonical_status(status);
+}
+
+void Processor::finished(const std::string& key) {
+    active_.erase(key);
+    if (room_) room_->cancel();
 }
 
 asio::awaitable<void> Processor::consume() {
@@ -306,124 +346,267 @@ asio::awaitable<void> Processor::consume() {
     }
 }
 
-asio::awaitable<void> Processor::heartbeat() {
-    while (running_ || !active_.empty()) {
-        auto period = runtime_->config->queue.claim_idle / 3;
-        asio::steady_timer t(io_, period);
+asio::awaitable<void> Processor::schedule_loop() {
+    while (running_) {
+        auto rt = runtime_;
+        // The lease outlasts every provider's deadline, so a job is never run twice at once.
+        std::chrono::milliseconds lease(30000);
+        for (auto& p : rt->providers) lease = std::max(lease, p->provider->settings().timeout * 3);
+        std::size_t room = max_active_ > active_.size() ? max_active_ - active_.size() : 0;
+        std::optional<std::vector<queue::DueJob>> due;
+        if (room > 0) due = co_await queue_.take_due(std::min<std::size_t>(room, 256), lease);
+        std::size_t n = due ? due->size() : 0;
+        for (auto& d : due ? *due : std::vector<queue::DueJob>{}) {
+            auto key = "job:" + d.job.message_id;
+            if (active_.count(key)) continue;
+            active_.insert(key);
+            asio::co_spawn(io_, run_job(std::move(d)), asio::detached);
+        }
+        // Poll quickly while there is work, calmly otherwise.
+        asio::steady_timer t(io_, std::chrono::milliseconds(n > 0 ? 10 : 200));
         co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-        std::vector<std::string> ids(active_.begin(), active_.end());
-        if (!ids.empty()) co_await queue_.keep_alive(ids);
     }
 }
 
-asio::awaitable<void> Processor::deliver(std::shared_ptr<const Runtime> rt, PlannedMessage& m) {
-    auto& rec = m.record;
+asio::awaitable<void> Processor::heartbeat() {
+    auto last_keep_alive = std::chrono::steady_clock::now();
+    while (running_ || !active_.empty()) {
+        asio::steady_timer t(io_, std::chrono::seconds(5));
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        auto rt = runtime_;
+        int n = co_await queue_.heartbeat_instances();
+        if (n != instances_) {
+            spdlog::info("{} instance(s) share this queue: each takes 1/{} of every provider's "
+                         "rate and in-flight limits",
+                         n, n);
+            instances_ = n;
+        }
+        for (auto& p : rt->providers) p->limiter->set_instances(instances_);
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_keep_alive >= rt->config->queue.claim_idle / 3) {
+            last_keep_alive = now;
+            std::vector<std::string> ids;
+            for (auto& k : active_)
+                if (k.rfind("job:", 0) != 0) ids.push_back(k);
+            if (!ids.empty()) co_await queue_.keep_alive(ids);
+        }
+    }
+}
+
+asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work& w) {
+    auto& rec = w.msg.record;
+    auto& cfg = *rt->config;
     auto log_prefix = fmt::format("event {} dossier {} message {} ({} to {})", rec.event_id,
                                   rec.dossier_code, rec.id, rec.channel, mask_address(rec.to));
-    auto finish = [&](std::string_view st) {
+    auto settle = [&](std::string_view st) {
         rec.state = st;
         rec.updated_at_ms = now_ms();
     };
-    if (!m.preflight_reason.empty()) {
-        rec.last_error_reason = m.preflight_reason;
-        rec.last_error_detail = m.preflight_detail;
-        finish(state::kFailed);
-        ++stats_.messages_failed;
+    if (!w.msg.preflight_reason.empty()) {
+        rec.last_error_reason = w.msg.preflight_reason;
+        rec.last_error_detail = w.msg.preflight_detail;
+        settle(state::kFailed);
         spdlog::warn("{}: failed before sending: {}: {}", log_prefix, rec.last_error_reason,
                      rec.last_error_detail);
         co_return;
     }
-    auto& cfg = *rt->config;
-    auto providers = rt->for_channel(m.outbound.channel);
+    auto providers = rt->for_channel(w.msg.outbound.channel);
     if (providers.empty()) {
         rec.last_error_reason = reason::kNoProvider;
         rec.last_error_detail = "no enabled provider for channel " + rec.channel;
-        finish(state::kFailed);
-        ++stats_.messages_failed;
+        settle(state::kFailed);
         co_return;
     }
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    const auto deadline_ms = rec.created_at_ms + cfg.retry.give_up_after.count();
-    for (auto& slot : providers) {
-        auto& provider = *slot->provider;
-        for (int attempt = 1; attempt <= cfg.retry.max_attempts; ++attempt) {
-            if (now_ms() > deadline_ms) {
-                finish(state::kExpired);
-                ++stats_.messages_failed;
-                spdlog::warn("{}: expired after {} attempts", log_prefix, rec.attempts);
-                co_return;
-            }
-            co_await slot->limiter->acquire();
-            rec.provider = provider.name();
-            rec.state = state::kSending;
-            auto result = co_await provider.send(m.outbound);
-            slot->limiter->release();
-            ++rec.attempts;
-            rec.updated_at_ms = now_ms();
-            if (result.ok) {
-                rec.provider_message_id = result.provider_message_id;
-                rec.last_error_reason.clear();
-                rec.last_error_detail.clear();
-                finish(state::kSent);
-                ++stats_.messages_sent;
-                spdlog::info("{}: sent via {} (attempt {})", log_prefix, provider.name(),
-                             rec.attempts);
-                co_return;
-            }
-            rec.last_error_reason = result.reason;
-            rec.last_error_detail = result.detail;
-            if (result.failure == FailureClass::permanent) {
-                finish(state::kFailed);
-                ++stats_.messages_failed;
-                spdlog::warn("{}: failed permanently via {}: {}: {}", log_prefix, provider.name(),
-                             result.reason, result.detail);
-                co_return;
-            }
-            if (attempt == cfg.retry.max_attempts) break;
-            // Exponential backoff with full jitter, and never sooner than the provider asked.
-            auto cap = std::min<int64_t>(cfg.retry.max_delay.count(),
-                                         cfg.retry.initial_delay.count() << std::min(attempt - 1, 30));
-            std::uniform_int_distribution<int64_t> dist(0, std::max<int64_t>(cap, 1));
-            int64_t delay = dist(rng);
-            if (result.retry_after)
-                delay = std::max<int64_t>(delay, result.retry_after->count() * 1000);
-            if (now_ms() + delay > deadline_ms) {
-                finish(state::kExpired);
-                ++stats_.messages_failed;
-                spdlog::warn("{}: expired: the next attempt would come after give_up_after",
-                             log_prefix);
-                co_return;
-            }
-            ++stats_.retries;
-            spdlog::info("{}: attempt {} via {} failed ({}: {}); retrying in {} ms", log_prefix,
-                         rec.attempts, provider.name(), result.reason, result.detail, delay);
-            asio::steady_timer t(io_, std::chrono::milliseconds(delay));
-            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
-        spdlog::warn("{}: {} attempts via {} failed; trying the next provider", log_prefix,
-                     cfg.retry.max_attempts, provider.name());
+    const int64_t give_up_at = w.epoch_ms + cfg.retry.give_up_after.count();
+    auto schedule = [&](int64_t due) {
+        w.due_ms = due;
+        settle(state::kQueued);
+    };
+    if (now_ms() > give_up_at) {
+        settle(state::kExpired);
+        spdlog::warn("{}: expired after {} attempt(s)", log_prefix, rec.attempts);
+        co_return;
     }
-    finish(state::kFailed);
-    ++stats_.messages_failed;
+    if (auto until = quiet_until(cfg, w.msg.outbound.channel, now_ms())) {
+        if (*until > give_up_at) {
+            settle(state::kExpired);
+            spdlog::warn("{}: expired: quiet hours last past give_up_after", log_prefix);
+            co_return;
+        }
+        ++stats_.deferred_quiet;
+        spdlog::info("{}: quiet hours; held until {}", log_prefix, rfc3339_utc(*until));
+        schedule(*until);
+        co_return;
+    }
+
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    while (w.provider_index < static_cast<int>(providers.size())) {
+        // The first provider whose circuit lets a request through, from where the message is.
+        auto now_steady = CircuitBreaker::Clock::now();
+        int chosen = -1;
+        auto earliest = CircuitBreaker::Clock::time_point::max();
+        for (int i = w.provider_index; i < static_cast<int>(providers.size()); ++i) {
+            if (providers[i]->breaker.allow(now_steady)) {
+                chosen = i;
+                break;
+            }
+            earliest = std::min(earliest, providers[i]->breaker.retry_at());
+        }
+        if (chosen < 0) {
+            auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(earliest - now_steady);
+            rec.last_error_reason = reason::kProviderUnavailable;
+            rec.last_error_detail = "every provider's circuit is open";
+            spdlog::warn("{}: every provider of the channel is down; next try in {} ms",
+                         log_prefix, wait.count());
+            schedule(now_ms() + std::max<int64_t>(wait.count(), 100));
+            co_return;
+        }
+        if (chosen != w.provider_index) {
+            w.provider_index = chosen;
+            w.provider_attempts = 0;
+        }
+        auto& slot = *providers[chosen];
+        auto& provider = *slot.provider;
+        co_await slot.limiter->acquire();
+        rec.provider = provider.name();
+        auto result = co_await provider.send(w.msg.outbound);
+        slot.limiter->release();
+        ++rec.attempts;
+        ++w.provider_attempts;
+        rec.updated_at_ms = now_ms();
+        auto now_s = CircuitBreaker::Clock::now();
+        if (result.ok) {
+            slot.breaker.on_success(now_s);
+            rec.provider_message_id = result.provider_message_id;
+            rec.last_error_reason.clear();
+            rec.last_error_detail.clear();
+            settle(state::kSent);
+            ++stats_.messages_sent;
+            spdlog::info("{}: sent via {} (attempt {})", log_prefix, provider.name(), rec.attempts);
+            co_return;
+        }
+        rec.last_error_reason = result.reason;
+        rec.last_error_detail = result.detail;
+        if (result.failure == FailureClass::permanent) {
+            settle(state::kFailed);
+            spdlog::warn("{}: failed permanently via {}: {}: {}", log_prefix, provider.name(),
+                         result.reason, result.detail);
+            co_return;
+        }
+        // The provider is unwell (not merely busy): count it against its circuit.
+        if (result.reason != reason::kThrottled && result.reason != reason::kQuotaExceeded)
+            slot.breaker.on_failure(now_s);
+        else
+            slot.breaker.on_success(now_s);
+        if (w.provider_attempts >= cfg.retry.max_attempts) {
+            spdlog::warn("{}: {} attempt(s) via {} failed ({}: {}); next provider", log_prefix,
+                         w.provider_attempts, provider.name(), result.reason, result.detail);
+            ++w.provider_index;
+            w.provider_attempts = 0;
+            continue;
+        }
+        // Exponential backoff with full jitter; never sooner than the provider asked.
+        auto cap = std::min<int64_t>(
+            cfg.retry.max_delay.count(),
+            cfg.retry.initial_delay.count() << std::min(w.provider_attempts - 1, 30));
+        std::uniform_int_distribution<int64_t> dist(0, std::max<int64_t>(cap, 1));
+        int64_t due = now_ms() + dist(rng);
+        if (result.retry_after) due = std::max(due, now_ms() + result.retry_after->count() * 1000);
+        if (result.not_before_ms) due = std::max(due, *result.not_before_ms);
+        if (due > give_up_at) {
+            settle(state::kExpired);
+            spdlog::warn("{}: expired: the next attempt would come after give_up_after ({}: {})",
+                         log_prefix, result.reason, result.detail);
+            co_return;
+        }
+        ++stats_.retries;
+        spdlog::info("{}: attempt {} via {} failed ({}: {}); next at {}", log_prefix,
+                     rec.attempts, provider.name(), result.reason, result.detail,
+                     rfc3339_utc(due));
+        schedule(due);
+        co_return;
+    }
+    settle(state::kFailed);  // every provider used its attempts
+}
+
+asio::awaitable<void> Processor::run_message(std::shared_ptr<const Runtime> rt, Work& w,
+                                             queue::Commit& c) {
+    for (;;) {
+        auto& rec = w.msg.record;
+        if (rec.state == state::kSkipped) {
+            c.messages.push_back(rec);
+            co_return;
+        }
+        co_await attempt(rt, w);
+        if (rec.state == state::kQueued) {
+            c.messages.push_back(rec);
+            c.schedule.push_back(queue::Job{rec.id, w.job_payload(), w.due_ms});
+            co_return;
+        }
+        if (rec.state == state::kSent) {
+            c.messages.push_back(rec);
+            c.done.push_back(rec.id);
+            co_return;
+        }
+        // failed or expired
+        if (rec.state == state::kExpired)
+            ++stats_.messages_expired;
+        else
+            ++stats_.messages_failed;
+        if (w.mode == Route::Mode::fallback) {
+            auto it = std::find(w.channels.begin(), w.channels.end(), w.msg.outbound.channel);
+            if (it != w.channels.end()) ++it;
+            while (it != w.channels.end() && !has_contact(w.event, *it)) ++it;
+            if (it != w.channels.end()) {
+                spdlog::info("event {} dossier {}: {} {} ({}); falling back to {}",
+                             w.event.event_id, w.event.dossier_code, rec.channel, rec.state,
+                             rec.last_error_reason, to_string(*it));
+                rec.state = state::kSuperseded;
+                c.messages.push_back(rec);
+                c.done.push_back(rec.id);
+                ++stats_.fallbacks;
+                w.msg = plan_message(*rt, w.event, w.entry_id, *it);
+                w.provider_index = 0;
+                w.provider_attempts = 0;
+                w.epoch_ms = w.msg.record.created_at_ms;
+                continue;
+            }
+        }
+        c.messages.push_back(rec);
+        c.dead.push_back(queue::Job{rec.id, w.job_payload(), 0});
+        co_return;
+    }
+}
+
+asio::awaitable<void> Processor::commit(queue::Commit c) {
+    // Until the commit is written the stream entry stays pending and a job stays leased: after a
+    // crash both come back, and the message id keeps providers from sending twice.
+    std::chrono::milliseconds backoff(200);
+    while (!co_await queue_.commit(c)) {
+        if (!running_) {
+            spdlog::warn("event {}: not recorded before shutdown; it resumes at the next start",
+                         c.event_id);
+            co_return;
+        }
+        asio::steady_timer t(io_, backoff);
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
 }
 
 asio::awaitable<void> Processor::handle(queue::Entry entry) {
-    active_.insert(entry.id);
+    const std::string key = entry.id;
+    active_.insert(key);
     auto rt = runtime_;
-    auto done = [&] {
-        active_.erase(entry.id);
-        if (room_) room_->cancel();
-    };
-
     auto parsed = parse_event(entry.payload, [&](std::string_view s) { return canonical(s); });
     if (!parsed.event) {
         auto& err = *parsed.error;
         ++stats_.events_invalid;
-        std::string reason = err.code + ": " + err.message;
-        if (!err.field.empty()) reason += " (field " + err.field + ")";
-        spdlog::warn("queue entry {}: not a valid event, moved aside: {}", entry.id, reason);
-        co_await queue_.reject(entry, reason);
-        done();
+        std::string why = err.code + ": " + err.message;
+        if (!err.field.empty()) why += " (field " + err.field + ")";
+        spdlog::warn("queue entry {}: not a valid event, moved aside: {}", entry.id, why);
+        co_await queue_.reject(entry, why);
+        finished(key);
         co_return;
     }
     auto& ev = *parsed.event;
@@ -432,7 +615,7 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
     for (auto& m : plan.messages) initial.push_back(m.record);
     auto claim = co_await queue_.claim(entry, ev, initial);
     if (claim.kind == queue::Claim::Kind::unavailable) {
-        done();  // stays pending; taken up again later
+        finished(key);  // stays pending; taken up again later
         co_return;
     }
     if (claim.kind == queue::Claim::Kind::duplicate) {
@@ -440,69 +623,139 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
         spdlog::info("event {} dossier {}: duplicate copy (entry {}) ignored", ev.event_id,
                      ev.dossier_code, entry.id);
         co_await queue_.ack(entry);
-        done();
+        finished(key);
         co_return;
     }
 
-    std::vector<MessageRecord> records;
-    for (size_t i = 0; i < plan.messages.size(); ++i) {
-        auto& m = plan.messages[i];
-        auto& existing = claim.existing[i];
-        if (existing && is_settled(existing->state)) {
-            records.push_back(*existing);  // done before a restart: not sent again
-            continue;
-        }
-        if (existing) {
-            m.record.attempts = existing->attempts;
-            m.record.created_at_ms = existing->created_at_ms;
-        }
-        if (m.record.state != state::kSkipped) co_await deliver(rt, m);
-        // Fallback: a channel that failed hands over to the next one with a contact.
-        if (plan.mode == Route::Mode::fallback &&
-            (m.record.state == state::kFailed || m.record.state == state::kExpired)) {
-            auto it = std::find(plan.channels.begin(), plan.channels.end(), m.outbound.channel);
-            for (++it; it != plan.channels.end(); ++it) {
-                if (!has_contact(ev, *it)) continue;
-                m.record.state = state::kSuperseded;
-                records.push_back(m.record);
-                spdlog::info("event {} dossier {}: {} failed ({}); falling back to {}",
-                             ev.event_id, ev.dossier_code, m.record.channel,
-                             m.record.last_error_reason, to_string(*it));
-                auto next = plan_message(*rt, ev, entry.id, *it);
-                co_await deliver(rt, next);
-                m = std::move(next);
-                if (m.record.state != state::kFailed && m.record.state != state::kExpired) break;
-            }
-        }
-        records.push_back(m.record);
-    }
-
-    EventRecord er;
-    er.event_id = ev.event_id;
-    er.dossier_code = ev.dossier_code;
-    er.status = ev.status;
-    er.state = std::string(event_state(records, !plan.routed));
-    for (auto& r : records) er.message_ids.push_back(r.id);
-    er.updated_at_ms = now_ms();
+    queue::Commit c;
+    c.ack = &entry;
+    c.event_id = ev.event_id;
+    c.dossier_code = ev.dossier_code;
+    c.status = ev.status;
+    c.skipped = !plan.routed;
     if (!plan.routed)
         spdlog::info("event {} dossier {}: no route for status {}; skipped", ev.event_id,
                      ev.dossier_code, ev.status);
-
-    // The entry is acknowledged only together with its records. Until that write succeeds the
-    // entry stays pending (and is delivered again after a crash, deduplicated by message id).
-    std::chrono::milliseconds backoff(200);
-    while (!co_await queue_.record(entry, er, records, true)) {
-        if (!running_) {
-            spdlog::warn("event {}: records not written before shutdown; it will be resumed",
-                         ev.event_id);
-            break;
-        }
-        asio::steady_timer t(io_, backoff);
-        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    auto payload = json::serialize(ev.json);
+    for (size_t i = 0; i < plan.messages.size(); ++i) {
+        auto& existing = claim.existing[i];
+        // Settled before a restart, or already in the schedule: not attempted again from here.
+        if (existing && (is_settled(existing->state) || existing->attempts > 0)) continue;
+        Work w;
+        w.event = ev;
+        w.payload = payload;
+        w.entry_id = entry.id;
+        w.mode = plan.mode;
+        w.channels = plan.channels;
+        w.msg = std::move(plan.messages[i]);
+        w.epoch_ms = w.msg.record.created_at_ms;
+        co_await run_message(rt, w, c);
     }
+    co_await commit(std::move(c));
     ++stats_.events_processed;
-    done();
+    finished(key);
+}
+
+asio::awaitable<void> Processor::run_job(queue::DueJob due) {
+    const std::string key = "job:" + due.job.message_id;
+    auto rt = runtime_;
+    boost::system::error_code ec;
+    auto jv = json::parse(due.job.payload, ec);
+    queue::Commit c;
+    if (ec || !jv.is_object()) {
+        spdlog::error("scheduled job {} is unreadable; dropped", due.job.message_id);
+        c.done.push_back(due.job.message_id);
+        co_await commit(std::move(c));
+        finished(key);
+        co_return;
+    }
+    auto& j = jv.as_object();
+    auto str = [&](std::string_view k) {
+        auto* v = j.if_contains(k);
+        return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    auto num = [&](std::string_view k) -> int64_t {
+        auto* v = j.if_contains(k);
+        return v && v->is_int64() ? v->as_int64() : 0;
+    };
+    Work w;
+    w.payload = str("event");
+    w.entry_id = str("entry");
+    auto parsed = parse_event(w.payload, [&](std::string_view s) { return canonical(s); });
+    auto channel = channel_from_string(str("channel"));
+    if (!parsed.event || !channel) {
+        spdlog::error("scheduled job {}: its event no longer validates; dropped",
+                      due.job.message_id);
+        c.done.push_back(due.job.message_id);
+        co_await commit(std::move(c));
+        finished(key);
+        co_return;
+    }
+    w.event = std::move(*parsed.event);
+    w.mode = str("mode") == "all" ? Route::Mode::all : Route::Mode::fallback;
+    if (auto* cs = j.if_contains("channels"); cs && cs->is_array())
+        for (auto& cv : cs->as_array())
+            if (cv.is_string())
+                if (auto ch = channel_from_string(cv.as_string())) w.channels.push_back(*ch);
+    w.provider_index = static_cast<int>(num("provider"));
+    w.provider_attempts = static_cast<int>(num("provider_attempts"));
+    w.epoch_ms = num("epoch");
+    c.event_id = w.event.event_id;
+    c.dossier_code = w.event.dossier_code;
+    c.status = w.event.status;
+    if (due.record && is_settled(due.record->state)) {
+        c.done.push_back(due.job.message_id);  // settled meanwhile (a replay raced, a report)
+        co_await commit(std::move(c));
+        finished(key);
+        co_return;
+    }
+    // Rendered again with the templates in force now; same id, so the provider sees one message.
+    w.msg = plan_message(*rt, w.event, w.entry_id, *channel);
+    if (due.record) {
+        w.msg.record.attempts = due.record->attempts;
+        w.msg.record.created_at_ms = due.record->created_at_ms;
+    }
+    ++stats_.jobs_run;
+    co_await run_message(rt, w, c);
+    co_await commit(std::move(c));
+    finished(key);
+}
+
+asio::awaitable<int> Processor::replay(std::vector<std::string> ids, std::string reason) {
+    auto jobs = co_await queue_.take_dead(ids, reason);
+    if (!jobs) co_return -1;
+    int n = 0;
+    for (auto& job : *jobs) {
+        boost::system::error_code ec;
+        auto jv = json::parse(job.payload, ec);
+        if (ec || !jv.is_object()) continue;
+        auto& j = jv.as_object();
+        // A fresh start: first provider, full attempt budget, give_up_after from now.
+        j["provider"] = 0;
+        j["provider_attempts"] = 0;
+        j["epoch"] = now_ms();
+        auto parsed = parse_event(j["event"].is_string() ? std::string(j["event"].as_string()) : "",
+                                  [&](std::string_view s) { return canonical(s); });
+        if (!parsed.event) continue;
+        auto channel = channel_from_string(j["channel"].is_string() ? j["channel"].as_string() : "");
+        if (!channel) continue;
+        auto m = plan_message(*runtime_, *parsed.event,
+                              j["entry"].is_string() ? std::string(j["entry"].as_string()) : "",
+                              *channel);
+        m.record.state = state::kQueued;
+        queue::Commit c;
+        c.event_id = parsed.event->event_id;
+        c.dossier_code = parsed.event->dossier_code;
+        c.status = parsed.event->status;
+        c.messages.push_back(m.record);
+        c.schedule.push_back(queue::Job{job.message_id, json::serialize(j), now_ms()});
+        co_await commit(std::move(c));
+        spdlog::info("message {} of event {}: replayed from the dead letters", job.message_id,
+                     parsed.event->event_id);
+        ++n;
+    }
+    stats_.replayed += static_cast<uint64_t>(n);
+    co_return n;
 }
 
 }  // namespace tinbao

@@ -20,6 +20,7 @@
 
 #include "daemon/config/config.hpp"
 #include "daemon/pipeline/event.hpp"
+#include "daemon/pipeline/breaker.hpp"
 #include "daemon/pipeline/limiter.hpp"
 #include "daemon/pipeline/records.hpp"
 #include "daemon/queue/queue.hpp"
@@ -28,10 +29,11 @@
 
 namespace tinbao {
 
-// A provider with its limits.
+// A provider with its limits and its circuit breaker.
 struct ProviderSlot {
     std::unique_ptr<Provider> provider;
     std::unique_ptr<Limiter> limiter;
+    CircuitBreaker breaker;
 };
 
 // Everything that changes on reload.
@@ -73,7 +75,33 @@ struct PipelineStats {
     uint64_t events_invalid = 0;
     uint64_t messages_sent = 0;
     uint64_t messages_failed = 0;
-    uint64_t retries = 0;
+    uint64_t messages_expired = 0;
+    uint64_t retries = 0;          // attempts scheduled again after a retryable failure
+    uint64_t fallbacks = 0;        // messages superseded by the next channel
+    uint64_t deferred_quiet = 0;   // messages held for the end of quiet hours
+    uint64_t jobs_run = 0;
+    uint64_t replayed = 0;
+};
+
+// The minutes of quiet hours: when `channel` is covered at `now_ms`, the end of the window (Unix
+// ms), else nullopt. Local time is Asia/Ho_Chi_Minh (UTC+7, no daylight saving).
+std::optional<int64_t> quiet_until(const Config& cfg, Channel channel, int64_t now_ms);
+
+// One message being worked on: the event it belongs to and where it stands in its channel's
+// provider list. Serialised as a queue::Job payload between attempts.
+struct Work {
+    Event event;
+    std::string payload;           // the event JSON as queued
+    std::string entry_id;
+    Route::Mode mode = Route::Mode::fallback;
+    std::vector<Channel> channels; // the route's candidate channels, in order
+    PlannedMessage msg;
+    int provider_index = 0;
+    int provider_attempts = 0;
+    int64_t epoch_ms = 0;          // give_up_after counts from here (creation, or a replay)
+    int64_t due_ms = 0;            // when scheduled: the next attempt
+
+    std::string job_payload() const;
 };
 
 class Processor {
@@ -83,31 +111,46 @@ public:
     void set_runtime(std::shared_ptr<const Runtime> rt) { runtime_ = std::move(rt); }
     std::shared_ptr<const Runtime> runtime() const { return runtime_; }
 
-    // Starts the consumer loop.
+    // Starts the stream consumer, the scheduler of due jobs and the heartbeat.
     void start();
-    // Stops taking entries; work in progress goes on until drained() or the process exits.
+    // Stops taking new work; work in progress goes on until drained() or the process exits.
     void stop();
     bool drained() const { return active_.empty(); }
     std::size_t active() const { return active_.size(); }
     const PipelineStats& stats() const { return stats_; }
+    int instances() const { return instances_; }
 
-    // Handles one entry (public for tests).
+    // Handles one stream entry (public for tests).
     boost::asio::awaitable<void> handle(queue::Entry entry);
+    // Handles one due job (public for tests).
+    boost::asio::awaitable<void> run_job(queue::DueJob job);
+    // Puts dead letters back in the schedule (by id, or all with `reason`); the number replayed,
+    // or -1 when the queue did not answer.
+    boost::asio::awaitable<int> replay(std::vector<std::string> ids, std::string reason);
 
 private:
     boost::asio::awaitable<void> consume();
+    boost::asio::awaitable<void> schedule_loop();
     boost::asio::awaitable<void> heartbeat();
-    boost::asio::awaitable<void> deliver(std::shared_ptr<const Runtime> rt, PlannedMessage& m);
+    // Attempts `w` (and, in fallback mode, the next channels) and adds the outcome to `c`.
+    boost::asio::awaitable<void> run_message(std::shared_ptr<const Runtime> rt, Work& w,
+                                             queue::Commit& c);
+    // One pass over the channel's providers: leaves w.msg.record in sent / failed / expired, or
+    // queued with w.due_ms set (a retry, quiet hours, every provider's circuit open).
+    boost::asio::awaitable<void> attempt(std::shared_ptr<const Runtime> rt, Work& w);
+    boost::asio::awaitable<void> commit(queue::Commit c);
     std::optional<std::string> canonical(std::string_view status) const;
+    void finished(const std::string& key);
 
     boost::asio::io_context& io_;
     queue::Queue& queue_;
     std::shared_ptr<const Runtime> runtime_;
     bool running_ = false;
-    std::set<std::string> active_;   // entry ids in progress
+    std::set<std::string> active_;   // stream entry ids and "job:<id>" in progress
     std::size_t max_active_ = 2048;
     std::shared_ptr<boost::asio::steady_timer> room_;  // woken when active_ shrinks
     PipelineStats stats_;
+    int instances_ = 1;
 };
 
 }  // namespace tinbao

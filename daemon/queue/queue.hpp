@@ -15,12 +15,14 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "daemon/pipeline/event.hpp"
 #include "daemon/pipeline/records.hpp"
+#include "providers/provider.hpp"
 
 namespace tinbao::queue {
 
@@ -36,6 +38,40 @@ struct Claim {
     enum class Kind { process, duplicate, unavailable } kind = Kind::unavailable;
     // For `process`: per initial message (same order), the record already stored, if any.
     std::vector<std::optional<MessageRecord>> existing;
+};
+
+// A message waiting for a later attempt (a retry, the end of quiet hours, a replay). The payload
+// is the pipeline's own (JSON); the queue only keeps it durable and hands it out when due.
+struct Job {
+    std::string message_id;
+    std::string payload;
+    int64_t due_ms = 0;
+};
+
+// A due job handed to one instance, leased until `lease_until_ms`; the message's current record.
+struct DueJob {
+    Job job;
+    std::optional<MessageRecord> record;
+};
+
+// Everything one step of the pipeline changes, written atomically: message records, the event's
+// list of messages and its state (derived from its messages by the backend), scheduled jobs,
+// dead letters, and the stream entry's acknowledgement.
+struct Commit {
+    const Entry* ack = nullptr;           // acknowledge this stream entry
+    std::string event_id;
+    std::string dossier_code;
+    std::string status;
+    bool skipped = false;                 // no route covers the status
+    std::vector<MessageRecord> messages;  // records to write (new ids join the event's list)
+    std::vector<Job> schedule;            // (re)schedule these jobs
+    std::vector<std::string> done;        // jobs finished: unscheduled, payload dropped
+    std::vector<Job> dead;                // into dead letters, payload kept for a replay
+};
+
+struct DeadLetterQuery {
+    std::string reason;      // empty: any
+    std::size_t limit = 100;
 };
 
 struct Lookup {
@@ -58,11 +94,29 @@ public:
         std::size_t max, std::chrono::milliseconds wait) = 0;
     virtual boost::asio::awaitable<Claim> claim(const Entry& entry, const Event& event,
                                                 const std::vector<MessageRecord>& initial) = 0;
-    // Stores the event record and these messages; with `ack`, acknowledges the entry in the same
-    // atomic step. False when it could not be written (the entry stays unacknowledged).
-    virtual boost::asio::awaitable<bool> record(const Entry& entry, const EventRecord& event,
-                                                const std::vector<MessageRecord>& messages,
-                                                bool ack) = 0;
+    // Writes a Commit atomically. False when it could not be written (nothing changed; an
+    // entry stays unacknowledged, a leased job comes back when its lease ends).
+    virtual boost::asio::awaitable<bool> commit(const Commit& c) = 0;
+    // Jobs due now (at most `max`), leased to this instance for `lease`.
+    virtual boost::asio::awaitable<std::optional<std::vector<DueJob>>> take_due(
+        std::size_t max, std::chrono::milliseconds lease) = 0;
+    // Dead letters, newest first: {"dead_letters": [message records]}.
+    virtual boost::asio::awaitable<Lookup> dead_letters(const DeadLetterQuery& q) = 0;
+    // Takes dead letters out (by id, or every one matching `reason`), returning their jobs so the
+    // pipeline can schedule them again. nullopt: backend error.
+    virtual boost::asio::awaitable<std::optional<std::vector<Job>>> take_dead(
+        const std::vector<std::string>& ids, const std::string& reason) = 0;
+    // Live instances sharing this queue (for dividing rate limits); registers this one.
+    virtual boost::asio::awaitable<int> heartbeat_instances() = 0;
+    // Delivery reports from providers (call-backs): applied once each (by dedupe_key), never
+    // moving a message backwards; the event's state follows.
+    virtual boost::asio::awaitable<bool> apply_updates(
+        const std::vector<DeliveryUpdate>& updates) = 0;
+    // Gauges for /metrics: stream backlog, scheduled jobs, dead letters (-1 when unknown).
+    struct Gauges {
+        int64_t backlog = -1, scheduled = -1, dead = -1;
+    };
+    virtual boost::asio::awaitable<Gauges> gauges() = 0;
     // Acknowledges an entry that needs nothing more (a duplicate copy of an event).
     virtual boost::asio::awaitable<bool> ack(const Entry& entry) = 0;
     // An entry that is not a valid event: kept aside with the reason, and acknowledged.

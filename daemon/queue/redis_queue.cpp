@@ -58,6 +58,134 @@ if n > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return out
 )lua");
 
+// The event's state from its messages (CONTRACT §4), shared by the scripts below.
+constexpr const char* kLuaEventState = R"lua(
+local function event_state(prefix, evkey)
+  local msgs = redis.call('HGET', evkey, 'msgs') or ''
+  local any, success = false, false
+  for id in string.gmatch(msgs, '[^,]+') do
+    local raw = redis.call('GET', prefix .. 'msg:' .. id)
+    if raw then
+      local st = cjson.decode(raw).state
+      any = true
+      if st == 'queued' or st == 'sending' then return 'accepted' end
+      if st == 'sent' or st == 'delivered' then success = true end
+    end
+  end
+  if not any then return 'skipped' end
+  if success then return 'done' end
+  return 'failed'
+end
+)lua";
+
+// KEYS: event, dossier zset, sched zset, dlq zset, stream. ARGV: ttl, now, group, entry id or '',
+// commit JSON, key prefix. Writes records, jobs, dead letters, the event's list and state, and
+// acknowledges the entry: all or nothing.
+const redis::Script kCommit(std::string(kLuaEventState) + R"lua(
+local ttl, now, prefix = ARGV[1], ARGV[2], ARGV[6]
+local c = cjson.decode(ARGV[5])
+local msgs = redis.call('HGET', KEYS[1], 'msgs') or ''
+for _, m in ipairs(c.messages) do
+  redis.call('SET', prefix .. 'msg:' .. m.id, m.json, 'PX', ttl)
+  redis.call('ZADD', KEYS[2], 'NX', m.created, m.id)
+  if not string.find(',' .. msgs .. ',', ',' .. m.id .. ',', 1, true) then
+    if msgs == '' then msgs = m.id else msgs = msgs .. ',' .. m.id end
+  end
+end
+if #c.messages > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+for _, j in ipairs(c.schedule) do
+  redis.call('SET', prefix .. 'job:' .. j.id, j.payload, 'PX', ttl)
+  redis.call('ZADD', KEYS[3], j.due, j.id)
+end
+for _, id in ipairs(c.done) do
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('DEL', prefix .. 'job:' .. id)
+end
+for _, j in ipairs(c.dead) do
+  redis.call('ZREM', KEYS[3], j.id)
+  redis.call('SET', prefix .. 'job:' .. j.id, j.payload, 'PX', ttl)
+  redis.call('ZADD', KEYS[4], now, j.id)
+end
+redis.call('HSET', KEYS[1], 'msgs', msgs, 'status', c.status, 'dossier_code', c.dossier_code,
+           'updated_at', now)
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then
+  redis.call('HSET', KEYS[1], 'created_at', now)
+end
+local st = event_state(prefix, KEYS[1])
+redis.call('HSET', KEYS[1], 'state', st)
+redis.call('PEXPIRE', KEYS[1], ttl)
+if ARGV[4] ~= '' then redis.call('XACK', KEYS[5], ARGV[3], ARGV[4]) end
+return st
+)lua");
+
+// KEYS: sched zset. ARGV: now, lease until, limit, key prefix. Leases due jobs by moving their
+// score to the lease end; returns id, payload, record for each.
+const redis::Script kTakeDue(R"lua(
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  local payload = redis.call('GET', ARGV[4] .. 'job:' .. id)
+  if payload then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id)
+    out[#out + 1] = id
+    out[#out + 1] = payload
+    out[#out + 1] = redis.call('GET', ARGV[4] .. 'msg:' .. id) or ''
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+)lua");
+
+// KEYS: dlq zset. ARGV: key prefix, ids... Removes each from the dead letters, returning id and
+// job payload of those that were there.
+const redis::Script kTakeDead(R"lua(
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    local payload = redis.call('GET', ARGV[1] .. 'job:' .. id)
+    if payload then
+      out[#out + 1] = id
+      out[#out + 1] = payload
+    end
+  end
+end
+return out
+)lua");
+
+// ARGV: key prefix, update JSON, now, ttl. A delivery report: sent -> delivered or failed (never
+// backwards), once per provider event id; the event's state follows.
+const redis::Script kUpdate(std::string(kLuaEventState) + R"lua(
+local prefix, u, now, ttl = ARGV[1], cjson.decode(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+if u.dedupe ~= '' then
+  if not redis.call('SET', prefix .. 'cb:' .. u.dedupe, '1', 'NX', 'PX', ttl) then
+    return 'duplicate'
+  end
+end
+local key = prefix .. 'msg:' .. u.id
+local raw = redis.call('GET', key)
+if not raw then return 'unknown' end
+local m = cjson.decode(raw)
+if m.state ~= 'sent' then return 'ignored' end
+m.state = u.state
+m.updated_at_ms = now
+if u.provider_message_id ~= '' then m.provider_message_id = u.provider_message_id end
+if u.state == 'failed' then m.last_error = { reason = u.reason, detail = u.detail } end
+redis.call('SET', key, cjson.encode(m), 'KEEPTTL')
+local evkey = prefix .. 'ev:' .. m.event_id
+if redis.call('EXISTS', evkey) == 1 then
+  redis.call('HSET', evkey, 'state', event_state(prefix, evkey), 'updated_at', now)
+end
+return 'updated'
+)lua");
+
+// KEYS: lock. ARGV: owner. Deletes the lock only when this owner holds it.
+const redis::Script kUnlock(R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua");
+
 std::string join(const std::vector<std::string>& v, char sep) {
     std::string out;
     for (auto& s : v) {
@@ -262,36 +390,165 @@ asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
     co_return c;
 }
 
-asio::awaitable<bool> RedisQueue::record(const Entry& entry, const EventRecord& event,
-                                         const std::vector<MessageRecord>& messages, bool ack) {
-    auto ttl = std::to_string(settings_.dedupe_ttl.count());
-    auto ev_key = key("ev", event.event_id);
-    auto dossier_key = key("dossier", event.dossier_code);
-    std::vector<redis::Args> cmds;
-    cmds.push_back({"MULTI"});
-    for (auto& m : messages) {
-        cmds.push_back({"SET", key("msg", m.id), json::serialize(m.to_json()), "PX", ttl});
-        cmds.push_back({"ZADD", dossier_key, "NX", std::to_string(m.created_at_ms), m.id});
-    }
-    if (!messages.empty()) cmds.push_back({"PEXPIRE", dossier_key, ttl});
-    cmds.push_back({"HSET", ev_key, "entry", entry.id, "state", event.state, "status", event.status,
-                    "dossier_code", event.dossier_code, "msgs", join(event.message_ids, ','),
-                    "updated_at", std::to_string(event.updated_at_ms)});
-    cmds.push_back({"PEXPIRE", ev_key, ttl});
-    if (ack) cmds.push_back({"XACK", stream_, kGroup, entry.id});
-    cmds.push_back({"EXEC"});
-    auto results = co_await cmd_.pipeline(std::move(cmds));
-    auto& exec = results.back();
-    bool ok = exec.ok && exec.reply.type == redis::Reply::Type::array;
-    if (!ok) {
-        for (auto& r : results)
-            if (!r.ok || r.reply.is_error()) {
-                spdlog::warn("queue: writing records of event {} failed: {}", event.event_id,
-                             r.ok ? r.reply.str : r.error);
-                break;
-            }
-    }
+asio::awaitable<bool> RedisQueue::commit(const Commit& c) {
+    json::object body;
+    json::array msgs, sched, done, dead;
+    for (auto& m : c.messages)
+        msgs.push_back(json::object{{"id", m.id},
+                                    {"json", json::serialize(m.to_json())},
+                                    {"created", m.created_at_ms}});
+    for (auto& j : c.schedule)
+        sched.push_back(json::object{{"id", j.message_id}, {"due", j.due_ms}, {"payload", j.payload}});
+    for (auto& id : c.done) done.push_back(json::value(id));
+    for (auto& j : c.dead) dead.push_back(json::object{{"id", j.message_id}, {"payload", j.payload}});
+    body["messages"] = std::move(msgs);
+    body["schedule"] = std::move(sched);
+    body["done"] = std::move(done);
+    body["dead"] = std::move(dead);
+    body["status"] = c.status;
+    body["dossier_code"] = c.dossier_code;
+    std::vector<std::string> keys{key("ev", c.event_id), key("dossier", c.dossier_code),
+                                  prefix_ + ":sched", prefix_ + ":dlq", stream_};
+    std::vector<std::string> args{std::to_string(settings_.dedupe_ttl.count()),
+                                  std::to_string(now_ms()), kGroup, c.ack ? c.ack->id : "",
+                                  json::serialize(body), prefix_ + ":"};
+    auto r = co_await kCommit.run(cmd_, keys, args);
+    bool ok = r.ok && !r.reply.is_error();
+    if (!ok)
+        spdlog::warn("queue: commit for event {} failed: {}", c.event_id,
+                     r.ok ? r.reply.str : r.error);
     co_return ok;
+}
+
+asio::awaitable<std::optional<std::vector<DueJob>>> RedisQueue::take_due(
+    std::size_t max, std::chrono::milliseconds lease) {
+    auto now = now_ms();
+    std::vector<std::string> keys{prefix_ + ":sched"};
+    std::vector<std::string> args{std::to_string(now), std::to_string(now + lease.count()),
+                                  std::to_string(max), prefix_ + ":"};
+    auto r = co_await kTakeDue.run(cmd_, keys, args);
+    if (!r.ok || r.reply.is_error()) co_return std::nullopt;
+    std::vector<DueJob> out;
+    auto& e = r.reply.elements;
+    for (size_t i = 0; i + 2 < e.size(); i += 3) {
+        DueJob d;
+        d.job.message_id = e[i].str;
+        d.job.payload = e[i + 1].str;
+        d.job.due_ms = now;
+        if (!e[i + 2].str.empty()) d.record = MessageRecord::from_json(e[i + 2].str);
+        out.push_back(std::move(d));
+    }
+    co_return out;
+}
+
+asio::awaitable<Lookup> RedisQueue::dead_letters(const DeadLetterQuery& q) {
+    Lookup out;
+    // Newest first; filtered here by reason, reading at most a few thousand.
+    redis::Args range{"ZREVRANGE", prefix_ + ":dlq", "0", "4999"};
+    auto r = co_await cmd_.command(std::move(range));
+    if (!r.ok || r.reply.is_error()) {
+        out.status = Lookup::Status::unavailable;
+        co_return out;
+    }
+    std::vector<std::string> ids;
+    for (auto& e : r.reply.elements) ids.push_back(e.str);
+    auto list = co_await fetch_messages(std::move(ids));
+    if (!list) {
+        out.status = Lookup::Status::unavailable;
+        co_return out;
+    }
+    json::array filtered;
+    for (auto& v : *list) {
+        if (filtered.size() >= q.limit) break;
+        if (!q.reason.empty()) {
+            auto* le = v.as_object().if_contains("last_error");
+            auto* rs = le && le->is_object() ? le->as_object().if_contains("reason") : nullptr;
+            if (!rs || !rs->is_string() || rs->as_string() != q.reason) continue;
+        }
+        filtered.push_back(v);
+    }
+    out.status = Lookup::Status::found;
+    out.value = json::object{{"dead_letters", std::move(filtered)}};
+    co_return out;
+}
+
+asio::awaitable<std::optional<std::vector<Job>>> RedisQueue::take_dead(
+    const std::vector<std::string>& ids, const std::string& reason) {
+    std::vector<std::string> chosen = ids;
+    if (chosen.empty() && !reason.empty()) {
+        DeadLetterQuery q;
+        q.reason = reason;
+        q.limit = 5000;
+        auto found = co_await dead_letters(q);
+        if (found.status != Lookup::Status::found) co_return std::nullopt;
+        for (auto& v : found.value.as_object()["dead_letters"].as_array())
+            chosen.emplace_back(v.as_object()["id"].as_string());
+    }
+    std::vector<Job> out;
+    if (chosen.empty()) co_return out;
+    std::vector<std::string> keys{prefix_ + ":dlq"};
+    std::vector<std::string> args{prefix_ + ":"};
+    args.insert(args.end(), chosen.begin(), chosen.end());
+    auto r = co_await kTakeDead.run(cmd_, keys, args);
+    if (!r.ok || r.reply.is_error()) co_return std::nullopt;
+    auto& e = r.reply.elements;
+    for (size_t i = 0; i + 1 < e.size(); i += 2) {
+        Job j;
+        j.message_id = e[i].str;
+        j.payload = e[i + 1].str;
+        out.push_back(std::move(j));
+    }
+    co_return out;
+}
+
+asio::awaitable<int> RedisQueue::heartbeat_instances() {
+    auto now = now_ms();
+    std::vector<redis::Args> cmds{
+        {"ZADD", prefix_ + ":instances", std::to_string(now), consumer_},
+        {"ZREMRANGEBYSCORE", prefix_ + ":instances", "-inf", std::to_string(now - 30000)},
+        {"ZCARD", prefix_ + ":instances"}};
+    auto rs = co_await cmd_.pipeline(std::move(cmds));
+    auto& last = rs.back();
+    if (!last.ok || last.reply.type != redis::Reply::Type::integer) co_return 1;
+    co_return std::max<int>(1, static_cast<int>(last.reply.integer));
+}
+
+asio::awaitable<Queue::Gauges> RedisQueue::gauges() {
+    Gauges g;
+    std::vector<redis::Args> cmds{{"XLEN", stream_},
+                                  {"ZCARD", prefix_ + ":sched"},
+                                  {"ZCARD", prefix_ + ":dlq"}};
+    auto rs = co_await cmd_.pipeline(std::move(cmds));
+    auto val = [](const redis::Result& r) -> int64_t {
+        return r.ok && r.reply.type == redis::Reply::Type::integer ? r.reply.integer : -1;
+    };
+    g.backlog = val(rs[0]);
+    g.scheduled = val(rs[1]);
+    g.dead = val(rs[2]);
+    co_return g;
+}
+
+asio::awaitable<bool> RedisQueue::apply_updates(const std::vector<DeliveryUpdate>& updates) {
+    bool all = true;
+    for (auto& u : updates) {
+        json::object body{{"id", u.message_id},
+                          {"state", u.state},
+                          {"reason", u.reason},
+                          {"detail", u.detail},
+                          {"provider_message_id", u.provider_message_id},
+                          {"dedupe", u.dedupe_key}};
+        std::vector<std::string> keys;
+        std::vector<std::string> args{prefix_ + ":", json::serialize(body),
+                                      std::to_string(now_ms()),
+                                      std::to_string(settings_.dedupe_ttl.count())};
+        auto r = co_await kUpdate.run(cmd_, keys, args);
+        if (!r.ok || r.reply.is_error()) {
+            spdlog::warn("queue: delivery update of message {} failed: {}", u.message_id,
+                         r.ok ? r.reply.str : r.error);
+            all = false;
+        }
+    }
+    co_return all;
 }
 
 asio::awaitable<bool> RedisQueue::ack(const Entry& entry) {
@@ -405,6 +662,35 @@ asio::awaitable<Lookup> RedisQueue::dossier_messages(const std::string& dossier_
     out.status = Lookup::Status::found;
     out.value = json::object{{"dossier_code", dossier_code}, {"messages", std::move(*list)}};
     co_return out;
+}
+
+asio::awaitable<StoreRead> RedisQueue::get(std::string k) {
+    StoreRead out;
+    redis::Args cmd{"GET", prefix_ + ":state:" + k};
+    auto r = co_await cmd_.command(std::move(cmd));
+    if (!r.ok || r.reply.is_error()) co_return out;
+    out.ok = true;
+    if (!r.reply.is_nil()) out.value = r.reply.str;
+    co_return out;
+}
+
+asio::awaitable<bool> RedisQueue::put(std::string k, std::string value) {
+    redis::Args cmd{"SET", prefix_ + ":state:" + k, std::move(value)};
+    auto r = co_await cmd_.command(std::move(cmd));
+    co_return r.ok && !r.reply.is_error();
+}
+
+asio::awaitable<bool> RedisQueue::try_lock(std::string k, std::chrono::milliseconds ttl) {
+    redis::Args cmd{"SET", prefix_ + ":lock:" + k, consumer_, "NX", "PX",
+                    std::to_string(ttl.count())};
+    auto r = co_await cmd_.command(std::move(cmd));
+    co_return r.ok && r.reply.type == redis::Reply::Type::status;
+}
+
+asio::awaitable<void> RedisQueue::unlock(std::string k) {
+    std::vector<std::string> keys{prefix_ + ":lock:" + k};
+    std::vector<std::string> args{consumer_};
+    co_await kUnlock.run(cmd_, keys, args);
 }
 
 }  // namespace tinbao::queue

@@ -20,10 +20,11 @@
 #include "daemon/config/config.hpp"
 #include "daemon/io/redis.hpp"
 #include "daemon/queue/queue.hpp"
+#include "providers/state_store.hpp"
 
 namespace tinbao::queue {
 
-class RedisQueue : public Queue {
+class RedisQueue : public Queue, public StateStore {
 public:
     RedisQueue(boost::asio::io_context& io, const QueueSettings& settings, std::string consumer);
     ~RedisQueue() override;
@@ -39,9 +40,15 @@ public:
         std::size_t max, std::chrono::milliseconds wait) override;
     boost::asio::awaitable<Claim> claim(const Entry& entry, const Event& event,
                                         const std::vector<MessageRecord>& initial) override;
-    boost::asio::awaitable<bool> record(const Entry& entry, const EventRecord& event,
-                                        const std::vector<MessageRecord>& messages,
-                                        bool ack) override;
+    boost::asio::awaitable<bool> commit(const Commit& c) override;
+    boost::asio::awaitable<std::optional<std::vector<DueJob>>> take_due(
+        std::size_t max, std::chrono::milliseconds lease) override;
+    boost::asio::awaitable<Lookup> dead_letters(const DeadLetterQuery& q) override;
+    boost::asio::awaitable<std::optional<std::vector<Job>>> take_dead(
+        const std::vector<std::string>& ids, const std::string& reason) override;
+    boost::asio::awaitable<int> heartbeat_instances() override;
+    boost::asio::awaitable<Gauges> gauges() override;
+    boost::asio::awaitable<bool> apply_updates(const std::vector<DeliveryUpdate>& updates) override;
     boost::asio::awaitable<bool> ack(const Entry& entry) override;
     boost::asio::awaitable<bool> reject(const Entry& entry, const std::string& reason) override;
     boost::asio::awaitable<void> keep_alive(const std::vector<std::string>& entry_ids) override;
@@ -49,6 +56,12 @@ public:
     boost::asio::awaitable<Lookup> event_record(const std::string& event_id) override;
     boost::asio::awaitable<Lookup> message_record(const std::string& message_id) override;
     boost::asio::awaitable<Lookup> dossier_messages(const std::string& dossier_code) override;
+
+    // StateStore: p:state:<key>, locks p:lock:<key> (owned by this consumer's token).
+    boost::asio::awaitable<StoreRead> get(std::string key) override;
+    boost::asio::awaitable<bool> put(std::string key, std::string value) override;
+    boost::asio::awaitable<bool> try_lock(std::string key, std::chrono::milliseconds ttl) override;
+    boost::asio::awaitable<void> unlock(std::string key) override;
 
     const std::string& stream_key() const { return stream_; }
 

@@ -21,6 +21,7 @@ import datetime
 import json
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -50,6 +51,7 @@ class State:
         self.requests = []
         self.failures = []  # list of [remaining, code, retry_after]
         self.seen = set()   # (date, RequestId)
+        self.delay_ms = 0   # answer this much later (a slow provider)
 
     def add_failures(self, spec):
         n = int(spec.get("fail_next", 1))
@@ -121,6 +123,8 @@ class Handler(BaseHTTPRequestHandler):
                     state.seen.clear()
                 if "fail_next" in spec:
                     state.add_failures(spec)
+                if "delay_ms" in spec:
+                    state.delay_ms = int(spec["delay_ms"])
             self.reply(200, {"ok": True})
             return
         if self.path.rstrip("/") != SEND_PATH:
@@ -132,25 +136,32 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(text)
         except ValueError:
             body = None
+        entry = {
+            "path": self.path,
+            "method": "POST",
+            "content_type": self.headers.get("Content-Type", ""),
+            "body": body if body is not None else text,
+            "at": time.time(),   # when it arrived, for rate checks
+        }
         with state.lock:
-            state.record({
-                "path": self.path,
-                "method": "POST",
-                "content_type": self.headers.get("Content-Type", ""),
-                "body": body if body is not None else text,
-            })
+            state.record(entry)
+            delay = state.delay_ms
             failure = state.next_failure()
-            if failure is not None:
-                code, retry_after = failure
-                if code == "http500":
-                    self.reply(500, b"Internal Server Error")
-                elif code == "http429":
-                    self.reply(429, b"Too Many Requests", {"Retry-After": str(retry_after)})
-                else:
-                    self.reply(200, {"CodeResult": code,
-                                     "ErrorMessage": MESSAGES.get(code, "Error")})
-                return
-            self.reply(200, self.answer(state, body))
+            answer = None if failure is not None else self.answer(state, body)
+            # What was answered: "100", "124", ..., or "http500"/"http429".
+            entry["code"] = failure[0] if failure is not None else answer["CodeResult"]
+        if delay > 0:
+            time.sleep(delay / 1000.0)
+        if failure is not None:
+            code, retry_after = failure
+            if code == "http500":
+                self.reply(500, b"Internal Server Error")
+            elif code == "http429":
+                self.reply(429, b"Too Many Requests", {"Retry-After": str(retry_after)})
+            else:
+                self.reply(200, {"CodeResult": code, "ErrorMessage": MESSAGES.get(code, "Error")})
+            return
+        self.reply(200, answer)
 
     @staticmethod
     def answer(state, body):
@@ -189,6 +200,7 @@ def main():
             for spec in json.load(f):
                 state.add_failures(spec)
 
+    ThreadingHTTPServer.request_queue_size = 256  # many senders at once (load and crash tests)
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     server.state = state

@@ -1,0 +1,53 @@
+// A circuit breaker per provider: opens on consecutive failures or on an error rate over a
+// window, lets one probe through after a cool-down (half-open), closes on a probe's success.
+// While open, the pipeline hands messages to the channel's next provider.
+//
+// Counts only failures that say the provider is unwell (unreachable, 5xx, timeouts); a message's
+// own permanent errors (invalid number, rejected content) say nothing about the provider.
+// Per process: each instance judges from its own traffic. Threading: one io_context thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string_view>
+
+namespace tinbao {
+
+struct BreakerSettings {
+    int consecutive_failures = 5;
+    std::chrono::milliseconds window{60000};
+    int min_requests = 20;          // in the window, before the error rate counts
+    double error_rate = 0.5;
+    std::chrono::milliseconds cooldown{30000};
+};
+
+class CircuitBreaker {
+public:
+    using Clock = std::chrono::steady_clock;
+    enum class State { closed, open, half_open };
+
+    explicit CircuitBreaker(BreakerSettings s = {}) : s_(s) {}
+
+    // May a request go to the provider now? In half-open, only one probe at a time.
+    bool allow(Clock::time_point now);
+    void on_success(Clock::time_point now);
+    void on_failure(Clock::time_point now);
+    // When an open breaker lets the next probe through.
+    Clock::time_point retry_at() const { return open_until_; }
+    State state(Clock::time_point now) const;
+    static std::string_view to_string(State s);
+
+private:
+    void trim(Clock::time_point now);
+    void open(Clock::time_point now);
+
+    BreakerSettings s_;
+    State state_ = State::closed;
+    int consecutive_ = 0;
+    bool probing_ = false;
+    Clock::time_point open_until_{};
+    std::deque<std::pair<Clock::time_point, bool>> window_;  // (when, failed)
+};
+
+}  // namespace tinbao
