@@ -322,7 +322,16 @@ void Processor::finished(const std::string& key) {
     if (room_) room_->cancel();
 }
 
+asio::awaitable<void> Processor::wait_for_instances() {
+    // No sends before this instance knows how many share the providers' limits.
+    while (running_ && !instances_known_) {
+        instances_ready_ = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(1));
+        co_await instances_ready_->async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
 asio::awaitable<void> Processor::consume() {
+    co_await wait_for_instances();
     while (running_) {
         auto cfg = runtime_->config;
         if (active_.size() >= max_active_) {
@@ -347,6 +356,7 @@ asio::awaitable<void> Processor::consume() {
 }
 
 asio::awaitable<void> Processor::schedule_loop() {
+    co_await wait_for_instances();
     while (running_) {
         auto rt = runtime_;
         // The lease outlasts every provider's deadline, so a job is never run twice at once.
@@ -370,11 +380,23 @@ asio::awaitable<void> Processor::schedule_loop() {
 
 asio::awaitable<void> Processor::heartbeat() {
     auto last_keep_alive = std::chrono::steady_clock::now();
+    bool first = true;
     while (running_ || !active_.empty()) {
-        asio::steady_timer t(io_, std::chrono::seconds(5));
-        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!first) {
+            // Quickly until the instance count is first known, then every 2 s.
+            asio::steady_timer t(io_, instances_known_ ? std::chrono::milliseconds(2000)
+                                                       : std::chrono::milliseconds(100));
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        first = false;
         auto rt = runtime_;
         int n = co_await queue_.heartbeat_instances();
+        if (n < 0) continue;  // keep the last known count
+        if (!instances_known_) {
+            instances_known_ = true;
+            for (auto& p : rt->providers) p->limiter->set_instances(n);
+            if (instances_ready_) instances_ready_->cancel();
+        }
         if (n != instances_) {
             spdlog::info("{} instance(s) share this queue: each takes 1/{} of every provider's "
                          "rate and in-flight limits",
@@ -456,9 +478,15 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
             auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(earliest - now_steady);
             rec.last_error_reason = reason::kProviderUnavailable;
             rec.last_error_detail = "every provider's circuit is open";
+            int64_t due = now_ms() + std::max<int64_t>(wait.count(), 100);
+            if (due > give_up_at) {
+                settle(state::kExpired);
+                spdlog::warn("{}: expired: every provider is down past give_up_after", log_prefix);
+                co_return;
+            }
             spdlog::warn("{}: every provider of the channel is down; next try in {} ms",
                          log_prefix, wait.count());
-            schedule(now_ms() + std::max<int64_t>(wait.count(), 100));
+            schedule(due);
             co_return;
         }
         if (chosen != w.provider_index) {

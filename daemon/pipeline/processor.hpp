@@ -129,6 +129,7 @@ public:
     boost::asio::awaitable<int> replay(std::vector<std::string> ids, std::string reason);
 
 private:
+    boost::asio::awaitable<void> wait_for_instances();
     boost::asio::awaitable<void> consume();
     boost::asio::awaitable<void> schedule_loop();
     boost::asio::awaitable<void> heartbeat();
@@ -151,6 +152,8 @@ private:
     std::shared_ptr<boost::asio::steady_timer> room_;  // woken when active_ shrinks
     PipelineStats stats_;
     int instances_ = 1;
+    bool instances_known_ = false;
+    std::shared_ptr<boost::asio::steady_timer> instances_ready_;
 };
 
 }  // namespace tinbao

@@ -107,6 +107,7 @@ public:
     virtual boost::asio::awaitable<std::optional<std::vector<Job>>> take_dead(
         const std::vector<std::string>& ids, const std::string& reason) = 0;
     // Live instances sharing this queue (for dividing rate limits); registers this one.
+    // -1 when the queue did not answer.
     virtual boost::asio::awaitable<int> heartbeat_instances() = 0;
     // Delivery reports from providers (call-backs): applied once each (by dedupe_key), never
     // moving a message backwards; the event's state follows.

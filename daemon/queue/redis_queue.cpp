@@ -505,11 +505,11 @@ asio::awaitable<int> RedisQueue::heartbeat_instances() {
     auto now = now_ms();
     std::vector<redis::Args> cmds{
         {"ZADD", prefix_ + ":instances", std::to_string(now), consumer_},
-        {"ZREMRANGEBYSCORE", prefix_ + ":instances", "-inf", std::to_string(now - 30000)},
+        {"ZREMRANGEBYSCORE", prefix_ + ":instances", "-inf", std::to_string(now - 10000)},
         {"ZCARD", prefix_ + ":instances"}};
     auto rs = co_await cmd_.pipeline(std::move(cmds));
     auto& last = rs.back();
-    if (!last.ok || last.reply.type != redis::Reply::Type::integer) co_return 1;
+    if (!last.ok || last.reply.type != redis::Reply::Type::integer) co_return -1;
     co_return std::max<int>(1, static_cast<int>(last.reply.integer));
 }
 
