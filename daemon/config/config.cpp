@@ -1,6 +1,9 @@
 // The configuration loader: YAML -> Config, with every problem reported (see config.hpp).
 #include "daemon/config/config.hpp"
 
+#include "daemon/render/registered.hpp"
+#include "daemon/render/unicode.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -365,6 +368,56 @@ void load_routes(ConfigView& root, Config& c) {
     }
 }
 
+// The SMS-only common keys: registered brandname templates and forbidden characters.
+void load_sms_text_keys(ConfigView& pv, ProviderSettings& s) {
+    static constexpr std::string_view kKeys[] = {"registered_templates", "forbidden_characters",
+                                                 "forbidden_replacement"};
+    if (s.channel != Channel::sms) {
+        for (std::string_view key : kKeys) {
+            pv.accept(key);
+            if (pv.has(key))
+                pv.error(key, "only for sms providers (this one's channel is '" +
+                                  std::string(to_string(s.channel)) + "')");
+        }
+        return;
+    }
+    if (auto list = pv.string_list("registered_templates")) {
+        YAML::Node seq = pv.node()["registered_templates"];
+        bool ok = true;
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            std::string problem = sms::RegisteredTemplates::check((*list)[i]);
+            if (problem.empty()) continue;
+            ok = false;
+            // The entry's own line (a single string stands for a list of one).
+            YAML::Node at = seq.IsSequence() ? seq[i] : seq;
+            int line = at.Mark().is_null() ? pv.line() : at.Mark().line + 1;
+            std::string path = (pv.path().empty() ? "" : pv.path() + ".") +
+                               "registered_templates[" + std::to_string(i) + "]";
+            pv.diagnostics().add(pv.file(), line, std::move(path), problem);
+        }
+        if (ok) s.registered_templates = std::move(*list);
+    }
+    auto utf8 = [&](std::string_view key,
+                    std::optional<std::string> v) -> std::optional<std::string> {
+        if (v && !text::valid_utf8(*v)) {
+            pv.error(key, "not valid UTF-8");
+            return std::nullopt;
+        }
+        return v;
+    };
+    auto forbidden = utf8("forbidden_characters", pv.string("forbidden_characters"));
+    auto replacement = utf8("forbidden_replacement", pv.string("forbidden_replacement"));
+    if (forbidden) s.forbidden_characters = *forbidden;
+    if (replacement) s.forbidden_replacement = *replacement;
+    bool clash = false;
+    text::for_each_codepoint(s.forbidden_replacement, [&](int32_t cp, std::string_view bytes) {
+        if (cp >= 0 && s.forbidden_characters.find(bytes) != std::string::npos) clash = true;
+    });
+    if (clash)
+        pv.error("forbidden_replacement",
+                 "must not contain a character of forbidden_characters");
+}
+
 void load_providers(ConfigView& root, Config& c) {
     std::set<std::string> names;
     for (auto& pv : root.children("providers")) {
@@ -395,6 +448,7 @@ void load_providers(ConfigView& root, Config& c) {
                 s.timeout = *d;
         }
         set_if(pv.boolean("enabled"), s.enabled);
+        load_sms_text_keys(pv, s);
         ProviderConfig pc;
         pc.settings = std::move(s);
         pc.view = std::make_shared<ConfigView>(std::move(pv));

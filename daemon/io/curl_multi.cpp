@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <string_view>
@@ -27,22 +28,23 @@ namespace {
 // The waiting operation's completion handler, type-erased (move-only). complete() posts the
 // answer to the handler's own executor; the work guard keeps that executor's context running
 // while the transfer is in flight.
+template <typename R>
 class Completion {
   public:
     virtual ~Completion() = default;
-    virtual void complete(HttpResponse response) = 0;
+    virtual void complete(R result) = 0;
 };
 
-template <typename H>
-class CompletionFor final : public Completion {
+template <typename R, typename H>
+class CompletionFor final : public Completion<R> {
   public:
     CompletionFor(H handler, const asio::any_io_executor& fallback)
         : handler_(std::move(handler)),
           work_(asio::make_work_guard(asio::get_associated_executor(handler_, fallback))) {}
 
-    void complete(HttpResponse response) override {
+    void complete(R result) override {
         auto ex = work_.get_executor();
-        asio::post(ex, asio::append(std::move(handler_), std::move(response)));
+        asio::post(ex, asio::append(std::move(handler_), std::move(result)));
         work_.reset();
     }
 
@@ -51,7 +53,8 @@ class CompletionFor final : public Completion {
     asio::executor_work_guard<asio::associated_executor_t<H, asio::any_io_executor>> work_;
 };
 
-using Handler = std::unique_ptr<Completion>;
+using Handler = std::unique_ptr<Completion<HttpResponse>>;
+using MailHandler = std::unique_ptr<Completion<MailResult>>;
 
 void global_init_once() {
     // A function-local static runs curl_global_init exactly once, thread-safely, before the
@@ -110,10 +113,17 @@ struct Transfer {
     std::size_t max_body = 0;
     bool too_large = false;
     char error_buffer[CURL_ERROR_SIZE] = {};
-    Handler handler;
+    Handler handler;  // set for HTTP transfers
+
+    // SMTP transfers: the message is uploaded from `mail.message` through on_mail_read.
+    MailHandler mail_handler;  // set for SMTP transfers
+    MailRequest mail;
+    std::size_t mail_sent = 0;
+    curl_slist* recipients = nullptr;
 
     ~Transfer() {
         if (headers) curl_slist_free_all(headers);
+        if (recipients) curl_slist_free_all(recipients);
         if (easy) curl_easy_cleanup(easy);
     }
 };
@@ -139,6 +149,34 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     }
     t->response.body.append(data, len);
     return len;
+}
+
+size_t on_mail_read(char* buffer, size_t size, size_t count, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    size_t room = size * count;
+    size_t left = t->mail.message.size() - t->mail_sent;
+    size_t n = std::min(room, left);
+    if (n > 0) std::memcpy(buffer, t->mail.message.data() + t->mail_sent, n);
+    t->mail_sent += n;
+    return n;
+}
+
+MailResult::Error classify_mail(CURLcode rc, long reply_code) {
+    switch (classify(rc)) {
+        case HttpResponse::Error::timeout:
+            return MailResult::Error::timeout;
+        case HttpResponse::Error::connect:
+            return MailResult::Error::connect;
+        case HttpResponse::Error::tls:
+            return MailResult::Error::tls;
+        default:
+            break;
+    }
+    if (rc == CURLE_LOGIN_DENIED) return MailResult::Error::login;
+    // libcurl ends the transfer with a send/weird-reply error when the server refuses a
+    // command; the reply code tells the refusal apart from a broken connection.
+    if (reply_code >= 400) return MailResult::Error::rejected;
+    return MailResult::Error::other;
 }
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
@@ -204,6 +242,78 @@ struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
             transfers.erase(it);
             fail(std::move(owned), curl_multi_strerror(mc));
         }
+    }
+
+    void start_mail(MailRequest request, MailHandler handler) {
+        auto t = std::make_unique<Transfer>();
+        t->mail = std::move(request);
+        t->mail_handler = std::move(handler);
+        if (stopping) {
+            fail(std::move(t), "client shut down");
+            return;
+        }
+        if (auto problem = configure_mail(*t); !problem.empty()) {
+            fail(std::move(t), problem);
+            return;
+        }
+        CURL* easy = t->easy;
+        transfers.emplace(easy, std::move(t));
+        if (CURLMcode mc = curl_multi_add_handle(multi, easy); mc != CURLM_OK) {
+            auto it = transfers.find(easy);
+            auto owned = std::move(it->second);
+            transfers.erase(it);
+            fail(std::move(owned), curl_multi_strerror(mc));
+        }
+    }
+
+    // Returns an empty string, or why the message cannot be sent.
+    std::string configure_mail(Transfer& t) {
+        const MailRequest& m = t.mail;
+        bool smtps = m.url.starts_with("smtps://");
+        if (!smtps && !m.url.starts_with("smtp://")) return "mail URL must be smtp:// or smtps://";
+        if (m.recipients.empty()) return "no recipient";
+        for (const auto& a : m.recipients)
+            if (a.empty() || has_line_break(a)) return "invalid recipient address";
+        if (has_line_break(m.mail_from)) return "invalid sender address";
+        t.easy = curl_easy_init();
+        if (!t.easy) return "curl_easy_init failed";
+        CURL* e = t.easy;
+        curl_easy_setopt(e, CURLOPT_URL, m.url.c_str());
+        curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        long timeout_ms = std::max<long>(1, static_cast<long>(m.timeout.count()));
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_buffer);
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        if (!smtps)
+            curl_easy_setopt(e, CURLOPT_USE_SSL,
+                             m.require_tls ? static_cast<long>(CURLUSESSL_ALL)
+                                           : static_cast<long>(CURLUSESSL_TRY));
+        bool verify = m.verify_tls && options.verify_tls;
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+        if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
+        if (!m.username.empty()) {
+            curl_easy_setopt(e, CURLOPT_USERNAME, m.username.c_str());
+            curl_easy_setopt(e, CURLOPT_PASSWORD, m.password.c_str());
+        }
+        std::string from = "<" + m.mail_from + ">";
+        curl_easy_setopt(e, CURLOPT_MAIL_FROM, from.c_str());  // libcurl copies the string
+        for (const auto& a : m.recipients) {
+            std::string rcpt = "<" + a + ">";
+            curl_slist* next = curl_slist_append(t.recipients, rcpt.c_str());
+            if (!next) return "out of memory";
+            t.recipients = next;
+        }
+        curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t.recipients);
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, &on_mail_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, &t);
+        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(m.message.size()));
+        return {};
     }
 
     // Returns an empty string, or why the request cannot be sent.
@@ -272,6 +382,13 @@ struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
     }
 
     void fail(std::unique_ptr<Transfer> t, std::string text) {
+        if (t->mail_handler) {
+            MailResult result;
+            result.error = MailResult::Error::other;
+            result.error_text = std::move(text);
+            t->mail_handler->complete(std::move(result));
+            return;
+        }
         HttpResponse resp;
         resp.error = HttpResponse::Error::other;
         resp.error_text = std::move(text);
@@ -289,6 +406,19 @@ struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
         auto t = std::move(it->second);
         transfers.erase(it);
         curl_multi_remove_handle(multi, easy);
+
+        if (t->mail_handler) {
+            MailResult result;
+            long reply = 0;
+            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &reply);
+            result.reply_code = static_cast<int>(reply);
+            if (rc != CURLE_OK) {
+                result.error = classify_mail(rc, reply);
+                result.error_text = t->error_buffer[0] ? t->error_buffer : curl_easy_strerror(rc);
+            }
+            t->mail_handler->complete(std::move(result));
+            return;
+        }
 
         HttpResponse resp = std::move(t->response);
         if (t->too_large) {
@@ -439,13 +569,30 @@ asio::awaitable<HttpResponse> CurlMulti::perform(HttpRequest request) {
     Impl* impl = impl_.get();
     auto init = [impl](auto handler, HttpRequest req) {
         using H = decltype(handler);
-        impl->start(std::move(req),
-                    std::make_unique<CompletionFor<H>>(std::move(handler), impl->executor));
+        impl->start(std::move(req), std::make_unique<CompletionFor<HttpResponse, H>>(
+                                        std::move(handler), impl->executor));
     };
     HttpResponse response =
         co_await asio::async_initiate<decltype(asio::use_awaitable), void(HttpResponse)>(
             init, asio::use_awaitable, std::move(request));
     co_return response;
+}
+
+}  // namespace tinbao
+
+namespace tinbao {
+
+asio::awaitable<MailResult> CurlMulti::send_mail(MailRequest request) {
+    Impl* impl = impl_.get();
+    auto init = [impl](auto handler, MailRequest req) {
+        using H = decltype(handler);
+        impl->start_mail(std::move(req), std::make_unique<CompletionFor<MailResult, H>>(
+                                             std::move(handler), impl->executor));
+    };
+    MailResult result =
+        co_await asio::async_initiate<decltype(asio::use_awaitable), void(MailResult)>(
+            init, asio::use_awaitable, std::move(request));
+    co_return result;
 }
 
 }  // namespace tinbao

@@ -1,5 +1,6 @@
-// The daemon's HttpClient: every provider request runs on one libcurl multi handle driven by Asio
-// through the multi-socket API (CURLMOPT_SOCKETFUNCTION + CURLMOPT_TIMERFUNCTION, one steady_timer,
+// The daemon's HttpClient and MailClient: every provider request (HTTP, and SMTP for the `smtp`
+// adapter) runs on one libcurl multi handle driven by Asio through the multi-socket API
+// (CURLMOPT_SOCKETFUNCTION + CURLMOPT_TIMERFUNCTION, one steady_timer,
 // stream_descriptor::async_wait). Connections live in the multi handle's cache and are reused
 // across requests; nothing blocks the event loop.
 //
@@ -20,6 +21,7 @@
 #include <string>
 
 #include "providers/http_client.hpp"
+#include "providers/mail_client.hpp"
 
 namespace tinbao {
 
@@ -34,7 +36,7 @@ struct CurlMultiOptions {
     std::string user_agent = "tinbao";
 };
 
-class CurlMulti final : public HttpClient {
+class CurlMulti final : public HttpClient, public MailClient {
   public:
     explicit CurlMulti(boost::asio::any_io_executor executor, CurlMultiOptions options = {});
     ~CurlMulti() override;
@@ -43,6 +45,11 @@ class CurlMulti final : public HttpClient {
 
     // Never throws on the data path; every failure is an HttpResponse with error != none.
     boost::asio::awaitable<HttpResponse> perform(HttpRequest request) override;
+
+    // One message to an SMTP server on the same multi handle (STARTTLS is tried on smtp://
+    // unless require_tls asks for it). Never throws; failures are MailResult with error != none.
+    // TLS verification happens when both the request and CurlMultiOptions::verify_tls ask for it.
+    boost::asio::awaitable<MailResult> send_mail(MailRequest request) override;
 
     // Requests started and not yet completed.
     std::size_t in_flight() const;

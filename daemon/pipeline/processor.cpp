@@ -317,6 +317,29 @@ std::optional<std::string> Processor::canonical(std::string_view status) const {
     return runtime_->config->canonical_status(status);
 }
 
+asio::awaitable<void> Processor::lock_dossier(const std::string& code) {
+    auto it = dossiers_.find(code);
+    if (it == dossiers_.end()) {
+        dossiers_.emplace(code, std::deque<std::shared_ptr<asio::steady_timer>>{});
+        co_return;
+    }
+    auto turn = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
+    it->second.push_back(turn);
+    co_await turn->async_wait(asio::as_tuple(asio::use_awaitable));  // woken by unlock
+}
+
+void Processor::unlock_dossier(const std::string& code) {
+    auto it = dossiers_.find(code);
+    if (it == dossiers_.end()) return;
+    if (it->second.empty()) {
+        dossiers_.erase(it);
+        return;
+    }
+    auto next = it->second.front();  // the turn passes to the next event, in arrival order
+    it->second.pop_front();
+    next->cancel();
+}
+
 void Processor::finished(const std::string& key) {
     active_.erase(key);
     if (room_) room_->cancel();
@@ -447,6 +470,14 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
     if (now_ms() > give_up_at) {
         settle(state::kExpired);
         spdlog::warn("{}: expired after {} attempt(s)", log_prefix, rec.attempts);
+        co_return;
+    }
+    if (w.not_before_ms > now_ms()) {
+        // An earlier notice of this dossier is still waiting: keep their order.
+        spdlog::info("{}: waits behind an earlier notice of the dossier until {}", log_prefix,
+                     rfc3339_utc(w.not_before_ms));
+        schedule(w.not_before_ms);
+        w.not_before_ms = 0;
         co_return;
     }
     if (auto until = quiet_until(cfg, w.msg.outbound.channel, now_ms())) {
@@ -638,6 +669,12 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
         co_return;
     }
     auto& ev = *parsed.event;
+    co_await lock_dossier(ev.dossier_code);
+    struct Unlock {
+        Processor* p;
+        std::string code;
+        ~Unlock() { p->unlock_dossier(code); }
+    } unlock{this, ev.dossier_code};
     auto plan = plan_event(*rt, ev, entry.id);
     std::vector<MessageRecord> initial;
     for (auto& m : plan.messages) initial.push_back(m.record);
@@ -677,6 +714,7 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
         w.channels = plan.channels;
         w.msg = std::move(plan.messages[i]);
         w.epoch_ms = w.msg.record.created_at_ms;
+        if (claim.blocked_until_ms > 0) w.not_before_ms = claim.blocked_until_ms + 1;
         co_await run_message(rt, w, c);
     }
     co_await commit(std::move(c));
@@ -737,11 +775,27 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
         finished(key);
         co_return;
     }
+    co_await lock_dossier(w.event.dossier_code);
+    struct Unlock {
+        Processor* p;
+        std::string code;
+        ~Unlock() { p->unlock_dossier(code); }
+    } unlock{this, w.event.dossier_code};
     // Rendered again with the templates in force now; same id, so the provider sees one message.
     w.msg = plan_message(*rt, w.event, w.entry_id, *channel);
     if (due.record) {
         w.msg.record.attempts = due.record->attempts;
         w.msg.record.created_at_ms = due.record->created_at_ms;
+    }
+    // An older notice of the dossier that was put back meanwhile still goes first.
+    int64_t blocked = co_await queue_.dossier_blocked_until(
+        w.event.dossier_code, w.msg.record.created_at_ms, w.msg.record.id);
+    if (blocked >= now_ms()) {
+        w.msg.record.state = state::kQueued;
+        c.schedule.push_back(queue::Job{due.job.message_id, due.job.payload, blocked + 1});
+        co_await commit(std::move(c));
+        finished(key);
+        co_return;
     }
     ++stats_.jobs_run;
     co_await run_message(rt, w, c);

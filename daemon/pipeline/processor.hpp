@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/value.hpp>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -100,6 +101,7 @@ struct Work {
     int provider_attempts = 0;
     int64_t epoch_ms = 0;          // give_up_after counts from here (creation, or a replay)
     int64_t due_ms = 0;            // when scheduled: the next attempt
+    int64_t not_before_ms = 0;     // no attempt before (per-dossier order)
 
     std::string job_payload() const;
 };
@@ -142,6 +144,9 @@ private:
     boost::asio::awaitable<void> commit(queue::Commit c);
     std::optional<std::string> canonical(std::string_view status) const;
     void finished(const std::string& key);
+    // Events of one dossier are handled one after the other, in stream order.
+    boost::asio::awaitable<void> lock_dossier(const std::string& code);
+    void unlock_dossier(const std::string& code);
 
     boost::asio::io_context& io_;
     queue::Queue& queue_;
@@ -153,6 +158,8 @@ private:
     PipelineStats stats_;
     int instances_ = 1;
     bool instances_known_ = false;
+    std::map<std::string, std::deque<std::shared_ptr<boost::asio::steady_timer>>, std::less<>>
+        dossiers_;  // dossier in progress -> events of it waiting their turn
     std::shared_ptr<boost::asio::steady_timer> instances_ready_;
 };
 

@@ -38,6 +38,9 @@ struct Claim {
     enum class Kind { process, duplicate, unavailable } kind = Kind::unavailable;
     // For `process`: per initial message (same order), the record already stored, if any.
     std::vector<std::optional<MessageRecord>> existing;
+    // Per-dossier order: an earlier notice of the same dossier waits for a later attempt until
+    // then (Unix ms; 0 when none): this event's messages must not overtake it.
+    int64_t blocked_until_ms = 0;
 };
 
 // A message waiting for a later attempt (a retry, the end of quiet hours, a replay). The payload
@@ -106,6 +109,10 @@ public:
     // pipeline can schedule them again. nullopt: backend error.
     virtual boost::asio::awaitable<std::optional<std::vector<Job>>> take_dead(
         const std::vector<std::string>& ids, const std::string& reason) = 0;
+    // Per-dossier order: the latest next attempt among the dossier's notices created before
+    // `created_ms` that still wait, other than `message_id` (0: none; -1: no answer).
+    virtual boost::asio::awaitable<int64_t> dossier_blocked_until(
+        const std::string& dossier_code, int64_t created_ms, const std::string& message_id) = 0;
     // Live instances sharing this queue (for dividing rate limits); registers this one.
     // -1 when the queue did not answer.
     virtual boost::asio::awaitable<int> heartbeat_instances() = 0;

@@ -26,9 +26,9 @@ return {1, id}
 )lua");
 
 // KEYS: event key, dossier zset, message keys... ARGV: entry id, ttl ms, dossier code, status,
-// now ms, message ids (comma-separated), message JSON... (same order as the message keys).
-// Returns {'duplicate'} when another entry owns the event, else {'process', existing...} with the
-// stored record of each message ('' when it was created now).
+// now ms, message ids (comma-separated), key prefix, message JSON... (same order as the message
+// keys). Returns {'duplicate'} when another entry owns the event, else {'process', blocked_until,
+// existing...} with the stored record of each message ('' when it was created now).
 const redis::Script kClaim(R"lua(
 local owner = redis.call('HGET', KEYS[1], 'entry')
 if owner and owner ~= ARGV[1] then return {'duplicate'} end
@@ -40,7 +40,17 @@ end
 if redis.call('HEXISTS', KEYS[1], 'msgs') == 0 and ARGV[6] ~= '' then
   redis.call('HSET', KEYS[1], 'msgs', ARGV[6])
 end
-local out = {'process'}
+-- Per-dossier order: an earlier notice of this dossier still waiting (a retry, quiet hours)
+-- holds the new ones back until its own next attempt.
+local blocked = 0
+for _, id in ipairs(redis.call('ZREVRANGE', KEYS[2], 0, 19)) do
+  local raw = redis.call('GET', ARGV[7] .. 'msg:' .. id)
+  if raw and cjson.decode(raw).state == 'queued' then
+    local due = redis.call('ZSCORE', ARGV[7] .. 'sched', id)
+    if due and tonumber(due) > blocked then blocked = tonumber(due) end
+  end
+end
+local out = {'process', tostring(blocked)}
 local n = 0
 for id in string.gmatch(ARGV[6], '[^,]+') do
   n = n + 1
@@ -49,7 +59,7 @@ for id in string.gmatch(ARGV[6], '[^,]+') do
   if cur then
     out[#out + 1] = cur
   else
-    redis.call('SET', k, ARGV[6 + n], 'PX', ARGV[2])
+    redis.call('SET', k, ARGV[7 + n], 'PX', ARGV[2])
     redis.call('ZADD', KEYS[2], 'NX', ARGV[5], id)
     out[#out + 1] = ''
   end
@@ -178,6 +188,21 @@ if redis.call('EXISTS', evkey) == 1 then
   redis.call('HSET', evkey, 'state', event_state(prefix, evkey), 'updated_at', now)
 end
 return 'updated'
+)lua");
+
+// KEYS: dossier zset. ARGV: key prefix, created ms, own message id. The latest next attempt of an older notice of
+// the dossier that still waits (0: none).
+const redis::Script kBlocked(R"lua(
+local blocked = 0
+local older = redis.call('ZREVRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '-inf', 'LIMIT', 0, 20)
+for _, id in ipairs(older) do
+  local raw = id ~= ARGV[3] and redis.call('GET', ARGV[1] .. 'msg:' .. id)
+  if raw and cjson.decode(raw).state == 'queued' then
+    local due = redis.call('ZSCORE', ARGV[1] .. 'sched', id)
+    if due and tonumber(due) > blocked then blocked = tonumber(due) end
+  end
+end
+return tostring(blocked)
 )lua");
 
 // KEYS: lock. ARGV: owner. Deletes the lock only when this owner holds it.
@@ -368,7 +393,7 @@ asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
     }
     std::vector<std::string> args{entry.id, std::to_string(settings_.dedupe_ttl.count()),
                                   event.dossier_code, event.status, std::to_string(now_ms()),
-                                  join(ids, ',')};
+                                  join(ids, ','), prefix_ + ":"};
     for (auto& m : initial) args.push_back(json::serialize(m.to_json()));
     auto r = co_await kClaim.run(cmd_, keys, args);
     Claim c;
@@ -382,7 +407,13 @@ asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
         co_return c;
     }
     c.kind = Claim::Kind::process;
-    for (size_t i = 1; i < r.reply.elements.size(); ++i) {
+    if (r.reply.elements.size() >= 2) {
+        try {
+            c.blocked_until_ms = static_cast<int64_t>(std::stod(r.reply.elements[1].str));
+        } catch (...) {
+        }
+    }
+    for (size_t i = 2; i < r.reply.elements.size(); ++i) {
         auto& s = r.reply.elements[i].str;
         c.existing.push_back(s.empty() ? std::nullopt : MessageRecord::from_json(s));
     }
@@ -691,6 +722,20 @@ asio::awaitable<void> RedisQueue::unlock(std::string k) {
     std::vector<std::string> keys{prefix_ + ":lock:" + k};
     std::vector<std::string> args{consumer_};
     co_await kUnlock.run(cmd_, keys, args);
+}
+
+asio::awaitable<int64_t> RedisQueue::dossier_blocked_until(const std::string& dossier_code,
+                                                           int64_t created_ms,
+                                                           const std::string& message_id) {
+    std::vector<std::string> keys{key("dossier", dossier_code)};
+    std::vector<std::string> args{prefix_ + ":", std::to_string(created_ms), message_id};
+    auto r = co_await kBlocked.run(cmd_, keys, args);
+    if (!r.ok || r.reply.is_error()) co_return -1;
+    try {
+        co_return static_cast<int64_t>(std::stod(r.reply.str));
+    } catch (...) {
+        co_return -1;
+    }
 }
 
 }  // namespace tinbao::queue

@@ -47,6 +47,9 @@ public:
     boost::asio::awaitable<std::optional<std::vector<Job>>> take_dead(
         const std::vector<std::string>& ids, const std::string& reason) override;
     boost::asio::awaitable<int> heartbeat_instances() override;
+    boost::asio::awaitable<int64_t> dossier_blocked_until(const std::string& dossier_code,
+                                                          int64_t created_ms,
+                                                          const std::string& message_id) override;
     boost::asio::awaitable<Gauges> gauges() override;
     boost::asio::awaitable<bool> apply_updates(const std::vector<DeliveryUpdate>& updates) override;
     boost::asio::awaitable<bool> ack(const Entry& entry) override;

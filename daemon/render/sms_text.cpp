@@ -33,12 +33,22 @@ constexpr std::array<char32_t, 10> kGsmExtension = {U'\f', U'^', U'{', U'}', U'\
                                                     U'[',  U'~', U']', U'|', U'€'};
 
 // 0 = not GSM, 1 = basic table, 2 = extension table.
-int gsm_septets(char32_t cp) {
+int gsm_septets_slow(char32_t cp) {
     if (cp == 0x1B) return 0;  // the escape code itself is not a character
     if (std::find(kGsmBasic.begin(), kGsmBasic.end(), cp) != kGsmBasic.end()) return 1;
     if (std::find(kGsmExtension.begin(), kGsmExtension.end(), cp) != kGsmExtension.end())
         return 2;
     return 0;
+}
+
+// The same answer through a table for U+0000..U+00FF, where nearly all SMS text lives.
+int gsm_septets(char32_t cp) {
+    static const std::array<unsigned char, 256> kLatin1 = [] {
+        std::array<unsigned char, 256> t{};
+        for (char32_t c = 0; c < 256; ++c) t[c] = static_cast<unsigned char>(gsm_septets_slow(c));
+        return t;
+    }();
+    return cp < 256 ? kLatin1[cp] : gsm_septets_slow(cp);
 }
 
 // Decodes UTF-8; an invalid byte becomes U+FFFD so counting never fails.
@@ -233,6 +243,51 @@ PlanResult plan(std::string_view utf8, UnicodePolicy policy, int max_segments) {
         }
     }
     return r;
+}
+
+std::string replace_forbidden(std::string_view text, std::string_view forbidden_utf8_chars,
+                              std::string_view replacement) {
+    std::vector<char32_t> forbidden = decode(forbidden_utf8_chars);
+    forbidden.erase(std::remove(forbidden.begin(), forbidden.end(), char32_t{0xFFFD}),
+                    forbidden.end());
+    if (forbidden.empty()) return std::string(text);
+    std::string out;
+    out.reserve(text.size() + 8);
+    // The run of spaces at the end of `out` (if any), and whether a replacement touched it.
+    std::size_t run_start = std::string::npos;
+    bool run_touched = false;
+    bool after_replacement = false;  // the last thing appended came from a replacement
+    auto put = [&](char c, bool replaced) {
+        if (c == ' ') {
+            if (run_start == std::string::npos) {
+                run_start = out.size();
+                run_touched = after_replacement || replaced;
+            } else if (replaced) {
+                run_touched = true;
+            }
+            out.push_back(c);
+            return;
+        }
+        if (run_start != std::string::npos) {
+            if (run_touched) out.resize(run_start + 1);
+            run_start = std::string::npos;
+        }
+        after_replacement = replaced;
+        out.push_back(c);
+    };
+    text::for_each_codepoint(text, [&](int32_t cp, std::string_view bytes) {
+        bool hit = cp >= 0 && std::find(forbidden.begin(), forbidden.end(),
+                                        static_cast<char32_t>(cp)) != forbidden.end();
+        if (!hit) {
+            for (char c : bytes) put(c, false);
+            return;
+        }
+        if (run_start != std::string::npos) run_touched = true;
+        for (char c : replacement) put(c, true);
+        after_replacement = true;
+    });
+    if (run_start != std::string::npos && run_touched) out.resize(run_start + 1);
+    return out;
 }
 
 }  // namespace tinbao::sms

@@ -54,4 +54,11 @@ struct PlanResult {
 };
 PlanResult plan(std::string_view utf8, UnicodePolicy policy, int max_segments);
 
+// Per-provider forbidden characters (several brandname gateways reject '&' and '#'): every code
+// point of `text` found in `forbidden_utf8_chars` becomes `replacement`. Then every run of spaces
+// that a replacement created or touched ("A & B" -> "A   B") collapses to one space; runs the
+// text had by itself elsewhere are kept. An invalid byte in `text` is kept as it is.
+std::string replace_forbidden(std::string_view text, std::string_view forbidden_utf8_chars,
+                              std::string_view replacement);
+
 }  // namespace tinbao::sms

@@ -608,6 +608,13 @@ std::string format_vietnam_time(long long utc, const std::string& fmt) {
     return {};
 }
 
+std::optional<long long> integer_of_text(std::string_view s) {
+    long long n = 0;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (r.ec == std::errc() && r.ptr == s.data() + s.size() && !s.empty()) return n;
+    return std::nullopt;
+}
+
 std::optional<long long> as_integer(const json::value& v) {
     if (const std::int64_t* i = v.if_int64()) return *i;
     if (const std::uint64_t* u = v.if_uint64())
@@ -615,11 +622,8 @@ std::optional<long long> as_integer(const json::value& v) {
     if (const double* d = v.if_double())
         if (std::isfinite(*d) && std::trunc(*d) == *d && std::fabs(*d) < 9e18)
             return static_cast<long long>(*d);
-    if (const json::string* s = v.if_string()) {
-        long long n = 0;
-        auto r = std::from_chars(s->data(), s->data() + s->size(), n);
-        if (r.ec == std::errc() && r.ptr == s->data() + s->size() && !s->empty()) return n;
-    }
+    if (const json::string* s = v.if_string())
+        return integer_of_text(std::string_view(s->data(), s->size()));
     return std::nullopt;
 }
 
@@ -681,69 +685,101 @@ struct Template::Impl {
         return Error{file, e.pos.line, e.pos.column, std::move(message)};
     }
 
+    // The value flowing through a filter chain: the context's own value until a filter makes
+    // a text of it (so a plain `{{ path }}` copies nothing but the final text), then that text.
+    struct Current {
+        const json::value* original = nullptr;
+        std::string text;
+        bool is_text = false;
+        bool missing() const { return !original && !is_text; }
+        void set(std::string s) {
+            text = std::move(s);
+            is_text = true;
+            original = nullptr;
+        }
+    };
+
     std::optional<Error> expr(const ExprNode& e, const json::value& ctx,
                               const RenderOptions& opts, std::string& out) const {
-        std::optional<json::value> v;  // nullopt: missing (absent or null)
-        if (const json::value* found = lookup(ctx, e.path)) v = *found;
-        auto text_of = [&](std::string& s) -> std::optional<Error> {
-            auto str = stringify(*v);
+        Current v;
+        v.original = lookup(ctx, e.path);  // null: missing (absent or null)
+        std::string scratch;
+        // The text of the current value, without a copy when it is already a text.
+        auto text_of = [&](std::string_view& sv) -> std::optional<Error> {
+            if (v.is_text) {
+                sv = v.text;
+                return std::nullopt;
+            }
+            if (const json::string* js = v.original->if_string()) {
+                sv = std::string_view(js->data(), js->size());
+                return std::nullopt;
+            }
+            auto str = stringify(*v.original);
             if (!str) return error_at(e, "'" + e.path_text + "' is not a text or number value");
-            s = std::move(*str);
+            scratch = std::move(*str);
+            sv = scratch;
             return std::nullopt;
         };
         for (const Filter& f : e.filters) {
             if (f.kind == FilterKind::default_) {
-                const json::string* s = v ? v->if_string() : nullptr;
-                if (!v || (s && s->empty())) v = json::string(f.text);
+                bool empty_text = v.is_text ? v.text.empty()
+                                  : v.original && v.original->is_string()
+                                      ? v.original->get_string().empty()
+                                      : false;
+                if (v.missing() || empty_text) v.set(f.text);
                 continue;
             }
-            if (!v) continue;  // stays missing until a default
-            std::string s;
+            if (v.missing()) continue;  // stays missing until a default
+            std::string_view sv;
             switch (f.kind) {
                 case FilterKind::upper:
                 case FilterKind::lower:
-                    if (auto err = text_of(s)) return err;
-                    v = json::string(map_case(s, f.kind == FilterKind::upper));
+                    if (auto err = text_of(sv)) return err;
+                    v.set(map_case(sv, f.kind == FilterKind::upper));
                     break;
                 case FilterKind::unaccent:
-                    if (auto err = text_of(s)) return err;
-                    v = json::string(sms::unaccent(s));
+                    if (auto err = text_of(sv)) return err;
+                    v.set(sms::unaccent(sv));
                     break;
                 case FilterKind::truncate:
-                    if (auto err = text_of(s)) return err;
-                    v = json::string(truncate_chars(s, f.count));
+                    if (auto err = text_of(sv)) return err;
+                    v.set(truncate_chars(sv, f.count));
                     break;
                 case FilterKind::mask_phone:
-                    if (auto err = text_of(s)) return err;
-                    v = json::string(tinbao::mask_phone(s));
+                    if (auto err = text_of(sv)) return err;
+                    v.set(tinbao::mask_phone(sv));
                     break;
                 case FilterKind::date: {
-                    const json::string* js = v->if_string();
-                    auto t = js ? parse_rfc3339(*js) : std::nullopt;
+                    std::optional<long long> t;
+                    if (v.is_text) {
+                        t = parse_rfc3339(v.text);
+                    } else if (const json::string* js = v.original->if_string()) {
+                        t = parse_rfc3339(std::string_view(js->data(), js->size()));
+                    }
                     if (!t)
                         return error_at(e, "'" + e.path_text + "' is not an RFC 3339 time");
-                    v = json::string(format_vietnam_time(*t, f.text));
+                    v.set(format_vietnam_time(*t, f.text));
                     break;
                 }
                 case FilterKind::vnd: {
-                    auto n = as_integer(*v);
+                    auto n = v.is_text ? integer_of_text(v.text) : as_integer(*v.original);
                     if (!n)
                         return error_at(e, "'" + e.path_text + "' is not an integer amount");
-                    v = json::string(format_vnd(*n));
+                    v.set(format_vnd(*n));
                     break;
                 }
                 case FilterKind::default_: break;
             }
         }
-        if (!v)
+        if (v.missing())
             return error_at(e, "no value for '" + e.path_text +
                                    "' (use | default(\"...\") when it is optional)");
-        std::string s;
-        if (auto err = text_of(s)) return err;
+        std::string_view sv;
+        if (auto err = text_of(sv)) return err;
         if (opts.html_escape)
-            append_escaped(out, s);
+            append_escaped(out, sv);
         else
-            out += s;
+            out += sv;
         return std::nullopt;
     }
 };
@@ -763,6 +799,7 @@ std::variant<Template, Error> Template::compile(std::string_view source, std::st
 std::variant<std::string, Error> Template::render(const boost::json::value& ctx,
                                                   const RenderOptions& opts) const {
     std::string out;
+    out.reserve(impl_->source.size() + impl_->source.size() / 2);
     if (auto err = impl_->render(impl_->nodes, ctx, opts, out)) return std::move(*err);
     return out;
 }

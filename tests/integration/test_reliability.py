@@ -115,6 +115,17 @@ def scenario_retries(c):
     check(len(reqs) == 2 and gap >= 0.95, "429 with Retry-After: 1 -> next attempt %.2f s later" % gap)
 
 
+def scenario_order(c):
+    c.fake.control(fail_next=3, code="http500")
+    first, second = event("ord-1", code="ORD-1"), event("ord-2", status="received", code="ORD-1")
+    check(post(c, first) == 202 and post(c, second) == 202, "two notices of one dossier accepted")
+    r1, r2 = wait_state(c, "ord-1", ("done",)), wait_state(c, "ord-2", ("done",))
+    t1 = [r["at"] for r in at_fake(c, r1["messages"][0]["id"]) if r["code"] == "100"]
+    t2 = [r["at"] for r in at_fake(c, r2["messages"][0]["id"]) if r["code"] == "100"]
+    check(len(t1) == 1 and len(t2) == 1 and t1[0] < t2[0],
+          "per-dossier order: the second notice waits for the first one's retries")
+
+
 def scenario_dead_letters(c):
     c.fake.control(fail_next=1, code="146")
     check(post(c, event("p1")) == 202, "p1 accepted")
@@ -264,6 +275,7 @@ def main():
         c.daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod.log"))
         c.daemon.start(c.base)
         scenario_retries(c)
+        scenario_order(c)
         scenario_dead_letters(c)
         scenario_fallback(c)
         scenario_expiry(c)
