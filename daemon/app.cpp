@@ -221,6 +221,7 @@ public:
         ProviderContext ctx;
         ctx.executor = io_.get_executor();
         ctx.http = http_.get();
+        ctx.mail = http_.get();
         ctx.state = queue_.get();
         ctx.state_dir = cfg.state_dir.string();
         ctx.public_base_url = cfg.http.public_base_url;
@@ -337,6 +338,7 @@ public:
         if (gauges_.dead >= 0)
             gauge("tinbao_dead_letters", "Messages failed or expired, kept for replay.", "",
                   static_cast<double>(gauges_.dead));
+        out += processor_->metrics().render();
         auto rt = processor_->runtime();
         auto now = CircuitBreaker::Clock::now();
         bool first = true;
@@ -529,6 +531,7 @@ int run_daemon(const std::filesystem::path& config_file) {
     ProviderContext ctx;
     ctx.executor = io.get_executor();
     ctx.http = http.get();
+    ctx.mail = http.get();
     ctx.state_dir = "";
     std::vector<std::string> problems;
     // The first load: state_dir is known only after the config is read; providers that need it

@@ -34,6 +34,7 @@
 namespace tinbao {
 
 class HttpClient;
+class MailClient;
 class StateStore;
 
 enum class Channel { sms, zalo, email };
@@ -135,6 +136,7 @@ struct CallbackResult {
 struct ProviderContext {
     boost::asio::any_io_executor executor;
     HttpClient* http = nullptr;   // null in `--check` runs: factories must not use it in create()
+    MailClient* mail = nullptr;   // SMTP transport (the same CurlMulti); null in `--check` runs
     std::string state_dir;
     StateStore* state = nullptr;  // durable small state (tokens); null in `--check` runs
     std::string public_base_url;  // how providers reach /v1/callbacks (http.public_base_url)

@@ -293,12 +293,45 @@ std::string Work::job_payload() const {
                    {"channels", std::move(chans)},
                    {"provider", provider_index},
                    {"provider_attempts", provider_attempts},
-                   {"epoch", epoch_ms}};
+                   {"epoch", epoch_ms},
+                   {"accepted", accepted_ms}};
     return json::serialize(o);
 }
 
+namespace {
+
+// The time a queue entry was created, from a Redis stream id ("<ms>-<seq>"); 0 when unknown.
+int64_t entry_time_ms(std::string_view entry_id) {
+    auto dash = entry_id.find('-');
+    if (dash == std::string_view::npos || dash == 0) return 0;
+    int64_t ms = 0;
+    for (char ch : entry_id.substr(0, dash)) {
+        if (ch < '0' || ch > '9') return 0;
+        ms = ms * 10 + (ch - '0');
+    }
+    return ms;
+}
+
+}  // namespace
+
 Processor::Processor(asio::io_context& io, queue::Queue& queue, std::shared_ptr<const Runtime> rt)
-    : io_(io), queue_(queue), runtime_(std::move(rt)) {}
+    : io_(io), queue_(queue), runtime_(std::move(rt)) {
+    metrics_.counter("tinbao_messages_total",
+                     "Messages by channel, provider, outcome (sent, failed, expired, superseded, "
+                     "skipped) and reason.");
+    metrics_.counter("tinbao_provider_requests_total",
+                     "Provider requests by provider and result (ok, retryable, permanent).");
+    metrics_.counter("tinbao_retries_total", "Attempts scheduled again, by provider and reason.");
+    metrics_.counter("tinbao_fallbacks_total", "Messages handed to the next channel.");
+    metrics_.counter("tinbao_messages_deferred_total",
+                     "Messages held back: quiet hours, dossier order, every circuit open.");
+    metrics_.counter("tinbao_sms_segments_total", "SMS segments sent, by encoding (the cost).");
+    metrics_.histogram("tinbao_provider_request_seconds", "Provider request latency.",
+                       {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    metrics_.histogram("tinbao_end_to_end_seconds",
+                       "From the event's acceptance to the provider's answer, for sent messages.",
+                       {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600});
+}
 
 void Processor::start() {
     if (running_) return;
@@ -474,6 +507,8 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
     }
     if (w.not_before_ms > now_ms()) {
         // An earlier notice of this dossier is still waiting: keep their order.
+        metrics_.inc("tinbao_messages_deferred_total",
+                     {{"channel", rec.channel}, {"why", "dossier_order"}});
         spdlog::info("{}: waits behind an earlier notice of the dossier until {}", log_prefix,
                      rfc3339_utc(w.not_before_ms));
         schedule(w.not_before_ms);
@@ -487,6 +522,8 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
             co_return;
         }
         ++stats_.deferred_quiet;
+        metrics_.inc("tinbao_messages_deferred_total",
+                     {{"channel", rec.channel}, {"why", "quiet_hours"}});
         spdlog::info("{}: quiet hours; held until {}", log_prefix, rfc3339_utc(*until));
         schedule(*until);
         co_return;
@@ -528,8 +565,17 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
         auto& provider = *slot.provider;
         co_await slot.limiter->acquire();
         rec.provider = provider.name();
+        auto started = std::chrono::steady_clock::now();
         auto result = co_await provider.send(w.msg.outbound);
         slot.limiter->release();
+        metrics_.observe("tinbao_provider_request_seconds", {{"provider", provider.name()}},
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                             .count());
+        metrics_.inc("tinbao_provider_requests_total",
+                     {{"provider", provider.name()},
+                      {"result", result.ok ? "ok"
+                                 : result.failure == FailureClass::permanent ? "permanent"
+                                                                             : "retryable"}});
         ++rec.attempts;
         ++w.provider_attempts;
         rec.updated_at_ms = now_ms();
@@ -541,6 +587,12 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
             rec.last_error_detail.clear();
             settle(state::kSent);
             ++stats_.messages_sent;
+            if (w.accepted_ms > 0)
+                metrics_.observe("tinbao_end_to_end_seconds", {{"channel", rec.channel}},
+                                 static_cast<double>(now_ms() - w.accepted_ms) / 1000.0);
+            if (!rec.encoding.empty())
+                metrics_.inc("tinbao_sms_segments_total", {{"encoding", rec.encoding}},
+                             rec.segments);
             spdlog::info("{}: sent via {} (attempt {})", log_prefix, provider.name(), rec.attempts);
             co_return;
         }
@@ -579,6 +631,8 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
             co_return;
         }
         ++stats_.retries;
+        metrics_.inc("tinbao_retries_total",
+                     {{"provider", provider.name()}, {"reason", result.reason}});
         spdlog::info("{}: attempt {} via {} failed ({}: {}); next at {}", log_prefix,
                      rec.attempts, provider.name(), result.reason, result.detail,
                      rfc3339_utc(due));
@@ -590,13 +644,21 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
 
 asio::awaitable<void> Processor::run_message(std::shared_ptr<const Runtime> rt, Work& w,
                                              queue::Commit& c) {
+    auto count = [this](const MessageRecord& r) {
+        metrics_.inc("tinbao_messages_total", {{"channel", r.channel},
+                                               {"provider", r.provider},
+                                               {"outcome", r.state},
+                                               {"reason", r.last_error_reason}});
+    };
     for (;;) {
         auto& rec = w.msg.record;
         if (rec.state == state::kSkipped) {
+            count(rec);
             c.messages.push_back(rec);
             co_return;
         }
         co_await attempt(rt, w);
+        if (rec.state == state::kSent) count(rec);  // failures are counted once their fate is known
         if (rec.state == state::kQueued) {
             c.messages.push_back(rec);
             c.schedule.push_back(queue::Job{rec.id, w.job_payload(), w.due_ms});
@@ -621,6 +683,9 @@ asio::awaitable<void> Processor::run_message(std::shared_ptr<const Runtime> rt, 
                              w.event.event_id, w.event.dossier_code, rec.channel, rec.state,
                              rec.last_error_reason, to_string(*it));
                 rec.state = state::kSuperseded;
+                count(rec);
+                metrics_.inc("tinbao_fallbacks_total",
+                             {{"from", rec.channel}, {"to", std::string(to_string(*it))}});
                 c.messages.push_back(rec);
                 c.done.push_back(rec.id);
                 ++stats_.fallbacks;
@@ -631,6 +696,7 @@ asio::awaitable<void> Processor::run_message(std::shared_ptr<const Runtime> rt, 
                 continue;
             }
         }
+        count(rec);
         c.messages.push_back(rec);
         c.dead.push_back(queue::Job{rec.id, w.job_payload(), 0});
         co_return;
@@ -714,6 +780,7 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
         w.channels = plan.channels;
         w.msg = std::move(plan.messages[i]);
         w.epoch_ms = w.msg.record.created_at_ms;
+        w.accepted_ms = entry_time_ms(entry.id);
         if (claim.blocked_until_ms > 0) w.not_before_ms = claim.blocked_until_ms + 1;
         co_await run_message(rt, w, c);
     }
@@ -766,6 +833,7 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
     w.provider_index = static_cast<int>(num("provider"));
     w.provider_attempts = static_cast<int>(num("provider_attempts"));
     w.epoch_ms = num("epoch");
+    w.accepted_ms = num("accepted");
     c.event_id = w.event.event_id;
     c.dossier_code = w.event.dossier_code;
     c.status = w.event.status;

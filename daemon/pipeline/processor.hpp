@@ -23,6 +23,7 @@
 #include "daemon/pipeline/event.hpp"
 #include "daemon/pipeline/breaker.hpp"
 #include "daemon/pipeline/limiter.hpp"
+#include "daemon/pipeline/metrics.hpp"
 #include "daemon/pipeline/records.hpp"
 #include "daemon/queue/queue.hpp"
 #include "daemon/render/template.hpp"
@@ -102,6 +103,7 @@ struct Work {
     int64_t epoch_ms = 0;          // give_up_after counts from here (creation, or a replay)
     int64_t due_ms = 0;            // when scheduled: the next attempt
     int64_t not_before_ms = 0;     // no attempt before (per-dossier order)
+    int64_t accepted_ms = 0;       // when the event was queued (end-to-end latency)
 
     std::string job_payload() const;
 };
@@ -121,6 +123,7 @@ public:
     std::size_t active() const { return active_.size(); }
     const PipelineStats& stats() const { return stats_; }
     int instances() const { return instances_; }
+    const Metrics& metrics() const { return metrics_; }
 
     // Handles one stream entry (public for tests).
     boost::asio::awaitable<void> handle(queue::Entry entry);
@@ -156,6 +159,7 @@ private:
     std::size_t max_active_ = 2048;
     std::shared_ptr<boost::asio::steady_timer> room_;  // woken when active_ shrinks
     PipelineStats stats_;
+    Metrics metrics_;
     int instances_ = 1;
     bool instances_known_ = false;
     std::map<std::string, std::deque<std::shared_ptr<boost::asio::steady_timer>>, std::less<>>

@@ -338,6 +338,18 @@ providers:
         check(ctl.returncode == 0 and expected.replace("0007", "0007") in ctl.stdout and
               '"segments": 1' in ctl.stdout, "tinbaoctl render shows text and segments")
 
+        # --- metrics: labelled counters, histograms, no personal data ---
+        st, metrics = http("GET", base + "/metrics")
+        check(st == 200 and 'tinbao_messages_total{channel="sms",provider="esms",outcome="sent"'
+              in metrics and 'tinbao_sms_segments_total{encoding="ucs2"} 2' in metrics and
+              'tinbao_end_to_end_seconds_bucket{channel="sms",le="+Inf"}' in metrics and
+              'tinbao_provider_request_seconds_count{provider="esms"}' in metrics and
+              'reason="invalid_phone"' in metrics,
+              "/metrics: messages by channel/provider/outcome/reason, segments by encoding, "
+              "latency histograms")
+        check("912345678" not in metrics and "Tuy" not in metrics,
+              "/metrics carries no phone number or name")
+
         # --- SIGHUP: a bad config is refused and the running one stays; a good one is taken ---
         good = open(cfg_path).read()
         log.flush()
