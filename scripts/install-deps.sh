@@ -12,6 +12,8 @@ PACKAGES=(
   libyaml-cpp-dev libutf8proc-dev libsqlite3-dev libsystemd-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # the libFuzzer target (tests/fuzz): clang with its fuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
   redis-server redis-tools curl python3 python3-aiosmtpd
 )
 

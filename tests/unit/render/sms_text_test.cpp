@@ -241,3 +241,41 @@ TEST(Plan, AutoPrefersGsmThenUcs2ThenUnaccented) {
 
 }  // namespace
 }  // namespace tinbao::sms
+
+namespace tinbao::sms {
+namespace {
+
+TEST(ReplaceForbidden, Table) {
+    struct Case {
+        const char* text;
+        const char* forbidden;
+        const char* replacement;
+        const char* want;
+    };
+    const Case cases[] = {
+        {"Phi & le phi", "&#", " ", "Phi le phi"},
+        {"Phi&le phi", "&#", " ", "Phi le phi"},
+        {"Ho so #12 & #13", "&#", " ", "Ho so 12 13"},
+        {"Phi & le phi", "&#", "", "Phi le phi"},
+        {"Phi&le", "&#", "", "Phile"},
+        {"Phi & le", "&", "va", "Phi va le"},
+        {"Phi&le", "&", " va ", "Phi va le"},
+        {"Ma  so & ten", "&", " ", "Ma  so ten"},  // a run the text had by itself stays
+        {"A  &  B", "&", " ", "A B"},
+        {"Tien: 100.000d & phi", "&", "+", "Tien: 100.000d + phi"},
+        {"&&&", "&", "", ""},
+        {"& dau", "&", " ", " dau"},
+        {"cuoi &", "&", " ", "cuoi "},
+        {"khong co gi", "&#", " ", "khong co gi"},
+        {"co & nhung danh sach rong", "", " ", "co & nhung danh sach rong"},
+        {"Đơn €5 & Đ", "€Đ", "E", "Eơn E5 & E"},  // multi-byte code points both ways
+        {"a\xC3 & b", "&", " ", "a\xC3 b"},          // an invalid byte is kept
+    };
+    for (const Case& c : cases)
+        EXPECT_EQ(replace_forbidden(c.text, c.forbidden, c.replacement), c.want)
+            << '"' << c.text << "\" forbidden \"" << c.forbidden << "\" by \"" << c.replacement
+            << '"';
+}
+
+}  // namespace
+}  // namespace tinbao::sms
