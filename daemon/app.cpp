@@ -23,6 +23,7 @@
 #include "daemon/io/curl_multi.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/queue/redis_queue.hpp"
+#include "daemon/queue/sqlite_queue.hpp"
 #include "daemon/render/sms_text.hpp"
 
 namespace asio = boost::asio;
@@ -201,12 +202,14 @@ namespace {
 
 class Daemon final : public http::ApiBackend {
 public:
-    Daemon(std::filesystem::path config_file, std::unique_ptr<queue::RedisQueue> queue,
-           std::shared_ptr<Runtime> rt, asio::io_context& io, std::unique_ptr<CurlMulti> http)
+    Daemon(std::filesystem::path config_file, std::unique_ptr<queue::Queue> queue,
+           StateStore* store, std::shared_ptr<Runtime> rt, asio::io_context& io,
+           std::unique_ptr<CurlMulti> http)
         : config_file_(std::move(config_file)),
           io_(io),
           http_(std::move(http)),
-          queue_(std::move(queue)) {
+          queue_(std::move(queue)),
+          store_(store) {
         processor_ = std::make_unique<Processor>(io, *queue_, rt);
     }
 
@@ -222,7 +225,7 @@ public:
         ctx.executor = io_.get_executor();
         ctx.http = http_.get();
         ctx.mail = http_.get();
-        ctx.state = queue_.get();
+        ctx.state = store_;
         ctx.state_dir = cfg.state_dir.string();
         ctx.public_base_url = cfg.http.public_base_url;
         return ctx;
@@ -512,7 +515,8 @@ private:
     std::filesystem::path config_file_;
     asio::io_context& io_;
     std::unique_ptr<CurlMulti> http_;
-    std::unique_ptr<queue::RedisQueue> queue_;
+    std::unique_ptr<queue::Queue> queue_;
+    StateStore* store_ = nullptr;  // the queue's durable store for adapters
     std::unique_ptr<Processor> processor_;
     std::unique_ptr<http::Server> server_;
     std::unique_ptr<asio::steady_timer> watchdog_;
@@ -549,12 +553,8 @@ int run_daemon(const std::filesystem::path& config_file) {
         return 1;
     }
     setup_logging(rt->config->log);
-    if (rt->config->queue.backend != "redis") {
-        spdlog::error("queue.backend {} is not available in this build; use redis",
-                      rt->config->queue.backend);
-        return 1;
-    }
-    if (rt->config->queue.redis.tls) {
+    auto& qs = rt->config->queue;
+    if (qs.backend == "redis" && qs.redis.tls) {
         // hiredis 0.14 (Debian 12) has no TLS: refuse rather than send the password in clear.
         spdlog::error("queue.redis.url: rediss:// (TLS) is not supported by this build; use a "
                       "local TLS tunnel (stunnel) and redis:// to it");
@@ -563,9 +563,26 @@ int run_daemon(const std::filesystem::path& config_file) {
     std::error_code ec;
     std::filesystem::create_directories(rt->config->state_dir, ec);
     // Providers keep durable state (Zalo tokens) in the queue's store: build them again with it.
-    auto queue = std::make_unique<queue::RedisQueue>(io, rt->config->queue,
-                                                     Daemon::consumer_name(*rt->config));
-    ctx.state = queue.get();
+    std::unique_ptr<queue::Queue> queue;
+    StateStore* store = nullptr;
+    const std::string consumer = Daemon::consumer_name(*rt->config);
+    if (qs.backend == "sqlite") {
+        auto db = rt->config->state_dir / "tinbao.db";
+        try {
+            auto q = std::make_unique<queue::SqliteQueue>(io, db, qs.dedupe_ttl, consumer,
+                                                          qs.claim_idle, qs.retention);
+            store = q.get();
+            queue = std::move(q);
+        } catch (const std::exception& e) {
+            spdlog::error("queue: cannot open {}: {}", db.string(), e.what());
+            return 1;
+        }
+    } else {
+        auto q = std::make_unique<queue::RedisQueue>(io, qs, consumer);
+        store = q.get();
+        queue = std::move(q);
+    }
+    ctx.state = store;
     ctx.public_base_url = rt->config->http.public_base_url;
     problems.clear();
     rt = load_runtime(config_file, ctx, problems);
@@ -573,7 +590,7 @@ int run_daemon(const std::filesystem::path& config_file) {
         for (auto& p : problems) spdlog::error("{}", p);
         return 1;
     }
-    Daemon d(config_file, std::move(queue), rt, io, std::move(http));
+    Daemon d(config_file, std::move(queue), store, rt, io, std::move(http));
     return d.run();
 }
 

@@ -312,6 +312,13 @@ void load_queue(ConfigView& root, Config& c) {
         else
             q.claim_idle = *d;
     }
+    if (auto d = queue.duration("retention")) {
+        // Personal data is kept no longer than needed; 0 keeps records as long as dedupe_ttl.
+        if (d->count() < 0)
+            queue.error("retention", "must not be negative");
+        else
+            q.retention = *d;
+    }
     queue.finish();
 }
 

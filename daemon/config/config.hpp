@@ -63,6 +63,7 @@ struct QueueSettings {
     std::string consumer;            // consumer name in the group; default: hostname-pid-free id
     int batch = 256;                 // stream entries read at once
     Millis claim_idle{60000};        // entries idle this long in a dead consumer are taken over
+    Millis retention{0};             // records older than this are purged (0: dedupe_ttl)
 };
 
 struct Route {

@@ -298,21 +298,6 @@ std::string Work::job_payload() const {
     return json::serialize(o);
 }
 
-namespace {
-
-// The time a queue entry was created, from a Redis stream id ("<ms>-<seq>"); 0 when unknown.
-int64_t entry_time_ms(std::string_view entry_id) {
-    auto dash = entry_id.find('-');
-    if (dash == std::string_view::npos || dash == 0) return 0;
-    int64_t ms = 0;
-    for (char ch : entry_id.substr(0, dash)) {
-        if (ch < '0' || ch > '9') return 0;
-        ms = ms * 10 + (ch - '0');
-    }
-    return ms;
-}
-
-}  // namespace
 
 Processor::Processor(asio::io_context& io, queue::Queue& queue, std::shared_ptr<const Runtime> rt)
     : io_(io), queue_(queue), runtime_(std::move(rt)) {
@@ -780,7 +765,7 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
         w.channels = plan.channels;
         w.msg = std::move(plan.messages[i]);
         w.epoch_ms = w.msg.record.created_at_ms;
-        w.accepted_ms = entry_time_ms(entry.id);
+        w.accepted_ms = entry.created_ms;
         if (claim.blocked_until_ms > 0) w.not_before_ms = claim.blocked_until_ms + 1;
         co_await run_message(rt, w, c);
     }

@@ -30,6 +30,7 @@ struct Entry {
     std::string id;        // backend's entry id
     std::string payload;   // the event JSON
     std::string source;    // "http" or "stream"
+    int64_t created_ms = 0;  // when it was queued (end-to-end latency); 0 when unknown
 };
 
 enum class IngestOutcome { accepted, duplicate, unavailable };

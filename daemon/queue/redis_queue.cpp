@@ -250,6 +250,8 @@ void collect_entries(const redis::Reply& list, std::vector<Entry>& out) {
         if (e.type != redis::Reply::Type::array || e.elements.size() < 2) continue;
         Entry entry;
         entry.id = e.elements[0].str;
+        // A stream id is "<ms>-<seq>": the time Redis added the entry.
+        entry.created_ms = std::strtoll(entry.id.c_str(), nullptr, 10);
         entry.source = "stream";
         auto& fields = e.elements[1];
         for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {

@@ -566,8 +566,8 @@ TEST(ShippedExample, LoadsCleanlyWithoutEnvironment) {
     const auto root = std::filesystem::path(TINBAO_SOURCE_DIR).lexically_normal();
     EXPECT_EQ(c.state_dir, (root / "state").lexically_normal());
     EXPECT_EQ(c.templates_dir, (root / "templates").lexically_normal());
-    EXPECT_EQ(c.queue.backend, "redis");
-    EXPECT_EQ(c.queue.redis.host, "127.0.0.1");
+    EXPECT_EQ(c.queue.backend, "sqlite");  // a first run needs no Redis
+    EXPECT_EQ(c.queue.retention, std::chrono::hours(24 * 30));
     EXPECT_EQ(c.http.listen_port, 8080);
     ASSERT_FALSE(c.http.clients.empty());
     EXPECT_EQ(c.http.clients[0].name, "local");
@@ -584,6 +584,100 @@ TEST(ShippedExample, LoadsCleanlyWithoutEnvironment) {
     }
     EXPECT_EQ(channels, (std::set<Channel>{Channel::sms, Channel::zalo, Channel::email}));
     EXPECT_FALSE(c.routes.empty());
+}
+
+}  // namespace
+}  // namespace tinbao
+
+namespace tinbao {
+namespace {
+
+class SmsTextKeys : public ::testing::Test {
+  protected:
+    ConfigLoad load(const std::string& providers) {
+        return load_config(tmp_.write("tinbao.yaml",
+                                      "http:\n"
+                                      "  clients: [{ name: igate, token: 0123456789abcdef-token }]\n"
+                                      "providers:\n" +
+                                          providers));
+    }
+    TempDir tmp_;
+};
+
+TEST_F(SmsTextKeys, ReadForSmsProviders) {
+    auto l = load(
+        "  - name: esms\n"
+        "    channel: sms\n"
+        "    type: outbox\n"
+        "    forbidden_characters: \"&#\"\n"
+        "    forbidden_replacement: \"\"\n"
+        "    registered_templates:\n"
+        "      - \"Ho so {{ code }} da co ket qua\"\n"
+        "      - \"Ma OTP: {{ otp }}\"\n"
+        "  - { name: plain, channel: sms, type: outbox }\n");
+    ASSERT_TRUE(l.config);
+    for (auto& p : l.config->providers) p.view->finish();  // no unknown keys left
+    EXPECT_TRUE(l.diagnostics->empty()) << dump(*l.diagnostics);
+    const ProviderSettings& s = l.config->providers.at(0).settings;
+    EXPECT_EQ(s.forbidden_characters, "&#");
+    EXPECT_EQ(s.forbidden_replacement, "");
+    EXPECT_EQ(s.registered_templates,
+              (std::vector<std::string>{"Ho so {{ code }} da co ket qua", "Ma OTP: {{ otp }}"}));
+    const ProviderSettings& d = l.config->providers.at(1).settings;
+    EXPECT_EQ(d.forbidden_characters, "");
+    EXPECT_EQ(d.forbidden_replacement, " ");
+    EXPECT_TRUE(d.registered_templates.empty());
+}
+
+TEST_F(SmsTextKeys, OnlyForSmsProviders) {
+    auto l = load(
+        "  - { name: out-sms, channel: sms, type: outbox }\n"
+        "  - name: mail\n"
+        "    channel: email\n"
+        "    type: outbox\n"
+        "    forbidden_characters: \"&\"\n"
+        "    registered_templates: [\"x {{ y }}\"]\n");
+    ASSERT_TRUE(l.config);
+    for (auto& p : l.config->providers) p.view->finish();  // not also reported as unknown
+    const auto& items = l.diagnostics->items;
+    ASSERT_EQ(items.size(), 2u) << dump(*l.diagnostics);
+    EXPECT_EQ(items[0].str(), (tmp_.path() / "tinbao.yaml").string() +
+                                  ":9: providers[1].registered_templates: only for sms providers "
+                                  "(this one's channel is 'email')");
+    EXPECT_EQ(items[1].line, 8);
+    EXPECT_EQ(items[1].path, "providers[1].forbidden_characters");
+    EXPECT_TRUE(l.config->providers[1].settings.forbidden_characters.empty());
+}
+
+TEST_F(SmsTextKeys, BadRegisteredTemplateNamesItsIndexAndLine) {
+    auto l = load(
+        "  - name: esms\n"
+        "    channel: sms\n"
+        "    type: outbox\n"
+        "    registered_templates:\n"
+        "      - \"Ho so {{ code }} da co ket qua\"\n"
+        "      - \"Ho so {{ code da co ket qua\"\n"
+        "      - \"Ma }} sai\"\n");
+    ASSERT_TRUE(l.config);
+    const auto& items = l.diagnostics->items;
+    ASSERT_EQ(items.size(), 2u) << dump(*l.diagnostics);
+    EXPECT_EQ(items[0].str(), (tmp_.path() / "tinbao.yaml").string() +
+                                  ":9: providers[0].registered_templates[1]: unclosed '{{' at "
+                                  "byte 6");
+    EXPECT_EQ(items[1].line, 10);
+    EXPECT_EQ(items[1].path, "providers[0].registered_templates[2]");
+    EXPECT_TRUE(l.config->providers[0].settings.registered_templates.empty());
+}
+
+TEST_F(SmsTextKeys, ReplacementMustNotHoldAForbiddenCharacter) {
+    auto l = load(
+        "  - { name: esms, channel: sms, type: outbox, forbidden_characters: \"&#\",\n"
+        "      forbidden_replacement: \" & \" }\n");
+    ASSERT_TRUE(l.config);
+    const auto& items = l.diagnostics->items;
+    ASSERT_EQ(items.size(), 1u) << dump(*l.diagnostics);
+    EXPECT_EQ(items[0].line, 5);
+    EXPECT_EQ(items[0].path, "providers[0].forbidden_replacement");
 }
 
 }  // namespace

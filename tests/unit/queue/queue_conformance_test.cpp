@@ -1,0 +1,549 @@
+// The queue conformance suite: the same tests against every backend (a real redis-server on a
+// free loopback port, SQLite in a temp dir), so both keep the guarantees of queue.hpp.
+#include <gtest/gtest.h>
+
+#include <boost/json/object.hpp>
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "daemon/config/config.hpp"
+#include "daemon/queue/redis_queue.hpp"
+#include "daemon/queue/sqlite_queue.hpp"
+#include "tests/unit/queue/queue_test_util.hpp"
+#include "tests/unit/queue/redis_server.hpp"
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace tinbao::test {
+namespace {
+
+using queue::Claim;
+using queue::Entry;
+using queue::IngestOutcome;
+using queue::Lookup;
+
+enum class Backend { redis, sqlite };
+
+class QueueConformance : public ::testing::TestWithParam<Backend> {
+protected:
+    struct Opened {
+        std::unique_ptr<queue::Queue> queue;
+        StateStore* store = nullptr;
+    };
+
+    static void TearDownTestSuite() {
+        redis_.reset();
+        redis_dir_.reset();
+    }
+
+    void SetUp() override {
+        std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        prefix_ = "t";
+        for (char ch : name)
+            if (std::isalnum(static_cast<unsigned char>(ch))) prefix_.push_back(ch);
+        main_ = open("c1");
+    }
+
+    void TearDown() override { close(main_); }
+
+    Opened open(const std::string& consumer, std::chrono::milliseconds claim_idle = 60s) {
+        Opened o;
+        if (GetParam() == Backend::redis) {
+            if (!redis_) {
+                redis_dir_ = std::make_unique<TempDir>();
+                redis_ = std::make_unique<RedisServer>(redis_dir_->path());
+            }
+            QueueSettings s;
+            s.backend = "redis";
+            s.redis.host = "127.0.0.1";
+            s.redis.port = redis_->port();
+            s.redis.prefix = prefix_;
+            s.dedupe_ttl = 3600s;
+            s.claim_idle = claim_idle;
+            auto q = std::make_unique<queue::RedisQueue>(io_, s, consumer);
+            o.store = q.get();
+            o.queue = std::move(q);
+        } else {
+            auto q = std::make_unique<queue::SqliteQueue>(io_, dir_.path() / "queue.db", 3600s,
+                                                          consumer, claim_idle);
+            o.store = q.get();
+            o.queue = std::move(q);
+        }
+        o.queue->start();
+        auto deadline = std::chrono::steady_clock::now() + 5s;
+        io_.restart();
+        while (!o.queue->ready() && std::chrono::steady_clock::now() < deadline)
+            io_.run_one_for(50ms);
+        EXPECT_TRUE(o.queue->ready());
+        return o;
+    }
+
+    void close(Opened& o) {
+        if (o.queue) o.queue->stop();
+        o.queue.reset();
+        o.store = nullptr;
+    }
+
+    // A crash: the queue object goes away without acknowledging anything; a new one opens.
+    void restart(const std::string& consumer = "c1") {
+        close(main_);
+        main_ = open(consumer);
+    }
+
+    queue::Queue& q() { return *main_.queue; }
+    StateStore& store() { return *main_.store; }
+
+    // read(), retried while a connection is still coming up (nullopt hands nothing out), and a
+    // few times when empty: a first read after a start may only finish the backend's look at
+    // its own earlier entries.
+    std::vector<Entry> read(queue::Queue& from, std::size_t max = 10,
+                            std::chrono::milliseconds wait = 50ms) {
+        int empty = 0;
+        for (int i = 0; i < 50 && empty < 3; ++i) {
+            auto got = run(io_, from.read(max, wait));
+            if (!got) {
+                io_.run_one_for(20ms);
+                continue;
+            }
+            if (!got->empty()) return *got;
+            ++empty;
+        }
+        if (empty == 0) ADD_FAILURE() << "read() kept failing";
+        return {};
+    }
+    std::vector<Entry> read(std::size_t max = 10) { return read(q(), max); }
+
+    // Ingests an event and reads its entry back.
+    Entry ingest_and_read(const Event& ev) {
+        EXPECT_EQ(run(io_, q().ingest(ev, payload_of(ev))), IngestOutcome::accepted);
+        auto got = read();
+        EXPECT_EQ(got.size(), 1u);
+        return got.empty() ? Entry{} : got.front();
+    }
+
+    json::object event_json(const std::string& id) {
+        auto l = run(io_, q().event_record(id));
+        EXPECT_EQ(l.status, Lookup::Status::found) << id;
+        return l.status == Lookup::Status::found ? l.value.as_object() : json::object{};
+    }
+
+    std::string message_state(const std::string& id) {
+        auto l = run(io_, q().message_record(id));
+        if (l.status != Lookup::Status::found) return "<" + std::to_string(int(l.status)) + ">";
+        return std::string(l.value.as_object().at("state").as_string());
+    }
+
+    static inline std::unique_ptr<TempDir> redis_dir_;
+    static inline std::unique_ptr<RedisServer> redis_;
+    asio::io_context io_;
+    TempDir dir_;
+    std::string prefix_;
+    Opened main_;
+};
+
+TEST_P(QueueConformance, IngestAcceptsOnceThenReportsDuplicates) {
+    auto a = make_event("ev-a"), b = make_event("ev-b");
+    EXPECT_EQ(run(io_, q().ingest(a, payload_of(a))), IngestOutcome::accepted);
+    EXPECT_EQ(run(io_, q().ingest(a, payload_of(a))), IngestOutcome::duplicate);
+    EXPECT_EQ(run(io_, q().ingest(b, payload_of(b))), IngestOutcome::accepted);
+    auto got = read();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].payload, payload_of(a));
+    EXPECT_EQ(got[1].payload, payload_of(b));
+    EXPECT_EQ(got[0].source, "http");
+    EXPECT_NE(got[0].id, got[1].id);
+    // The event is known at once, before any processing.
+    EXPECT_EQ(event_json("ev-a").at("state").as_string(), "accepted");
+}
+
+TEST_P(QueueConformance, EachEntryGoesToOneConsumer) {
+    auto ev = make_event("ev-one");
+    ingest_and_read(ev);
+    auto other = open("c2");
+    EXPECT_TRUE(read(*other.queue).empty());  // leased to c1, which is alive
+    EXPECT_TRUE(read().empty());              // and not handed to c1 twice
+    close(other);
+}
+
+TEST_P(QueueConformance, CommittedEntryIsNotHandedOutAgain) {
+    auto ev = make_event("ev-commit");
+    auto entry = ingest_and_read(ev);
+    auto m = make_record("m-commit", ev);
+    auto claim = run(io_, q().claim(entry, ev, {m}));
+    ASSERT_EQ(claim.kind, Claim::Kind::process);
+    ASSERT_EQ(claim.existing.size(), 1u);
+    EXPECT_FALSE(claim.existing[0].has_value());
+    EXPECT_EQ(claim.blocked_until_ms, 0);
+    m.state = state::kSent;
+    m.attempts = 1;
+    auto c = make_commit(ev, {m}, &entry);
+    c.done.push_back(m.id);
+    ASSERT_TRUE(run(io_, q().commit(c)));
+    EXPECT_TRUE(read().empty());
+    restart();
+    EXPECT_TRUE(read().empty());  // acknowledged: gone for good
+    EXPECT_EQ(message_state("m-commit"), "sent");
+    EXPECT_EQ(event_json("ev-commit").at("state").as_string(), "done");
+}
+
+TEST_P(QueueConformance, SecondEntryOfAnEventIsADuplicateAndTheFirstKeepsItsRecords) {
+    auto ev = make_event("ev-dup");
+    auto entry = ingest_and_read(ev);
+    auto m = make_record("m-dup", ev);
+    ASSERT_EQ(run(io_, q().claim(entry, ev, {m})).kind, Claim::Kind::process);
+    Entry copy{"999999999", payload_of(ev), "stream"};
+    EXPECT_EQ(run(io_, q().claim(copy, ev, {make_record("m-other", ev)})).kind,
+              Claim::Kind::duplicate);
+    EXPECT_TRUE(run(io_, q().ack(copy)));
+    // The elected entry claims again (after a crash): the record written at the first claim.
+    auto again = run(io_, q().claim(entry, ev, {m}));
+    ASSERT_EQ(again.kind, Claim::Kind::process);
+    ASSERT_EQ(again.existing.size(), 1u);
+    ASSERT_TRUE(again.existing[0].has_value());
+    EXPECT_EQ(again.existing[0]->id, "m-dup");
+    EXPECT_EQ(again.existing[0]->state, "queued");
+    EXPECT_EQ(run(io_, q().message_record("m-other")).status, Lookup::Status::not_found);
+}
+
+TEST_P(QueueConformance, UnacknowledgedEntriesComeBackAfterACrash) {
+    auto a = make_event("ev-crash-a"), b = make_event("ev-crash-b");
+    ASSERT_EQ(run(io_, q().ingest(a, payload_of(a))), IngestOutcome::accepted);
+    ASSERT_EQ(run(io_, q().ingest(b, payload_of(b))), IngestOutcome::accepted);
+    auto got = read();
+    ASSERT_EQ(got.size(), 2u);
+    // Only the first one is finished before the crash.
+    auto c = make_commit(a, {}, &got[0]);
+    ASSERT_TRUE(run(io_, q().commit(c)));
+    restart();
+    auto again = read();
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].id, got[1].id);
+    EXPECT_EQ(again[0].payload, payload_of(b));
+    ASSERT_TRUE(run(io_, q().ack(again[0])));
+    restart();
+    EXPECT_TRUE(read().empty());
+}
+
+TEST_P(QueueConformance, EntriesOfAConsumerThatStoppedAreTakenOver) {
+    close(main_);
+    main_ = open("c1", 300ms);
+    auto ev = make_event("ev-takeover");
+    auto entry = ingest_and_read(ev);
+    auto t0 = std::chrono::steady_clock::now();
+    auto other = open("c2", 300ms);
+    EXPECT_TRUE(read(*other.queue).empty());  // c1's lease is still running
+    std::vector<Entry> got;
+    while (got.empty() && std::chrono::steady_clock::now() - t0 < 5s)
+        got = read(*other.queue, 10, 100ms);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].id, entry.id);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
+    close(other);
+}
+
+TEST_P(QueueConformance, KeepAliveHoldsAnEntry) {
+    close(main_);
+    main_ = open("c1", 600ms);
+    auto ev = make_event("ev-alive");
+    auto entry = ingest_and_read(ev);
+    auto other = open("c2", 600ms);
+    auto t0 = std::chrono::steady_clock::now();
+    // c1 refreshes its hold well within claim_idle for twice claim_idle: c2 never gets it.
+    while (std::chrono::steady_clock::now() - t0 < 1200ms) {
+        run(io_, q().keep_alive({entry.id}));
+        EXPECT_TRUE(read(*other.queue, 10, 30ms).empty());
+    }
+    close(other);
+}
+
+TEST_P(QueueConformance, RejectedEntryIsKeptAsideAndNotHandedOutAgain) {
+    auto ev = make_event("ev-bad");
+    auto entry = ingest_and_read(ev);
+    EXPECT_TRUE(run(io_, q().reject(entry, "invalid_event: missing field")));
+    restart();
+    EXPECT_TRUE(read().empty());
+}
+
+TEST_P(QueueConformance, DueJobsAreLeasedThenComeBack) {
+    auto ev = make_event("ev-job");
+    auto m = make_record("m-job", ev);
+    auto c = make_commit(ev, {m});
+    c.schedule.push_back(queue::Job{m.id, R"({"k":"payload"})", now_ms() - 1});
+    auto later = make_record("m-later", ev);
+    c.messages.push_back(later);
+    c.schedule.push_back(queue::Job{later.id, "{}", now_ms() + 3600000});
+    ASSERT_TRUE(run(io_, q().commit(c)));
+    auto g = run(io_, q().gauges());
+    EXPECT_EQ(g.scheduled, 2);
+
+    auto t0 = std::chrono::steady_clock::now();
+    auto due = run(io_, q().take_due(10, 400ms));
+    ASSERT_TRUE(due);
+    ASSERT_EQ(due->size(), 1u);
+    EXPECT_EQ((*due)[0].job.message_id, "m-job");
+    EXPECT_EQ((*due)[0].job.payload, R"({"k":"payload"})");
+    ASSERT_TRUE((*due)[0].record);
+    EXPECT_EQ((*due)[0].record->state, "queued");
+    // Leased: not handed out again while the lease runs, then it comes back.
+    auto second = run(io_, q().take_due(10, 400ms));
+    ASSERT_TRUE(second);
+    EXPECT_TRUE(second->empty());
+    std::optional<std::vector<queue::DueJob>> back;
+    while ((!back || back->empty()) && std::chrono::steady_clock::now() - t0 < 5s) {
+        asio::steady_timer t(io_, 50ms);
+        run(io_, t.async_wait(asio::use_awaitable));
+        back = run(io_, q().take_due(10, 400ms));
+    }
+    ASSERT_TRUE(back);
+    ASSERT_EQ(back->size(), 1u);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 400ms);
+    // Done: never handed out again.
+    auto done = make_commit(ev, {});
+    done.done.push_back("m-job");
+    ASSERT_TRUE(run(io_, q().commit(done)));
+    EXPECT_EQ(run(io_, q().gauges()).scheduled, 1);
+}
+
+TEST_P(QueueConformance, DeadLettersAreListedNewestFirstAndTakenOut) {
+    auto ev = make_event("ev-dead");
+    auto a = make_record("m-dead-a", ev, state::kFailed);
+    a.last_error_reason = "invalid_phone";
+    a.last_error_detail = "not a mobile number";
+    auto c1 = make_commit(ev, {a});
+    c1.dead.push_back(queue::Job{a.id, "payload-a", 0});
+    ASSERT_TRUE(run(io_, q().commit(c1)));
+    asio::steady_timer t(io_, 5ms);  // a later dead letter gets a later time
+    run(io_, t.async_wait(asio::use_awaitable));
+    auto b = make_record("m-dead-b", ev, state::kExpired);
+    b.last_error_reason = "provider_unavailable";
+    auto c2 = make_commit(ev, {b});
+    c2.schedule.push_back(queue::Job{b.id, "payload-b", now_ms() + 100000});
+    ASSERT_TRUE(run(io_, q().commit(c2)));
+    auto c3 = make_commit(ev, {b});
+    c3.dead.push_back(queue::Job{b.id, "payload-b", 0});
+    ASSERT_TRUE(run(io_, q().commit(c3)));
+
+    auto g = run(io_, q().gauges());
+    EXPECT_EQ(g.dead, 2);
+    EXPECT_EQ(g.scheduled, 0);  // a dead letter is no longer scheduled
+    auto all = run(io_, q().dead_letters({}));
+    ASSERT_EQ(all.status, Lookup::Status::found);
+    auto& list = all.value.as_object().at("dead_letters").as_array();
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_EQ(list[0].as_object().at("id").as_string(), "m-dead-b");
+    EXPECT_EQ(list[1].as_object().at("id").as_string(), "m-dead-a");
+    queue::DeadLetterQuery by_reason;
+    by_reason.reason = "invalid_phone";
+    auto some = run(io_, q().dead_letters(by_reason));
+    ASSERT_EQ(some.value.as_object().at("dead_letters").as_array().size(), 1u);
+    queue::DeadLetterQuery one;
+    one.limit = 1;
+    auto limited = run(io_, q().dead_letters(one));
+    EXPECT_EQ(limited.value.as_object().at("dead_letters").as_array().size(), 1u);
+
+    auto taken = run(io_, q().take_dead({"m-dead-a", "m-unknown"}, ""));
+    ASSERT_TRUE(taken);
+    ASSERT_EQ(taken->size(), 1u);
+    EXPECT_EQ((*taken)[0].message_id, "m-dead-a");
+    EXPECT_EQ((*taken)[0].payload, "payload-a");
+    auto again = run(io_, q().take_dead({"m-dead-a"}, ""));
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->empty());  // taken once only
+    auto by = run(io_, q().take_dead({}, "provider_unavailable"));
+    ASSERT_TRUE(by);
+    ASSERT_EQ(by->size(), 1u);
+    EXPECT_EQ((*by)[0].message_id, "m-dead-b");
+    EXPECT_EQ((*by)[0].payload, "payload-b");
+    EXPECT_EQ(run(io_, q().gauges()).dead, 0);
+}
+
+TEST_P(QueueConformance, DeliveryReportsApplyOnceAndNeverGoBackwards) {
+    auto ev = make_event("ev-report");
+    auto entry = ingest_and_read(ev);
+    auto m = make_record("m-report", ev);
+    ASSERT_EQ(run(io_, q().claim(entry, ev, {m})).kind, Claim::Kind::process);
+    // A report for a message not yet sent is ignored, and its key is spent.
+    DeliveryUpdate early{"m-report", "", "delivered", "", "", "report-1"};
+    ASSERT_TRUE(run(io_, q().apply_updates({early})));
+    EXPECT_EQ(message_state("m-report"), "queued");
+    m.state = state::kSent;
+    m.attempts = 1;
+    ASSERT_TRUE(run(io_, q().commit(make_commit(ev, {m}, &entry))));
+    EXPECT_EQ(event_json("ev-report").at("state").as_string(), "done");
+    ASSERT_TRUE(run(io_, q().apply_updates({early})));  // the same report again: once only
+    EXPECT_EQ(message_state("m-report"), "sent");
+    DeliveryUpdate fail{"m-report", "", "failed", "rejected_by_carrier", "no", "report-2"};
+    DeliveryUpdate delivered{"m-report", "PID-9", "delivered", "", "", "report-3"};
+    ASSERT_TRUE(run(io_, q().apply_updates({delivered, fail})));
+    auto rec = run(io_, q().message_record("m-report"));
+    ASSERT_EQ(rec.status, Lookup::Status::found);
+    EXPECT_EQ(rec.value.as_object().at("state").as_string(), "delivered");  // not back to failed
+    EXPECT_EQ(rec.value.as_object().at("provider_message_id").as_string(), "PID-9");
+    EXPECT_EQ(event_json("ev-report").at("state").as_string(), "done");
+    // An unknown message is not an error.
+    EXPECT_TRUE(run(io_, q().apply_updates({{"m-nobody", "", "delivered", "", "", ""}})));
+}
+
+TEST_P(QueueConformance, FailedReportMakesTheEventFailed) {
+    auto ev = make_event("ev-report-fail");
+    auto m = make_record("m-report-fail", ev, state::kSent);
+    ASSERT_TRUE(run(io_, q().commit(make_commit(ev, {m}))));
+    EXPECT_EQ(event_json("ev-report-fail").at("state").as_string(), "done");
+    DeliveryUpdate fail{m.id, "", "failed", "rejected_by_carrier", "blocked", ""};
+    ASSERT_TRUE(run(io_, q().apply_updates({fail})));
+    auto rec = run(io_, q().message_record(m.id)).value.as_object();
+    EXPECT_EQ(rec.at("state").as_string(), "failed");
+    EXPECT_EQ(rec.at("last_error").as_object().at("reason").as_string(), "rejected_by_carrier");
+    EXPECT_EQ(event_json(ev.event_id).at("state").as_string(), "failed");
+}
+
+TEST_P(QueueConformance, EventStateFollowsItsMessages) {
+    auto ev = make_event("ev-state");
+    auto sms = make_record("m-state-sms", ev, state::kQueued);
+    auto mail = make_record("m-state-mail", ev, state::kFailed);
+    ASSERT_TRUE(run(io_, q().commit(make_commit(ev, {sms, mail}))));
+    EXPECT_EQ(event_json("ev-state").at("state").as_string(), "accepted");  // one still waits
+    sms.state = state::kFailed;
+    ASSERT_TRUE(run(io_, q().commit(make_commit(ev, {sms}))));
+    EXPECT_EQ(event_json("ev-state").at("state").as_string(), "failed");  // none succeeded
+    sms.state = state::kSent;
+    ASSERT_TRUE(run(io_, q().commit(make_commit(ev, {sms}))));
+    auto rec = event_json("ev-state");
+    EXPECT_EQ(rec.at("state").as_string(), "done");  // one success is enough
+    EXPECT_EQ(rec.at("messages").as_array().size(), 2u);  // each id once, in order
+    EXPECT_EQ(rec.at("messages").as_array()[0].as_object().at("id").as_string(), "m-state-sms");
+
+    auto unrouted = make_event("ev-state-skip");
+    auto c = make_commit(unrouted, {});
+    c.skipped = true;
+    ASSERT_TRUE(run(io_, q().commit(c)));
+    EXPECT_EQ(event_json("ev-state-skip").at("state").as_string(), "skipped");
+}
+
+TEST_P(QueueConformance, AnOlderWaitingNoticeBlocksTheDossier) {
+    auto older = make_event("ev-old", "D-ORDER");
+    auto t_old = now_ms() - 10000;
+    auto waiting = make_record("m-old", older, state::kQueued, t_old);
+    auto due = now_ms() + 60000;
+    auto c = make_commit(older, {waiting});
+    c.schedule.push_back(queue::Job{waiting.id, "{}", due});
+    ASSERT_TRUE(run(io_, q().commit(c)));
+
+    auto t_new = now_ms();
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", t_new, "m-new")), due);
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", t_old, "m-new")), 0);  // not older
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", t_new, "m-old")), 0);  // itself
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-OTHER", t_new, "m-new")), 0);
+
+    auto newer = make_event("ev-new", "D-ORDER");
+    auto entry = ingest_and_read(newer);
+    auto claim = run(io_, q().claim(entry, newer, {make_record("m-new", newer)}));
+    ASSERT_EQ(claim.kind, Claim::Kind::process);
+    EXPECT_EQ(claim.blocked_until_ms, due);
+
+    // Once the older notice is sent, nothing waits any more.
+    waiting.state = state::kSent;
+    auto sent = make_commit(older, {waiting});
+    sent.done.push_back(waiting.id);
+    ASSERT_TRUE(run(io_, q().commit(sent)));
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", now_ms() + 1, "m-new")), 0);
+    auto other = make_event("ev-newer", "D-ORDER");
+    Entry e2{"888888888", payload_of(other), "stream"};
+    EXPECT_EQ(run(io_, q().claim(e2, other, {})).blocked_until_ms, 0);
+}
+
+TEST_P(QueueConformance, StateStorePutGetAndLock) {
+    auto missing = run(io_, store().get("zalo:oa1"));
+    EXPECT_TRUE(missing.ok);
+    EXPECT_FALSE(missing.value);
+    ASSERT_TRUE(run(io_, store().put("zalo:oa1", R"({"access":"a1"})")));
+    ASSERT_TRUE(run(io_, store().put("zalo:oa1", R"({"access":"a2"})")));
+    auto got = run(io_, store().get("zalo:oa1"));
+    ASSERT_TRUE(got.ok);
+    EXPECT_EQ(got.value, R"({"access":"a2"})");
+
+    EXPECT_TRUE(run(io_, store().try_lock("refresh", 60s)));
+    EXPECT_FALSE(run(io_, store().try_lock("refresh", 60s)));  // held, also against itself
+    auto other = open("c2");
+    EXPECT_FALSE(run(io_, other.store->try_lock("refresh", 60s)));
+    run(io_, other.store->unlock("refresh"));  // not its lock: nothing happens
+    EXPECT_FALSE(run(io_, other.store->try_lock("refresh", 60s)));
+    run(io_, store().unlock("refresh"));
+    EXPECT_TRUE(run(io_, other.store->try_lock("refresh", 60s)));
+    // A lock ends with its ttl.
+    EXPECT_TRUE(run(io_, other.store->try_lock("short", 100ms)));
+    auto t0 = std::chrono::steady_clock::now();
+    bool taken = false;
+    while (!taken && std::chrono::steady_clock::now() - t0 < 3s)
+        taken = run(io_, store().try_lock("short", 60s));
+    EXPECT_TRUE(taken);
+    close(other);
+    restart();
+    EXPECT_EQ(run(io_, store().get("zalo:oa1")).value, R"({"access":"a2"})");  // durable
+}
+
+TEST_P(QueueConformance, LookupsHaveTheApiShapes) {
+    EXPECT_EQ(run(io_, q().event_record("ev-none")).status, Lookup::Status::not_found);
+    EXPECT_EQ(run(io_, q().message_record("m-none")).status, Lookup::Status::not_found);
+    auto empty = run(io_, q().dossier_messages("D-NONE"));
+    ASSERT_EQ(empty.status, Lookup::Status::found);
+    EXPECT_TRUE(empty.value.as_object().at("messages").as_array().empty());
+
+    auto ev = make_event("ev-shape", "D-SHAPE", "approved");
+    auto entry = ingest_and_read(ev);
+    auto first = make_record("m-shape-1", ev, state::kQueued, now_ms() - 2000);
+    ASSERT_EQ(run(io_, q().claim(entry, ev, {first})).kind, Claim::Kind::process);
+    first.state = state::kSent;
+    first.attempts = 1;
+    first.provider_message_id = "P-1";
+    auto second = make_record("m-shape-2", ev, state::kFailed, now_ms() + 2000);
+    second.channel = "email";
+    second.last_error_reason = "no_contact";
+    second.last_error_detail = "no address";
+    ASSERT_TRUE(run(io_, q().commit(make_commit(ev, {first, second}, &entry))));
+
+    auto rec = event_json("ev-shape");
+    std::set<std::string> keys;
+    for (auto& kv : rec) keys.insert(std::string(kv.key()));
+    EXPECT_EQ(keys, (std::set<std::string>{"event_id", "state", "dossier_code", "status",
+                                           "created_at", "updated_at", "messages"}));
+    EXPECT_EQ(rec.at("event_id").as_string(), "ev-shape");
+    EXPECT_EQ(rec.at("dossier_code").as_string(), "D-SHAPE");
+    EXPECT_EQ(rec.at("status").as_string(), "approved");
+    EXPECT_EQ(rec.at("state").as_string(), "done");
+    EXPECT_TRUE(valid_rfc3339(rec.at("created_at").as_string()));
+    auto& msgs = rec.at("messages").as_array();
+    ASSERT_EQ(msgs.size(), 2u);
+    EXPECT_EQ(msgs[0], json::value(first.to_json()));  // the record exactly as written
+    EXPECT_EQ(msgs[1], json::value(second.to_json()));
+
+    auto m = run(io_, q().message_record("m-shape-2"));
+    ASSERT_EQ(m.status, Lookup::Status::found);
+    EXPECT_EQ(m.value, json::value(second.to_json()));
+
+    auto d = run(io_, q().dossier_messages("D-SHAPE"));
+    ASSERT_EQ(d.status, Lookup::Status::found);
+    EXPECT_EQ(d.value.as_object().at("dossier_code").as_string(), "D-SHAPE");
+    auto& dm = d.value.as_object().at("messages").as_array();
+    ASSERT_EQ(dm.size(), 2u);
+    // Newest first. The first message's place was fixed when it was claimed (now), the second
+    // by its own creation time (later).
+    EXPECT_EQ(dm[0].as_object().at("id").as_string(), "m-shape-2");
+    EXPECT_EQ(dm[1].as_object().at("id").as_string(), "m-shape-1");
+}
+
+TEST_P(QueueConformance, OneInstanceCountsItself) {
+    EXPECT_EQ(run(io_, q().heartbeat_instances()), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, QueueConformance,
+                         ::testing::Values(Backend::redis, Backend::sqlite),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                             return info.param == Backend::redis ? "Redis" : "Sqlite";
+                         });
+
+}  // namespace
+}  // namespace tinbao::test
