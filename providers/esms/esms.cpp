@@ -1,7 +1,10 @@
 #include "providers/esms/esms.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <charconv>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,8 +26,56 @@ struct EsmsConfig {
     std::string brandname;
     std::string sms_type = "2";
     bool sandbox = false;
-    std::string callback_url;
+    std::string callback_url;    // sent as CallbackUrl; carries the token when there is one
+    std::string callback_token;  // what a delivery report must carry as ?token=
 };
+
+constexpr std::size_t kRawResponseMax = 4096;
+constexpr std::size_t kMinTokenLength = 16;
+
+// Compares without an early exit, so the time taken does not tell how much of a guess matched.
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    std::size_t n = std::max(a.size(), b.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+        unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+        diff |= static_cast<unsigned char>(x ^ y);
+    }
+    return diff == 0;
+}
+
+std::string percent_encode(std::string_view s) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out.push_back(c);
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[u >> 4]);
+            out.push_back(kHex[u & 15]);
+        }
+    }
+    return out;
+}
+
+const std::string* query_value(const CallbackRequest& r, std::string_view name) {
+    for (const auto& [k, v] : r.query)
+        if (k == name) return &v;
+    return nullptr;
+}
+
+// A count or status from the query; -1 when absent or not a number.
+long query_number(const CallbackRequest& r, std::string_view name) {
+    const std::string* v = query_value(r, name);
+    if (!v) return -1;
+    long n = -1;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || p != v->data() + v->size()) return -1;
+    return n;
+}
 
 SendResult retryable(std::string_view reason, std::string detail) {
     return SendResult::fail(FailureClass::retryable, std::string(reason), std::move(detail));
@@ -130,7 +181,53 @@ class EsmsProvider final : public Provider {
         request.body = json::serialize(body);
         request.timeout = settings().timeout;
         HttpResponse response = co_await http_->perform(std::move(request));
-        co_return classify_esms_reply(response);
+        SendResult result = classify_esms_reply(response);
+        result.raw_response = response.error == HttpResponse::Error::none
+                                  ? response.body.substr(0, kRawResponseMax)
+                                  : clean(response.error_text);
+        co_return result;
+    }
+
+    // eSMS calls back with GET when a message reaches a final state (DOMAIN.md §2.1), and
+    // retries on timeouts: answering is quick, and repeating an update is harmless.
+    std::optional<CallbackResult> handle_callback(const CallbackRequest& request) override {
+        CallbackResult result;
+        const std::string* token = query_value(request, "token");
+        if (config_.callback_token.empty() || !token ||
+            !constant_time_equal(*token, config_.callback_token)) {
+            result.status = 403;
+            result.body = R"({"error":{"code":"forbidden","message":"bad callback token"}})";
+            return result;
+        }
+        const std::string* request_id = query_value(request, "RequestId");
+        const std::string* smsid = query_value(request, "SMSID");
+        long status = query_number(request, "SendStatus");
+        long success = query_number(request, "SendSuccess");
+        long failed = query_number(request, "SendFailed");
+        if (!request_id || request_id->empty()) return result;  // nothing of ours to update
+
+        DeliveryUpdate u;
+        u.message_id = clean(*request_id, 100);
+        if (smsid) u.provider_message_id = clean(*smsid, 100);
+        u.detail = "SendStatus " + std::to_string(status) + ", SendSuccess " +
+                   std::to_string(success) + ", SendFailed " + std::to_string(failed);
+        if (status == 5 && success >= 1) {
+            u.state = "delivered";
+        } else if (status == 4) {
+            u.state = "failed";
+            u.reason = std::string(reason::kRejectedContent);
+            u.detail = "rejected by eSMS review (" + u.detail + ")";
+        } else if (status == 5 && failed >= 1) {
+            u.state = "failed";
+            u.reason = std::string(reason::kProviderError);
+            u.detail = "not delivered (" + u.detail + ")";
+        } else {
+            return result;  // 1 pending approval, 2 waiting, 7 sent: not final yet
+        }
+        u.dedupe_key =
+            "esms:" + u.provider_message_id + ":" + u.message_id + ":" + std::to_string(status);
+        result.updates.push_back(std::move(u));
+        return result;
     }
 
   private:
@@ -180,6 +277,27 @@ class EsmsFactory final : public ProviderFactory {
             c.callback_url = *v;
             if (!is_http_url(c.callback_url))
                 cfg.error("callback_url", "must be an http:// or https:// URL");
+        }
+        if (auto v = cfg.string("callback_token")) {
+            c.callback_token = *v;
+            if (c.callback_token.size() < kMinTokenLength)
+                cfg.error("callback_token", "must be at least 16 characters");
+        }
+        if (c.callback_url.empty() && !ctx.public_base_url.empty()) {
+            // Delivery reports change message states: without a token anyone could send them.
+            if (c.callback_token.empty()) {
+                cfg.error("callback_token",
+                          "required when http.public_base_url is set: eSMS delivery reports "
+                          "must carry it");
+            } else {
+                std::string base = ctx.public_base_url;
+                while (!base.empty() && base.back() == '/') base.pop_back();
+                c.callback_url = base + "/v1/callbacks/" + percent_encode(settings.name);
+            }
+        }
+        if (!c.callback_url.empty() && !c.callback_token.empty()) {
+            c.callback_url += c.callback_url.find('?') == std::string::npos ? "?" : "&";
+            c.callback_url += "token=" + percent_encode(c.callback_token);
         }
         if (!supports(settings.channel)) cfg.error("channel", "type esms serves channel sms only");
         cfg.finish();

@@ -1,0 +1,239 @@
+#include "providers/speedsms/speedsms.hpp"
+
+#include <openssl/evp.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "providers/reasons.hpp"
+
+namespace tinbao {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kSendPath = "/index.php/sms/send";
+constexpr std::size_t kRawResponseMax = 4096;
+
+struct SpeedSmsConfig {
+    std::string base_url = "https://api.speedsms.vn";  // without a trailing '/'
+    std::string access_token;
+    std::string sender;
+    int64_t sms_type = 3;
+};
+
+SendResult retryable(std::string_view reason, std::string detail) {
+    return SendResult::fail(FailureClass::retryable, std::string(reason), std::move(detail));
+}
+
+SendResult permanent(std::string_view reason, std::string detail) {
+    return SendResult::fail(FailureClass::permanent, std::string(reason), std::move(detail));
+}
+
+std::string clean(std::string_view s, std::size_t max = 200) {
+    std::string out;
+    for (char c : s) {
+        if (out.size() >= max) break;
+        out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+    }
+    return out;
+}
+
+std::optional<std::chrono::seconds> parse_seconds(std::string_view v) {
+    long long n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || p != v.data() + v.size() || n < 0) return std::nullopt;
+    return std::chrono::seconds(n);
+}
+
+std::string scalar_text(const json::value* v) {
+    if (!v) return {};
+    if (v->is_string()) return std::string(v->get_string());
+    if (v->is_int64()) return std::to_string(v->get_int64());
+    if (v->is_uint64()) return std::to_string(v->get_uint64());
+    return {};
+}
+
+std::string basic_auth(const std::string& user, const std::string& password) {
+    std::string plain = user + ":" + password;
+    std::string out(4 * ((plain.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(plain.data()),
+                            static_cast<int>(plain.size()));
+    out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return "Basic " + out;
+}
+
+bool lists_number(const json::value* list, const std::string& to) {
+    if (!list || !list->is_array()) return false;
+    for (const auto& v : list->get_array())
+        if (scalar_text(&v) == to) return true;
+    return false;
+}
+
+SendResult classify_error_code(const std::string& code, const std::string& detail) {
+    int n = -1;
+    std::from_chars(code.data(), code.data() + code.size(), n);
+    switch (n) {
+        case 7:    // caller's IP locked
+        case 9:    // account not allowed to use the API
+        case 101:  // invalid or missing parameters: sender or sms_type wrong
+            return permanent(reason::kConfigError, detail);
+        case 8:  // account blocked
+            return permanent(reason::kAuthFailed, detail);
+        case 105:
+            return permanent(reason::kInvalidPhone, detail);
+        case 110:  // content encoding not supported
+            return permanent(reason::kRejectedContent, detail);
+        case 113:
+            return permanent(reason::kTooLong, detail);
+        case 300:
+            return retryable(reason::kQuotaExceeded, detail);
+        case 500:
+            return retryable(reason::kProviderUnavailable, detail);
+        default:
+            return retryable(reason::kProviderError, detail);
+    }
+}
+
+class SpeedSmsProvider final : public Provider {
+  public:
+    SpeedSmsProvider(ProviderSettings settings, SpeedSmsConfig config, HttpClient* http)
+        : Provider(std::move(settings)), config_(std::move(config)), http_(http) {}
+
+    boost::asio::awaitable<SendResult> send(const OutboundMessage& msg) override {
+        if (msg.channel != Channel::sms)
+            co_return permanent(reason::kConfigError, "speedsms sends sms only");
+        if (!http_) co_return retryable(reason::kProviderUnavailable, "no HTTP client");
+
+        json::object body;
+        body["to"] = json::array{json::string(msg.to)};
+        body["content"] = msg.text;
+        body["sms_type"] = config_.sms_type;
+        if (!config_.sender.empty()) body["sender"] = config_.sender;
+
+        HttpRequest request;
+        request.method = "POST";
+        request.url = config_.base_url + std::string(kSendPath);
+        request.headers = {{"Content-Type", "application/json; charset=utf-8"},
+                           {"Accept", "application/json"},
+                           {"Authorization", basic_auth(config_.access_token, "x")}};
+        request.body = json::serialize(body);
+        request.timeout = settings().timeout;
+        HttpResponse response = co_await http_->perform(std::move(request));
+        SendResult result = classify_speedsms_reply(response, msg.to);
+        result.raw_response = response.error == HttpResponse::Error::none
+                                  ? response.body.substr(0, kRawResponseMax)
+                                  : clean(response.error_text);
+        co_return result;
+    }
+
+  private:
+    SpeedSmsConfig config_;
+    HttpClient* http_;
+};
+
+bool is_http_url(std::string_view s) {
+    return (s.starts_with("http://") && s.size() > 7) ||
+           (s.starts_with("https://") && s.size() > 8);
+}
+
+class SpeedSmsFactory final : public ProviderFactory {
+  public:
+    std::string_view type() const override { return "speedsms"; }
+    bool supports(Channel c) const override { return c == Channel::sms; }
+
+    std::unique_ptr<Provider> create(const ProviderSettings& settings, ConfigView& cfg,
+                                     const ProviderContext& ctx) const override {
+        std::size_t errors_before = cfg.diagnostics().items.size();
+        SpeedSmsConfig c;
+        if (auto v = cfg.string("base_url")) {
+            c.base_url = *v;
+            while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
+            // Operators copy the documented base "https://api.speedsms.vn/index.php/".
+            if (c.base_url.ends_with("/index.php")) c.base_url.resize(c.base_url.size() - 10);
+            if (!is_http_url(c.base_url))
+                cfg.error("base_url", "must be an http:// or https:// URL");
+        }
+        if (auto v = cfg.string("access_token", true)) {
+            c.access_token = *v;
+            if (c.access_token.empty()) cfg.error("access_token", "must not be empty");
+        }
+        if (auto v = cfg.integer("sms_type", 1, 8)) c.sms_type = *v;
+        if (auto v = cfg.string("sender")) c.sender = *v;
+        if ((c.sms_type == 3 || c.sms_type == 5) && c.sender.empty())
+            cfg.error("sender", "required for sms_type " + std::to_string(c.sms_type) +
+                                    " (3: the brandname, 5: the app gateway's device)");
+        if (!supports(settings.channel))
+            cfg.error("channel", "type speedsms serves channel sms only");
+        cfg.finish();
+        if (cfg.diagnostics().items.size() != errors_before) return nullptr;
+        return std::make_unique<SpeedSmsProvider>(settings, std::move(c), ctx.http);
+    }
+};
+
+}  // namespace
+
+SendResult classify_speedsms_reply(const HttpResponse& response, const std::string& to) {
+    using E = HttpResponse::Error;
+    switch (response.error) {
+        case E::none:
+            break;
+        case E::timeout:
+            return retryable(reason::kTimeout, clean(response.error_text));
+        case E::connect:
+        case E::tls:
+            return retryable(reason::kProviderUnavailable, clean(response.error_text));
+        case E::other:
+            return retryable(reason::kProviderError, clean(response.error_text));
+    }
+    const int status = response.status;
+    const std::string http = "HTTP " + std::to_string(status);
+    if (status == 429) {
+        auto r = retryable(reason::kThrottled, http);
+        r.retry_after = parse_seconds(response.header("x-rate-limit-reset"));
+        if (!r.retry_after) r.retry_after = parse_seconds(response.header("retry-after"));
+        return r;
+    }
+    if (status == 401 || status == 403) return permanent(reason::kAuthFailed, http);
+    if (status >= 500) {
+        auto r = retryable(reason::kProviderUnavailable, http);
+        r.retry_after = parse_seconds(response.header("retry-after"));
+        return r;
+    }
+
+    boost::system::error_code ec;
+    json::value reply = json::parse(response.body, ec);
+    const json::object* obj = (!ec && reply.is_object()) ? &reply.get_object() : nullptr;
+    if (!obj)
+        return retryable(reason::kProviderError, http + ": reply is not a JSON object (" +
+                                                     std::to_string(response.body.size()) +
+                                                     " bytes)");
+    std::string state = clean(scalar_text(obj->if_contains("status")), 32);
+    std::string code = clean(scalar_text(obj->if_contains("code")), 16);
+    std::string message = clean(scalar_text(obj->if_contains("message")));
+    std::string detail = "status " + (state.empty() ? "?" : state) + ", code " +
+                         (code.empty() ? "?" : code) + (message.empty() ? "" : ": " + message);
+    const json::value* data = obj->if_contains("data");
+    const json::object* data_obj = data && data->is_object() ? &data->get_object() : nullptr;
+
+    if (state == "success" && code == "00") {
+        if (data_obj && lists_number(data_obj->if_contains("invalidPhone"), to))
+            return permanent(reason::kInvalidPhone, detail + " (number listed as invalid)");
+        std::string tran = data_obj ? clean(scalar_text(data_obj->if_contains("tranId")), 64) : "";
+        return SendResult::success(tran, detail);
+    }
+    if (state == "error" && !code.empty()) return classify_error_code(code, detail);
+    return retryable(reason::kProviderError, http + ": " + detail);
+}
+
+std::unique_ptr<ProviderFactory> make_speedsms_factory() {
+    return std::make_unique<SpeedSmsFactory>();
+}
+
+}  // namespace tinbao
