@@ -471,6 +471,12 @@ void load_rest(ConfigView& root, Config& c, const fs::path& dir, Diagnostics& di
             c.state_dir = resolve_against(dir, *s);
     }
     if (auto d = root.duration("shutdown_grace")) c.shutdown_grace = *d;
+    if (auto d = root.duration("coalesce_window")) {
+        if (d->count() < 0 || *d > std::chrono::hours(1))
+            root.error("coalesce_window", "must be between 0 and 1h");
+        else
+            c.coalesce_window = *d;
+    }
     load_log(root, c);
     load_http(root, c, diags);
     load_queue(root, c);

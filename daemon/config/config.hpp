@@ -111,6 +111,9 @@ struct Config {
     SmsSettings sms;
     std::vector<QuietHours> quiet_hours;
     RetrySettings retry;
+    // A status superseded within this window by a newer event of the same dossier is not sent
+    // (0: every status is sent). Every first attempt waits this long.
+    Millis coalesce_window{0};
     std::vector<ProviderConfig> providers;
 
     // Canonical status for a status or alias; nullopt when neither.

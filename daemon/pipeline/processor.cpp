@@ -490,6 +490,13 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
         spdlog::warn("{}: expired after {} attempt(s)", log_prefix, rec.attempts);
         co_return;
     }
+    if (cfg.coalesce_window.count() > 0 && rec.attempts == 0 && !w.coalesce_checked &&
+        now_ms() < rec.created_at_ms + cfg.coalesce_window.count()) {
+        // A newer status of the dossier within the window replaces this one: wait and see.
+        metrics_.inc("tinbao_messages_deferred_total", {{"channel", rec.channel}, {"why", "coalesce"}});
+        schedule(rec.created_at_ms + cfg.coalesce_window.count());
+        co_return;
+    }
     if (w.not_before_ms > now_ms()) {
         // An earlier notice of this dossier is still waiting: keep their order.
         metrics_.inc("tinbao_messages_deferred_total",
@@ -839,6 +846,31 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
     if (due.record) {
         w.msg.record.attempts = due.record->attempts;
         w.msg.record.created_at_ms = due.record->created_at_ms;
+    }
+    // Coalescing: a newer notice of the dossier arrived within the window: this one is not sent.
+    if (rt->config->coalesce_window.count() > 0 && w.msg.record.attempts == 0) {
+        std::optional<bool> newer =
+            co_await queue_.dossier_has_newer(w.event.dossier_code, w.entry_id);
+        if (newer && *newer) {
+            auto& rec = w.msg.record;
+            rec.state = state::kSuperseded;
+            rec.last_error_reason = "coalesced";
+            rec.last_error_detail = "a newer status of the dossier came within coalesce_window";
+            rec.updated_at_ms = now_ms();
+            metrics_.inc("tinbao_messages_total", {{"channel", rec.channel},
+                                                   {"provider", ""},
+                                                   {"outcome", "superseded"},
+                                                   {"reason", "coalesced"}});
+            spdlog::info("event {} dossier {} message {}: superseded by a newer status within "
+                         "coalesce_window; not sent",
+                         w.event.event_id, w.event.dossier_code, rec.id);
+            c.messages.push_back(rec);
+            c.done.push_back(rec.id);
+            co_await commit(std::move(c));
+            finished(key);
+            co_return;
+        }
+        w.coalesce_checked = true;
     }
     // An older notice of the dossier that was put back meanwhile still goes first.
     int64_t blocked = co_await queue_.dossier_blocked_until(

@@ -104,6 +104,7 @@ struct Work {
     int64_t due_ms = 0;            // when scheduled: the next attempt
     int64_t not_before_ms = 0;     // no attempt before (per-dossier order)
     int64_t accepted_ms = 0;       // when the event was queued (end-to-end latency)
+    bool coalesce_checked = false; // coalesce_window already waited out
 
     std::string job_payload() const;
 };

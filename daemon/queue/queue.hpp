@@ -114,6 +114,10 @@ public:
     // `created_ms` that still wait, other than `message_id` (0: none; -1: no answer).
     virtual boost::asio::awaitable<int64_t> dossier_blocked_until(
         const std::string& dossier_code, int64_t created_ms, const std::string& message_id) = 0;
+    // Coalescing: has an event of this dossier been claimed from an entry queued after
+    // `entry_id`? nullopt: no answer.
+    virtual boost::asio::awaitable<std::optional<bool>> dossier_has_newer(
+        const std::string& dossier_code, const std::string& entry_id) = 0;
     // Live instances sharing this queue (for dividing rate limits); registers this one.
     // -1 when the queue did not answer.
     virtual boost::asio::awaitable<int> heartbeat_instances() = 0;

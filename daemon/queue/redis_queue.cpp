@@ -50,6 +50,18 @@ for _, id in ipairs(redis.call('ZREVRANGE', KEYS[2], 0, 19)) do
     if due and tonumber(due) > blocked then blocked = tonumber(due) end
   end
 end
+-- The dossier's latest claimed entry, for coalescing (stream ids compare as ms, then seq).
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms) or 0, tonumber(seq) or 0
+end
+local last = redis.call('GET', ARGV[7] .. 'dlast:' .. ARGV[3])
+local nms, nseq = parse(ARGV[1])
+local lms, lseq = 0, 0
+if last then lms, lseq = parse(last) end
+if nms > lms or (nms == lms and nseq > lseq) then
+  redis.call('SET', ARGV[7] .. 'dlast:' .. ARGV[3], ARGV[1], 'PX', ARGV[2])
+end
 local out = {'process', tostring(blocked)}
 local n = 0
 for id in string.gmatch(ARGV[6], '[^,]+') do
@@ -210,6 +222,17 @@ const redis::Script kUnlock(R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 )lua");
+
+// Stream ids "<ms>-<seq>" in the order Redis gave them.
+bool stream_id_less(const std::string& a, const std::string& b) {
+    auto split_id = [](const std::string& s) {
+        auto dash = s.find('-');
+        return std::pair<long long, long long>(
+            std::strtoll(s.c_str(), nullptr, 10),
+            dash == std::string::npos ? 0 : std::strtoll(s.c_str() + dash + 1, nullptr, 10));
+    };
+    return split_id(a) < split_id(b);
+}
 
 std::string join(const std::vector<std::string>& v, char sep) {
     std::string out;
@@ -738,6 +761,15 @@ asio::awaitable<int64_t> RedisQueue::dossier_blocked_until(const std::string& do
     } catch (...) {
         co_return -1;
     }
+}
+
+asio::awaitable<std::optional<bool>> RedisQueue::dossier_has_newer(
+    const std::string& dossier_code, const std::string& entry_id) {
+    redis::Args cmd{"GET", key("dlast", dossier_code)};
+    auto r = co_await cmd_.command(std::move(cmd));
+    if (!r.ok || r.reply.is_error()) co_return std::nullopt;
+    if (r.reply.is_nil()) co_return false;
+    co_return stream_id_less(entry_id, r.reply.str);
 }
 
 }  // namespace tinbao::queue

@@ -903,6 +903,19 @@ asio::awaitable<int64_t> SqliteQueue::dossier_blocked_until(const std::string& d
     co_return out;
 }
 
+asio::awaitable<std::optional<bool>> SqliteQueue::dossier_has_newer(
+    const std::string& dossier_code, const std::string& entry_id) {
+    std::function<std::optional<bool>(Db&)> fn = [dossier_code, entry_id](Db& db) {
+        // Entry ids are the entries table's increasing row ids.
+        auto st = db.query("SELECT 1 FROM events WHERE dossier_code = ?"
+                           " AND CAST(entry_id AS INTEGER) > ? LIMIT 1",
+                           dossier_code, static_cast<int64_t>(std::strtoll(entry_id.c_str(), nullptr, 10)));
+        return std::optional<bool>(st.next());
+    };
+    std::optional<bool> out = co_await on_reader<std::optional<bool>>(std::move(fn), std::nullopt);
+    co_return out;
+}
+
 asio::awaitable<Queue::Gauges> SqliteQueue::gauges() {
     std::function<Gauges(Db&)> fn = [](Db& db) {
         Gauges g;

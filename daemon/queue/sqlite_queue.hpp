@@ -74,6 +74,8 @@ public:
     boost::asio::awaitable<int64_t> dossier_blocked_until(const std::string& dossier_code,
                                                           int64_t created_ms,
                                                           const std::string& message_id) override;
+    boost::asio::awaitable<std::optional<bool>> dossier_has_newer(
+        const std::string& dossier_code, const std::string& entry_id) override;
     boost::asio::awaitable<Gauges> gauges() override;
     boost::asio::awaitable<bool> apply_updates(const std::vector<DeliveryUpdate>& updates) override;
     boost::asio::awaitable<bool> ack(const Entry& entry) override;

@@ -27,7 +27,7 @@ API_KEY, SECRET_KEY = "k-test", "s-test"
 
 
 def config(tmp, templates, rport, hport, esms_url, extra_providers="", rate=200, inflight=100,
-           quiet="", give_up="8s", consumer=None, max_attempts=4):
+           quiet="", give_up="8s", consumer=None, max_attempts=4, extra=""):
     return f"""
 state_dir: {tmp}/state
 shutdown_grace: 3s
@@ -48,6 +48,7 @@ routes:
   - {{ status: [result_ready, received], channels: [sms] }}
   - {{ status: [processing], channels: [sms, email] }}
 {quiet}
+{extra}
 retry: {{ max_attempts: {max_attempts}, initial_delay: 100ms, max_delay: 400ms, give_up_after: {give_up} }}
 providers:
 {extra_providers}
@@ -320,6 +321,20 @@ def main():
         check(rec["state"] == "accepted" and due and float(due) / 1000 > time.time() + 60 and
               len(c.fake.requests()) == before,
               "quiet hours: held (scheduled for the end of the window), nothing sent")
+        c.daemon.stop()
+
+        # 3b. coalescing: a status superseded within the window by a newer one is not sent
+        write(config(tmp, templates, c.redis.port, hport, c.fake.url, extra="coalesce_window: 1s"))
+        c.daemon.start(c.base)
+        c.fake.control(reset=True)
+        post(c, event("co-1", status="received", code="CO-1"))
+        post(c, event("co-2", status="result_ready", code="CO-1"))
+        r1, r2 = wait_state(c, "co-1", ("failed", "done")), wait_state(c, "co-2", ("done",))
+        m1 = r1["messages"][0]
+        sent = [r["body"]["RequestId"] for r in c.fake.requests()]
+        check(m1["state"] == "superseded" and m1["last_error"]["reason"] == "coalesced" and
+              sent == [r2["messages"][0]["id"]],
+              "coalesce_window: the older status is superseded, only the newer one is sent (%s, %s)" % (m1, sent))
         c.daemon.stop()
 
         # 4. kill -9 with 100 messages in flight, then Redis stopped and restarted
