@@ -65,6 +65,12 @@ std::shared_ptr<Runtime> load_runtime(const std::filesystem::path& config_file,
         pc.view->finish();
         if (!provider) continue;
         auto slot = std::make_shared<ProviderSlot>();
+        if (!pc.settings.registered_templates.empty()) {
+            // The config loader already checked each entry.
+            auto compiled = sms::RegisteredTemplates::compile(pc.settings.registered_templates);
+            if (auto* ok = std::get_if<sms::RegisteredTemplates>(&compiled))
+                slot->registered = std::move(*ok);
+        }
         slot->limiter = std::make_unique<Limiter>(ctx.executor, pc.settings.rate_per_second,
                                                   pc.settings.max_in_flight);
         slot->provider = std::move(provider);
@@ -175,6 +181,14 @@ int run_check(const std::filesystem::path& config_file) {
                                        sample_path.filename().string() + ", " +
                                        std::string(to_string(c)) + ", " + m.preflight_reason + "]");
                     continue;
+                }
+                // Every SMS provider's gateway rules: the carriers reject unregistered wording.
+                for (auto& slot : rt->for_channel(c)) {
+                    auto text = for_provider(*slot, m.outbound);
+                    if (!text.reason.empty())
+                        problems.push_back(t.file + ":1: " + text.detail + " [sample " +
+                                           sample_path.filename().string() + ", " +
+                                           text.reason + "]");
                 }
                 if (c == Channel::sms) {
                     auto count = sms::count(m.outbound.text, m.outbound.unicode

@@ -265,6 +265,26 @@ json::value preview(const Runtime& rt, const Event& ev) {
     return out;
 }
 
+ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg) {
+    ProviderText out{msg, {}, {}};
+    if (msg.channel != Channel::sms) return out;
+    auto& s = slot.provider->settings();
+    if (!s.forbidden_characters.empty()) {
+        out.message.text =
+            sms::replace_forbidden(msg.text, s.forbidden_characters, s.forbidden_replacement);
+        if (out.message.text != msg.text)
+            out.message.segments =
+                sms::count(out.message.text, msg.unicode ? sms::Encoding::ucs2 : sms::Encoding::gsm7)
+                    .segments;
+    }
+    if (!slot.registered.empty() && !slot.registered.matches(out.message.text)) {
+        out.reason = reason::kTemplateNotRegistered;
+        out.detail = "the text matches none of the " + std::to_string(slot.registered.size()) +
+                     " registered_templates of provider " + s.name;
+    }
+    return out;
+}
+
 std::optional<int64_t> quiet_until(const Config& cfg, Channel channel, int64_t now) {
     constexpr int64_t kMinute = 60000, kDay = 1440;
     const int64_t local_minute = ((now / kMinute) + 7 * 60) % kDay;  // UTC+7
@@ -526,13 +546,27 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
         // The first provider whose circuit lets a request through, from where the message is.
         auto now_steady = CircuitBreaker::Clock::now();
         int chosen = -1;
+        bool circuit_open = false;
         auto earliest = CircuitBreaker::Clock::time_point::max();
         for (int i = w.provider_index; i < static_cast<int>(providers.size()); ++i) {
+            // A provider whose brandname has no registered wording for this text is passed over:
+            // the carrier would reject it (another provider's brandname may have it).
+            if (auto t = for_provider(*providers[i], w.msg.outbound); !t.reason.empty()) {
+                rec.last_error_reason = t.reason;
+                rec.last_error_detail = t.detail;
+                spdlog::warn("{}: {}", log_prefix, t.detail);
+                continue;
+            }
             if (providers[i]->breaker.allow(now_steady)) {
                 chosen = i;
                 break;
             }
+            circuit_open = true;
             earliest = std::min(earliest, providers[i]->breaker.retry_at());
+        }
+        if (chosen < 0 && !circuit_open) {
+            settle(state::kFailed);  // no provider may send this text
+            co_return;
         }
         if (chosen < 0) {
             auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(earliest - now_steady);
@@ -555,10 +589,15 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
         }
         auto& slot = *providers[chosen];
         auto& provider = *slot.provider;
+        ProviderText text = for_provider(slot, w.msg.outbound);
+        if (text.message.text != w.msg.outbound.text) {
+            rec.body = text.message.text;
+            rec.segments = text.message.segments;
+        }
         co_await slot.limiter->acquire();
         rec.provider = provider.name();
         auto started = std::chrono::steady_clock::now();
-        auto result = co_await provider.send(w.msg.outbound);
+        auto result = co_await provider.send(text.message);
         slot.limiter->release();
         metrics_.observe("tinbao_provider_request_seconds", {{"provider", provider.name()}},
                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started)

@@ -26,6 +26,7 @@
 #include "daemon/pipeline/metrics.hpp"
 #include "daemon/pipeline/records.hpp"
 #include "daemon/queue/queue.hpp"
+#include "daemon/render/registered.hpp"
 #include "daemon/render/template.hpp"
 #include "providers/provider.hpp"
 
@@ -36,7 +37,17 @@ struct ProviderSlot {
     std::unique_ptr<Provider> provider;
     std::unique_ptr<Limiter> limiter;
     CircuitBreaker breaker;
+    sms::RegisteredTemplates registered;  // SMS: the wording registered for the brandname
 };
+
+// The SMS as this provider will send it: forbidden characters replaced, segments recounted.
+// `reason` is set (template_not_registered) when it matches none of the registered wording.
+struct ProviderText {
+    OutboundMessage message;
+    std::string reason;
+    std::string detail;
+};
+ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg);
 
 // Everything that changes on reload.
 struct Runtime {

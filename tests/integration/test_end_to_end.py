@@ -177,7 +177,7 @@ templates:
 statuses:
   aliases: {{ "DA_CO_KET_QUA": result_ready, "2": received }}
 routes:
-  - {{ status: [result_ready, received], channels: [sms] }}
+  - {{ status: [result_ready, received, rejected, overdue], channels: [sms] }}
 sms: {{ unicode: auto, max_segments: 3 }}
 retry: {{ max_attempts: 3, initial_delay: 100ms, max_delay: 1s, give_up_after: 1h }}
 providers:
@@ -188,6 +188,11 @@ providers:
     api_key: "{API_KEY}"
     secret_key: "${{file:esms_secret}}"
     brandname: UBND-VLONG
+    forbidden_characters: "&#"
+    registered_templates:
+      - "Ho so {{{{ma}}}} cua Ong/Ba {{{{ten}}}} da co ket qua. Moi den {{{{noi}}}} nhan ket qua."
+      - "Hồ sơ {{{{ma}}}} của Ông/Bà {{{{ten}}}} đã được tiếp nhận."
+      - "Ho so {{{{ma}}}} bi tu choi tra lai. Lien he {{{{noi}}}}."
     rate_per_second: 100
     max_in_flight: 10
     timeout: 5s
@@ -288,6 +293,26 @@ providers:
                                                  headers=auth)), 20, "event 4 failed")
         check(rec4["messages"][0]["last_error"]["reason"] == "invalid_phone" and
               len(requests()) == before, "a landline fails with invalid_phone; nothing sent")
+
+        # --- gateway rules: forbidden characters replaced, unregistered wording refused ---
+        st, _ = http("POST", base + "/v1/events", event("rules-1", status="rejected", code="R-1"),
+                     auth)
+        rec = wait_for(lambda: (lambda r: r[1] if r[0] == 200 and r[1].get("state") == "done"
+                                else None)(http("GET", base + "/v1/events/rules-1", headers=auth)),
+                       20, "rules-1 done")
+        got = [r["body"]["Content"] for r in requests()
+               if r["body"].get("RequestId") == rec["messages"][0]["id"]]
+        check(got == ["Ho so R-1 bi tu choi tra lai. Lien he Quay so 5."],
+              "'&' (forbidden by the provider) is replaced before sending: %s" % got)
+        before = len(requests())
+        st, _ = http("POST", base + "/v1/events", event("rules-2", status="overdue", code="R-2"),
+                     auth)
+        rec = wait_for(lambda: (lambda r: r[1] if r[0] == 200 and r[1].get("state") == "failed"
+                                else None)(http("GET", base + "/v1/events/rules-2", headers=auth)),
+                       20, "rules-2 failed")
+        check(rec["messages"][0]["last_error"]["reason"] == "template_not_registered" and
+              len(requests()) == before,
+              "wording not registered for the brandname -> template_not_registered, nothing sent")
 
         # --- bad input gets its 4xx and creates nothing ---
         xlen = rcli("XLEN", "e2e:events") if args.backend == "redis" else None
