@@ -304,6 +304,12 @@ public:
         return preview(*processor_->runtime(), event);
     }
     bool ready() const override { return queue_->ready() && !stopping_; }
+    json::object readiness_detail() const override {
+        json::object out;
+        for (auto& slot : processor_->runtime()->providers)
+            if (auto p = slot->provider->problem(); !p.empty()) out[slot->provider->name()] = p;
+        return out;
+    }
     std::string metrics_text() override {
         auto& s = processor_->stats();
         std::string out;
@@ -363,6 +369,14 @@ public:
             gauge("tinbao_provider_in_flight", "Requests in flight per provider.",
                   "{provider=\"" + slot->provider->name() + "\"}", slot->limiter->in_flight(),
                   first);
+            first = false;
+        }
+        first = true;
+        for (auto& slot : rt->providers) {
+            gauge("tinbao_provider_problem",
+                  "1 while a provider reports a problem (e.g. its token refresh fails).",
+                  "{provider=\"" + slot->provider->name() + "\"}",
+                  slot->provider->problem().empty() ? 0 : 1, first);
             first = false;
         }
         first = true;

@@ -14,7 +14,16 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
 #include "daemon/app.hpp"
+#include "daemon/io/curl_multi.hpp"
+#include "daemon/queue/redis_queue.hpp"
+#include "daemon/queue/sqlite_queue.hpp"
+#include "daemon/render/phone.hpp"
+#include "daemon/render/sms_text.hpp"
+#include "providers/redact.hpp"
 
 namespace json = boost::json;
 
@@ -26,6 +35,8 @@ void usage(std::FILE* out) {
                  "       tinbaoctl [--config FILE] [--url URL] [--token TOKEN] status ID\n"
                  "       tinbaoctl [...] dlq list [--reason R] [--limit N]\n"
                  "       tinbaoctl [...] dlq replay ID... | dlq replay --reason R\n"
+                 "       tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
+                 "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
                  "       tinbaoctl --version\n"
                  "\n"
                  "  --config FILE  the daemon's config (default /etc/tinbao/tinbao.yaml)\n"
@@ -36,7 +47,9 @@ void usage(std::FILE* out) {
                  "  status ID          the record of an event id, or of a message id (m...)\n"
                  "  dlq list           failed and expired messages (newest first), with reasons\n"
                  "  dlq replay         send them again once the cause is fixed (templates are\n"
-                 "                     rendered anew; attempts and give_up_after start over)\n");
+                 "                     rendered anew; attempts and give_up_after start over)\n"
+                 "  send-test          one real send through a configured provider, with the\n"
+                 "                     provider's raw answer (for onboarding a provider account)\n");
 }
 
 std::string pretty(const json::value& v, int indent = 0) {
@@ -192,6 +205,130 @@ int cmd_dlq(const Api& api, const std::vector<std::string>& args) {
     return 2;
 }
 
+// One real send through a configured provider, printing its raw answer: for operators onboarding
+// a provider account. Uses the daemon's config, so the provider's keys, tokens and limits are the
+// ones tinbaod will use (a Zalo token pair comes from and goes back to the same store).
+int cmd_send_test(const std::string& config, const std::vector<std::string>& args) {
+    std::string name, to, text = "tinbao: tin nhan thu nghiem. Xin cam on.", subject, template_id;
+    std::vector<std::pair<std::string, std::string>> params;
+    for (size_t i = 0; i + 1 < args.size(); i += 2) {
+        const auto& k = args[i];
+        const auto& v = args[i + 1];
+        if (k == "--provider") name = v;
+        else if (k == "--to") to = v;
+        else if (k == "--text") text = v;
+        else if (k == "--subject") subject = v;
+        else if (k == "--template-id") template_id = v;
+        else if (k == "--param" && v.find('=') != std::string::npos)
+            params.emplace_back(v.substr(0, v.find('=')), v.substr(v.find('=') + 1));
+        else {
+            std::fprintf(stderr, "tinbaoctl send-test: unknown option %s\n", k.c_str());
+            return 2;
+        }
+    }
+    if (name.empty() || to.empty()) {
+        std::fprintf(stderr, "tinbaoctl send-test: --provider NAME and --to ADDRESS are required\n");
+        return 2;
+    }
+    auto loaded = tinbao::load_config(config);
+    if (!loaded.config) {
+        for (auto& d : loaded.diagnostics->items) std::fprintf(stderr, "%s\n", d.str().c_str());
+        return 1;
+    }
+    boost::asio::io_context io;
+    tinbao::CurlMulti http(io.get_executor());
+    auto& qs = loaded.config->queue;
+    std::unique_ptr<tinbao::queue::Queue> queue;
+    tinbao::StateStore* store = nullptr;
+    try {
+        if (qs.backend == "sqlite") {
+            auto q = std::make_unique<tinbao::queue::SqliteQueue>(
+                io, loaded.config->state_dir / "tinbao.db", qs.dedupe_ttl, "tinbaoctl");
+            store = q.get();
+            queue = std::move(q);
+        } else {
+            auto q = std::make_unique<tinbao::queue::RedisQueue>(io, qs, "tinbaoctl");
+            store = q.get();
+            queue = std::move(q);
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "tinbaoctl: cannot open the queue: %s\n", e.what());
+        return 1;
+    }
+    queue->start();
+    tinbao::ProviderContext ctx;
+    ctx.executor = io.get_executor();
+    ctx.http = &http;
+    ctx.mail = &http;
+    ctx.state = store;
+    ctx.state_dir = loaded.config->state_dir.string();
+    ctx.public_base_url = loaded.config->http.public_base_url;
+    std::vector<std::string> problems;
+    auto rt = tinbao::load_runtime(config, ctx, problems);
+    if (!rt) {
+        for (auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
+        return 1;
+    }
+    tinbao::Provider* provider = nullptr;
+    for (auto& slot : rt->providers)
+        if (slot->provider->name() == name) provider = slot->provider.get();
+    if (!provider) {
+        std::fprintf(stderr, "tinbaoctl send-test: no enabled provider named %s\n", name.c_str());
+        return 1;
+    }
+    tinbao::OutboundMessage msg;
+    msg.id = "t" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+    msg.event_id = "send-test";
+    msg.dossier_code = "send-test";
+    msg.channel = provider->channel();
+    msg.to = to;
+    if (msg.channel != tinbao::Channel::email) {
+        if (auto n = tinbao::phone::normalize_mobile(to)) msg.to = *n;
+        else if (msg.channel == tinbao::Channel::sms) {
+            std::fprintf(stderr, "tinbaoctl send-test: %s is not a Vietnamese mobile number\n",
+                         tinbao::mask_phone(to).c_str());
+            return 1;
+        }
+    }
+    auto planned = tinbao::sms::plan(text, tinbao::sms::UnicodePolicy::auto_, 3);
+    msg.text = planned.plan ? planned.plan->text : text;
+    msg.unicode = planned.plan && planned.plan->count.encoding == tinbao::sms::Encoding::ucs2;
+    msg.segments = planned.plan ? planned.plan->count.segments : 0;
+    msg.subject = subject.empty() ? "tinbao: thư thử nghiệm" : subject;
+    msg.template_id = template_id;
+    msg.params = params;
+    tinbao::SendResult result;
+    bool done = false;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+            // Wait for the queue (Zalo tokens live there), then send once.
+            for (int i = 0; i < 50 && !queue->ready(); ++i) {
+                boost::asio::steady_timer t(io, std::chrono::milliseconds(100));
+                co_await t.async_wait(boost::asio::use_awaitable);
+            }
+            result = co_await provider->send(msg);
+            done = true;
+            queue->stop();
+            io.stop();
+        },
+        boost::asio::detached);
+    io.run();
+    if (!done) return 1;
+    json::object out{{"provider", name},
+                     {"to", tinbao::mask_address(msg.to)},
+                     {"message_id", msg.id},
+                     {"ok", result.ok},
+                     {"provider_message_id", result.provider_message_id},
+                     {"reason", result.reason},
+                     {"detail", result.detail},
+                     {"raw_response", result.raw_response}};
+    std::printf("%s\n", pretty(out).c_str());
+    return result.ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -224,6 +361,8 @@ int main(int argc, char** argv) {
         }
     }
     if (rest.size() == 2 && rest[0] == "render") return cmd_render(config, rest[1]);
+    if (!rest.empty() && rest[0] == "send-test")
+        return cmd_send_test(config, std::vector<std::string>(rest.begin() + 1, rest.end()));
     Api api{url, token};
     if (rest.size() == 2 && rest[0] == "status")
         return resolve_api(config, api) ? cmd_status(api, rest[1]) : 1;

@@ -203,9 +203,15 @@ asio::awaitable<Response> serve(ApiBackend& backend, Request& req) {
     switch (route.kind) {
         case RouteKind::healthz:
             co_return json_response(200, json::object{{"status", "ok"}});
-        case RouteKind::readyz:
-            if (backend.ready()) co_return json_response(200, json::object{{"status", "ready"}});
-            co_return json_response(503, json::object{{"status", "not_ready"}});
+        case RouteKind::readyz: {
+            // Ready means the queue takes events; a provider's problem is reported, not fatal
+            // (its channel falls back or retries), so operators see it here and in /metrics.
+            bool ok = backend.ready();
+            json::object body{{"status", ok ? "ready" : "not_ready"}};
+            auto detail = backend.readiness_detail();
+            if (!detail.empty()) body["providers"] = std::move(detail);
+            co_return json_response(ok ? 200 : 503, body);
+        }
         case RouteKind::metrics: {
             Response r;
             r.content_type = "text/plain; version=0.0.4; charset=utf-8";

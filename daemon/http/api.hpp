@@ -36,6 +36,8 @@ public:
     virtual boost::json::value render_preview(const Event& event) = 0;
     // True when the queue is reachable and the config loaded.
     virtual bool ready() const = 0;
+    // Details for /readyz: providers that report a problem (a failing token refresh), by name.
+    virtual boost::json::object readiness_detail() const { return {}; }
     // Prometheus text exposition.
     virtual std::string metrics_text() = 0;
     // A provider's call-back (/v1/callbacks/{provider}, GET or POST, no bearer token: the

@@ -367,6 +367,17 @@ providers:
         check(ctl.returncode == 0 and expected.replace("0007", "0007") in ctl.stdout and
               '"segments": 1' in ctl.stdout, "tinbaoctl render shows text and segments")
 
+        # --- tinbaoctl send-test: one real send with the provider's raw answer ---
+        before = len(requests())
+        ctl = subprocess.run([args.tinbaoctl, "--config", cfg_path, "send-test", "--provider",
+                              "esms", "--to", "0912 345 678", "--text", "Thu nghiem tinbao"],
+                             env=env, capture_output=True, text=True, timeout=60)
+        sent = requests()[before:]
+        check(ctl.returncode == 0 and '"ok": true' in ctl.stdout and "CodeResult" in ctl.stdout
+              and len(sent) == 1 and sent[0]["body"]["Content"] == "Thu nghiem tinbao" and
+              "0912345678" not in ctl.stdout,
+              "tinbaoctl send-test sends once and prints the raw answer, number masked")
+
         # --- metrics: labelled counters, histograms, no personal data ---
         st, metrics = http("GET", base + "/metrics")
         check(st == 200 and 'tinbao_messages_total{channel="sms",provider="esms",outcome="sent"'
