@@ -1,4 +1,5 @@
 #include "providers/esms/esms.hpp"
+#include "providers/adapter_util.hpp"
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -16,6 +17,12 @@ namespace tinbao {
 namespace json = boost::json;
 
 namespace {
+
+using adapter::clean;
+using adapter::parse_retry_after;
+using adapter::permanent;
+using adapter::retryable;
+using adapter::scalar_text;
 
 constexpr std::string_view kSendPath = "/MainService.svc/json/SendMultipleMessage_V4_post_json/";
 
@@ -75,41 +82,6 @@ long query_number(const CallbackRequest& r, std::string_view name) {
     auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
     if (ec != std::errc() || p != v->data() + v->size()) return -1;
     return n;
-}
-
-SendResult retryable(std::string_view reason, std::string detail) {
-    return SendResult::fail(FailureClass::retryable, std::string(reason), std::move(detail));
-}
-
-SendResult permanent(std::string_view reason, std::string detail) {
-    return SendResult::fail(FailureClass::permanent, std::string(reason), std::move(detail));
-}
-
-// Provider text goes into records and logs: keep it short and printable.
-std::string clean(std::string_view s, std::size_t max = 200) {
-    std::string out;
-    for (char c : s) {
-        if (out.size() >= max) break;
-        out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-    }
-    return out;
-}
-
-// Retry-After as delta-seconds; an HTTP date or garbage gives nothing.
-std::optional<std::chrono::seconds> parse_retry_after(std::string_view v) {
-    long long n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || p != v.data() + v.size() || n < 0) return std::nullopt;
-    return std::chrono::seconds(n);
-}
-
-// A JSON value that eSMS documents as a string but may send as a number.
-std::string scalar_text(const json::value* v) {
-    if (!v) return {};
-    if (v->is_string()) return std::string(v->get_string());
-    if (v->is_int64()) return std::to_string(v->get_int64());
-    if (v->is_uint64()) return std::to_string(v->get_uint64());
-    return {};
 }
 
 SendResult classify_code(const std::string& code, const std::string& message,

@@ -1,4 +1,5 @@
 #include "providers/http_generic/http_generic.hpp"
+#include "providers/adapter_util.hpp"
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -18,6 +19,11 @@ namespace tinbao {
 namespace json = boost::json;
 
 namespace {
+
+using adapter::clean;
+using adapter::parse_retry_after;
+using adapter::permanent;
+using adapter::retryable;
 
 constexpr std::size_t kRawResponseMax = 4096;
 
@@ -179,30 +185,6 @@ struct HttpGenericConfig {
     std::vector<std::string> permanent_values;
     std::vector<std::string> message_id_field;
 };
-
-SendResult retryable(std::string_view reason, std::string detail) {
-    return SendResult::fail(FailureClass::retryable, std::string(reason), std::move(detail));
-}
-
-SendResult permanent(std::string_view reason, std::string detail) {
-    return SendResult::fail(FailureClass::permanent, std::string(reason), std::move(detail));
-}
-
-std::string clean(std::string_view s, std::size_t max = 200) {
-    std::string out;
-    for (char c : s) {
-        if (out.size() >= max) break;
-        out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-    }
-    return out;
-}
-
-std::optional<std::chrono::seconds> parse_retry_after(std::string_view v) {
-    long long n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || p != v.data() + v.size() || n < 0) return std::nullopt;
-    return std::chrono::seconds(n);
-}
 
 std::vector<std::string> split_path(std::string_view s) {
     std::vector<std::string> out;

@@ -1,4 +1,5 @@
 #include "providers/smtp/smtp.hpp"
+#include "providers/adapter_util.hpp"
 
 #include <chrono>
 #include <optional>
@@ -13,6 +14,10 @@ namespace tinbao {
 
 namespace {
 
+using adapter::clean;
+using adapter::permanent;
+using adapter::retryable;
+
 struct SmtpConfig {
     std::string url;
     std::string username;
@@ -22,23 +27,6 @@ struct SmtpConfig {
     bool tls_verify = true;
     bool require_tls = false;
 };
-
-SendResult retryable(std::string_view reason, std::string detail) {
-    return SendResult::fail(FailureClass::retryable, std::string(reason), std::move(detail));
-}
-
-SendResult permanent(std::string_view reason, std::string detail) {
-    return SendResult::fail(FailureClass::permanent, std::string(reason), std::move(detail));
-}
-
-std::string clean(std::string_view s, std::size_t max = 200) {
-    std::string out;
-    for (char c : s) {
-        if (out.size() >= max) break;
-        out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-    }
-    return out;
-}
 
 SendResult classify_reply(int code, const std::string& detail) {
     if (code >= 500) {

@@ -1,4 +1,5 @@
 #include "providers/speedsms/speedsms.hpp"
+#include "providers/adapter_util.hpp"
 
 #include <openssl/evp.h>
 
@@ -17,6 +18,12 @@ namespace json = boost::json;
 
 namespace {
 
+using adapter::clean;
+using adapter::parse_retry_after;
+using adapter::permanent;
+using adapter::retryable;
+using adapter::scalar_text;
+
 constexpr std::string_view kSendPath = "/index.php/sms/send";
 constexpr std::size_t kRawResponseMax = 4096;
 
@@ -26,38 +33,6 @@ struct SpeedSmsConfig {
     std::string sender;
     int64_t sms_type = 3;
 };
-
-SendResult retryable(std::string_view reason, std::string detail) {
-    return SendResult::fail(FailureClass::retryable, std::string(reason), std::move(detail));
-}
-
-SendResult permanent(std::string_view reason, std::string detail) {
-    return SendResult::fail(FailureClass::permanent, std::string(reason), std::move(detail));
-}
-
-std::string clean(std::string_view s, std::size_t max = 200) {
-    std::string out;
-    for (char c : s) {
-        if (out.size() >= max) break;
-        out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-    }
-    return out;
-}
-
-std::optional<std::chrono::seconds> parse_seconds(std::string_view v) {
-    long long n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || p != v.data() + v.size() || n < 0) return std::nullopt;
-    return std::chrono::seconds(n);
-}
-
-std::string scalar_text(const json::value* v) {
-    if (!v) return {};
-    if (v->is_string()) return std::string(v->get_string());
-    if (v->is_int64()) return std::to_string(v->get_int64());
-    if (v->is_uint64()) return std::to_string(v->get_uint64());
-    return {};
-}
 
 std::string basic_auth(const std::string& user, const std::string& password) {
     std::string plain = user + ":" + password;
@@ -196,14 +171,14 @@ SendResult classify_speedsms_reply(const HttpResponse& response, const std::stri
     const std::string http = "HTTP " + std::to_string(status);
     if (status == 429) {
         auto r = retryable(reason::kThrottled, http);
-        r.retry_after = parse_seconds(response.header("x-rate-limit-reset"));
-        if (!r.retry_after) r.retry_after = parse_seconds(response.header("retry-after"));
+        r.retry_after = parse_retry_after(response.header("x-rate-limit-reset"));
+        if (!r.retry_after) r.retry_after = parse_retry_after(response.header("retry-after"));
         return r;
     }
     if (status == 401 || status == 403) return permanent(reason::kAuthFailed, http);
     if (status >= 500) {
         auto r = retryable(reason::kProviderUnavailable, http);
-        r.retry_after = parse_seconds(response.header("retry-after"));
+        r.retry_after = parse_retry_after(response.header("retry-after"));
         return r;
     }
 

@@ -1,4 +1,5 @@
 #include "providers/zalo_zns/zalo_zns.hpp"
+#include "providers/adapter_util.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -28,6 +29,12 @@ namespace json = boost::json;
 
 namespace {
 
+using adapter::clean;
+using adapter::parse_retry_after;
+using adapter::permanent;
+using adapter::retryable;
+using adapter::scalar_text;
+
 constexpr int64_t kHourMs = 3600 * 1000;
 constexpr int64_t kDayMs = 24 * kHourMs;
 constexpr int64_t kLocalOffsetMs = 7 * kHourMs;  // Asia/Ho_Chi_Minh, no DST
@@ -49,33 +56,8 @@ int64_t now_ms() {
 
 int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
-SendResult retryable(std::string_view reason, std::string detail) {
-    return SendResult::fail(FailureClass::retryable, std::string(reason), std::move(detail));
-}
-
-SendResult permanent(std::string_view reason, std::string detail) {
-    return SendResult::fail(FailureClass::permanent, std::string(reason), std::move(detail));
-}
-
-std::string clean(std::string_view s, std::size_t max = 200) {
-    std::string out;
-    for (char c : s) {
-        if (out.size() >= max) break;
-        out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-    }
-    return out;
-}
-
 std::string truncated(std::string_view s, std::size_t max = 4096) {
     return std::string(s.substr(0, max));
-}
-
-std::string scalar_text(const json::value* v) {
-    if (!v) return {};
-    if (v->is_string()) return std::string(v->get_string());
-    if (v->is_int64()) return std::to_string(v->get_int64());
-    if (v->is_uint64()) return std::to_string(v->get_uint64());
-    return {};
 }
 
 std::optional<int64_t> scalar_int(const json::value* v) {
@@ -89,13 +71,6 @@ std::optional<int64_t> scalar_int(const json::value* v) {
         if (ec == std::errc() && p == s.data() + s.size()) return n;
     }
     return std::nullopt;
-}
-
-std::optional<std::chrono::seconds> parse_retry_after(std::string_view v) {
-    long long n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || p != v.data() + v.size() || n < 0) return std::nullopt;
-    return std::chrono::seconds(n);
 }
 
 // Characters as Zalo counts them: Unicode code points of the UTF-8 text.
