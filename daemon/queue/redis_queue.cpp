@@ -26,8 +26,8 @@ return {1, id}
 )lua");
 
 // KEYS: event key, dossier zset, message keys... ARGV: entry id, ttl ms, dossier code, status,
-// now ms, message ids (comma-separated), key prefix, message JSON... (same order as the message
-// keys). Returns {'duplicate'} when another entry owns the event, else {'process', blocked_until,
+// now ms, message ids (comma-separated), key prefix, record ttl ms, message JSON... (same order
+// as the message keys). Returns {'duplicate'} when another entry owns the event, else {'process', blocked_until,
 // existing...} with the stored record of each message ('' when it was created now).
 const redis::Script kClaim(R"lua(
 local owner = redis.call('HGET', KEYS[1], 'entry')
@@ -71,7 +71,7 @@ for id in string.gmatch(ARGV[6], '[^,]+') do
   if cur then
     out[#out + 1] = cur
   else
-    redis.call('SET', k, ARGV[7 + n], 'PX', ARGV[2])
+    redis.call('SET', k, ARGV[8 + n], 'PX', ARGV[8])
     redis.call('ZADD', KEYS[2], 'NX', ARGV[5], id)
     out[#out + 1] = ''
   end
@@ -101,14 +101,14 @@ end
 )lua";
 
 // KEYS: event, dossier zset, sched zset, dlq zset, stream. ARGV: ttl, now, group, entry id or '',
-// commit JSON, key prefix. Writes records, jobs, dead letters, the event's list and state, and
+// commit JSON, key prefix, record ttl (message records: queue.retention). Writes records, jobs, dead letters, the event's list and state, and
 // acknowledges the entry: all or nothing.
 const redis::Script kCommit(std::string(kLuaEventState) + R"lua(
-local ttl, now, prefix = ARGV[1], ARGV[2], ARGV[6]
+local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[6], ARGV[7]
 local c = cjson.decode(ARGV[5])
 local msgs = redis.call('HGET', KEYS[1], 'msgs') or ''
 for _, m in ipairs(c.messages) do
-  redis.call('SET', prefix .. 'msg:' .. m.id, m.json, 'PX', ttl)
+  redis.call('SET', prefix .. 'msg:' .. m.id, m.json, 'PX', record_ttl)
   redis.call('ZADD', KEYS[2], 'NX', m.created, m.id)
   if not string.find(',' .. msgs .. ',', ',' .. m.id .. ',', 1, true) then
     if msgs == '' then msgs = m.id else msgs = msgs .. ',' .. m.id end
@@ -322,6 +322,13 @@ std::string RedisQueue::describe() const {
            std::to_string(settings_.redis.db) + " prefix " + prefix_ + " consumer " + consumer_;
 }
 
+std::string RedisQueue::record_ttl() const {
+    // Message records hold personal data: kept for `retention` when set. The event key is the
+    // idempotency key and keeps dedupe_ttl.
+    auto ttl = settings_.retention.count() > 0 ? settings_.retention : settings_.dedupe_ttl;
+    return std::to_string(ttl.count());
+}
+
 std::string RedisQueue::key(std::string_view kind, std::string_view id) const {
     std::string k;
     k.reserve(prefix_.size() + kind.size() + id.size() + 2);
@@ -418,7 +425,7 @@ asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
     }
     std::vector<std::string> args{entry.id, std::to_string(settings_.dedupe_ttl.count()),
                                   event.dossier_code, event.status, std::to_string(now_ms()),
-                                  join(ids, ','), prefix_ + ":"};
+                                  join(ids, ','), prefix_ + ":", record_ttl()};
     for (auto& m : initial) args.push_back(json::serialize(m.to_json()));
     auto r = co_await kClaim.run(cmd_, keys, args);
     Claim c;
@@ -467,7 +474,7 @@ asio::awaitable<bool> RedisQueue::commit(const Commit& c) {
                                   prefix_ + ":sched", prefix_ + ":dlq", stream_};
     std::vector<std::string> args{std::to_string(settings_.dedupe_ttl.count()),
                                   std::to_string(now_ms()), kGroup, c.ack ? c.ack->id : "",
-                                  json::serialize(body), prefix_ + ":"};
+                                  json::serialize(body), prefix_ + ":", record_ttl()};
     auto r = co_await kCommit.run(cmd_, keys, args);
     bool ok = r.ok && !r.reply.is_error();
     if (!ok)

@@ -77,6 +77,7 @@ private:
     boost::asio::awaitable<std::optional<boost::json::array>> fetch_messages(
         std::vector<std::string> ids);
     std::string key(std::string_view kind, std::string_view id) const;
+    std::string record_ttl() const;
 
     QueueSettings settings_;
     std::string consumer_;
