@@ -11,8 +11,15 @@ bash scripts/build.sh ci
 cmake -S tests/fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DTINBAO_FUZZ=ON >/dev/null
 cmake --build build/fuzz -j2
 mkdir -p build/fuzz/corpus
-build/fuzz/template_fuzz -max_total_time=60 -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix=build/fuzz/ -print_final_stats=1 build/fuzz/corpus tests/fuzz/corpus
+# Its progress lines go to build/fuzz/fuzz.log; the end of it is shown, all of it on failure.
+if ! build/fuzz/template_fuzz -max_total_time=60 -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix=build/fuzz/ -print_final_stats=1 build/fuzz/corpus tests/fuzz/corpus \
+    >build/fuzz/fuzz.log 2>&1; then
+  cat build/fuzz/fuzz.log
+  echo "test.sh: the template fuzzer found a crash (artifact in build/fuzz/)" >&2
+  exit 1
+fi
+tail -n 15 build/fuzz/fuzz.log
 
 # Last, so its summary closes the output.
 ctest --preset ci --output-on-failure --timeout 300 -j2
