@@ -20,6 +20,22 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view v) {
     return std::chrono::seconds(n);
 }
 
+std::optional<SendResult> transport_failure(const HttpResponse& response) {
+    using E = HttpResponse::Error;
+    switch (response.error) {
+        case E::none:
+            return std::nullopt;
+        case E::timeout:
+            return retryable(reason::kTimeout, clean(response.error_text));
+        case E::connect:
+        case E::tls:
+            return retryable(reason::kProviderUnavailable, clean(response.error_text));
+        case E::other:
+            break;
+    }
+    return retryable(reason::kProviderError, clean(response.error_text));
+}
+
 std::string scalar_text(const boost::json::value* v) {
     if (!v) return {};
     if (v->is_string()) return std::string(v->get_string());

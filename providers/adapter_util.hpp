@@ -9,7 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "providers/http_client.hpp"
 #include "providers/provider.hpp"
+#include "providers/reasons.hpp"
 
 namespace tinbao::adapter {
 
@@ -26,6 +28,10 @@ std::string clean(std::string_view s, std::size_t max = 200);
 
 // Retry-After as delta-seconds; an HTTP date or garbage gives nothing.
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view v);
+
+// A request that got no HTTP answer (timeout, refused, TLS, other): its retryable failure.
+// nullopt when the provider answered (the caller reads the status and body).
+std::optional<SendResult> transport_failure(const HttpResponse& response);
 
 // A JSON value documented as a string that may come as a number: its text, or empty.
 std::string scalar_text(const boost::json::value* v);

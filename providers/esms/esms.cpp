@@ -22,6 +22,7 @@ using adapter::clean;
 using adapter::parse_retry_after;
 using adapter::permanent;
 using adapter::retryable;
+using adapter::transport_failure;
 using adapter::scalar_text;
 
 constexpr std::string_view kSendPath = "/MainService.svc/json/SendMultipleMessage_V4_post_json/";
@@ -281,18 +282,7 @@ class EsmsFactory final : public ProviderFactory {
 }  // namespace
 
 SendResult classify_esms_reply(const HttpResponse& response) {
-    using E = HttpResponse::Error;
-    switch (response.error) {
-        case E::none:
-            break;
-        case E::timeout:
-            return retryable(reason::kTimeout, clean(response.error_text));
-        case E::connect:
-        case E::tls:
-            return retryable(reason::kProviderUnavailable, clean(response.error_text));
-        case E::other:
-            return retryable(reason::kProviderError, clean(response.error_text));
-    }
+    if (auto failed = transport_failure(response)) return *failed;
     const int status = response.status;
     if (status == 429) {
         auto r = retryable(reason::kThrottled, "HTTP 429");

@@ -24,6 +24,7 @@ using adapter::clean;
 using adapter::parse_retry_after;
 using adapter::permanent;
 using adapter::retryable;
+using adapter::transport_failure;
 
 constexpr std::size_t kRawResponseMax = 4096;
 
@@ -251,18 +252,7 @@ class HttpGenericProvider final : public Provider {
 
   private:
     SendResult classify(const HttpResponse& response) const {
-        using E = HttpResponse::Error;
-        switch (response.error) {
-            case E::none:
-                break;
-            case E::timeout:
-                return retryable(reason::kTimeout, clean(response.error_text));
-            case E::connect:
-            case E::tls:
-                return retryable(reason::kProviderUnavailable, clean(response.error_text));
-            case E::other:
-                return retryable(reason::kProviderError, clean(response.error_text));
-        }
+        if (auto failed = transport_failure(response)) return *failed;
         const int status = response.status;
         const std::string http = "HTTP " + std::to_string(status);
         bool status_ok = config_.success_status.empty() ? status >= 200 && status < 300

@@ -22,6 +22,7 @@ using adapter::clean;
 using adapter::parse_retry_after;
 using adapter::permanent;
 using adapter::retryable;
+using adapter::transport_failure;
 using adapter::scalar_text;
 
 constexpr std::string_view kSendPath = "/index.php/sms/send";
@@ -155,18 +156,7 @@ class SpeedSmsFactory final : public ProviderFactory {
 }  // namespace
 
 SendResult classify_speedsms_reply(const HttpResponse& response, const std::string& to) {
-    using E = HttpResponse::Error;
-    switch (response.error) {
-        case E::none:
-            break;
-        case E::timeout:
-            return retryable(reason::kTimeout, clean(response.error_text));
-        case E::connect:
-        case E::tls:
-            return retryable(reason::kProviderUnavailable, clean(response.error_text));
-        case E::other:
-            return retryable(reason::kProviderError, clean(response.error_text));
-    }
+    if (auto failed = transport_failure(response)) return *failed;
     const int status = response.status;
     const std::string http = "HTTP " + std::to_string(status);
     if (status == 429) {

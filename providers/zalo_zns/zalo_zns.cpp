@@ -33,6 +33,7 @@ using adapter::clean;
 using adapter::parse_retry_after;
 using adapter::permanent;
 using adapter::retryable;
+using adapter::transport_failure;
 using adapter::scalar_text;
 
 constexpr int64_t kHourMs = 3600 * 1000;
@@ -705,18 +706,7 @@ int64_t zalo_next_day_morning_ms(int64_t now) {
 }
 
 SendResult classify_zalo_reply(const HttpResponse& response, int64_t now) {
-    using E = HttpResponse::Error;
-    switch (response.error) {
-        case E::none:
-            break;
-        case E::timeout:
-            return retryable(reason::kTimeout, clean(response.error_text));
-        case E::connect:
-        case E::tls:
-            return retryable(reason::kProviderUnavailable, clean(response.error_text));
-        case E::other:
-            return retryable(reason::kProviderError, clean(response.error_text));
-    }
+    if (auto failed = transport_failure(response)) return *failed;
     SendResult r;
     const int status = response.status;
     if (status == 429) {
