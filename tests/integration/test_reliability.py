@@ -61,7 +61,7 @@ providers:
     brandname: UBND-TEST
     rate_per_second: {rate}
     max_in_flight: {inflight}
-    timeout: 5s
+    timeout: 1s
   - {{ name: mail, channel: email, type: outbox, path: {tmp}/state/mail.jsonl }}
 """
 
@@ -114,6 +114,19 @@ def scenario_retries(c):
     reqs = at_fake(c, m["id"])
     gap = reqs[1]["at"] - reqs[0]["at"] if len(reqs) == 2 else 0
     check(len(reqs) == 2 and gap >= 0.95, "429 with Retry-After: 1 -> next attempt %.2f s later" % gap)
+
+
+def scenario_timeout(c):
+    c.fake.control(delay_ms=1500)  # longer than the provider's 1 s deadline
+    check(post(c, event("tmo-1")) == 202, "tmo-1 accepted")
+    wait_for(lambda: any(r["body"].get("Phone") and "D-tmo-1" in r["body"].get("Content", "")
+                         for r in c.fake.requests()), 10, "the slow first attempt")
+    c.fake.control(delay_ms=0)
+    m = wait_state(c, "tmo-1", ("done",))["messages"][0]
+    metrics = http("GET", c.base + "/metrics")[1]
+    check(m["state"] == "sent" and m["attempts"] >= 2 and
+          'tinbao_retries_total{provider="esms",reason="timeout"}' in metrics,
+          "a provider past its deadline: timeout, retried, then sent (%d attempts)" % m["attempts"])
 
 
 def scenario_order(c):
@@ -276,6 +289,7 @@ def main():
         c.daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod.log"))
         c.daemon.start(c.base)
         scenario_retries(c)
+        scenario_timeout(c)
         scenario_order(c)
         scenario_dead_letters(c)
         scenario_fallback(c)
