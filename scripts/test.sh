@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what tinbao needs, builds it with warnings as errors, and runs every test with ctest
+# Installs what tinbao needs, builds it with warnings as errors, and runs every test with ctest,
+# in a release build and again in an ASan+UBSan build
 # (unit tests, and the end-to-end test against a real redis-server and a fake eSMS on loopback),
 # and runs the template fuzzer for a bounded time (a crash or sanitizer report fails the run).
 set -euo pipefail
@@ -21,5 +22,9 @@ if ! build/fuzz/template_fuzz -max_total_time=60 -timeout=10 -rss_limit_mb=2048 
 fi
 tail -n 15 build/fuzz/fuzz.log
 
-# Last, so its summary closes the output.
 ctest --preset ci --output-on-failure --timeout 300 -j2
+
+# The same suite with AddressSanitizer and UndefinedBehaviorSanitizer (the daemon under test in
+# the integration tests is the sanitized one too). Last, so its summary closes the output.
+bash scripts/build.sh asan
+ctest --preset asan --output-on-failure --timeout 300 -j2
