@@ -14,6 +14,7 @@ Everything it starts is stopped at the end; nothing listens beyond loopback.
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -163,18 +164,25 @@ providers:
         base = "http://127.0.0.1:%d" % hport
         wait(lambda: get(base + "/readyz"), 20, "tinbaod")
         cpu0 = cpu_seconds(d.pid)
+        rcpu0 = cpu_seconds(procs[0].pid) if args.backend == "redis" else 0
+        fcpu0 = cpu_seconds(fake.pid)
+        lg0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         calls0 = redis_calls(redis_cli, rport) if args.backend == "redis" else 0
         t0 = time.monotonic()
         lg = subprocess.run([loadgen, "--port", str(hport), "--token", TOKEN, "--count",
                              str(args.count), "--rate", str(args.rate), "--concurrency",
                              str(args.concurrency), "--prefix", "b%d" % int(time.time())],
                             capture_output=True, text=True)
+        lg1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         load = json.loads(lg.stdout)
         wait(lambda: json.loads(get("http://127.0.0.1:%d/_stats" % fport))["accepted"] >=
              load["accepted"], 600, "every event delivered")
         t1 = time.monotonic()
         stats = json.loads(get("http://127.0.0.1:%d/_stats" % fport))
         cpu1 = cpu_seconds(d.pid)
+        rcpu1 = cpu_seconds(procs[0].pid) if args.backend == "redis" else 0
+        fcpu1 = cpu_seconds(fake.pid)
+        per_1000 = lambda x: round(1000 * x / max(stats["accepted"], 1), 3)
         calls1 = redis_calls(redis_cli, rport) if args.backend == "redis" else 0
         metrics = get(base + "/metrics")
         summary = {
@@ -191,6 +199,11 @@ providers:
             "end_to_end_p99_ms": round(1000 * (histogram_quantile(
                 metrics, "tinbao_end_to_end_seconds", 0.99) or 0), 1),
             "tinbaod_cpu_seconds_per_1000": round(1000 * (cpu1 - cpu0) / max(stats["accepted"], 1), 3),
+            "redis_cpu_seconds_per_1000": per_1000(rcpu1 - rcpu0)
+            if args.backend == "redis" else None,
+            "loadgen_cpu_seconds_per_1000": per_1000(lg1.ru_utime + lg1.ru_stime -
+                                                     lg0.ru_utime - lg0.ru_stime),
+            "fake_cpu_seconds_per_1000": per_1000(fcpu1 - fcpu0),
             "redis_commands_per_event": round((calls1 - calls0) / max(load["accepted"], 1), 2)
             if args.backend == "redis" else None,
             "tinbaod_peak_rss_mb": round(peak_rss_mb(d.pid), 1),

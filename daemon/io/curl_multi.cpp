@@ -519,7 +519,20 @@ struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
             return 0;
         }
         // Even a 0 ms timeout goes through the loop: socket_action must not be called from
-        // inside a libcurl callback.
+        // inside a libcurl callback. It is posted, not a timer: libcurl asks for 0 ms on every
+        // added transfer, and arming the reactor's timer each time costs a system call.
+        if (timeout_ms == 0) {
+            self->timer.cancel();
+            if (self->kick_pending) return 0;
+            self->kick_pending = true;
+            asio::post(self->executor, [weak = self->weak_from_this()] {
+                auto s = weak.lock();
+                if (!s) return;
+                s->kick_pending = false;
+                if (!s->stopping) s->action(CURL_SOCKET_TIMEOUT, 0);
+            });
+            return 0;
+        }
         self->timer.expires_after(std::chrono::milliseconds(timeout_ms));
         self->timer.async_wait(
             [weak = self->weak_from_this()](const boost::system::error_code& ec) {
@@ -554,6 +567,7 @@ struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
     std::map<curl_socket_t, std::shared_ptr<WatchedSocket>> sockets;
     std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers;
     bool stopping = false;
+    bool kick_pending = false;  // a posted 0 ms timeout has not run yet
 };
 
 CurlMulti::CurlMulti(asio::any_io_executor executor, CurlMultiOptions options)
