@@ -10,6 +10,8 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev libhiredis-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libutf8proc-dev libsqlite3-dev libsystemd-dev
+  # tinbaod's allocator (many small allocations from many coroutines; see bench/README.md)
+  libjemalloc-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # the libFuzzer target (tests/fuzz): clang with its fuzzer and sanitizer runtimes

@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -413,6 +414,19 @@ asio::awaitable<Result> Connection::command(Args args, std::chrono::milliseconds
     co_return result;
 }
 
+asio::awaitable<Result> Connection::command_ref(const Args& args,
+                                               std::chrono::milliseconds timeout) {
+    State* state = state_.get();
+    const Args* a = &args;
+    auto init = [state, a, timeout](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        state->submit(*a, timeout, [h](Result r) { (*h)(std::move(r)); });
+    };
+    Result result = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result)>(
+        init, asio::use_awaitable);
+    co_return result;
+}
+
 asio::awaitable<std::vector<Result>> Connection::pipeline(std::vector<Args> commands,
                                                           std::chrono::milliseconds timeout) {
     State* state = state_.get();
@@ -487,6 +501,20 @@ asio::awaitable<Result> Script::run(Connection& conn, const std::vector<std::str
     if (is_noscript(r)) {
         Args full = eval_args(keys, args);
         r = co_await conn.command(std::move(full));
+    }
+    co_return r;
+}
+
+asio::awaitable<Result> Script::run_argv(Connection& conn, Args& argv) const {
+    argv.resize(std::max<std::size_t>(argv.size(), 3));
+    argv[0] = "EVALSHA";
+    argv[1] = sha1_;
+    argv[2] = "0";
+    Result r = co_await conn.command_ref(argv);
+    if (is_noscript(r)) {
+        argv[0] = "EVAL";
+        argv[1] = source_;
+        r = co_await conn.command_ref(argv);
     }
     co_return r;
 }

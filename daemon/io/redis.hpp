@@ -72,6 +72,9 @@ public:
     // One command. `timeout` zero: the connection's command_timeout.
     boost::asio::awaitable<Result> command(Args args,
                                            std::chrono::milliseconds timeout = {});
+    // As command(), for arguments the caller keeps alive until the answer (not copied).
+    boost::asio::awaitable<Result> command_ref(const Args& args,
+                                               std::chrono::milliseconds timeout = {});
     // Several commands written at once (one round trip); results in order.
     boost::asio::awaitable<std::vector<Result>> pipeline(std::vector<Args> commands,
                                                          std::chrono::milliseconds timeout = {});
@@ -94,6 +97,9 @@ public:
                       const std::vector<std::string>& args) const;
     Args eval_args(const std::vector<std::string>& keys,
                    const std::vector<std::string>& args) const;
+    // Runs with no keys; `argv` starts with three placeholders (EVALSHA, sha1, 0 keys), then the
+    // script's ARGV. Avoids copying large argument lists.
+    boost::asio::awaitable<Result> run_argv(Connection& conn, Args& argv) const;
 
 private:
     std::string source_;

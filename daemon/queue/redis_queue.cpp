@@ -4,6 +4,13 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <functional>
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -14,81 +21,36 @@ namespace {
 
 constexpr const char* kGroup = "tinbao";
 
-// KEYS: event key, stream. ARGV: payload, ttl ms, dossier code, status, now ms.
-// Elects this copy of the event (SET-if-absent) and appends it to the stream in one step.
-const redis::Script kIngest(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end
-local id = redis.call('XADD', KEYS[2], '*', 'event', ARGV[1], 'src', 'http')
-redis.call('HSET', KEYS[1], 'entry', id, 'state', 'accepted', 'dossier_code', ARGV[3],
-           'status', ARGV[4], 'created_at', ARGV[5], 'updated_at', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, id}
-)lua");
-
-// KEYS: event key, dossier zset, message keys... ARGV: entry id, ttl ms, dossier code, status,
-// now ms, message ids (comma-separated), key prefix, record ttl ms, message JSON... (same order
-// as the message keys). Returns {'duplicate'} when another entry owns the event, else {'process', blocked_until,
-// existing...} with the stored record of each message ('' when it was created now).
-const redis::Script kClaim(R"lua(
-local owner = redis.call('HGET', KEYS[1], 'entry')
-if owner and owner ~= ARGV[1] then return {'duplicate'} end
-if not owner then
-  redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', 'accepted', 'dossier_code', ARGV[3],
-             'status', ARGV[4], 'created_at', ARGV[5], 'updated_at', ARGV[5])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+// Lua shared by the scripts below. `prefix` always ends with ':'.
+//  - event_state: the event's state from its messages (CONTRACT §4). Each message's state is kept
+//    in the event hash as field "s:<id>", so no record is decoded; a message without that field
+//    (written before the field existed) is read from its record.
+//  - blocked_by: per-dossier order. p:dwait:<dossier> holds the dossier's messages that wait for
+//    a scheduled attempt (id -> created ms); the latest next attempt (their score in p:sched,
+//    a lease end while one runs) among those created before `before` (nil: all), other than
+//    `except`. Empty for almost every dossier, so one HGETALL.
+constexpr const char* kLuaShared = R"lua(
+local function hash_table(flat)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
 end
-if redis.call('HEXISTS', KEYS[1], 'msgs') == 0 and ARGV[6] ~= '' then
-  redis.call('HSET', KEYS[1], 'msgs', ARGV[6])
-end
--- Per-dossier order: an earlier notice of this dossier still waiting (a retry, quiet hours)
--- holds the new ones back until its own next attempt.
-local blocked = 0
-for _, id in ipairs(redis.call('ZREVRANGE', KEYS[2], 0, 19)) do
-  local raw = redis.call('GET', ARGV[7] .. 'msg:' .. id)
-  if raw and cjson.decode(raw).state == 'queued' then
-    local due = redis.call('ZSCORE', ARGV[7] .. 'sched', id)
-    if due and tonumber(due) > blocked then blocked = tonumber(due) end
+local function states_of(h)
+  local s = {}
+  for k, v in pairs(h) do
+    if string.sub(k, 1, 2) == 's:' then s[string.sub(k, 3)] = v end
   end
+  return s
 end
--- The dossier's latest claimed entry, for coalescing (stream ids compare as ms, then seq).
-local function parse(id)
-  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  return tonumber(ms) or 0, tonumber(seq) or 0
-end
-local last = redis.call('GET', ARGV[7] .. 'dlast:' .. ARGV[3])
-local nms, nseq = parse(ARGV[1])
-local lms, lseq = 0, 0
-if last then lms, lseq = parse(last) end
-if nms > lms or (nms == lms and nseq > lseq) then
-  redis.call('SET', ARGV[7] .. 'dlast:' .. ARGV[3], ARGV[1], 'PX', ARGV[2])
-end
-local out = {'process', tostring(blocked)}
-local n = 0
-for id in string.gmatch(ARGV[6], '[^,]+') do
-  n = n + 1
-  local k = KEYS[2 + n]
-  local cur = redis.call('GET', k)
-  if cur then
-    out[#out + 1] = cur
-  else
-    redis.call('SET', k, ARGV[8 + n], 'PX', ARGV[8])
-    redis.call('ZADD', KEYS[2], 'NX', ARGV[5], id)
-    out[#out + 1] = ''
-  end
-end
-if n > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
-return out
-)lua");
-
-// The event's state from its messages (CONTRACT §4), shared by the scripts below.
-constexpr const char* kLuaEventState = R"lua(
-local function event_state(prefix, evkey)
-  local msgs = redis.call('HGET', evkey, 'msgs') or ''
+local function event_state(prefix, msgs, states)
   local any, success = false, false
   for id in string.gmatch(msgs, '[^,]+') do
-    local raw = redis.call('GET', prefix .. 'msg:' .. id)
-    if raw then
-      local st = cjson.decode(raw).state
+    local st = states[id]
+    if st == nil then
+      local raw = redis.call('GET', prefix .. 'msg:' .. id)
+      if raw then st = cjson.decode(raw).state end
+    end
+    if st then
       any = true
       if st == 'queued' or st == 'sending' then return 'accepted' end
       if st == 'sent' or st == 'delivered' then success = true end
@@ -98,46 +60,190 @@ local function event_state(prefix, evkey)
   if success then return 'done' end
   return 'failed'
 end
+local function blocked_by(prefix, dossier, before, except)
+  local w = redis.call('HGETALL', prefix .. 'dwait:' .. dossier)
+  local blocked = 0
+  for i = 1, #w, 2 do
+    local id, created = w[i], tonumber(w[i + 1]) or 0
+    if id ~= except and (before == nil or created < before) then
+      local due = redis.call('ZSCORE', prefix .. 'sched', id)
+      if due and tonumber(due) > blocked then blocked = tonumber(due) end
+    end
+  end
+  return blocked
+end
 )lua";
 
-// KEYS: event, dossier zset, sched zset, dlq zset, stream. ARGV: ttl, now, group, entry id or '',
-// commit JSON, key prefix, record ttl (message records: queue.retention). Writes records, jobs, dead letters, the event's list and state, and
-// acknowledges the entry: all or nothing.
-const redis::Script kCommit(std::string(kLuaEventState) + R"lua(
-local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[6], ARGV[7]
-local c = cjson.decode(ARGV[5])
-local msgs = redis.call('HGET', KEYS[1], 'msgs') or ''
-for _, m in ipairs(c.messages) do
-  redis.call('SET', prefix .. 'msg:' .. m.id, m.json, 'PX', record_ttl)
-  redis.call('ZADD', KEYS[2], 'NX', m.created, m.id)
-  if not string.find(',' .. msgs .. ',', ',' .. m.id .. ',', 1, true) then
-    if msgs == '' then msgs = m.id else msgs = msgs .. ',' .. m.id end
+// Every script that serves many callers at once (RedisQueue::Batcher) takes shared arguments
+// first, then each call's arguments, and answers one reply per call, in order.
+
+// ARGV: ttl ms, now ms, key prefix, stream; per event: event id, payload, dossier code, status.
+// Elects each event's first copy (the event key does not exist yet) and appends it to the
+// stream. Per event: the stream entry id, or '' for a duplicate.
+const redis::Script kIngest(R"lua(
+local ttl, now, prefix, stream = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local out = {}
+for i = 5, #ARGV, 4 do
+  local evkey = prefix .. 'ev:' .. ARGV[i]
+  if redis.call('EXISTS', evkey) == 1 then
+    out[#out + 1] = ''
+  else
+    local id = redis.call('XADD', stream, '*', 'event', ARGV[i + 1], 'src', 'http')
+    redis.call('HSET', evkey, 'entry', id, 'state', 'accepted', 'dossier_code', ARGV[i + 2],
+               'status', ARGV[i + 3], 'created_at', now, 'updated_at', now)
+    redis.call('PEXPIRE', evkey, ttl)
+    out[#out + 1] = id
   end
 end
-if #c.messages > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-for _, j in ipairs(c.schedule) do
-  redis.call('SET', prefix .. 'job:' .. j.id, j.payload, 'PX', ttl)
-  redis.call('ZADD', KEYS[3], j.due, j.id)
+return out
+)lua");
+
+// ARGV: ttl ms, now ms, key prefix, record ttl ms; per entry: entry id, event id, dossier code,
+// status, n, then n times (message id, created ms, record JSON, state).
+// Per entry: {'duplicate'} when another entry owns the event, else {'process', blocked_until,
+// existing...}: the stored record of each message ('' when it was created now).
+const redis::Script kClaim(std::string(kLuaShared) + R"lua(
+local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local function after(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  ams, aseq = tonumber(ams) or 0, tonumber(aseq) or 0
+  bms, bseq = tonumber(bms) or 0, tonumber(bseq) or 0
+  return ams > bms or (ams == bms and aseq > bseq)
 end
-for _, id in ipairs(c.done) do
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('DEL', prefix .. 'job:' .. id)
+local out = {}
+local i = 5
+while i <= #ARGV do
+  local entry, event_id, dossier, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local n = tonumber(ARGV[i + 4])
+  local first = i + 5
+  i = first + 4 * n
+  local evkey = prefix .. 'ev:' .. event_id
+  local f = redis.call('HMGET', evkey, 'entry', 'msgs')
+  local owner, msgs = f[1], f[2]
+  if owner and owner ~= entry then
+    out[#out + 1] = {'duplicate'}
+  else
+    local set = {}
+    if not owner then
+      set = {'entry', entry, 'state', 'accepted', 'dossier_code', dossier, 'status', status,
+             'created_at', now, 'updated_at', now}
+    end
+    -- An earlier notice of this dossier still waiting (a retry, quiet hours) holds the new
+    -- ones back until its own next attempt.
+    local blocked = blocked_by(prefix, dossier, nil, nil)
+    -- The dossier's latest claimed entry, for coalescing.
+    local dkey = prefix .. 'dlast:' .. dossier
+    local prev = redis.call('SET', dkey, entry, 'PX', ttl, 'GET')
+    if prev and after(prev, entry) then redis.call('SET', dkey, prev, 'PX', ttl) end
+    local r = {'process', tostring(blocked)}
+    local ids = {}
+    local zkey = prefix .. 'dossier:' .. dossier
+    for m = 0, n - 1 do
+      local at = first + 4 * m
+      local id = ARGV[at]
+      ids[#ids + 1] = id
+      local k = prefix .. 'msg:' .. id
+      local cur = redis.call('GET', k)
+      if cur then
+        r[#r + 1] = cur
+      else
+        redis.call('SET', k, ARGV[at + 2], 'PX', record_ttl)
+        redis.call('ZADD', zkey, 'NX', ARGV[at + 1], id)
+        set[#set + 1] = 's:' .. id
+        set[#set + 1] = ARGV[at + 3]
+        r[#r + 1] = ''
+      end
+    end
+    if not msgs and n > 0 then
+      set[#set + 1] = 'msgs'
+      set[#set + 1] = table.concat(ids, ',')
+    end
+    if #set > 0 then redis.call('HSET', evkey, unpack(set)) end
+    if not owner then redis.call('PEXPIRE', evkey, ttl) end
+    if n > 0 then redis.call('PEXPIRE', zkey, ttl) end
+    out[#out + 1] = r
+  end
 end
-for _, j in ipairs(c.dead) do
-  redis.call('ZREM', KEYS[3], j.id)
-  redis.call('SET', prefix .. 'job:' .. j.id, j.payload, 'PX', ttl)
-  redis.call('ZADD', KEYS[4], now, j.id)
+return out
+)lua");
+
+// ARGV: ttl ms, now ms, key prefix, record ttl ms, stream, group; per commit: event id, dossier
+// code, status, entry id to acknowledge or '', then the counts nm, ns, nd, nx, then nm times
+// (message id, created ms, state, record JSON), ns times (job id, due ms, created ms, payload),
+// nd times (finished job id), nx times (dead letter id, payload).
+// Writes records, jobs, dead letters, the event's list and state, and acknowledges the entry.
+// Per commit: the event's state.
+const redis::Script kCommit(std::string(kLuaShared) + R"lua(
+local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local stream, group = ARGV[5], ARGV[6]
+local sched, dlq = prefix .. 'sched', prefix .. 'dlq'
+local out = {}
+local i = 7
+while i <= #ARGV do
+  local event_id, dossier, status, ack = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local nm, ns = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+  local nd, nx = tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7])
+  i = i + 8
+  local evkey = prefix .. 'ev:' .. event_id
+  local zkey = prefix .. 'dossier:' .. dossier
+  local wkey = prefix .. 'dwait:' .. dossier
+  local h = hash_table(redis.call('HGETALL', evkey))
+  local states = states_of(h)
+  local msgs = h.msgs or ''
+  local set = {'status', status, 'dossier_code', dossier, 'updated_at', now}
+  for _ = 1, nm do
+    local id, created, st = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    redis.call('SET', prefix .. 'msg:' .. id, ARGV[i + 3], 'PX', record_ttl)
+    i = i + 4
+    if not string.find(',' .. msgs .. ',', ',' .. id .. ',', 1, true) then
+      redis.call('ZADD', zkey, 'NX', created, id)
+      if msgs == '' then msgs = id else msgs = msgs .. ',' .. id end
+    end
+    states[id] = st
+    set[#set + 1] = 's:' .. id
+    set[#set + 1] = st
+  end
+  if nm > 0 then redis.call('PEXPIRE', zkey, ttl) end
+  for _ = 1, ns do
+    local id = ARGV[i]
+    redis.call('SET', prefix .. 'job:' .. id, ARGV[i + 3], 'PX', ttl)
+    redis.call('ZADD', sched, ARGV[i + 1], id)
+    redis.call('HSET', wkey, id, ARGV[i + 2])
+    redis.call('PEXPIRE', wkey, ttl)
+    i = i + 4
+  end
+  for _ = 1, nd do
+    local id = ARGV[i]
+    i = i + 1
+    if redis.call('ZREM', sched, id) == 1 then
+      redis.call('DEL', prefix .. 'job:' .. id)
+      redis.call('HDEL', wkey, id)
+    end
+  end
+  for _ = 1, nx do
+    local id = ARGV[i]
+    redis.call('ZREM', sched, id)
+    redis.call('HDEL', wkey, id)
+    redis.call('SET', prefix .. 'job:' .. id, ARGV[i + 1], 'PX', ttl)
+    redis.call('ZADD', dlq, now, id)
+    i = i + 2
+  end
+  set[#set + 1] = 'msgs'
+  set[#set + 1] = msgs
+  if not h.created_at then
+    set[#set + 1] = 'created_at'
+    set[#set + 1] = now
+  end
+  local st = event_state(prefix, msgs, states)
+  set[#set + 1] = 'state'
+  set[#set + 1] = st
+  redis.call('HSET', evkey, unpack(set))
+  redis.call('PEXPIRE', evkey, ttl)
+  if ack ~= '' then redis.call('XACK', stream, group, ack) end
+  out[#out + 1] = st
 end
-redis.call('HSET', KEYS[1], 'msgs', msgs, 'status', c.status, 'dossier_code', c.dossier_code,
-           'updated_at', now)
-if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then
-  redis.call('HSET', KEYS[1], 'created_at', now)
-end
-local st = event_state(prefix, KEYS[1])
-redis.call('HSET', KEYS[1], 'state', st)
-redis.call('PEXPIRE', KEYS[1], ttl)
-if ARGV[4] ~= '' then redis.call('XACK', KEYS[5], ARGV[3], ARGV[4]) end
-return st
+return out
 )lua");
 
 // KEYS: sched zset. ARGV: now, lease until, limit, key prefix. Leases due jobs by moving their
@@ -178,7 +284,7 @@ return out
 
 // ARGV: key prefix, update JSON, now, ttl. A delivery report: sent -> delivered or failed (never
 // backwards), once per provider event id; the event's state follows.
-const redis::Script kUpdate(std::string(kLuaEventState) + R"lua(
+const redis::Script kUpdate(std::string(kLuaShared) + R"lua(
 local prefix, u, now, ttl = ARGV[1], cjson.decode(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if u.dedupe ~= '' then
   if not redis.call('SET', prefix .. 'cb:' .. u.dedupe, '1', 'NX', 'PX', ttl) then
@@ -196,25 +302,20 @@ if u.provider_message_id ~= '' then m.provider_message_id = u.provider_message_i
 if u.state == 'failed' then m.last_error = { reason = u.reason, detail = u.detail } end
 redis.call('SET', key, cjson.encode(m), 'KEEPTTL')
 local evkey = prefix .. 'ev:' .. m.event_id
-if redis.call('EXISTS', evkey) == 1 then
-  redis.call('HSET', evkey, 'state', event_state(prefix, evkey), 'updated_at', now)
+local h = hash_table(redis.call('HGETALL', evkey))
+if next(h) ~= nil then
+  local states = states_of(h)
+  states[u.id] = u.state
+  redis.call('HSET', evkey, 's:' .. u.id, u.state, 'state',
+             event_state(prefix, h.msgs or '', states), 'updated_at', now)
 end
 return 'updated'
 )lua");
 
-// KEYS: dossier zset. ARGV: key prefix, created ms, own message id. The latest next attempt of an older notice of
-// the dossier that still waits (0: none).
-const redis::Script kBlocked(R"lua(
-local blocked = 0
-local older = redis.call('ZREVRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '-inf', 'LIMIT', 0, 20)
-for _, id in ipairs(older) do
-  local raw = id ~= ARGV[3] and redis.call('GET', ARGV[1] .. 'msg:' .. id)
-  if raw and cjson.decode(raw).state == 'queued' then
-    local due = redis.call('ZSCORE', ARGV[1] .. 'sched', id)
-    if due and tonumber(due) > blocked then blocked = tonumber(due) end
-  end
-end
-return tostring(blocked)
+// ARGV: key prefix, dossier code, created ms, own message id. The latest next attempt of an
+// older notice of the dossier that still waits (0: none).
+const redis::Script kBlocked(std::string(kLuaShared) + R"lua(
+return tostring(blocked_by(ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]))
 )lua");
 
 // KEYS: lock. ARGV: owner. Deletes the lock only when this owner holds it.
@@ -232,15 +333,6 @@ bool stream_id_less(const std::string& a, const std::string& b) {
             dash == std::string::npos ? 0 : std::strtoll(s.c_str() + dash + 1, nullptr, 10));
     };
     return split_id(a) < split_id(b);
-}
-
-std::string join(const std::vector<std::string>& v, char sep) {
-    std::string out;
-    for (auto& s : v) {
-        if (!out.empty()) out.push_back(sep);
-        out += s;
-    }
-    return out;
 }
 
 std::vector<std::string> split(std::string_view s, char sep) {
@@ -289,6 +381,93 @@ void collect_entries(const redis::Reply& list, std::vector<Entry>& out) {
 
 }  // namespace
 
+// Calls of one script from many coroutines, gathered into one script run (group commit): a call
+// waits for the end of the current turn of the loop, or for the run in flight to finish, and
+// goes out with every call that arrived meanwhile (at most `max_calls`). Under load, batches grow
+// by themselves; alone, a call costs one round trip as before.
+class RedisQueue::Batcher {
+public:
+    using Head = std::function<void(redis::Args&)>;
+    Batcher(asio::io_context& io, redis::Connection& conn, const redis::Script& script,
+            std::string what, std::size_t max_calls, Head head)
+        : io_(io),
+          conn_(conn),
+          script_(script),
+          what_(std::move(what)),
+          max_calls_(max_calls),
+          head_(std::move(head)) {}
+
+    // The script's reply for this call; nullopt when the run failed (nothing was written for
+    // any call of the batch, or the script failed: callers retry or answer 503).
+    asio::awaitable<std::optional<redis::Reply>> call(redis::Args args) {
+        auto init = [this, &args](auto handler) {
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            waiting_.push_back(
+                Call{std::move(args), [h](std::optional<redis::Reply> r) { (*h)(std::move(r)); }});
+            schedule();
+        };
+        std::optional<redis::Reply> r =
+            co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                          void(std::optional<redis::Reply>)>(init,
+                                                                             asio::use_awaitable);
+        co_return r;
+    }
+
+private:
+    struct Call {
+        redis::Args args;
+        std::function<void(std::optional<redis::Reply>)> done;
+    };
+
+    void schedule() {
+        if (running_ || posted_) return;
+        posted_ = true;
+        asio::post(io_, [this] {
+            posted_ = false;
+            if (running_ || waiting_.empty()) return;
+            running_ = true;
+            asio::co_spawn(io_, flush(), asio::detached);
+        });
+    }
+
+    asio::awaitable<void> flush() {
+        while (!waiting_.empty()) {
+            std::vector<Call> batch;
+            redis::Args argv(3);  // EVALSHA sha1 0
+            head_(argv);
+            while (!waiting_.empty() && batch.size() < max_calls_) {
+                auto& c = waiting_.front();
+                for (auto& a : c.args) argv.push_back(std::move(a));
+                batch.push_back(std::move(c));
+                waiting_.pop_front();
+            }
+            redis::Result r = co_await script_.run_argv(conn_, argv);
+            bool ok = r.ok && r.reply.type == redis::Reply::Type::array &&
+                      r.reply.elements.size() == batch.size();
+            if (!ok)
+                spdlog::warn("queue: {} of {} call(s) failed: {}", what_, batch.size(),
+                             !r.ok ? r.error
+                                   : (r.reply.is_error() ? r.reply.str : "unexpected reply"));
+            // The callers resume from a fresh handler, not inside this coroutine.
+            asio::post(io_, [batch = std::move(batch), reply = std::move(r.reply), ok]() mutable {
+                for (size_t i = 0; i < batch.size(); ++i)
+                    batch[i].done(ok ? std::optional<redis::Reply>(std::move(reply.elements[i]))
+                                     : std::nullopt);
+            });
+        }
+        running_ = false;
+    }
+
+    asio::io_context& io_;
+    redis::Connection& conn_;
+    const redis::Script& script_;
+    std::string what_;
+    std::size_t max_calls_;
+    Head head_;
+    std::deque<Call> waiting_;
+    bool running_ = false, posted_ = false;
+};
+
 RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std::string consumer)
     : settings_(settings),
       consumer_(std::move(consumer)),
@@ -299,6 +478,24 @@ RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std:
     cmd_.on_state_change([this](bool up) {
         if (!up) group_ok_ = false;
     });
+    auto ttl = [this] { return std::to_string(settings_.dedupe_ttl.count()); };
+    auto now = [] { return std::to_string(now_ms()); };
+    // At most 128 calls per run: a script blocks Redis while it runs (about 1 ms for 128).
+    ingest_batch_ = std::make_unique<Batcher>(
+        io, cmd_, kIngest, "ingest", 128,
+        [this, ttl, now](redis::Args& a) {
+            a.insert(a.end(), {ttl(), now(), prefix_ + ":", stream_});
+        });
+    claim_batch_ = std::make_unique<Batcher>(
+        io, cmd_, kClaim, "claim", 128,
+        [this, ttl, now](redis::Args& a) {
+            a.insert(a.end(), {ttl(), now(), prefix_ + ":", record_ttl()});
+        });
+    commit_batch_ = std::make_unique<Batcher>(
+        io, cmd_, kCommit, "commit", 128,
+        [this, ttl, now](redis::Args& a) {
+            a.insert(a.end(), {ttl(), now(), prefix_ + ":", record_ttl(), stream_, kGroup});
+        });
 }
 
 RedisQueue::~RedisQueue() = default;
@@ -339,18 +536,10 @@ std::string RedisQueue::key(std::string_view kind, std::string_view id) const {
 }
 
 asio::awaitable<IngestOutcome> RedisQueue::ingest(const Event& event, const std::string& payload) {
-    auto now = std::to_string(now_ms());
-    std::vector<std::string> keys{key("ev", event.event_id), stream_};
-    std::vector<std::string> args{payload, std::to_string(settings_.dedupe_ttl.count()),
-                                  event.dossier_code, event.status, now};
-    auto r = co_await kIngest.run(cmd_, keys, args);
-    if (!r.ok || r.reply.is_error() || r.reply.elements.size() != 2) {
-        spdlog::warn("queue: ingest of event {} failed: {}", event.event_id,
-                     r.ok ? r.reply.str : r.error);
-        co_return IngestOutcome::unavailable;
-    }
-    co_return r.reply.elements[0].integer == 1 ? IngestOutcome::accepted
-                                               : IngestOutcome::duplicate;
+    redis::Args args{event.event_id, payload, event.dossier_code, event.status};
+    std::optional<redis::Reply> r = co_await ingest_batch_->call(std::move(args));
+    if (!r || r->type != redis::Reply::Type::string) co_return IngestOutcome::unavailable;
+    co_return r->str.empty() ? IngestOutcome::duplicate : IngestOutcome::accepted;
 }
 
 asio::awaitable<bool> RedisQueue::ensure_group() {
@@ -417,36 +606,31 @@ asio::awaitable<std::optional<std::vector<Entry>>> RedisQueue::read(
 
 asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
                                          const std::vector<MessageRecord>& initial) {
-    std::vector<std::string> keys{key("ev", event.event_id), key("dossier", event.dossier_code)};
-    std::vector<std::string> ids;
+    redis::Args args{entry.id, event.event_id, event.dossier_code, event.status,
+                     std::to_string(initial.size())};
+    args.reserve(args.size() + 4 * initial.size());
     for (auto& m : initial) {
-        keys.push_back(key("msg", m.id));
-        ids.push_back(m.id);
+        args.push_back(m.id);
+        args.push_back(std::to_string(m.created_at_ms));
+        args.push_back(json::serialize(m.to_json()));
+        args.push_back(m.state);
     }
-    std::vector<std::string> args{entry.id, std::to_string(settings_.dedupe_ttl.count()),
-                                  event.dossier_code, event.status, std::to_string(now_ms()),
-                                  join(ids, ','), prefix_ + ":", record_ttl()};
-    for (auto& m : initial) args.push_back(json::serialize(m.to_json()));
-    auto r = co_await kClaim.run(cmd_, keys, args);
+    std::optional<redis::Reply> r = co_await claim_batch_->call(std::move(args));
     Claim c;
-    if (!r.ok || r.reply.is_error() || r.reply.elements.empty()) {
-        spdlog::warn("queue: claim of event {} failed: {}", event.event_id,
-                     r.ok ? r.reply.str : r.error);
-        co_return c;
-    }
-    if (r.reply.elements[0].str == "duplicate") {
+    if (!r || r->type != redis::Reply::Type::array || r->elements.empty()) co_return c;
+    if (r->elements[0].str == "duplicate") {
         c.kind = Claim::Kind::duplicate;
         co_return c;
     }
     c.kind = Claim::Kind::process;
-    if (r.reply.elements.size() >= 2) {
+    if (r->elements.size() >= 2) {
         try {
-            c.blocked_until_ms = static_cast<int64_t>(std::stod(r.reply.elements[1].str));
+            c.blocked_until_ms = static_cast<int64_t>(std::stod(r->elements[1].str));
         } catch (...) {
         }
     }
-    for (size_t i = 2; i < r.reply.elements.size(); ++i) {
-        auto& s = r.reply.elements[i].str;
+    for (size_t i = 2; i < r->elements.size(); ++i) {
+        auto& s = r->elements[i].str;
         c.existing.push_back(s.empty() ? std::nullopt : MessageRecord::from_json(s));
     }
     c.existing.resize(initial.size());
@@ -454,33 +638,39 @@ asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
 }
 
 asio::awaitable<bool> RedisQueue::commit(const Commit& c) {
-    json::object body;
-    json::array msgs, sched, done, dead;
-    for (auto& m : c.messages)
-        msgs.push_back(json::object{{"id", m.id},
-                                    {"json", json::serialize(m.to_json())},
-                                    {"created", m.created_at_ms}});
-    for (auto& j : c.schedule)
-        sched.push_back(json::object{{"id", j.message_id}, {"due", j.due_ms}, {"payload", j.payload}});
-    for (auto& id : c.done) done.push_back(json::value(id));
-    for (auto& j : c.dead) dead.push_back(json::object{{"id", j.message_id}, {"payload", j.payload}});
-    body["messages"] = std::move(msgs);
-    body["schedule"] = std::move(sched);
-    body["done"] = std::move(done);
-    body["dead"] = std::move(dead);
-    body["status"] = c.status;
-    body["dossier_code"] = c.dossier_code;
-    std::vector<std::string> keys{key("ev", c.event_id), key("dossier", c.dossier_code),
-                                  prefix_ + ":sched", prefix_ + ":dlq", stream_};
-    std::vector<std::string> args{std::to_string(settings_.dedupe_ttl.count()),
-                                  std::to_string(now_ms()), kGroup, c.ack ? c.ack->id : "",
-                                  json::serialize(body), prefix_ + ":", record_ttl()};
-    auto r = co_await kCommit.run(cmd_, keys, args);
-    bool ok = r.ok && !r.reply.is_error();
-    if (!ok)
-        spdlog::warn("queue: commit for event {} failed: {}", c.event_id,
-                     r.ok ? r.reply.str : r.error);
-    co_return ok;
+    redis::Args args{c.event_id,
+                     c.dossier_code,
+                     c.status,
+                     c.ack ? c.ack->id : std::string(),
+                     std::to_string(c.messages.size()),
+                     std::to_string(c.schedule.size()),
+                     std::to_string(c.done.size()),
+                     std::to_string(c.dead.size())};
+    args.reserve(args.size() + 4 * (c.messages.size() + c.schedule.size()) + c.done.size() +
+                 2 * c.dead.size());
+    for (auto& m : c.messages) {
+        args.push_back(m.id);
+        args.push_back(std::to_string(m.created_at_ms));
+        args.push_back(m.state);
+        args.push_back(json::serialize(m.to_json()));
+    }
+    for (auto& j : c.schedule) {
+        // The job's message was created when its record says (for the dossier's order).
+        int64_t created = now_ms();
+        for (auto& m : c.messages)
+            if (m.id == j.message_id) created = m.created_at_ms;
+        args.push_back(j.message_id);
+        args.push_back(std::to_string(j.due_ms));
+        args.push_back(std::to_string(created));
+        args.push_back(j.payload);
+    }
+    for (auto& id : c.done) args.push_back(id);
+    for (auto& j : c.dead) {
+        args.push_back(j.message_id);
+        args.push_back(j.payload);
+    }
+    std::optional<redis::Reply> r = co_await commit_batch_->call(std::move(args));
+    co_return r && r->type == redis::Reply::Type::string;
 }
 
 asio::awaitable<std::optional<std::vector<DueJob>>> RedisQueue::take_due(
@@ -759,8 +949,9 @@ asio::awaitable<void> RedisQueue::unlock(std::string k) {
 asio::awaitable<int64_t> RedisQueue::dossier_blocked_until(const std::string& dossier_code,
                                                            int64_t created_ms,
                                                            const std::string& message_id) {
-    std::vector<std::string> keys{key("dossier", dossier_code)};
-    std::vector<std::string> args{prefix_ + ":", std::to_string(created_ms), message_id};
+    std::vector<std::string> keys;
+    std::vector<std::string> args{prefix_ + ":", dossier_code, std::to_string(created_ms),
+                                  message_id};
     auto r = co_await kBlocked.run(cmd_, keys, args);
     if (!r.ok || r.reply.is_error()) co_return -1;
     try {

@@ -4,9 +4,13 @@
 //   p:events            the input stream (field `event`), consumer group "tinbao"
 //   p:events:invalid    entries that were not valid events, with the reason
 //   p:ev:<event_id>     hash: entry (the stream entry that notifies), state, status, dossier_code,
-//                       msgs (comma-separated message ids), created_at, updated_at; TTL dedupe_ttl
+//                       msgs (comma-separated message ids), s:<message id> (each message's
+//                       state), created_at, updated_at; TTL dedupe_ttl
 //   p:msg:<id>          a message record as JSON; TTL dedupe_ttl
 //   p:dossier:<code>    sorted set of message ids by creation time
+//   p:dwait:<code>      hash: the dossier's messages waiting for a scheduled attempt -> created ms
+//   p:dlast:<code>      the dossier's latest claimed stream entry (coalescing)
+//   p:sched, p:job:<id> scheduled attempts (zset by due ms) and their payloads; p:dlq dead letters
 // Idempotency: ingest and claim are Lua scripts, so two copies of an event (HTTP, stream, or both,
 // on any number of instances) elect exactly one stream entry to notify.
 //
@@ -79,6 +83,7 @@ private:
     std::string key(std::string_view kind, std::string_view id) const;
     std::string record_ttl() const;
 
+    class Batcher;
     QueueSettings settings_;
     std::string consumer_;
     std::string prefix_;
@@ -88,6 +93,8 @@ private:
     bool group_ok_ = false;
     bool reading_own_pending_ = true;  // after a start, first re-read what we held before
     std::chrono::steady_clock::time_point next_autoclaim_{};
+    // Ingests, claims and commits of many events share one script run each (group commit).
+    std::unique_ptr<Batcher> ingest_batch_, claim_batch_, commit_batch_;
 };
 
 }  // namespace tinbao::queue
