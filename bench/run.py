@@ -104,6 +104,8 @@ def main():
     ap.add_argument("--latency-ms", type=int, default=0)
     ap.add_argument("--max-in-flight", type=int, default=1000)
     ap.add_argument("--backend", default="redis")
+    ap.add_argument("--commandstats", action="store_true",
+                    help="print Redis's per-command statistics (to stderr)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     build = os.path.join(root, args.build) if not os.path.isabs(args.build) else args.build
@@ -185,6 +187,9 @@ providers:
         per_1000 = lambda x: round(1000 * x / max(stats["accepted"], 1), 3)
         calls1 = redis_calls(redis_cli, rport) if args.backend == "redis" else 0
         metrics = get(base + "/metrics")
+        if args.backend == "redis" and args.commandstats:
+            print(subprocess.run([redis_cli, "-p", str(rport), "INFO", "commandstats"],
+                                 capture_output=True, text=True).stdout, file=sys.stderr)
         summary = {
             "backend": args.backend,
             "events": args.count,

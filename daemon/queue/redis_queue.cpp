@@ -119,7 +119,10 @@ while i <= #ARGV do
   local first = i + 5
   i = first + 4 * n
   local evkey = prefix .. 'ev:' .. event_id
-  local f = redis.call('HMGET', evkey, 'entry', 'msgs')
+  -- A message has a record only once its state is in the event hash ("s:<id>").
+  local fields = {'entry', 'msgs'}
+  for m = 0, n - 1 do fields[#fields + 1] = 's:' .. ARGV[first + 4 * m] end
+  local f = redis.call('HMGET', evkey, unpack(fields))
   local owner, msgs = f[1], f[2]
   if owner and owner ~= entry then
     out[#out + 1] = {'duplicate'}
@@ -144,7 +147,7 @@ while i <= #ARGV do
       local id = ARGV[at]
       ids[#ids + 1] = id
       local k = prefix .. 'msg:' .. id
-      local cur = redis.call('GET', k)
+      local cur = f[3 + m] and redis.call('GET', k)
       if cur then
         r[#r + 1] = cur
       else
@@ -178,7 +181,7 @@ const redis::Script kCommit(std::string(kLuaShared) + R"lua(
 local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local stream, group = ARGV[5], ARGV[6]
 local sched, dlq = prefix .. 'sched', prefix .. 'dlq'
-local out = {}
+local out, acks = {}, {}
 local i = 7
 while i <= #ARGV do
   local event_id, dossier, status, ack = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -192,19 +195,22 @@ while i <= #ARGV do
   local states = states_of(h)
   local msgs = h.msgs or ''
   local set = {'status', status, 'dossier_code', dossier, 'updated_at', now}
+  local added = false
   for _ = 1, nm do
     local id, created, st = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     redis.call('SET', prefix .. 'msg:' .. id, ARGV[i + 3], 'PX', record_ttl)
     i = i + 4
     if not string.find(',' .. msgs .. ',', ',' .. id .. ',', 1, true) then
       redis.call('ZADD', zkey, 'NX', created, id)
+      added = true
       if msgs == '' then msgs = id else msgs = msgs .. ',' .. id end
     end
     states[id] = st
     set[#set + 1] = 's:' .. id
     set[#set + 1] = st
   end
-  if nm > 0 then redis.call('PEXPIRE', zkey, ttl) end
+  -- The claim set the expiry of the event and the dossier; only what is new here needs one.
+  if added then redis.call('PEXPIRE', zkey, ttl) end
   for _ = 1, ns do
     local id = ARGV[i]
     redis.call('SET', prefix .. 'job:' .. id, ARGV[i + 3], 'PX', ttl)
@@ -239,10 +245,11 @@ while i <= #ARGV do
   set[#set + 1] = 'state'
   set[#set + 1] = st
   redis.call('HSET', evkey, unpack(set))
-  redis.call('PEXPIRE', evkey, ttl)
-  if ack ~= '' then redis.call('XACK', stream, group, ack) end
+  if next(h) == nil then redis.call('PEXPIRE', evkey, ttl) end
+  if ack ~= '' then acks[#acks + 1] = ack end
   out[#out + 1] = st
 end
+if #acks > 0 then redis.call('XACK', stream, group, unpack(acks)) end
 return out
 )lua");
 
