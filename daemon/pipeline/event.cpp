@@ -35,22 +35,39 @@ std::string join(const std::string& parent, std::string_view key) {
     return out;
 }
 
+// Where a value sits in the document ("applicant.phones[1]"), built only for an error message.
+struct Path {
+    const Path* parent = nullptr;
+    std::string_view key;  // an object member, or
+    std::size_t index = 0; // an array element when key is empty and parent is set
+    bool is_index = false;
+
+    std::string str() const {
+        if (!parent) return std::string();  // the document itself
+        std::string out = parent->str();
+        if (is_index) return out + "[" + std::to_string(index) + "]";
+        return join(out, key);
+    }
+};
+
 // Every string of the document, keys included, is replaced by its NFC form; strings over the
-// limit are refused with their path. Depth is already bounded by the parser.
-std::optional<EventError> normalise(json::value& v, const std::string& path,
-                                    const EventLimits& limits) {
-    auto too_long = [&](const std::string& where) {
+// limit are refused with their path. Depth is already bounded by the parser. Text that is
+// already NFC (almost all of it) is left in place without a copy.
+std::optional<EventError> normalise(json::value& v, const Path& path, const EventLimits& limits) {
+    auto too_long = [&](const Path& where) {
         return EventError{"invalid_event",
                           "string longer than " + std::to_string(limits.max_string_bytes) +
                               " bytes",
-                          where};
+                          where.str()};
     };
     switch (v.kind()) {
         case json::kind::string: {
             json::string& s = v.get_string();
             if (s.size() > limits.max_string_bytes) return too_long(path);
-            auto n = text::nfc(std::string_view(s.data(), s.size()));
-            if (!n) return EventError{"invalid_utf8", "string is not valid UTF-8", path};
+            std::string_view sv(s.data(), s.size());
+            if (text::stable_nfc(sv)) return std::nullopt;
+            auto n = text::nfc(sv);
+            if (!n) return EventError{"invalid_utf8", "string is not valid UTF-8", path.str()};
             if (n->size() > limits.max_string_bytes) return too_long(path);
             s = *n;
             return std::nullopt;
@@ -58,26 +75,38 @@ std::optional<EventError> normalise(json::value& v, const std::string& path,
         case json::kind::array: {
             json::array& a = v.get_array();
             for (std::size_t i = 0; i < a.size(); ++i) {
-                std::string p = path + "[" + std::to_string(i) + "]";
+                Path p{&path, {}, i, true};
                 if (auto e = normalise(a[i], p, limits)) return e;
             }
             return std::nullopt;
         }
         case json::kind::object: {
             json::object& o = v.get_object();
-            json::object out(o.storage());
-            out.reserve(o.size());
+            bool keys_stable = true;
             for (auto& kv : o) {
                 std::string_view key = kv.key();
                 if (key.size() > limits.max_string_bytes) {
                     return EventError{"invalid_event",
                                       "object key longer than " +
                                           std::to_string(limits.max_string_bytes) + " bytes",
-                                      path};
+                                      path.str()};
                 }
-                auto k = text::nfc(key);
-                if (!k) return EventError{"invalid_utf8", "key is not valid UTF-8", path};
-                std::string p = join(path, *k);
+                if (!text::stable_nfc(key)) keys_stable = false;
+            }
+            if (keys_stable) {
+                for (auto& kv : o) {
+                    Path p{&path, kv.key(), 0, false};
+                    if (auto e = normalise(kv.value(), p, limits)) return e;
+                }
+                return std::nullopt;
+            }
+            // Some key changes under NFC: the object is rebuilt with the normalised keys.
+            json::object out(o.storage());
+            out.reserve(o.size());
+            for (auto& kv : o) {
+                auto k = text::nfc(kv.key());
+                if (!k) return EventError{"invalid_utf8", "key is not valid UTF-8", path.str()};
+                Path p{&path, *k, 0, false};
                 if (auto e = normalise(kv.value(), p, limits)) return e;
                 out.insert_or_assign(*k, std::move(kv.value()));
             }
@@ -179,7 +208,7 @@ EventParse parse_event(std::string_view body,
     if (ec) return fail("invalid_json", "the body is not valid JSON: " + ec.message());
     if (!doc.is_object()) return fail("invalid_event", "the event must be a JSON object");
 
-    if (auto e = normalise(doc, std::string(), limits)) {
+    if (auto e = normalise(doc, Path{}, limits)) {
         EventParse r;
         r.error = std::move(*e);
         return r;

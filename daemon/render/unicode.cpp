@@ -38,14 +38,28 @@ bool valid_utf8(std::string_view s) {
     return true;
 }
 
-std::optional<std::string> nfc(std::string_view s) {
-    bool ascii = true;
-    for (unsigned char c : s)
-        if (c >= 0x80) {
-            ascii = false;
-            break;
+bool stable_nfc(std::string_view s) {
+    auto p = reinterpret_cast<const unsigned char*>(s.data());
+    auto end = p + s.size();
+    auto cont = [](unsigned char c) { return (c & 0xC0) == 0x80; };
+    while (p < end) {
+        unsigned char c = *p;
+        if (c < 0x80) {
+            ++p;
+        } else if (c >= 0xC2 && c <= 0xCB) {  // U+0080..U+02FF
+            if (end - p < 2 || !cont(p[1])) return false;
+            p += 2;
+        } else if (c == 0xE1 && end - p >= 3 && p[1] >= 0xB8 && p[1] <= 0xBB && cont(p[2])) {
+            p += 3;  // U+1E00..U+1EFF
+        } else {
+            return false;
         }
-    if (ascii) return std::string(s);
+    }
+    return true;
+}
+
+std::optional<std::string> nfc(std::string_view s) {
+    if (stable_nfc(s)) return std::string(s);
     if (!valid_utf8(s)) return std::nullopt;
     utf8proc_uint8_t* out = nullptr;
     utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),

@@ -22,6 +22,12 @@ void for_each_codepoint(std::string_view s, F&& f);
 // NFC form of valid UTF-8 `s` (returns `s` unchanged when it is ASCII). nullopt when invalid.
 std::optional<std::string> nfc(std::string_view s);
 
+// True when `s` is valid UTF-8 that NFC leaves as it is, told without normalising: every code
+// point is below U+0300 (ASCII, Latin-1, Latin Extended-A/B, IPA, spacing modifiers) or in
+// Latin Extended Additional U+1E00..U+1EFF (the precomposed Vietnamese letters). None of these
+// decomposes differently or composes with a neighbour. False says nothing: use nfc().
+bool stable_nfc(std::string_view s);
+
 namespace detail {
 // Decodes the code point at the start of `s` (non-empty): its length, and -1 when invalid.
 std::pair<int32_t, std::size_t> decode_one(std::string_view s);
