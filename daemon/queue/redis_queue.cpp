@@ -569,8 +569,14 @@ asio::awaitable<std::optional<std::vector<Entry>>> RedisQueue::read(
     std::vector<Entry> out;
     auto count = std::to_string(max);
 
-    // Entries of consumers that died: taken over once idle for claim_idle.
+    // Acknowledged entries leave the stream every few seconds: the records keep what matters.
     auto now = std::chrono::steady_clock::now();
+    if (now >= next_trim_) {
+        next_trim_ = now + std::chrono::seconds(5);
+        co_await trim_acknowledged();
+    }
+
+    // Entries of consumers that died: taken over once idle for claim_idle.
     if (now >= next_autoclaim_) {
         next_autoclaim_ = now + settings_.claim_idle / 4;
         redis::Args cmd2{"XAUTOCLAIM", stream_, kGroup, consumer_,
@@ -609,6 +615,35 @@ asio::awaitable<std::optional<std::vector<Entry>>> RedisQueue::read(
     }
     if (reading_own_pending_ && out.empty()) reading_own_pending_ = false;
     co_return out;
+}
+
+asio::awaitable<int64_t> RedisQueue::trim_acknowledged() {
+    // Below both the oldest entry still pending and the group's last delivered id, every entry
+    // has been acknowledged. Entries added later have higher ids, so the answer stays true
+    // while the trim is on its way.
+    std::vector<redis::Args> cmds{{"XINFO", "GROUPS", stream_}, {"XPENDING", stream_, kGroup}};
+    auto rs = co_await cmd_.pipeline(std::move(cmds));
+    if (rs.size() != 2 || !rs[0].ok || !rs[1].ok || rs[0].reply.type != redis::Reply::Type::array ||
+        rs[1].reply.type != redis::Reply::Type::array || rs[1].reply.elements.size() < 2)
+        co_return -1;
+    std::string floor;
+    for (auto& g : rs[0].reply.elements) {
+        std::string name, last;
+        for (size_t i = 0; i + 1 < g.elements.size(); i += 2) {
+            if (g.elements[i].str == "name") name = g.elements[i + 1].str;
+            if (g.elements[i].str == "last-delivered-id") last = g.elements[i + 1].str;
+        }
+        if (name == kGroup) floor = last;
+    }
+    if (floor.empty() || floor == "0-0") co_return 0;
+    auto& oldest_pending = rs[1].reply.elements[1];
+    if (rs[1].reply.elements[0].integer > 0 && !oldest_pending.str.empty() &&
+        stream_id_less(oldest_pending.str, floor))
+        floor = oldest_pending.str;
+    redis::Args trim{"XTRIM", stream_, "MINID", floor};
+    auto r = co_await cmd_.command(std::move(trim));
+    if (!r.ok || r.reply.type != redis::Reply::Type::integer) co_return -1;
+    co_return r.reply.integer;
 }
 
 asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,

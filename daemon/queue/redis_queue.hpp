@@ -1,7 +1,8 @@
 // The Redis Streams backend of the queue (CONTRACT §6).
 //
 // Keys, all under the prefix p:
-//   p:events            the input stream (field `event`), consumer group "tinbao"
+//   p:events            the input stream (field `event`), consumer group "tinbao"; entries
+//                       leave it once acknowledged (trim_acknowledged)
 //   p:events:invalid    entries that were not valid events, with the reason
 //   p:ev:<event_id>     hash: entry (the stream entry that notifies), state, status, dossier_code,
 //                       msgs (comma-separated message ids), s:<message id> (each message's
@@ -73,6 +74,10 @@ public:
     boost::asio::awaitable<void> unlock(std::string key) override;
 
     const std::string& stream_key() const { return stream_; }
+    // Removes the stream's entries that are acknowledged (every one below the oldest pending
+    // entry and the group's last delivered id); done by read() every 5 s. How many went; -1
+    // when Redis did not answer.
+    boost::asio::awaitable<int64_t> trim_acknowledged();
 
 private:
     boost::asio::awaitable<bool> ensure_group();
@@ -93,6 +98,7 @@ private:
     bool group_ok_ = false;
     bool reading_own_pending_ = true;  // after a start, first re-read what we held before
     std::chrono::steady_clock::time_point next_autoclaim_{};
+    std::chrono::steady_clock::time_point next_trim_{};
     // Ingests, claims and commits of many events share one script run each (group commit).
     std::unique_ptr<Batcher> ingest_batch_, claim_batch_, commit_batch_;
 };

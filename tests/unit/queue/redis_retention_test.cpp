@@ -1,5 +1,6 @@
 // Retention on the Redis backend: message records (personal data) expire after
-// queue.retention, while the event key, the idempotency key, keeps dedupe_ttl.
+// queue.retention, while the event key, the idempotency key, keeps dedupe_ttl; acknowledged
+// entries leave the input stream.
 #include <gtest/gtest.h>
 
 #include "daemon/io/redis.hpp"
@@ -55,6 +56,72 @@ TEST(RedisRetention, RecordsExpireAfterRetentionEventKeysAfterDedupeTtl) {
     EXPECT_LE(pttl(io, probe, "ret:msg:m-ret"), 60000);
     EXPECT_GT(pttl(io, probe, "ret:msg:m-ret"), 50000);
     EXPECT_GT(pttl(io, probe, "ret:ev:ev-ret"), 3000000);  // dedupe_ttl: one hour
+}
+
+long long xlen(boost::asio::io_context& io, redis::Connection& c, const std::string& key) {
+    auto r = run(io, c.command({"XLEN", key}));
+    return r.ok ? r.reply.integer : -100;
+}
+
+TEST(RedisRetention, AcknowledgedEntriesLeaveTheStreamPendingOnesStay) {
+    TempDir dir;
+    RedisServer server(dir.path());
+    boost::asio::io_context io;
+    QueueSettings s;
+    s.redis.host = "127.0.0.1";
+    s.redis.port = server.port();
+    s.redis.prefix = "trim";
+    queue::RedisQueue q(io, s, "c1");
+    redis::Options o;
+    o.port = server.port();
+    redis::Connection probe(io, o);
+    q.start();
+    probe.start();
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while ((!q.ready() || !probe.ready()) && std::chrono::steady_clock::now() < deadline)
+        io.run_one_for(50ms);
+    ASSERT_TRUE(q.ready() && probe.ready());
+
+    std::vector<Event> events;
+    for (int i = 0; i < 6; ++i) {
+        events.push_back(make_event("ev-trim-" + std::to_string(i)));
+        ASSERT_EQ(run(io, q.ingest(events.back(), payload_of(events.back()))),
+                  queue::IngestOutcome::accepted);
+    }
+    std::vector<queue::Entry> entries;
+    for (int i = 0; i < 20 && entries.size() < 6; ++i) {
+        auto got = run(io, q.read(10, 50ms));
+        if (got) entries.insert(entries.end(), got->begin(), got->end());
+    }
+    ASSERT_EQ(entries.size(), 6u);
+    EXPECT_EQ(run(io, q.trim_acknowledged()), 0);  // all six still pending
+    EXPECT_EQ(xlen(io, probe, "trim:events"), 6);
+
+    // Entries 0, 1, 3 and 5 are done; 2 is still being worked on, 4 was never committed.
+    for (int i : {0, 1, 3, 5})
+        ASSERT_TRUE(run(io, q.commit(make_commit(events[i], {}, &entries[i]))));
+    EXPECT_EQ(run(io, q.trim_acknowledged()), 2);  // 0 and 1: below the oldest pending (2)
+    EXPECT_EQ(xlen(io, probe, "trim:events"), 4);
+
+    // After a crash the pending ones are handed out again, payload intact.
+    queue::RedisQueue again(io, s, "c1");
+    again.start();
+    deadline = std::chrono::steady_clock::now() + 5s;
+    while (!again.ready() && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+    std::vector<queue::Entry> back;
+    for (int i = 0; i < 20 && back.size() < 2; ++i) {
+        auto got = run(io, again.read(10, 50ms));
+        if (got) back.insert(back.end(), got->begin(), got->end());
+    }
+    ASSERT_EQ(back.size(), 2u);
+    EXPECT_EQ(back[0].payload, payload_of(events[2]));
+    EXPECT_EQ(back[1].payload, payload_of(events[4]));
+    for (int i : {2, 4})
+        ASSERT_TRUE(run(io, again.commit(make_commit(events[i], {}, &back[i == 2 ? 0 : 1]))));
+    // Nothing pending: everything below the last delivered entry goes.
+    EXPECT_EQ(run(io, again.trim_acknowledged()), 3);  // 2, 3 and 4
+    EXPECT_EQ(xlen(io, probe, "trim:events"), 1);
+    again.stop();
 }
 
 }  // namespace
