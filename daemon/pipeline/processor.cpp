@@ -798,7 +798,9 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
     if (!plan.routed)
         spdlog::info("event {} dossier {}: no route for status {}; skipped", ev.event_id,
                      ev.dossier_code, ev.status);
-    auto payload = json::serialize(ev.json);
+    // A later attempt parses the event again from the entry's own JSON (as stored: the NFC
+    // form for HTTP, the sender's for the stream, which parsing normalises the same way).
+    const std::string& payload = entry.payload;
     for (size_t i = 0; i < plan.messages.size(); ++i) {
         auto& existing = claim.existing[i];
         // Settled before a restart, or already in the schedule: not attempted again from here.

@@ -60,6 +60,105 @@ json::object MessageRecord::to_json() const {
 }
 
 namespace {
+
+// JSON string escaping as RFC 8259 requires (quote, backslash, control characters); UTF-8 is
+// written as it is.
+void append_string(std::string& out, std::string_view s) {
+    static const char* hex = "0123456789abcdef";
+    out.push_back('"');
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out.push_back(hex[c >> 4]);
+                    out.push_back(hex[c & 15]);
+                } else {
+                    out.push_back(static_cast<char>(c));
+                }
+        }
+    }
+    out.push_back('"');
+}
+
+struct Writer {
+    std::string& out;
+    bool first = true;
+    void key(std::string_view k) {
+        out.push_back(first ? '{' : ',');
+        first = false;
+        append_string(out, k);
+        out.push_back(':');
+    }
+    void str(std::string_view k, std::string_view v) {
+        key(k);
+        append_string(out, v);
+    }
+    void str_or_null(std::string_view k, std::string_view v) {
+        if (v.empty()) {
+            key(k);
+            out += "null";
+        } else {
+            str(k, v);
+        }
+    }
+    void num(std::string_view k, int64_t v) {
+        key(k);
+        out += std::to_string(v);
+    }
+};
+
+}  // namespace
+
+std::string MessageRecord::to_json_text() const {
+    std::string out;
+    out.reserve(512 + body.size() + to.size());
+    Writer w{out};
+    w.str("id", id);
+    w.str("event_id", event_id);
+    w.str("dossier_code", dossier_code);
+    w.str("channel", channel);
+    w.str_or_null("provider", provider);
+    w.str("to", to);
+    w.str("state", state);
+    w.num("attempts", attempts);
+    w.key("last_error");
+    if (last_error_reason.empty()) {
+        out += "null";
+    } else {
+        out += "{\"reason\":";
+        append_string(out, last_error_reason);
+        out += ",\"detail\":";
+        append_string(out, last_error_detail);
+        out.push_back('}');
+    }
+    w.str_or_null("provider_message_id", provider_message_id);
+    w.str("created_at", rfc3339_utc(created_at_ms));
+    w.str("updated_at", rfc3339_utc(updated_at_ms));
+    w.num("created_at_ms", created_at_ms);
+    w.num("updated_at_ms", updated_at_ms);
+    if (channel == "sms") {
+        w.str_or_null("encoding", encoding);
+        w.num("segments", segments);
+        w.str("body", body);
+    } else if (channel == "email") {
+        w.str("subject", subject);
+        w.str("body", body);
+    } else if (channel == "zalo") {
+        w.str("template_id", template_id);
+    }
+    out.push_back('}');
+    return out;
+}
+
+namespace {
 std::string str_of(const json::object& o, std::string_view k) {
     auto* v = o.if_contains(k);
     if (v && v->is_string()) return std::string(v->as_string());

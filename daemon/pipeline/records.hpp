@@ -53,6 +53,9 @@ struct MessageRecord {
     std::string template_id;
 
     boost::json::object to_json() const;
+    // The same document as serialize(to_json()), written straight into a string (the queue
+    // stores one per message, twice per event).
+    std::string to_json_text() const;
     static std::optional<MessageRecord> from_json(std::string_view text);
 };
 

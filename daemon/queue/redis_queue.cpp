@@ -654,7 +654,7 @@ asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
     for (auto& m : initial) {
         args.push_back(m.id);
         args.push_back(std::to_string(m.created_at_ms));
-        args.push_back(json::serialize(m.to_json()));
+        args.push_back(m.to_json_text());
         args.push_back(m.state);
     }
     std::optional<redis::Reply> r = co_await claim_batch_->call(std::move(args));
@@ -694,7 +694,7 @@ asio::awaitable<bool> RedisQueue::commit(const Commit& c) {
         args.push_back(m.id);
         args.push_back(std::to_string(m.created_at_ms));
         args.push_back(m.state);
-        args.push_back(json::serialize(m.to_json()));
+        args.push_back(m.to_json_text());
     }
     for (auto& j : c.schedule) {
         // The job's message was created when its record says (for the dossier's order).

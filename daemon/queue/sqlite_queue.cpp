@@ -625,7 +625,7 @@ asio::awaitable<std::optional<std::vector<Entry>>> SqliteQueue::read(
 asio::awaitable<Claim> SqliteQueue::claim(const Entry& entry, const Event& event,
                                           const std::vector<MessageRecord>& initial) {
     std::vector<std::pair<std::string, std::string>> msgs;  // id, json
-    for (auto& m : initial) msgs.emplace_back(m.id, json::serialize(m.to_json()));
+    for (auto& m : initial) msgs.emplace_back(m.id, m.to_json_text());
     std::function<Claim(Db&)> fn = [entry_id = entry.id, event_id = event.event_id,
                                     dossier = event.dossier_code, status = event.status,
                                     msgs = std::move(msgs), states = [&] {
@@ -714,7 +714,7 @@ asio::awaitable<bool> SqliteQueue::commit(const Commit& c) {
     };
     std::vector<Msg> msgs;
     for (auto& m : c.messages)
-        msgs.push_back(Msg{m.id, m.state, json::serialize(m.to_json()), m.last_error_reason,
+        msgs.push_back(Msg{m.id, m.state, m.to_json_text(), m.last_error_reason,
                            m.created_at_ms});
     std::optional<int64_t> ack;
     if (c.ack) {
