@@ -20,6 +20,25 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace tinbao {
+namespace {
+// "event E dossier D message M (sms to 8491***678)", for the log lines about one message.
+struct MessageLogPrefix {
+    const MessageRecord& rec;
+};
+}  // namespace
+}  // namespace tinbao
+
+template <>
+struct fmt::formatter<tinbao::MessageLogPrefix> : fmt::formatter<std::string_view> {
+    template <class Context>
+    auto format(const tinbao::MessageLogPrefix& p, Context& ctx) const {
+        return fmt::format_to(ctx.out(), "event {} dossier {} message {} ({} to {})",
+                              p.rec.event_id, p.rec.dossier_code, p.rec.id, p.rec.channel,
+                              tinbao::mask_address(p.rec.to));
+    }
+};
+
+namespace tinbao {
 
 std::vector<std::shared_ptr<ProviderSlot>> Runtime::for_channel(Channel c) const {
     std::vector<std::shared_ptr<ProviderSlot>> out;
@@ -479,8 +498,7 @@ asio::awaitable<void> Processor::heartbeat() {
 asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work& w) {
     auto& rec = w.msg.record;
     auto& cfg = *rt->config;
-    auto log_prefix = fmt::format("event {} dossier {} message {} ({} to {})", rec.event_id,
-                                  rec.dossier_code, rec.id, rec.channel, mask_address(rec.to));
+    const MessageLogPrefix log_prefix{rec};  // formatted only when a line is logged
     auto settle = [&](std::string_view st) {
         rec.state = st;
         rec.updated_at_ms = now_ms();
@@ -546,12 +564,14 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
         // The first provider whose circuit lets a request through, from where the message is.
         auto now_steady = CircuitBreaker::Clock::now();
         int chosen = -1;
+        std::optional<ProviderText> chosen_text;
         bool circuit_open = false;
         auto earliest = CircuitBreaker::Clock::time_point::max();
         for (int i = w.provider_index; i < static_cast<int>(providers.size()); ++i) {
             // A provider whose brandname has no registered wording for this text is passed over:
             // the carrier would reject it (another provider's brandname may have it).
-            if (auto t = for_provider(*providers[i], w.msg.outbound); !t.reason.empty()) {
+            auto t = for_provider(*providers[i], w.msg.outbound);
+            if (!t.reason.empty()) {
                 rec.last_error_reason = t.reason;
                 rec.last_error_detail = t.detail;
                 spdlog::warn("{}: {}", log_prefix, t.detail);
@@ -559,6 +579,7 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
             }
             if (providers[i]->breaker.allow(now_steady)) {
                 chosen = i;
+                chosen_text = std::move(t);
                 break;
             }
             circuit_open = true;
@@ -589,7 +610,7 @@ asio::awaitable<void> Processor::attempt(std::shared_ptr<const Runtime> rt, Work
         }
         auto& slot = *providers[chosen];
         auto& provider = *slot.provider;
-        ProviderText text = for_provider(slot, w.msg.outbound);
+        ProviderText& text = *chosen_text;
         if (text.message.text != w.msg.outbound.text) {
             rec.body = text.message.text;
             rec.segments = text.message.segments;

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -353,6 +354,9 @@ providers:
             text = f.read()
         check("0912345678" not in text and "84912345678" not in text and SECRET_KEY not in text
               and TOKEN not in text, "no full phone number, secret or token in the log")
+        check(re.search(r"event \S+ dossier \S+ message \S+ \(sms to [0-9]+\*+[0-9]+\): sent via",
+                        text) is not None,
+              "a sent message's log line names event, dossier, message and the masked number")
     except AssertionError as e:
         failures.append(str(e))
         print("FAIL " + str(e))
