@@ -1,5 +1,7 @@
 #include "daemon/app.hpp"
 
+#include <sys/resource.h>
+
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -557,6 +559,29 @@ private:
 
 }  // namespace
 
+namespace {
+
+// Each request in flight to a provider holds a connection (a file descriptor), on top of the
+// HTTP clients', Redis's and libcurl's idle ones. A soft limit of 1024 (the usual default)
+// would fail sends with "too many open files" under load: say so at startup. The systemd unit
+// sets LimitNOFILE=65536.
+void warn_if_few_open_files(const Runtime& rt) {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    uint64_t wanted = 1024 + 256;  // libcurl's idle connections, clients, Redis, files
+    for (auto& p : rt.providers) {
+        int n = p->provider->settings().max_in_flight;
+        wanted += n > 0 ? static_cast<uint64_t>(n) : 1000;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted)
+        spdlog::warn("the open files limit is {} but the providers' max_in_flight allow {} "
+                     "connections and more; raise it (LimitNOFILE= in the systemd unit, "
+                     "ulimit -n)",
+                     static_cast<uint64_t>(rl.rlim_cur), wanted);
+}
+
+}  // namespace
+
 int run_daemon(const std::filesystem::path& config_file) {
     asio::io_context io(1);
     // Idle connections to providers kept for reuse. libcurl's default follows the number of
@@ -623,6 +648,7 @@ int run_daemon(const std::filesystem::path& config_file) {
         for (auto& p : problems) spdlog::error("{}", p);
         return 1;
     }
+    warn_if_few_open_files(*rt);
     Daemon d(config_file, std::move(queue), store, rt, io, std::move(http));
     return d.run();
 }

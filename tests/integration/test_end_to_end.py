@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -143,10 +144,18 @@ providers:
               chk.stdout[-500:])
 
         log = open(os.path.join(tmp, "tinbaod.log"), "w")
+        # A low open files limit (256, enough for this test) is reported at startup.
+        def low_open_files():
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
         daemon = procs.start([args.tinbaod, "--config", cfg_path], env=env, stdout=log,
+                             preexec_fn=low_open_files,
                              stderr=subprocess.STDOUT)
         wait_for(lambda: http("GET", base + "/readyz")[0] == 200, 20, "tinbaod /readyz")
         auth = {"Authorization": "Bearer " + TOKEN}
+        with open(os.path.join(tmp, "tinbaod.log")) as f:
+            check("the open files limit is 256" in f.read(),
+                  "a too low open files limit is reported at startup")
 
         def requests():
             return http("GET", esms + "/_requests")[1]
