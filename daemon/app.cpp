@@ -584,11 +584,13 @@ void warn_if_few_open_files(const Runtime& rt) {
 
 int run_daemon(const std::filesystem::path& config_file) {
     asio::io_context io(1);
-    // Idle connections to providers kept for reuse. libcurl's default follows the number of
-    // transfers in progress, so after a burst it closes connections it soon opens again (a
-    // connect and a close per request at 10,000 requests/s).
+    // Idle connections to providers kept for reuse: as many as may be in flight (the providers'
+    // max_in_flight go up to thousands). libcurl's default follows the number of transfers in
+    // progress, so after a burst it closed connections it soon opened again. Sixteen shards
+    // keep libcurl's walks over its connections short (bench/README.md).
     CurlMultiOptions http_options;
-    http_options.connection_cache = 1024;
+    http_options.connection_cache = 20000;
+    http_options.shards = 16;
     auto http = std::make_unique<CurlMulti>(io.get_executor(), http_options);
     ProviderContext ctx;
     ctx.executor = io.get_executor();

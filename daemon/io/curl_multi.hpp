@@ -1,5 +1,5 @@
 // The daemon's HttpClient and MailClient: every provider request (HTTP, and SMTP for the `smtp`
-// adapter) runs on one libcurl multi handle driven by Asio through the multi-socket API
+// adapter) runs on a libcurl multi handle (one of `shards`) driven by Asio through the multi-socket API
 // (CURLMOPT_SOCKETFUNCTION + CURLMOPT_TIMERFUNCTION, one steady_timer,
 // stream_descriptor::async_wait). Connections live in the multi handle's cache and are reused
 // across requests; nothing blocks the event loop.
@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "providers/http_client.hpp"
 #include "providers/mail_client.hpp"
@@ -28,7 +29,8 @@ namespace tinbao {
 struct CurlMultiOptions {
     long max_host_connections = 0;   // CURLMOPT_MAX_HOST_CONNECTIONS; 0: unlimited
     long max_total_connections = 0;  // CURLMOPT_MAX_TOTAL_CONNECTIONS; 0: unlimited
-    long connection_cache = 0;       // CURLMOPT_MAXCONNECTS; 0: libcurl's default
+    long connection_cache = 0;       // CURLMOPT_MAXCONNECTS, over all shards; 0: libcurl's default
+    std::size_t shards = 1;          // multi handles, each with its own connections
     std::string proxy;               // empty: no proxy (environment variables are ignored)
     std::string ca_file;             // empty: the system's CA bundle
     bool verify_tls = true;          // peer and host verification
@@ -56,7 +58,9 @@ class CurlMulti final : public HttpClient, public MailClient {
 
   private:
     struct Impl;
-    std::shared_ptr<Impl> impl_;
+    Impl* next_shard();
+    std::vector<std::shared_ptr<Impl>> shards_;
+    std::size_t next_ = 0;
 };
 
 }  // namespace tinbao

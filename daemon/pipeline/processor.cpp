@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <algorithm>
 #include <random>
 
 #include "daemon/render/phone.hpp"
@@ -338,8 +339,18 @@ std::string Work::job_payload() const {
 }
 
 
+std::size_t Processor::active_limit(const Runtime& rt) {
+    std::size_t in_flight = 0;
+    for (auto& p : rt.providers) {
+        int n = p->provider->settings().max_in_flight;
+        in_flight += n > 0 ? static_cast<std::size_t>(n) : 1000;  // unlimited: as 1000
+    }
+    return std::clamp<std::size_t>(in_flight + in_flight / 4, 2048, 200000);
+}
+
 Processor::Processor(asio::io_context& io, queue::Queue& queue, std::shared_ptr<const Runtime> rt)
     : io_(io), queue_(queue), runtime_(std::move(rt)) {
+    max_active_ = active_limit(*runtime_);
     metrics_.counter("tinbao_messages_total",
                      "Messages by channel, provider, outcome (sent, failed, expired, superseded, "
                      "skipped) and reason.");
@@ -729,10 +740,10 @@ asio::awaitable<void> Processor::run_message(std::shared_ptr<const Runtime> rt, 
         if (w.mode == Route::Mode::fallback) {
             auto it = std::find(w.channels.begin(), w.channels.end(), w.msg.outbound.channel);
             if (it != w.channels.end()) ++it;
-            while (it != w.channels.end() && !has_contact(w.event, *it)) ++it;
+            while (it != w.channels.end() && !has_contact(*w.event, *it)) ++it;
             if (it != w.channels.end()) {
                 spdlog::info("event {} dossier {}: {} {} ({}); falling back to {}",
-                             w.event.event_id, w.event.dossier_code, rec.channel, rec.state,
+                             w.event->event_id, w.event->dossier_code, rec.channel, rec.state,
                              rec.last_error_reason, to_string(*it));
                 rec.state = state::kSuperseded;
                 count(rec);
@@ -741,7 +752,7 @@ asio::awaitable<void> Processor::run_message(std::shared_ptr<const Runtime> rt, 
                 c.messages.push_back(rec);
                 c.done.push_back(rec.id);
                 ++stats_.fallbacks;
-                w.msg = plan_message(*rt, w.event, w.entry_id, *it);
+                w.msg = plan_message(*rt, *w.event, w.entry_id, *it);
                 w.provider_index = 0;
                 w.provider_attempts = 0;
                 w.epoch_ms = w.msg.record.created_at_ms;
@@ -786,7 +797,9 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
         finished(key);
         co_return;
     }
-    auto& ev = *parsed.event;
+    // Shared by the event's messages (each Work holds it), not copied.
+    auto event = std::make_shared<const Event>(std::move(*parsed.event));
+    const Event& ev = *event;
     co_await lock_dossier(ev.dossier_code);
     struct Unlock {
         Processor* p;
@@ -827,7 +840,7 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
         // Settled before a restart, or already in the schedule: not attempted again from here.
         if (existing && (is_settled(existing->state) || existing->attempts > 0)) continue;
         Work w;
-        w.event = ev;
+        w.event = event;
         w.payload = payload;
         w.entry_id = entry.id;
         w.mode = plan.mode;
@@ -878,7 +891,7 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
         finished(key);
         co_return;
     }
-    w.event = std::move(*parsed.event);
+    w.event = std::make_shared<const Event>(std::move(*parsed.event));
     w.mode = str("mode") == "all" ? Route::Mode::all : Route::Mode::fallback;
     if (auto* cs = j.if_contains("channels"); cs && cs->is_array())
         for (auto& cv : cs->as_array())
@@ -888,23 +901,23 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
     w.provider_attempts = static_cast<int>(num("provider_attempts"));
     w.epoch_ms = num("epoch");
     w.accepted_ms = num("accepted");
-    c.event_id = w.event.event_id;
-    c.dossier_code = w.event.dossier_code;
-    c.status = w.event.status;
+    c.event_id = w.event->event_id;
+    c.dossier_code = w.event->dossier_code;
+    c.status = w.event->status;
     if (due.record && is_settled(due.record->state)) {
         c.done.push_back(due.job.message_id);  // settled meanwhile (a replay raced, a report)
         co_await commit(std::move(c));
         finished(key);
         co_return;
     }
-    co_await lock_dossier(w.event.dossier_code);
+    co_await lock_dossier(w.event->dossier_code);
     struct Unlock {
         Processor* p;
         std::string code;
         ~Unlock() { p->unlock_dossier(code); }
-    } unlock{this, w.event.dossier_code};
+    } unlock{this, w.event->dossier_code};
     // Rendered again with the templates in force now; same id, so the provider sees one message.
-    w.msg = plan_message(*rt, w.event, w.entry_id, *channel);
+    w.msg = plan_message(*rt, *w.event, w.entry_id, *channel);
     if (due.record) {
         w.msg.record.attempts = due.record->attempts;
         w.msg.record.created_at_ms = due.record->created_at_ms;
@@ -912,7 +925,7 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
     // Coalescing: a newer notice of the dossier arrived within the window: this one is not sent.
     if (rt->config->coalesce_window.count() > 0 && w.msg.record.attempts == 0) {
         std::optional<bool> newer =
-            co_await queue_.dossier_has_newer(w.event.dossier_code, w.entry_id);
+            co_await queue_.dossier_has_newer(w.event->dossier_code, w.entry_id);
         if (newer && *newer) {
             auto& rec = w.msg.record;
             rec.state = state::kSuperseded;
@@ -925,7 +938,7 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
                                                    {"reason", "coalesced"}});
             spdlog::info("event {} dossier {} message {}: superseded by a newer status within "
                          "coalesce_window; not sent",
-                         w.event.event_id, w.event.dossier_code, rec.id);
+                         w.event->event_id, w.event->dossier_code, rec.id);
             c.messages.push_back(rec);
             c.done.push_back(rec.id);
             co_await commit(std::move(c));
@@ -936,7 +949,7 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
     }
     // An older notice of the dossier that was put back meanwhile still goes first.
     int64_t blocked = co_await queue_.dossier_blocked_until(
-        w.event.dossier_code, w.msg.record.created_at_ms, w.msg.record.id);
+        w.event->dossier_code, w.msg.record.created_at_ms, w.msg.record.id);
     if (blocked >= now_ms()) {
         w.msg.record.state = state::kQueued;
         c.schedule.push_back(queue::Job{due.job.message_id, due.job.payload, blocked + 1});

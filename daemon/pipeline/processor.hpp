@@ -103,7 +103,7 @@ std::optional<int64_t> quiet_until(const Config& cfg, Channel channel, int64_t n
 // One message being worked on: the event it belongs to and where it stands in its channel's
 // provider list. Serialised as a queue::Job payload between attempts.
 struct Work {
-    Event event;
+    std::shared_ptr<const Event> event;  // never null once the work is set up
     std::string payload;           // the event JSON as queued
     std::string entry_id;
     Route::Mode mode = Route::Mode::fallback;
@@ -124,7 +124,14 @@ class Processor {
 public:
     Processor(boost::asio::io_context& io, queue::Queue& queue, std::shared_ptr<const Runtime> rt);
 
-    void set_runtime(std::shared_ptr<const Runtime> rt) { runtime_ = std::move(rt); }
+    void set_runtime(std::shared_ptr<const Runtime> rt) {
+        runtime_ = std::move(rt);
+        max_active_ = active_limit(*runtime_);
+    }
+    // Events and jobs worked on at once: enough to keep every provider's max_in_flight busy,
+    // a quarter more for those waiting on a rate limit or their commit, and at least 2048.
+    static std::size_t active_limit(const Runtime& rt);
+    std::size_t max_active() const { return max_active_; }
     std::shared_ptr<const Runtime> runtime() const { return runtime_; }
 
     // Starts the stream consumer, the scheduler of due jobs and the heartbeat.
