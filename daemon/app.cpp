@@ -587,7 +587,8 @@ int run_daemon(const std::filesystem::path& config_file) {
     // Idle connections to providers kept for reuse: as many as may be in flight (the providers'
     // max_in_flight go up to thousands). libcurl's default follows the number of transfers in
     // progress, so after a burst it closed connections it soon opened again. Sixteen shards
-    // keep libcurl's walks over its connections short (bench/README.md).
+    // keep libcurl's walks over its connections short: with 10,000 requests in flight on one
+    // multi handle they took most of the CPU (bench/README.md).
     CurlMultiOptions http_options;
     http_options.connection_cache = 20000;
     http_options.shards = 16;

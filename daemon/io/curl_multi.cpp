@@ -338,10 +338,6 @@ struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
         curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
         curl_easy_setopt(e, CURLOPT_USERAGENT, options.user_agent.c_str());
         curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-        // Provider answers are small: a 4 KB receive buffer instead of libcurl's 16 KB, for
-        // each of the thousands of requests that may be in flight (longer answers still arrive
-        // whole, in more reads).
-        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
         if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
