@@ -27,8 +27,8 @@
 namespace tinbao {
 
 struct CurlMultiOptions {
-    long max_host_connections = 0;   // CURLMOPT_MAX_HOST_CONNECTIONS; 0: unlimited
-    long max_total_connections = 0;  // CURLMOPT_MAX_TOTAL_CONNECTIONS; 0: unlimited
+    long max_host_connections = 0;   // CURLMOPT_MAX_HOST_CONNECTIONS, per shard; 0: unlimited
+    long max_total_connections = 0;  // CURLMOPT_MAX_TOTAL_CONNECTIONS, per shard; 0: unlimited
     long connection_cache = 0;       // CURLMOPT_MAXCONNECTS, over all shards; 0: libcurl's default
     std::size_t shards = 1;          // multi handles, each with its own connections
     std::string proxy;               // empty: no proxy (environment variables are ignored)

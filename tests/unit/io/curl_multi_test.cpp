@@ -115,6 +115,49 @@ TEST(CurlMulti, HundredConcurrentRequestsAllComplete) {
     EXPECT_EQ(server.requests(), 100);
 }
 
+// Several multi handles (shards): every request completes with its own answer, connections are
+// still reused within each shard, and the client counts what is in flight across them all.
+TEST(CurlMulti, ShardsShareTheWorkAndKeepTheirConnections) {
+    TestHttpServer server;
+    asio::io_context ioc;
+    CurlMultiOptions options;
+    options.shards = 4;
+    options.connection_cache = 64;
+    CurlMulti client(ioc.get_executor(), options);
+    std::vector<std::future<HttpResponse>> futures;
+    for (int i = 0; i < 100; ++i)
+        futures.push_back(asio::co_spawn(
+            ioc, client.perform(make("POST", server.url("/echo"), "request-" + std::to_string(i))),
+            asio::use_future));
+    std::size_t in_flight = 0;
+    asio::post(ioc, [&] { in_flight = client.in_flight(); });
+    ioc.run();
+    EXPECT_EQ(in_flight, 100u);
+    for (int i = 0; i < 100; ++i) {
+        HttpResponse r = futures[i].get();
+        ASSERT_EQ(r.error, HttpResponse::Error::none) << i << ": " << r.error_text;
+        EXPECT_EQ(r.body, "request-" + std::to_string(i));
+    }
+    EXPECT_EQ(client.in_flight(), 0u);
+
+    // One at a time: they take turns over the shards, each reusing its connection.
+    int before = server.connections();
+    int ok = 0;
+    ioc.restart();
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 20; ++i) {
+                HttpResponse r = co_await client.perform(make("GET", server.url("/echo")));
+                if (r.error == HttpResponse::Error::none && r.status == 200) ++ok;
+            }
+        },
+        asio::detached);
+    ioc.run();
+    EXPECT_EQ(ok, 20);
+    EXPECT_LE(server.connections() - before, 4);
+}
+
 TEST(CurlMulti, ClosedPortIsConnectError) {
     auto req = make("GET", "http://127.0.0.1:" + std::to_string(closed_port()) + "/echo");
     HttpResponse r = run_one({}, req);
@@ -199,6 +242,14 @@ TEST(CurlMulti, DestructionCompletesRequestsInFlight) {
     auto req = make("GET", server.url("/hang"));
     req.timeout = std::chrono::seconds(30);
     auto fut = asio::co_spawn(ioc, client->perform(req), asio::use_future);
+    // And on a sharded client, requests in every shard.
+    CurlMultiOptions sharded;
+    sharded.shards = 3;
+    auto client3 = std::make_unique<CurlMulti>(ioc.get_executor(), sharded);
+    std::vector<std::future<HttpResponse>> more;
+    for (int i = 0; i < 3; ++i)
+        more.push_back(asio::co_spawn(ioc, client3->perform(req), asio::use_future));
+    asio::post(ioc, [&] { client3.reset(); });
     std::size_t in_flight_before = 0;
     // Runs after the coroutine has handed its request to the client.
     asio::post(ioc, [&] {
@@ -211,5 +262,6 @@ TEST(CurlMulti, DestructionCompletesRequestsInFlight) {
     EXPECT_EQ(in_flight_before, 1u);
     EXPECT_EQ(r.error, HttpResponse::Error::other);
     EXPECT_NE(r.error_text.find("shut down"), std::string::npos) << r.error_text;
+    for (auto& f : more) EXPECT_EQ(f.get().error, HttpResponse::Error::other);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
 }
