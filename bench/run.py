@@ -109,6 +109,8 @@ def main():
     ap.add_argument("--latency-ms", type=int, default=0)
     ap.add_argument("--max-in-flight", type=int, default=1000)
     ap.add_argument("--backend", default="redis")
+    ap.add_argument("--histogram", action="store_true",
+                    help="print tinbaod's end-to-end histogram (to stderr)")
     ap.add_argument("--commandstats", action="store_true",
                     help="print Redis's per-command statistics (to stderr)")
     args = ap.parse_args()
@@ -192,6 +194,9 @@ providers:
         per_1000 = lambda x: round(1000 * x / max(stats["accepted"], 1), 3)
         calls1 = redis_calls(redis_cli, rport) if args.backend == "redis" else 0
         metrics = get(base + "/metrics")
+        if args.histogram:
+            print("\n".join(l for l in metrics.splitlines()
+                            if l.startswith(("tinbao_end_to_end_seconds", "tinbao_messages_deferred", "tinbao_retries", "tinbao_provider_requests")) and not l.startswith("#")), file=sys.stderr)
         if args.backend == "redis" and args.commandstats:
             print(subprocess.run([redis_cli, "-p", str(rport), "INFO", "commandstats"],
                                  capture_output=True, text=True).stdout, file=sys.stderr)

@@ -474,9 +474,11 @@ asio::awaitable<void> Processor::heartbeat() {
     bool first = true;
     while (running_ || !active_.empty()) {
         if (!first) {
-            // Quickly until the instance count is first known, then every 2 s.
+            // Every 10 ms until the instance count is first known (no event is processed
+            // before: the queue's connection is usually up within a few ms of the start),
+            // then every 2 s.
             asio::steady_timer t(io_, instances_known_ ? std::chrono::milliseconds(2000)
-                                                       : std::chrono::milliseconds(100));
+                                                       : std::chrono::milliseconds(10));
             co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
         }
         first = false;
