@@ -362,10 +362,11 @@ Processor::Processor(asio::io_context& io, queue::Queue& queue, std::shared_ptr<
                      "Messages held back: quiet hours, dossier order, every circuit open.");
     metrics_.counter("tinbao_sms_segments_total", "SMS segments sent, by encoding (the cost).");
     metrics_.histogram("tinbao_provider_request_seconds", "Provider request latency.",
-                       {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+                       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
     metrics_.histogram("tinbao_end_to_end_seconds",
                        "From the event's acceptance to the provider's answer, for sent messages.",
-                       {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600});
+                       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+                        30, 60, 300, 3600});
 }
 
 void Processor::start() {
