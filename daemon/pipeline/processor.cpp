@@ -424,6 +424,7 @@ asio::awaitable<void> Processor::wait_for_instances() {
 
 asio::awaitable<void> Processor::consume() {
     co_await wait_for_instances();
+    std::chrono::milliseconds read_backoff(10);
     while (running_) {
         auto cfg = runtime_->config;
         if (active_.size() >= max_active_) {
@@ -435,10 +436,14 @@ asio::awaitable<void> Processor::consume() {
                                           max_active_ - active_.size());
         auto entries = co_await queue_.read(room, std::chrono::milliseconds(1000));
         if (!entries) {
-            asio::steady_timer t(io_, std::chrono::milliseconds(500));
+            // The queue did not answer (its reading connection is still coming up after a
+            // start, or is down): try again soon, then less often.
+            asio::steady_timer t(io_, read_backoff);
             co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            read_backoff = std::min(read_backoff * 2, std::chrono::milliseconds(500));
             continue;
         }
+        read_backoff = std::chrono::milliseconds(10);
         for (auto& e : *entries) {
             if (active_.count(e.id)) continue;  // already in progress here
             active_.insert(e.id);

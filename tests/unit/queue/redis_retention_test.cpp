@@ -42,9 +42,10 @@ TEST(RedisRetention, RecordsExpireAfterRetentionEventKeysAfterDedupeTtl) {
     auto ev = make_event("ev-ret");
     ASSERT_EQ(run(io, q.ingest(ev, payload_of(ev))), queue::IngestOutcome::accepted);
     std::vector<queue::Entry> entries;
-    for (int i = 0; i < 20 && entries.empty(); ++i) {
+    for (int i = 0; i < 50 && entries.empty(); ++i) {
         auto got = run(io, q.read(10, 50ms));
         if (got) entries = *got;
+        else io.run_one_for(20ms);  // the reading connection may still be coming up
     }
     ASSERT_EQ(entries.size(), 1u);
     auto m = make_record("m-ret", ev);
@@ -89,9 +90,10 @@ TEST(RedisRetention, AcknowledgedEntriesLeaveTheStreamPendingOnesStay) {
                   queue::IngestOutcome::accepted);
     }
     std::vector<queue::Entry> entries;
-    for (int i = 0; i < 20 && entries.size() < 6; ++i) {
+    for (int i = 0; i < 50 && entries.size() < 6; ++i) {
         auto got = run(io, q.read(10, 50ms));
         if (got) entries.insert(entries.end(), got->begin(), got->end());
+        else io.run_one_for(20ms);  // the reading connection may still be coming up
     }
     ASSERT_EQ(entries.size(), 6u);
     EXPECT_EQ(run(io, q.trim_acknowledged()), 0);  // all six still pending
@@ -109,9 +111,10 @@ TEST(RedisRetention, AcknowledgedEntriesLeaveTheStreamPendingOnesStay) {
     deadline = std::chrono::steady_clock::now() + 5s;
     while (!again.ready() && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
     std::vector<queue::Entry> back;
-    for (int i = 0; i < 20 && back.size() < 2; ++i) {
+    for (int i = 0; i < 50 && back.size() < 2; ++i) {
         auto got = run(io, again.read(10, 50ms));
         if (got) back.insert(back.end(), got->begin(), got->end());
+        else io.run_one_for(20ms);
     }
     ASSERT_EQ(back.size(), 2u);
     EXPECT_EQ(back[0].payload, payload_of(events[2]));
