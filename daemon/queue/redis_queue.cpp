@@ -403,6 +403,9 @@ public:
           what_(std::move(what)),
           max_calls_(max_calls),
           head_(std::move(head)) {}
+    ~Batcher() { *alive_ = false; }
+    Batcher(const Batcher&) = delete;
+    Batcher& operator=(const Batcher&) = delete;
 
     // The script's reply for this call; nullopt when the run failed (nothing was written for
     // any call of the batch, or the script failed: callers retry or answer 503).
@@ -429,7 +432,8 @@ private:
     void schedule() {
         if (posted_ || waiting_.empty() || running_ >= kMaxRuns) return;
         posted_ = true;
-        asio::post(io_, [this] {
+        asio::post(io_, [this, alive = alive_] {
+            if (!*alive) return;
             posted_ = false;
             if (waiting_.empty() || running_ >= kMaxRuns) return;
             ++running_;
@@ -448,19 +452,25 @@ private:
             waiting_.pop_front();
         }
         schedule();  // what is left goes out in the next run
+        // The queue may be gone when the answer comes (stopped with a run in flight): after
+        // the await, only locals are used until `alive` says otherwise.
+        auto alive = alive_;
+        asio::io_context& io = io_;
+        std::string what = what_;
         redis::Result r = co_await script_.run_argv(conn_, argv);
         bool ok = r.ok && r.reply.type == redis::Reply::Type::array &&
                   r.reply.elements.size() == batch.size();
         if (!ok)
-            spdlog::warn("queue: {} of {} call(s) failed: {}", what_, batch.size(),
+            spdlog::warn("queue: {} of {} call(s) failed: {}", what, batch.size(),
                          !r.ok ? r.error
                                : (r.reply.is_error() ? r.reply.str : "unexpected reply"));
         // The callers resume from a fresh handler, not inside this coroutine.
-        asio::post(io_, [batch = std::move(batch), reply = std::move(r.reply), ok]() mutable {
+        asio::post(io, [batch = std::move(batch), reply = std::move(r.reply), ok]() mutable {
             for (size_t i = 0; i < batch.size(); ++i)
                 batch[i].done(ok ? std::optional<redis::Reply>(std::move(reply.elements[i]))
                                  : std::nullopt);
         });
+        if (!*alive) co_return;
         --running_;
         schedule();
     }
@@ -474,6 +484,7 @@ private:
     std::deque<Call> waiting_;
     int running_ = 0;
     bool posted_ = false;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     // Runs in flight at once. One gives the largest batches; two or four measured no faster
     // (bench/README.md): Redis and the CPU are the limits, not the round trip.
     static constexpr int kMaxRuns = 1;

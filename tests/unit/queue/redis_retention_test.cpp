@@ -3,6 +3,8 @@
 // entries leave the input stream.
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+
 #include "daemon/io/redis.hpp"
 #include "daemon/queue/redis_queue.hpp"
 #include "tests/unit/queue/queue_test_util.hpp"
@@ -125,6 +127,51 @@ TEST(RedisRetention, AcknowledgedEntriesLeaveTheStreamPendingOnesStay) {
     EXPECT_EQ(run(io, again.trim_acknowledged()), 3);  // 2, 3 and 4
     EXPECT_EQ(xlen(io, probe, "trim:events"), 1);
     again.stop();
+}
+
+// A queue stopped and destroyed while a batch of ingests is on its way to Redis: the callers
+// still get an answer, and nothing touches the queue after it is gone (ASan in CI).
+TEST(RedisBatches, AQueueDestroyedWithABatchInFlightAnswersItsCallers) {
+    TempDir dir;
+    RedisServer server(dir.path());
+    boost::asio::io_context io;
+    QueueSettings s;
+    s.redis.host = "127.0.0.1";
+    s.redis.port = server.port();
+    s.redis.prefix = "gone";
+    auto q = std::make_unique<queue::RedisQueue>(io, s, "c1");
+    q->start();
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!q->ready() && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+    ASSERT_TRUE(q->ready());
+    // Redis holds every command for a while: the batch is surely still in flight.
+    redis::Options o;
+    o.port = server.port();
+    redis::Connection probe(io, o);
+    probe.start();
+    while (!probe.ready() && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+    ASSERT_TRUE(run(io, probe.command({"CLIENT", "PAUSE", "1000"})).ok);
+
+    std::vector<Event> events;
+    for (int i = 0; i < 50; ++i) events.push_back(make_event("ev-gone-" + std::to_string(i)));
+    std::vector<std::string> payloads;  // ingest() keeps references: they must outlive it
+    for (auto& ev : events) payloads.push_back(payload_of(ev));
+    std::vector<int> outcome(events.size(), -1);
+    for (size_t i = 0; i < events.size(); ++i)
+        boost::asio::co_spawn(
+            io, q->ingest(events[i], payloads[i]),
+            [&outcome, i](std::exception_ptr, queue::IngestOutcome o) {
+                outcome[i] = static_cast<int>(o);
+            });
+    // Until the batch has been written to Redis, then the queue goes away.
+    for (int i = 0; i < 10; ++i) io.poll();
+    q->stop();
+    q.reset();
+    io.restart();
+    io.run_for(500ms);
+    for (size_t i = 0; i < outcome.size(); ++i)
+        EXPECT_EQ(outcome[i], static_cast<int>(queue::IngestOutcome::unavailable)) << i;
+    probe.stop();
 }
 
 }  // namespace
