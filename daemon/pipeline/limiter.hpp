@@ -1,5 +1,6 @@
 // Per-provider limits: rate_per_second (a sliding window: never more than the rate in any
-// second) and a cap on requests in flight.
+// second, with 50 ms to spare for delays on the way to the provider) and a cap on requests in
+// flight.
 // With several instances on one queue, each instance enforces its share (set_instances()).
 // Waiters are woken in order. Threading: one io_context thread.
 #pragma once

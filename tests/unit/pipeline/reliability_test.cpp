@@ -106,7 +106,8 @@ TEST(Limiter, NeverMoreThanTheRateInAnySecond) {
     std::sort(times.begin(), times.end());
     for (size_t i = 0; i < times.size(); ++i) {
         size_t in_window = 0;
-        for (size_t j = i; j < times.size() && times[j] - times[i] < 1s; ++j) ++in_window;
+        // A second and 40 ms: what leaves within the margin cannot arrive bunched.
+        for (size_t j = i; j < times.size() && times[j] - times[i] < 1040ms; ++j) ++in_window;
         EXPECT_LE(in_window, 20u) << "window starting at send " << i;
     }
     // And it is not slower than it must be: 45 sends at 20/s need a bit over 2 s.
