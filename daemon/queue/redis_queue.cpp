@@ -112,6 +112,8 @@ local function after(a, b)
   return ams > bms or (ams == bms and aseq > bseq)
 end
 local out = {}
+-- Nothing is scheduled at all (the usual case): no dossier has a waiting notice.
+local any_scheduled = redis.call('ZCARD', prefix .. 'sched') > 0
 local i = 5
 while i <= #ARGV do
   local entry, event_id, dossier, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -134,7 +136,8 @@ while i <= #ARGV do
     end
     -- An earlier notice of this dossier still waiting (a retry, quiet hours) holds the new
     -- ones back until its own next attempt.
-    local blocked = blocked_by(prefix, dossier, nil, nil)
+    local blocked = 0
+    if any_scheduled then blocked = blocked_by(prefix, dossier, nil, nil) end
     -- The dossier's latest claimed entry, for coalescing.
     local dkey = prefix .. 'dlast:' .. dossier
     local prev = redis.call('SET', dkey, entry, 'PX', ttl, 'GET')
@@ -182,6 +185,8 @@ local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local stream, group = ARGV[5], ARGV[6]
 local sched, dlq = prefix .. 'sched', prefix .. 'dlq'
 local out, acks = {}, {}
+-- Whether a finished job may still be in the schedule (none is when it is empty).
+local any_scheduled = redis.call('ZCARD', sched) > 0
 local i = 7
 while i <= #ARGV do
   local event_id, dossier, status, ack = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -215,6 +220,7 @@ while i <= #ARGV do
     local id = ARGV[i]
     redis.call('SET', prefix .. 'job:' .. id, ARGV[i + 3], 'PX', ttl)
     redis.call('ZADD', sched, ARGV[i + 1], id)
+    any_scheduled = true
     redis.call('HSET', wkey, id, ARGV[i + 2])
     redis.call('PEXPIRE', wkey, ttl)
     i = i + 4
@@ -222,7 +228,7 @@ while i <= #ARGV do
   for _ = 1, nd do
     local id = ARGV[i]
     i = i + 1
-    if redis.call('ZREM', sched, id) == 1 then
+    if any_scheduled and redis.call('ZREM', sched, id) == 1 then
       redis.call('DEL', prefix .. 'job:' .. id)
       redis.call('HDEL', wkey, id)
     end
