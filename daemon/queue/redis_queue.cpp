@@ -413,8 +413,9 @@ public:
     Batcher(const Batcher&) = delete;
     Batcher& operator=(const Batcher&) = delete;
 
-    // The script's reply for this call; nullopt when the run failed (nothing was written for
-    // any call of the batch, or the script failed: callers retry or answer 503).
+    // The script's reply for this call; nullopt when the run failed (Redis did not answer, or
+    // the script failed for this call: callers retry or answer 503). When the script fails on
+    // a batch, its calls are run again one by one, so one bad call fails alone.
     asio::awaitable<std::optional<redis::Reply>> call(redis::Args args) {
         auto init = [this, &args](auto handler) {
             auto h = std::make_shared<decltype(handler)>(std::move(handler));
@@ -433,6 +434,7 @@ private:
     struct Call {
         redis::Args args;
         std::function<void(std::optional<redis::Reply>)> done;
+        bool alone = false;  // run in a batch of its own (its batch failed)
     };
 
     void schedule() {
@@ -449,13 +451,20 @@ private:
 
     asio::awaitable<void> flush() {
         std::vector<Call> batch;
-        redis::Args argv(3);  // EVALSHA sha1 0
+        std::vector<std::size_t> arg_counts;  // to give each call its arguments back
+        redis::Args argv(3);                  // EVALSHA sha1 0
         head_(argv);
+        const std::size_t head_size = argv.size();
         while (!waiting_.empty() && batch.size() < max_calls_) {
             auto& c = waiting_.front();
+            if (c.alone && !batch.empty()) break;
+            arg_counts.push_back(c.args.size());
             for (auto& a : c.args) argv.push_back(std::move(a));
+            c.args.clear();
+            bool alone = c.alone;
             batch.push_back(std::move(c));
             waiting_.pop_front();
+            if (alone) break;
         }
         schedule();  // what is left goes out in the next run
         // The queue may be gone when the answer comes (stopped with a run in flight): after
@@ -466,6 +475,24 @@ private:
         redis::Result r = co_await script_.run_argv(conn_, argv);
         bool ok = r.ok && r.reply.type == redis::Reply::Type::array &&
                   r.reply.elements.size() == batch.size();
+        if (!ok && r.ok && r.reply.is_error() && batch.size() > 1 && *alive) {
+            // The script failed on something in this batch: each call goes again alone, first
+            // in line, so that only the call at fault fails.
+            spdlog::warn("queue: {} of {} call(s) failed: {}; running them one by one", what,
+                         batch.size(), r.reply.str);
+            std::size_t at = head_size;
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                auto& c = batch[i];
+                c.args.assign(std::make_move_iterator(argv.begin() + at),
+                              std::make_move_iterator(argv.begin() + at + arg_counts[i]));
+                at += arg_counts[i];
+                c.alone = true;
+            }
+            for (auto it = batch.rbegin(); it != batch.rend(); ++it) waiting_.push_front(std::move(*it));
+            --running_;
+            schedule();
+            co_return;
+        }
         if (!ok)
             spdlog::warn("queue: {} of {} call(s) failed: {}", what, batch.size(),
                          !r.ok ? r.error

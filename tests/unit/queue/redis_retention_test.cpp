@@ -3,7 +3,10 @@
 // entries leave the input stream.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 
 #include "daemon/io/redis.hpp"
 #include "daemon/queue/redis_queue.hpp"
@@ -171,6 +174,71 @@ TEST(RedisBatches, AQueueDestroyedWithABatchInFlightAnswersItsCallers) {
     io.run_for(500ms);
     for (size_t i = 0; i < outcome.size(); ++i)
         EXPECT_EQ(outcome[i], static_cast<int>(queue::IngestOutcome::unavailable)) << i;
+    probe.stop();
+}
+
+// A call that makes the script fail (here a key of the wrong type, as an operator's mistake
+// could leave) fails alone: the other calls of its batch are answered as if it were not there.
+TEST(RedisBatches, ABadCallFailsAloneNotItsWholeBatch) {
+    TempDir dir;
+    RedisServer server(dir.path());
+    boost::asio::io_context io;
+    QueueSettings s;
+    s.redis.host = "127.0.0.1";
+    s.redis.port = server.port();
+    s.redis.prefix = "bad";
+    queue::RedisQueue q(io, s, "c1");
+    redis::Options o;
+    o.port = server.port();
+    redis::Connection probe(io, o);
+    q.start();
+    probe.start();
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while ((!q.ready() || !probe.ready()) && std::chrono::steady_clock::now() < deadline)
+        io.run_one_for(50ms);
+    ASSERT_TRUE(q.ready() && probe.ready());
+
+    std::vector<Event> events;
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 8; ++i) {
+        events.push_back(make_event("ev-b" + std::to_string(i)));
+        payloads.push_back(payload_of(events.back()));
+        ASSERT_EQ(run(io, q.ingest(events.back(), payloads.back())),
+                  queue::IngestOutcome::accepted);
+    }
+    std::vector<queue::Entry> entries;
+    for (int i = 0; i < 50 && entries.size() < 8; ++i) {
+        auto got = run(io, q.read(10, 50ms));
+        if (got) entries.insert(entries.end(), got->begin(), got->end());
+        else io.run_one_for(20ms);
+    }
+    ASSERT_EQ(entries.size(), 8u);
+    // Event 3's key is no longer a hash.
+    ASSERT_TRUE(run(io, probe.command({"DEL", "bad:ev:ev-b3"})).ok);
+    ASSERT_TRUE(run(io, probe.command({"SET", "bad:ev:ev-b3", "not a hash"})).ok);
+
+    std::vector<MessageRecord> records;
+    for (int i = 0; i < 8; ++i) records.push_back(make_record("m-b" + std::to_string(i), events[i]));
+    std::vector<int> kinds(8, -1);
+    for (int i = 0; i < 8; ++i)
+        boost::asio::co_spawn(
+            io,
+            [&, i]() -> boost::asio::awaitable<void> {
+                std::vector<MessageRecord> initial{records[i]};
+                queue::Claim c = co_await q.claim(entries[i], events[i], initial);
+                kinds[i] = static_cast<int>(c.kind);
+            },
+            boost::asio::detached);
+    io.restart();
+    deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::count(kinds.begin(), kinds.end(), -1) > 0 &&
+           std::chrono::steady_clock::now() < deadline)
+        io.run_one_for(20ms);
+    for (int i = 0; i < 8; ++i)
+        EXPECT_EQ(kinds[i], static_cast<int>(i == 3 ? queue::Claim::Kind::unavailable
+                                                    : queue::Claim::Kind::process))
+            << i;
+    q.stop();
     probe.stop();
 }
 
