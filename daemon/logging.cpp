@@ -1,5 +1,6 @@
 #include "daemon/logging.hpp"
 
+#include "providers/json_text.hpp"
 #include "providers/time_format.hpp"
 
 #include <spdlog/sinks/base_sink.h>
@@ -13,26 +14,6 @@ namespace tinbao {
 
 namespace {
 
-void json_escape(std::string& out, std::string_view s) {
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out.push_back(static_cast<char>(c));
-                }
-        }
-    }
-}
-
 // One JSON object per line: {"time": ..., "level": ..., "msg": ...}.
 class JsonSink final : public spdlog::sinks::base_sink<std::mutex> {
 protected:
@@ -43,7 +24,7 @@ protected:
         auto lv = spdlog::level::to_string_view(msg.level);
         line.append(lv.data(), lv.size());
         line += "\",\"msg\":\"";
-        json_escape(line, std::string_view(msg.payload.data(), msg.payload.size()));
+        append_json_escaped(line, std::string_view(msg.payload.data(), msg.payload.size()));
         line += "\"}\n";
         std::fwrite(line.data(), 1, line.size(), stderr);
     }

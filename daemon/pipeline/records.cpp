@@ -1,5 +1,7 @@
 #include "daemon/pipeline/records.hpp"
 
+#include "providers/json_text.hpp"
+
 #include <openssl/sha.h>
 
 #include <boost/json/parse.hpp>
@@ -61,30 +63,9 @@ json::object MessageRecord::to_json() const {
 
 namespace {
 
-// JSON string escaping as RFC 8259 requires (quote, backslash, control characters); UTF-8 is
-// written as it is.
 void append_string(std::string& out, std::string_view s) {
-    static const char* hex = "0123456789abcdef";
     out.push_back('"');
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out.push_back(hex[c >> 4]);
-                    out.push_back(hex[c & 15]);
-                } else {
-                    out.push_back(static_cast<char>(c));
-                }
-        }
-    }
+    append_json_escaped(out, s);
     out.push_back('"');
 }
 
