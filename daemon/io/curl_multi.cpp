@@ -594,9 +594,11 @@ std::size_t CurlMulti::in_flight() const {
 }
 
 CurlMulti::Impl* CurlMulti::next_shard() {
-    // The shard with the fewest transfers in flight, the next one on a tie.
-    std::size_t best = next_++ % shards_.size();
-    for (std::size_t i = 0; i < shards_.size(); ++i)
+    // The shard with the fewest transfers in flight, the first one on a tie: at low load every
+    // request goes through shard 0 and reuses its connections (one TLS handshake, not one per
+    // shard).
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < shards_.size(); ++i)
         if (shards_[i]->transfers.size() < shards_[best]->transfers.size()) best = i;
     return shards_[best].get();
 }

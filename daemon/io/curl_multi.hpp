@@ -60,7 +60,6 @@ class CurlMulti final : public HttpClient, public MailClient {
     struct Impl;
     Impl* next_shard();
     std::vector<std::shared_ptr<Impl>> shards_;
-    std::size_t next_ = 0;
 };
 
 }  // namespace tinbao

@@ -140,7 +140,7 @@ TEST(CurlMulti, ShardsShareTheWorkAndKeepTheirConnections) {
     }
     EXPECT_EQ(client.in_flight(), 0u);
 
-    // One at a time: they take turns over the shards, each reusing its connection.
+    // One at a time: all through the first shard, on one connection.
     int before = server.connections();
     int ok = 0;
     ioc.restart();
@@ -155,7 +155,30 @@ TEST(CurlMulti, ShardsShareTheWorkAndKeepTheirConnections) {
         asio::detached);
     ioc.run();
     EXPECT_EQ(ok, 20);
-    EXPECT_LE(server.connections() - before, 4);
+    EXPECT_LE(server.connections() - before, 1);
+}
+
+// At low load a sharded client sends everything through its first shard: one connection, not
+// one per shard.
+TEST(CurlMulti, ShardsAtLowLoadShareOneConnection) {
+    TestHttpServer server;
+    asio::io_context ioc;
+    CurlMultiOptions options;
+    options.shards = 4;
+    CurlMulti client(ioc.get_executor(), options);
+    int ok = 0;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 10; ++i) {
+                HttpResponse r = co_await client.perform(make("GET", server.url("/echo")));
+                if (r.error == HttpResponse::Error::none && r.status == 200) ++ok;
+            }
+        },
+        asio::detached);
+    ioc.run();
+    EXPECT_EQ(ok, 10);
+    EXPECT_EQ(server.connections(), 1);
 }
 
 TEST(CurlMulti, ClosedPortIsConnectError) {
