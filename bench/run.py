@@ -100,6 +100,29 @@ def redis_calls(cli, port):
     return total
 
 
+def commit_of(root):
+    try:
+        out = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        return out or None
+    except OSError:
+        return None
+
+
+def machine():
+    model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model,
+            "load_average_before": os.getloadavg()[0]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build/release")
@@ -114,6 +137,7 @@ def main():
     ap.add_argument("--commandstats", action="store_true",
                     help="print Redis's per-command statistics (to stderr)")
     args = ap.parse_args()
+    host = machine()  # before anything starts: the load average says how quiet the box was
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     build = os.path.join(root, args.build) if not os.path.isabs(args.build) else args.build
     tinbaod = os.path.join(build, "daemon/tinbaod")
@@ -201,6 +225,8 @@ providers:
             print(subprocess.run([redis_cli, "-p", str(rport), "INFO", "commandstats"],
                                  capture_output=True, text=True).stdout, file=sys.stderr)
         summary = {
+            "commit": commit_of(root),
+            "machine": host,
             "backend": args.backend,
             "events": args.count,
             "provider_latency_ms": args.latency_ms,
