@@ -568,11 +568,8 @@ namespace {
 void warn_if_few_open_files(const Runtime& rt) {
     rlimit rl{};
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-    uint64_t wanted = 1024 + 256;  // libcurl's idle connections, clients, Redis, files
-    for (auto& p : rt.providers) {
-        int n = p->provider->settings().max_in_flight;
-        wanted += n > 0 ? static_cast<uint64_t>(n) : 1000;
-    }
+    // libcurl's idle connections, clients, Redis, files, and what may be in flight.
+    uint64_t wanted = 1024 + 256 + rt.in_flight_capacity();
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted)
         spdlog::warn("the open files limit is {} but the providers' max_in_flight allow {} "
                      "connections and more; raise it (LimitNOFILE= in the systemd unit, "

@@ -224,40 +224,32 @@ struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
         t->request = std::move(request);
         t->max_body = options.max_response_bytes;
         t->handler = std::move(handler);
-        if (stopping) {
-            fail(std::move(t), "client shut down");
-            return;
-        }
-        if (auto problem = configure(*t); !problem.empty()) {
-            fail(std::move(t), problem);
-            return;
-        }
-        CURL* easy = t->easy;
-        transfers.emplace(easy, std::move(t));
-        // add_handle calls the timer callback, which only arms the timer: the transfer starts
-        // from the loop, not from inside this call.
-        if (CURLMcode mc = curl_multi_add_handle(multi, easy); mc != CURLM_OK) {
-            auto it = transfers.find(easy);
-            auto owned = std::move(it->second);
-            transfers.erase(it);
-            fail(std::move(owned), curl_multi_strerror(mc));
-        }
+        launch(std::move(t), [this](Transfer& x) { return configure(x); });
     }
 
     void start_mail(MailRequest request, MailHandler handler) {
         auto t = std::make_unique<Transfer>();
         t->mail = std::move(request);
         t->mail_handler = std::move(handler);
+        launch(std::move(t), [this](Transfer& x) { return configure_mail(x); });
+    }
+
+    // Configures the transfer and adds it to the multi handle, or completes it with the reason
+    // it cannot start.
+    template <class Configure>
+    void launch(std::unique_ptr<Transfer> t, Configure configure_transfer) {
         if (stopping) {
             fail(std::move(t), "client shut down");
             return;
         }
-        if (auto problem = configure_mail(*t); !problem.empty()) {
+        if (auto problem = configure_transfer(*t); !problem.empty()) {
             fail(std::move(t), problem);
             return;
         }
         CURL* easy = t->easy;
         transfers.emplace(easy, std::move(t));
+        // add_handle calls the timer callback, which only posts a kick or arms the timer: the
+        // transfer starts from the loop, not from inside this call.
         if (CURLMcode mc = curl_multi_add_handle(multi, easy); mc != CURLM_OK) {
             auto it = transfers.find(easy);
             auto owned = std::move(it->second);

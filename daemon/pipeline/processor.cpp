@@ -48,6 +48,15 @@ std::vector<std::shared_ptr<ProviderSlot>> Runtime::for_channel(Channel c) const
     return out;
 }
 
+std::size_t Runtime::in_flight_capacity() const {
+    std::size_t total = 0;
+    for (auto& p : providers) {
+        int n = p->provider->settings().max_in_flight;
+        total += n > 0 ? static_cast<std::size_t>(n) : 1000;
+    }
+    return total;
+}
+
 namespace {
 
 bool has_contact(const Event& ev, Channel c) {
@@ -340,11 +349,7 @@ std::string Work::job_payload() const {
 
 
 std::size_t Processor::active_limit(const Runtime& rt) {
-    std::size_t in_flight = 0;
-    for (auto& p : rt.providers) {
-        int n = p->provider->settings().max_in_flight;
-        in_flight += n > 0 ? static_cast<std::size_t>(n) : 1000;  // unlimited: as 1000
-    }
+    std::size_t in_flight = rt.in_flight_capacity();
     return std::clamp<std::size_t>(in_flight + in_flight / 4, 2048, 200000);
 }
 

@@ -56,6 +56,9 @@ struct Runtime {
     std::vector<std::shared_ptr<ProviderSlot>> providers;  // in config order
 
     std::vector<std::shared_ptr<ProviderSlot>> for_channel(Channel c) const;
+    // Requests the providers may have outstanding at once: the sum of their max_in_flight,
+    // an unlimited one counted as 1000.
+    std::size_t in_flight_capacity() const;
 };
 
 // One message as planned for an event: its record and what the provider will get.

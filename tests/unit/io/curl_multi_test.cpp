@@ -42,6 +42,23 @@ HttpResponse run_one(CurlMultiOptions options, HttpRequest request) {
     return fut.get();
 }
 
+// `n` GETs of `url`, one after the other, on `client`; how many answered 200.
+int run_sequential(asio::io_context& ioc, CurlMulti& client, const std::string& url, int n) {
+    int ok = 0;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < n; ++i) {
+                HttpResponse r = co_await client.perform(make("GET", url));
+                if (r.error == HttpResponse::Error::none && r.status == 200) ++ok;
+            }
+        },
+        asio::detached);
+    ioc.restart();
+    ioc.run();
+    return ok;
+}
+
 unsigned short closed_port() {
     asio::io_context ioc;
     asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
@@ -142,19 +159,7 @@ TEST(CurlMulti, ShardsShareTheWorkAndKeepTheirConnections) {
 
     // One at a time: all through the first shard, on one connection.
     int before = server.connections();
-    int ok = 0;
-    ioc.restart();
-    asio::co_spawn(
-        ioc,
-        [&]() -> asio::awaitable<void> {
-            for (int i = 0; i < 20; ++i) {
-                HttpResponse r = co_await client.perform(make("GET", server.url("/echo")));
-                if (r.error == HttpResponse::Error::none && r.status == 200) ++ok;
-            }
-        },
-        asio::detached);
-    ioc.run();
-    EXPECT_EQ(ok, 20);
+    EXPECT_EQ(run_sequential(ioc, client, server.url("/echo"), 20), 20);
     EXPECT_LE(server.connections() - before, 1);
 }
 
@@ -166,18 +171,7 @@ TEST(CurlMulti, ShardsAtLowLoadShareOneConnection) {
     CurlMultiOptions options;
     options.shards = 4;
     CurlMulti client(ioc.get_executor(), options);
-    int ok = 0;
-    asio::co_spawn(
-        ioc,
-        [&]() -> asio::awaitable<void> {
-            for (int i = 0; i < 10; ++i) {
-                HttpResponse r = co_await client.perform(make("GET", server.url("/echo")));
-                if (r.error == HttpResponse::Error::none && r.status == 200) ++ok;
-            }
-        },
-        asio::detached);
-    ioc.run();
-    EXPECT_EQ(ok, 10);
+    EXPECT_EQ(run_sequential(ioc, client, server.url("/echo"), 10), 10);
     EXPECT_EQ(server.connections(), 1);
 }
 
@@ -205,18 +199,7 @@ TEST(CurlMulti, SequentialRequestsReuseOneConnection) {
     TestHttpServer server;
     asio::io_context ioc;
     CurlMulti client(ioc.get_executor());
-    int ok = 0;
-    asio::co_spawn(
-        ioc,
-        [&]() -> asio::awaitable<void> {
-            for (int i = 0; i < 10; ++i) {
-                HttpResponse r = co_await client.perform(make("GET", server.url("/echo")));
-                if (r.error == HttpResponse::Error::none && r.status == 200) ++ok;
-            }
-        },
-        asio::detached);
-    ioc.run();
-    EXPECT_EQ(ok, 10);
+    EXPECT_EQ(run_sequential(ioc, client, server.url("/echo"), 10), 10);
     EXPECT_EQ(server.requests(), 10);
     EXPECT_EQ(server.connections(), 1);
 }
