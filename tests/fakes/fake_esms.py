@@ -23,7 +23,8 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import fakehttp
 
 SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json"
 
@@ -77,26 +78,8 @@ class State:
                 f.flush()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakehttp.JsonHandler):
     server_version = "fake-esms/1"
-
-    def log_message(self, fmt, *args):  # keep the test output quiet
-        pass
-
-    def reply(self, status, payload, headers=None):
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
 
     def do_GET(self):
         state = self.server.state
@@ -200,19 +183,8 @@ def main():
             for spec in json.load(f):
                 state.add_failures(spec)
 
-    ThreadingHTTPServer.request_queue_size = 256  # many senders at once (load and crash tests)
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
-    server.state = state
-    print(f"PORT {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
+    # Many senders at once (load and crash tests).
+    return fakehttp.serve(Handler, state, args.host, args.port, queue_size=256)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,7 +24,8 @@ import json
 import re
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import fakehttp
 
 SEND_PATH = "/index.php/sms/send"
 
@@ -50,26 +51,9 @@ class State:
         self.tran_id = 1000
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakehttp.JsonHandler):
+    content_type = "application/json; charset=UTF-8"
     server_version = "fake-speedsms/1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def reply(self, status, payload, headers=None):
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
 
     def do_GET(self):
         state = self.server.state
@@ -188,18 +172,7 @@ def main():
     parser.add_argument("--token", default="test-access-token")
     args = parser.parse_args()
 
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
-    server.state = State(args.token)
-    print(f"PORT {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
+    return fakehttp.serve(Handler, State(args.token), args.host, args.port)
 
 if __name__ == "__main__":
     sys.exit(main())

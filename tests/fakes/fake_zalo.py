@@ -38,7 +38,8 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import fakehttp
 
 OAUTH_PATH = "/v4/oa/access_token"
 SEND_PATH = "/message/template"
@@ -89,24 +90,8 @@ class State:
         return entry[1]
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakehttp.JsonHandler):
     server_version = "fake-zalo/1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def reply(self, status, payload):
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
 
     def do_GET(self):
         state = self.server.state
@@ -258,18 +243,7 @@ def main():
     parser.add_argument("--expires-in", type=int, default=90000)
     args = parser.parse_args()
 
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
-    server.state = State(args)
-    print(f"PORT {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
+    return fakehttp.serve(Handler, State(args), args.host, args.port)
 
 if __name__ == "__main__":
     sys.exit(main())
