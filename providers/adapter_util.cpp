@@ -44,4 +44,9 @@ std::string scalar_text(const boost::json::value* v) {
     return {};
 }
 
+bool is_http_url(std::string_view s) {
+    return (s.starts_with("http://") && s.size() > 7) ||
+           (s.starts_with("https://") && s.size() > 8);
+}
+
 }  // namespace tinbao::adapter

@@ -36,4 +36,7 @@ std::optional<SendResult> transport_failure(const HttpResponse& response);
 // A JSON value documented as a string that may come as a number: its text, or empty.
 std::string scalar_text(const boost::json::value* v);
 
+// An http:// or https:// URL with something after the scheme (configuration checks).
+bool is_http_url(std::string_view s);
+
 }  // namespace tinbao::adapter

@@ -19,6 +19,7 @@ namespace json = boost::json;
 namespace {
 
 using adapter::clean;
+using adapter::is_http_url;
 using adapter::parse_retry_after;
 using adapter::permanent;
 using adapter::retryable;
@@ -113,11 +114,6 @@ class SpeedSmsProvider final : public Provider {
     SpeedSmsConfig config_;
     HttpClient* http_;
 };
-
-bool is_http_url(std::string_view s) {
-    return (s.starts_with("http://") && s.size() > 7) ||
-           (s.starts_with("https://") && s.size() > 8);
-}
 
 class SpeedSmsFactory final : public ProviderFactory {
   public:

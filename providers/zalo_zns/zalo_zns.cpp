@@ -30,6 +30,7 @@ namespace json = boost::json;
 namespace {
 
 using adapter::clean;
+using adapter::is_http_url;
 using adapter::parse_retry_after;
 using adapter::permanent;
 using adapter::retryable;
@@ -635,11 +636,6 @@ class ZaloProvider final : public Provider {
     std::string last_failure_;
     std::chrono::steady_clock::time_point retry_refresh_at_{};
 };
-
-bool is_http_url(std::string_view s) {
-    return (s.starts_with("http://") && s.size() > 7) ||
-           (s.starts_with("https://") && s.size() > 8);
-}
 
 class ZaloFactory final : public ProviderFactory {
   public:
