@@ -145,6 +145,39 @@ TEST_F(RedisQueueTest, AcknowledgedEntriesLeaveTheStreamPendingOnesStay) {
     EXPECT_EQ(xlen(), 1);
 }
 
+// Concurrent ingests share script runs (group commit): far fewer runs than events, and each
+// caller still gets its own answer.
+TEST_F(RedisQueueTest, ConcurrentIngestsShareScriptRuns) {
+    auto& q = open();
+    auto script_runs = [&] {
+        auto r = probe({"INFO", "commandstats"});
+        long long n = 0;
+        for (std::string_view key : {"cmdstat_evalsha:calls=", "cmdstat_eval:calls="}) {
+            auto at = r.reply.str.find(key);
+            if (at != std::string::npos) n += std::stoll(r.reply.str.substr(at + key.size()));
+        }
+        return n;
+    };
+    long long before = script_runs();
+    auto evs = events("ev-many-", 200);
+    std::vector<std::string> payloads;
+    for (auto& ev : evs) payloads.push_back(payload_of(ev));
+    int accepted = 0, answered = 0;
+    for (size_t i = 0; i < evs.size(); ++i)
+        asio::co_spawn(io_, q.ingest(evs[i], payloads[i]),
+                       [&](std::exception_ptr, queue::IngestOutcome o) {
+                           ++answered;
+                           if (o == queue::IngestOutcome::accepted) ++accepted;
+                       });
+    io_.restart();
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (answered < 200 && std::chrono::steady_clock::now() < deadline) io_.run_one_for(20ms);
+    EXPECT_EQ(accepted, 200);
+    long long runs = script_runs() - before;
+    EXPECT_GE(runs, 2);   // at most 128 calls per run
+    EXPECT_LE(runs, 10);  // one run per event would be 200
+}
+
 // A queue stopped and destroyed while a batch of ingests is on its way to Redis: the callers
 // still get an answer, and nothing touches the queue after it is gone (ASan in CI).
 TEST_F(RedisQueueTest, AQueueDestroyedWithABatchInFlightAnswersItsCallers) {
