@@ -134,7 +134,6 @@ public:
     // Events and jobs worked on at once: enough to keep every provider's max_in_flight busy,
     // a quarter more for those waiting on a rate limit or their commit, and at least 2048.
     static std::size_t active_limit(const Runtime& rt);
-    std::size_t max_active() const { return max_active_; }
     std::shared_ptr<const Runtime> runtime() const { return runtime_; }
 
     // Starts the stream consumer, the scheduler of due jobs and the heartbeat.
