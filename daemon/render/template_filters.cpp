@@ -68,21 +68,14 @@ std::string map_case(std::string_view s, bool upper) {
     return out;
 }
 
-// The first `n` code points; a cut that ends on spaces drops them, so "Ho Van " never leaves
-// a double space before the text that follows.
+// A cut that ends on spaces drops them, so "Ho Van " never leaves a double space before the text
+// that follows.
 std::string truncate_chars(std::string_view s, std::size_t n) {
-    std::size_t chars = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
-            if (chars == n) {
-                std::string out(s.substr(0, i));
-                while (!out.empty() && out.back() == ' ') out.pop_back();
-                return out;
-            }
-            ++chars;
-        }
-    }
-    return std::string(s);
+    std::size_t cut = text::grapheme_prefix(s, n);
+    if (cut == s.size()) return std::string(s);
+    std::string out(s.substr(0, cut));
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
 }
 
 // RFC 3339 date-time (or a bare date, taken as midnight in Vietnam) -> Unix seconds.

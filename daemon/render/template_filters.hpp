@@ -15,7 +15,8 @@ namespace tinbao::tpl::detail {
 // `upper` / `lower`: per code point (utf8proc's simple case mapping); invalid bytes are kept.
 std::string map_case(std::string_view s, bool upper);
 
-// `truncate(n)`: the first `n` characters; spaces at the cut are dropped.
+// `truncate(n)`: the first `n` user-perceived characters (a letter with its combining marks is
+// one); spaces at the cut are dropped.
 std::string truncate_chars(std::string_view s, std::size_t n);
 
 // RFC 3339 date-time (or a bare date, taken as midnight in Vietnam) -> Unix seconds.

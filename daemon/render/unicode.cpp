@@ -58,6 +58,24 @@ bool stable_nfc(std::string_view s) {
     return true;
 }
 
+std::size_t grapheme_prefix(std::string_view s, std::size_t n) {
+    std::size_t chars = 0;
+    utf8proc_int32_t state = 0;  // for the rules that look further back than one code point
+    int32_t prev = -1;
+    for (std::size_t i = 0; i < s.size();) {
+        auto [cp, len] = detail::decode_one(s.substr(i));
+        bool starts = prev < 0 || cp < 0 || utf8proc_grapheme_break_stateful(prev, cp, &state);
+        if (starts) {
+            if (chars == n) return i;
+            ++chars;
+        }
+        if (cp < 0) state = 0;
+        prev = cp;
+        i += len;
+    }
+    return s.size();
+}
+
 std::optional<std::string> nfc(std::string_view s) {
     if (stable_nfc(s)) return std::string(s);
     if (!valid_utf8(s)) return std::nullopt;

@@ -28,6 +28,11 @@ std::optional<std::string> nfc(std::string_view s);
 // decomposes differently or composes with a neighbour. False says nothing: use nfc().
 bool stable_nfc(std::string_view s);
 
+// The byte length of the first `n` user-perceived characters of `s`: extended grapheme clusters
+// (UAX #29), so a letter keeps its combining marks and an emoji sequence stays whole. An invalid
+// byte counts as a character of its own. All of `s` when it has `n` characters or fewer.
+std::size_t grapheme_prefix(std::string_view s, std::size_t n);
+
 namespace detail {
 // Decodes the code point at the start of `s` (non-empty): its length, and -1 when invalid.
 std::pair<int32_t, std::size_t> decode_one(std::string_view s);

@@ -181,6 +181,11 @@ TEST(Template, Truncate) {
     EXPECT_EQ(render_ok("[{{ applicant.name | truncate(7) }}]"), "[Nguyễn]");
     EXPECT_EQ(render_ok("[{{ applicant.name | truncate(11) }}]"), "[Nguyễn Thị]");
     EXPECT_EQ(render_ok("[{{ data.missing | default(\"a  \") | truncate(5) }}]"), "[a  ]");
+    // Characters as a reader counts them: a letter keeps its combining marks.
+    EXPECT_EQ(render_ok("{{ data.missing | default(\"x\u0323\u0302y\") | truncate(1) }}"),
+              "x\u0323\u0302");
+    EXPECT_EQ(render_ok("{{ data.missing | default(\"x\u0323\u0302y\") | truncate(2) }}"),
+              "x\u0323\u0302y");
 }
 
 TEST(Template, MaskPhone) {

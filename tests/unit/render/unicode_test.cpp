@@ -1,5 +1,6 @@
 // text::stable_nfc, the shortcut that skips normalising text NFC would not change, checked
-// against utf8proc itself over every code point it accepts.
+// against utf8proc itself over every code point it accepts; text::grapheme_prefix, which counts
+// characters as a reader does.
 #include "daemon/render/unicode.hpp"
 
 #include <gtest/gtest.h>
@@ -63,6 +64,35 @@ TEST(StableNfc, RefusesWhatNeedsALookOrIsNotUtf8) {
     EXPECT_EQ(*nfc("Nguye\xcc\x82\xcc\x83n"), "Nguyễn");
     EXPECT_EQ(*nfc("Đắk Lắk"), "Đắk Lắk");
     EXPECT_FALSE(nfc("\xc3\x28").has_value());
+}
+
+TEST(GraphemePrefix, CountsALetterWithItsMarksAsOneCharacter) {
+    const std::string marks = "x\u0323\u0302y";  // x, combining dot below, circumflex, y
+    EXPECT_EQ(grapheme_prefix(marks, 0), 0u);
+    EXPECT_EQ(grapheme_prefix(marks, 1), marks.size() - 1);
+    EXPECT_EQ(grapheme_prefix(marks, 2), marks.size());
+    EXPECT_EQ(grapheme_prefix(marks, 9), marks.size());
+    // Vietnamese in NFC: one code point per letter, so characters are code points.
+    const std::string name = "Nguy\u1ec5n";
+    EXPECT_EQ(grapheme_prefix(name, 6), name.size());
+    EXPECT_EQ(grapheme_prefix(name, 5), name.size() - 1);
+    EXPECT_EQ(grapheme_prefix(name, 4), 4u);
+    // The same letter decomposed (e, circumflex, tilde) is still one character.
+    const std::string decomposed = "Nguye\u0302\u0303n";
+    EXPECT_EQ(grapheme_prefix(decomposed, 5), decomposed.size() - 1);
+}
+
+TEST(GraphemePrefix, KeepsSequencesWholeAndInvalidBytesApart) {
+    const std::string family = "\U0001F468\u200D\U0001F469\u200D\U0001F467!";  // ZWJ emoji
+    EXPECT_EQ(grapheme_prefix(family, 1), family.size() - 1);
+    const std::string flags = "\U0001F1FB\U0001F1F3\U0001F1EF\U0001F1F5";  // VN, JP
+    EXPECT_EQ(grapheme_prefix(flags, 1), 8u);
+    EXPECT_EQ(grapheme_prefix("a\r\nb", 2), 3u);  // CR LF is one character
+    const std::string bad = "a\xcc\xff\u0323b";  // a stray lead byte and a bad byte
+    EXPECT_EQ(grapheme_prefix(bad, 1), 1u);
+    EXPECT_EQ(grapheme_prefix(bad, 2), 2u);
+    EXPECT_EQ(grapheme_prefix(bad, 3), 3u);
+    EXPECT_EQ(grapheme_prefix("", 3), 0u);
 }
 
 }  // namespace
