@@ -1,6 +1,11 @@
 #include "daemon/render/phone.hpp"
 
+#include "daemon/render/unicode.hpp"
+
+#include <utf8proc.h>
+
 #include <array>
+#include <cstdint>
 #include <utility>
 
 namespace tinbao::phone {
@@ -16,24 +21,34 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 21> kOld11To
     {"129", "82"},
 }};
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 bool in(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
+
+// A separator people put between digit groups: ASCII space, tab, dot, hyphen, parentheses,
+// slash, and every Unicode space separator (Zs: the no-break space U+00A0 of word processors and
+// web pages, U+2007, U+202F, U+3000, ...) and dash (Pd: U+2010..U+2015, ...), and the minus sign.
+bool is_separator(int32_t cp) {
+    if (cp < 0) return false;
+    if (cp < 0x80) return in(static_cast<char>(cp), " \t.-()/");
+    if (cp == 0x2212) return true;  // MINUS SIGN is a math symbol (Sm), typed as a dash
+    utf8proc_category_t cat = utf8proc_category(cp);
+    return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_PD;
+}
 
 // Digits of `input` once separators and a leading '+' are removed; nullopt on anything else.
 std::optional<std::string> digits_of(std::string_view input) {
     std::string d;
     bool plus_seen = false;
-    for (char c : input) {
-        if (is_digit(c)) {
-            d.push_back(c);
-        } else if (c == '+' && d.empty() && !plus_seen) {
+    bool bad = false;
+    text::for_each_codepoint(input, [&](int32_t cp, std::string_view) {
+        if (cp >= '0' && cp <= '9') {
+            d.push_back(static_cast<char>(cp));
+        } else if (cp == '+' && d.empty() && !plus_seen) {
             plus_seen = true;
-        } else if (!in(c, " \t.-()/")) {
-            return std::nullopt;
+        } else if (!is_separator(cp)) {
+            bad = true;
         }
-    }
-    if (d.empty()) return std::nullopt;
+    });
+    if (bad || d.empty()) return std::nullopt;
     return d;
 }
 

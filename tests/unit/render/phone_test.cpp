@@ -40,6 +40,34 @@ TEST(Phone, AcceptsCommonForms) {
     }
 }
 
+// As copied from a word processor or a web page: no-break and other Unicode spaces, Unicode
+// dashes and the minus sign between the digit groups.
+TEST(Phone, IgnoresUnicodeSpacesAndDashes) {
+    for (const char* in : {
+             "0912\u00a0345\u00a0678",       // NO-BREAK SPACE
+             "0912\u2007345\u2007678",       // FIGURE SPACE
+             "0912\u202f345\u202f678",       // NARROW NO-BREAK SPACE
+             "0912\u3000345\u3000678",       // IDEOGRAPHIC SPACE
+             "+84\u2009912\u2002345\u2003678",  // THIN, EN and EM SPACE
+             "0912\u2010345\u2011678",       // HYPHEN, NON-BREAKING HYPHEN
+             "0912\u2012345\u2013678",       // FIGURE DASH, EN DASH
+             "0912\u2014345\u2015678",       // EM DASH, HORIZONTAL BAR
+             "0912\u2212345\u2212678",       // MINUS SIGN
+             "0912\ufe63345\uff0d678",       // SMALL and FULLWIDTH HYPHEN-MINUS
+             "(+84)\u00a0912\u2013345\u00a0678",
+         }) {
+        auto got = normalize_mobile(in);
+        ASSERT_TRUE(got.has_value()) << in;
+        EXPECT_EQ(*got, "84912345678") << in;
+    }
+    EXPECT_TRUE(is_landline("024\u00a03825\u00a01234"));
+    // Other symbols and letters still make it not a phone number.
+    for (const char* in : {"0912\u00b7345\u00b7678", "0912\u2022345678", "0912\u200b345678",
+                           "0912 345 678\u00e9", "0912\xa0" "345\xa0" "678"}) {
+        EXPECT_FALSE(normalize_mobile(in).has_value()) << in;
+    }
+}
+
 TEST(Phone, Converts2018ElevenDigitNumbersInEveryForm) {
     // DOMAIN.md §4.3: old 4-digit prefix -> new 3-digit prefix, last 7 digits kept.
     const std::vector<std::pair<std::string, std::string>> table = {
