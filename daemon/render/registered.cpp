@@ -93,7 +93,8 @@ std::variant<RegisteredTemplates, std::string> RegisteredTemplates::compile(
     return set;
 }
 
-bool RegisteredTemplates::match_one(const Compiled& t, const std::u32string& text) const {
+bool RegisteredTemplates::match_one(const Compiled& t, const std::u32string& text,
+                                    std::size_t& steps) const {
     const std::size_t n = text.size();
     const std::u32string& first = t.literals.front();
     if (t.literals.size() == 1) return text == first;
@@ -107,11 +108,13 @@ bool RegisteredTemplates::match_one(const Compiled& t, const std::u32string& tex
         // start[q]: some reached p with 1 <= q - p <= max, i.e. a variable covers text[p, q).
         prefix[0] = 0;
         for (std::size_t p = 0; p <= n; ++p) prefix[p + 1] = prefix[p] + (reach[p] ? 1 : 0);
+        steps += n + 1;
         const std::u32string& lit = t.literals[k];
         bool last = k + 1 == t.literals.size();
         bool any = false;
         std::fill(window.begin(), window.end(), 0);
         for (std::size_t q = 1; q <= n; ++q) {
+            ++steps;
             std::size_t lo = q > max ? q - max : 0;  // p in [lo, q - 1]
             if (prefix[q] - prefix[lo] == 0) continue;
             if (lit.size() > n - q) continue;
@@ -127,12 +130,15 @@ bool RegisteredTemplates::match_one(const Compiled& t, const std::u32string& tex
     return reach[n] != 0;
 }
 
-int RegisteredTemplates::match(std::string_view sms_text) const {
+int RegisteredTemplates::match(std::string_view sms_text, std::size_t* steps) const {
     if (templates_.empty()) return -1;
     std::u32string text = collapse(sms_text, true, true);
-    for (std::size_t i = 0; i < templates_.size(); ++i)
-        if (match_one(templates_[i], text)) return static_cast<int>(i);
-    return -1;
+    std::size_t work = 0;
+    int found = -1;
+    for (std::size_t i = 0; i < templates_.size() && found < 0; ++i)
+        if (match_one(templates_[i], text, work)) found = static_cast<int>(i);
+    if (steps) *steps += work;
+    return found;
 }
 
 bool RegisteredTemplates::matches(std::string_view sms_text) const {
