@@ -1,7 +1,7 @@
 #include "daemon/logging.hpp"
 
-#include "providers/json_text.hpp"
-#include "providers/time_format.hpp"
+#include "common/encoding.hpp"
+#include "common/time.hpp"
 
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>

@@ -1,5 +1,5 @@
 // Logging setup: spdlog to stderr (journald picks it up), as text or one JSON object per line.
-// Messages never carry secrets or whole phone numbers: callers mask with providers/redact.hpp.
+// Messages never carry secrets or whole phone numbers: callers mask with common/redact.hpp.
 #pragma once
 
 #include "daemon/config/config.hpp"

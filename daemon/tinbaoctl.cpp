@@ -23,7 +23,7 @@
 #include "daemon/queue/sqlite_queue.hpp"
 #include "daemon/render/phone.hpp"
 #include "daemon/render/sms_text.hpp"
-#include "providers/redact.hpp"
+#include "common/redact.hpp"
 
 namespace json = boost::json;
 

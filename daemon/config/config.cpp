@@ -1,6 +1,8 @@
 // The configuration loader: YAML -> Config, with every problem reported (see config.hpp).
 #include "daemon/config/config.hpp"
 
+#include "common/encoding.hpp"
+
 #include "daemon/render/registered.hpp"
 #include "daemon/render/unicode.hpp"
 
@@ -58,29 +60,6 @@ std::string parse_host_port(std::string_view s, std::string& host, uint16_t& por
     return {};
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-bool percent_decode(std::string_view in, std::string& out) {
-    out.clear();
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] != '%') {
-            out.push_back(in[i]);
-            continue;
-        }
-        if (i + 2 >= in.size()) return false;
-        int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-        if (hi < 0 || lo < 0) return false;
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-    }
-    return true;
-}
-
 // redis://[user[:password]@]host[:port][/db], rediss:// for TLS. The message never quotes the
 // URL: it may hold a password.
 std::string parse_redis_url(std::string_view url, RedisSettings& r) {
@@ -113,8 +92,11 @@ std::string parse_redis_url(std::string_view url, RedisSettings& r) {
             pass = userinfo.substr(colon + 1);
             has_pass = true;
         }
-        if (!percent_decode(user, r.username) || !percent_decode(pass, r.password))
+        auto username = percent_decode(user), password = percent_decode(pass);
+        if (!username || !password)
             return "invalid percent-encoding in the user or password";
+        r.username = std::move(*username);
+        r.password = std::move(*password);
         if (!has_pass && !r.username.empty()) {
             // "redis://secret@host" is the password alone, as redis-cli and most clients read it.
             r.password = std::move(r.username);

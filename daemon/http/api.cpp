@@ -1,9 +1,5 @@
 #include "daemon/http/api.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
@@ -16,6 +12,8 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "common/crypto.hpp"
+
 namespace tinbao::http {
 
 namespace asio = boost::asio;
@@ -25,17 +23,6 @@ namespace {
 
 constexpr std::int64_t kMaxClockSkewSeconds = 300;
 constexpr const char* kJson = "application/json; charset=utf-8";
-
-bool hmac_sha256(std::string_view key, std::string_view data,
-                 std::array<unsigned char, 32>& out) {
-    static const unsigned char kEmpty = 0;
-    unsigned int len = 0;
-    const void* k = key.empty() ? static_cast<const void*>(&kEmpty) : key.data();
-    const auto* d = reinterpret_cast<const unsigned char*>(data.data());
-    return HMAC(EVP_sha256(), k, static_cast<int>(key.size()), d, data.size(), out.data(),
-                &len) != nullptr &&
-           len == out.size();
-}
 
 Response json_response(int status, const json::value& body) {
     Response r;
@@ -306,34 +293,6 @@ asio::awaitable<Response> serve(ApiBackend& backend, Request& req) {
 }
 
 }  // namespace
-
-std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
-    std::array<unsigned char, 32> mac{};
-    if (!hmac_sha256(key, data, mac)) throw std::runtime_error("HMAC-SHA256 failed");
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(64);
-    for (unsigned char b : mac) {
-        out += kHex[b >> 4];
-        out += kHex[b & 0x0F];
-    }
-    return out;
-}
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    // Both sides are reduced to a MAC under a per-process random key, so the comparison takes
-    // the same time whatever the lengths and wherever the first difference is.
-    static const std::array<unsigned char, 32> key = [] {
-        std::array<unsigned char, 32> k{};
-        if (RAND_bytes(k.data(), static_cast<int>(k.size())) != 1)
-            throw std::runtime_error("RAND_bytes failed");
-        return k;
-    }();
-    std::string_view k(reinterpret_cast<const char*>(key.data()), key.size());
-    std::array<unsigned char, 32> ma{}, mb{};
-    if (!hmac_sha256(k, a, ma) || !hmac_sha256(k, b, mb)) return false;
-    return CRYPTO_memcmp(ma.data(), mb.data(), ma.size()) == 0;
-}
 
 Handler make_api_handler(ApiBackend& backend) {
     return [&backend](Request& req) -> asio::awaitable<Response> {

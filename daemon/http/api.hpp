@@ -69,9 +69,5 @@ public:
 // Builds the Handler serving the API over `backend` (which must outlive the handler).
 Handler make_api_handler(ApiBackend& backend);
 
-// Constant-time comparison of two secrets.
-bool constant_time_equal(std::string_view a, std::string_view b);
-// Lower-case hex HMAC-SHA256 of `data` with `key`.
-std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 
 }  // namespace tinbao::http

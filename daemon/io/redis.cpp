@@ -1,8 +1,10 @@
 #include "daemon/io/redis.hpp"
 
+#include "common/crypto.hpp"
+#include "common/encoding.hpp"
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 #include <sys/ioctl.h>
 #include <spdlog/spdlog.h>
 
@@ -458,13 +460,7 @@ asio::awaitable<std::vector<Result>> Connection::pipeline(std::vector<Args> comm
 // --- scripts ---
 
 Script::Script(std::string source) : source_(std::move(source)) {
-    unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), md);
-    static const char* hex = "0123456789abcdef";
-    for (unsigned char b : md) {
-        sha1_.push_back(hex[b >> 4]);
-        sha1_.push_back(hex[b & 15]);
-    }
+    sha1_ = hex_encode(tinbao::sha1(source_));
 }
 
 static Args script_args(std::string_view verb, const std::string& what,

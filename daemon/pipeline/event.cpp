@@ -1,5 +1,7 @@
 #include "daemon/pipeline/event.hpp"
 
+#include "common/time.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/error.hpp>
@@ -147,50 +149,9 @@ std::optional<EventParse> check_times(const json::object& o, const std::string& 
     return std::nullopt;
 }
 
-bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
-    if (pos + n > s.size()) return false;
-    out = 0;
-    for (std::size_t i = pos; i < pos + n; ++i) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        out = out * 10 + (s[i] - '0');
-    }
-    return true;
-}
-
 }  // namespace
 
-bool valid_rfc3339(std::string_view s) {
-    // full-date "T" partial-time time-offset
-    int year, month, day, hour, minute, second;
-    if (s.size() < 20) return false;
-    if (!digits(s, 0, 4, year) || s[4] != '-' || !digits(s, 5, 2, month) || s[7] != '-' ||
-        !digits(s, 8, 2, day))
-        return false;
-    if (s[10] != 'T' && s[10] != 't') return false;
-    if (!digits(s, 11, 2, hour) || s[13] != ':' || !digits(s, 14, 2, minute) || s[16] != ':' ||
-        !digits(s, 17, 2, second))
-        return false;
-    if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 60) return false;
-    static constexpr std::array<int, 12> kDays{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    int max_day = kDays[static_cast<std::size_t>(month - 1)] + (month == 2 && leap ? 1 : 0);
-    if (day < 1 || day > max_day) return false;
-    std::size_t pos = 19;
-    if (s[pos] == '.') {
-        ++pos;
-        std::size_t start = pos;
-        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-        if (pos == start) return false;
-    }
-    if (pos >= s.size()) return false;
-    if (s[pos] == 'Z' || s[pos] == 'z') return pos + 1 == s.size();
-    if (s[pos] != '+' && s[pos] != '-') return false;
-    int oh, om;
-    if (pos + 6 != s.size() || !digits(s, pos + 1, 2, oh) || s[pos + 3] != ':' ||
-        !digits(s, pos + 4, 2, om))
-        return false;
-    return oh <= 23 && om <= 59;
-}
+bool valid_rfc3339(std::string_view s) { return parse_rfc3339_ms(s).has_value(); }
 
 EventParse parse_event(std::string_view body,
                        const std::function<std::optional<std::string>(std::string_view)>& canonical,

@@ -14,8 +14,8 @@
 #include "daemon/render/phone.hpp"
 #include "daemon/render/sms_text.hpp"
 #include "providers/reasons.hpp"
-#include "providers/redact.hpp"
-#include "providers/time_format.hpp"
+#include "common/redact.hpp"
+#include "common/time.hpp"
 
 namespace asio = boost::asio;
 namespace json = boost::json;

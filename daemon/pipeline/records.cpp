@@ -1,6 +1,6 @@
 #include "daemon/pipeline/records.hpp"
 
-#include "providers/json_text.hpp"
+#include "common/encoding.hpp"
 
 #include <openssl/sha.h>
 
@@ -20,12 +20,6 @@ bool is_settled(std::string_view s) {
 
 bool is_success(std::string_view s) {
     return s == state::kSent || s == state::kDelivered;
-}
-
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 json::object MessageRecord::to_json() const {

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "providers/time_format.hpp"
+#include "common/time.hpp"
 
 namespace tinbao {
 
@@ -71,9 +71,6 @@ struct EventRecord {
 
 // The event state from its messages (CONTRACT §4).
 std::string_view event_state(const std::vector<MessageRecord>& messages, bool skipped_by_route);
-
-// Time helpers.
-int64_t now_ms();
 
 // Deterministic message id for (event, stream entry, channel): the same after a crash and
 // redelivery, so providers deduplicate a resend by it. 26 characters: "m" + 25 base32 chars.

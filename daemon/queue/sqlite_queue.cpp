@@ -22,7 +22,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "providers/time_format.hpp"
+#include "common/time.hpp"
 
 namespace asio = boost::asio;
 namespace json = boost::json;

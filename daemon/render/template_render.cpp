@@ -6,7 +6,7 @@
 #include "daemon/render/template_filters.hpp"
 
 #include "daemon/render/sms_text.hpp"
-#include "providers/redact.hpp"
+#include "common/redact.hpp"
 
 #include <boost/json.hpp>
 

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <utility>
 
+#include "common/crypto.hpp"
+#include "common/encoding.hpp"
 #include "providers/reasons.hpp"
 
 namespace tinbao {
@@ -41,34 +43,6 @@ struct EsmsConfig {
 
 constexpr std::size_t kRawResponseMax = 4096;
 constexpr std::size_t kMinTokenLength = 16;
-
-// Compares without an early exit, so the time taken does not tell how much of a guess matched.
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    std::size_t n = std::max(a.size(), b.size());
-    for (std::size_t i = 0; i < n; ++i) {
-        unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-        unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-        diff |= static_cast<unsigned char>(x ^ y);
-    }
-    return diff == 0;
-}
-
-std::string percent_encode(std::string_view s) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out.push_back(c);
-        } else {
-            out.push_back('%');
-            out.push_back(kHex[u >> 4]);
-            out.push_back(kHex[u & 15]);
-        }
-    }
-    return out;
-}
 
 const std::string* query_value(const CallbackRequest& r, std::string_view name) {
     for (const auto& [k, v] : r.query)

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/encoding.hpp"
 #include "providers/reasons.hpp"
 
 namespace tinbao {
@@ -95,57 +96,6 @@ std::string field_value(Field f, const OutboundMessage& m) {
     return {};
 }
 
-std::string json_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (u < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", u);
-                    out += buf;
-                } else {
-                    out.push_back(c);
-                }
-        }
-    }
-    return out;
-}
-
-std::string percent_encode(std::string_view s, bool plus_for_space) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out.push_back(c);
-        } else if (c == ' ' && plus_for_space) {
-            out.push_back('+');
-        } else {
-            out.push_back('%');
-            out.push_back(kHex[u >> 4]);
-            out.push_back(kHex[u & 15]);
-        }
-    }
-    return out;
-}
-
 std::string render(const Template& t, const OutboundMessage& m, Escape escape) {
     std::string out;
     for (const auto& p : t) {
@@ -156,7 +106,7 @@ std::string render(const Template& t, const OutboundMessage& m, Escape escape) {
         std::string v = field_value(*p.field, m);
         switch (escape) {
             case Escape::json:
-                out += json_escape(v);
+                append_json_escaped(out, v);
                 break;
             case Escape::form:
                 out += percent_encode(v, true);

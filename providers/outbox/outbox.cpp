@@ -1,5 +1,5 @@
 #include "providers/outbox/outbox.hpp"
-#include "providers/time_format.hpp"
+#include "common/time.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -8,41 +8,14 @@
 #include <functional>
 #include <vector>
 
+#include "common/encoding.hpp"
+
 namespace tinbao::mime {
 
 namespace {
 
 constexpr std::size_t kMaxEncodedLine = 76;  // RFC 2047 §2: lines holding encoded-words
 constexpr std::size_t kWordOverhead = 12;    // "=?UTF-8?B?" + "?="
-
-std::string base64(std::string_view in) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        uint32_t n = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) |
-                     uint8_t(in[i + 2]);
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += kAlphabet[(n >> 6) & 63];
-        out += kAlphabet[n & 63];
-    }
-    if (i + 1 == in.size()) {
-        uint32_t n = uint32_t(uint8_t(in[i])) << 16;
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += "==";
-    } else if (i + 2 == in.size()) {
-        uint32_t n = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8);
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += kAlphabet[(n >> 6) & 63];
-        out += '=';
-    }
-    return out;
-}
 
 // Control characters (CR and LF above all) would end the header line: they become spaces.
 std::string without_controls(std::string_view s) {
@@ -98,7 +71,7 @@ std::string encoded_words(std::string_view value, std::size_t prefix_len) {
         std::size_t budget = first_word && first > 0 ? first : bytes_for_word(kMaxEncodedLine - 1);
         if (!first_word) out += "\r\n ";
         std::size_t n = utf8_cut(value, budget);
-        out += "=?UTF-8?B?" + base64(value.substr(0, n)) + "?=";
+        out += "=?UTF-8?B?" + base64_encode(value.substr(0, n)) + "?=";
         value.remove_prefix(n);
         first_word = false;
     }

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/time.hpp"
+
 namespace tinbao::mime {
 
 struct Mailbox {
@@ -50,7 +52,7 @@ struct Message {
     std::string html;        // empty: text/plain only
     std::string message_id;  // without angle brackets: "msg-1@example.vn"
     std::chrono::system_clock::time_point date;
-    int utc_offset_minutes = 7 * 60;  // Asia/Ho_Chi_Minh has no daylight saving
+    int utc_offset_minutes = kLocalUtcOffsetMinutes;
 };
 
 // "<id>@<domain>" with the id reduced to characters a Message-ID may hold.

@@ -1,8 +1,6 @@
 #include "providers/speedsms/speedsms.hpp"
 #include "providers/adapter_util.hpp"
 
-#include <openssl/evp.h>
-
 #include <boost/json.hpp>
 #include <charconv>
 #include <optional>
@@ -10,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/encoding.hpp"
 #include "providers/reasons.hpp"
 
 namespace tinbao {
@@ -37,13 +36,7 @@ struct SpeedSmsConfig {
 };
 
 std::string basic_auth(const std::string& user, const std::string& password) {
-    std::string plain = user + ":" + password;
-    std::string out(4 * ((plain.size() + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(plain.data()),
-                            static_cast<int>(plain.size()));
-    out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-    return "Basic " + out;
+    return "Basic " + base64_encode(user + ":" + password);
 }
 
 bool lists_number(const json::value* list, const std::string& to) {

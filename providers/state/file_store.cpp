@@ -1,5 +1,7 @@
 #include "providers/state/file_store.hpp"
 
+#include "common/time.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -18,12 +20,6 @@ namespace tinbao {
 namespace json = boost::json;
 
 namespace {
-
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 bool write_all(int fd, std::string_view data) {
     while (!data.empty()) {

@@ -1,8 +1,6 @@
 #include "providers/zalo_zns/zalo_zns.hpp"
 #include "providers/adapter_util.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -17,10 +15,12 @@
 #include <string_view>
 #include <utility>
 
+#include "common/crypto.hpp"
+#include "common/encoding.hpp"
+#include "common/redact.hpp"
+#include "common/time.hpp"
 #include "providers/reasons.hpp"
-#include "providers/redact.hpp"
 #include "providers/state_store.hpp"
-#include "providers/time_format.hpp"
 
 namespace tinbao {
 
@@ -37,10 +37,7 @@ using adapter::retryable;
 using adapter::transport_failure;
 using adapter::scalar_text;
 
-constexpr int64_t kHourMs = 3600 * 1000;
-constexpr int64_t kDayMs = 24 * kHourMs;
-constexpr int64_t kLocalOffsetMs = 7 * kHourMs;  // Asia/Ho_Chi_Minh, no DST
-constexpr int64_t kMorningMs = 6 * kHourMs;
+constexpr int64_t kMorningMs = 6 * 3600 * 1000;  // 06:00 local
 constexpr int64_t kRefreshMarginMs = 5 * 60 * 1000;
 constexpr std::chrono::milliseconds kLeaseTtl{30000};
 constexpr std::chrono::milliseconds kLeasePoll{200};
@@ -49,14 +46,6 @@ constexpr std::chrono::seconds kRefreshBackoff{15};
 
 // Zalo's longest documented parameter type (address, product, URL) allows 200 characters.
 constexpr int64_t kDefaultParamMax = 200;
-
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 std::string truncated(std::string_view s, std::size_t max = 4096) {
     return std::string(s.substr(0, max));
@@ -81,38 +70,6 @@ std::size_t code_points(std::string_view s) {
     for (char c : s)
         if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
     return n;
-}
-
-std::string form_escape(std::string_view s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 15]);
-        }
-    }
-    return out;
-}
-
-std::string sha256_hex(std::string_view data) {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : digest) {
-        out.push_back(hex[c >> 4]);
-        out.push_back(hex[c & 15]);
-    }
-    return out;
-}
-
-bool equal_constant_time(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 bool is_access_token_error(int64_t code) { return code == -124 || code == -216 || code == -220; }
@@ -349,11 +306,13 @@ class ZaloProvider final : public Provider {
                 oa_id = scalar_text(s->get_object().if_contains("id"));
         }
         // Zalo documents app id first; community code reports the OA id. Both need the secret.
-        bool good = equal_constant_time(signature, sha256_hex(config_.app_id + request.body +
-                                                              timestamp + config_.webhook_secret));
+        bool good = constant_time_equal(
+            signature,
+            hex_encode(sha256(config_.app_id + request.body + timestamp + config_.webhook_secret)));
         if (!good && !oa_id.empty()) {
-            good = equal_constant_time(
-                signature, sha256_hex(oa_id + request.body + timestamp + config_.webhook_secret));
+            good = constant_time_equal(
+                signature,
+                hex_encode(sha256(oa_id + request.body + timestamp + config_.webhook_secret)));
             if (good && !logged_oa_variant_) {
                 logged_oa_variant_ = true;
                 spdlog::info("zalo_zns {}: webhook signatures use the OA id variant", name());
@@ -588,8 +547,8 @@ class ZaloProvider final : public Provider {
         request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                            {"Accept", "application/json"},
                            {"secret_key", config_.secret_key}};
-        request.body = "app_id=" + form_escape(config_.app_id) +
-                       "&grant_type=refresh_token&refresh_token=" + form_escape(refresh_token);
+        request.body = "app_id=" + percent_encode(config_.app_id) +
+                       "&grant_type=refresh_token&refresh_token=" + percent_encode(refresh_token);
         request.timeout = budget;
         HttpResponse response = co_await http_->perform(std::move(request));
         if (response.error != HttpResponse::Error::none) {
@@ -688,17 +647,13 @@ class ZaloFactory final : public ProviderFactory {
 }  // namespace
 
 int64_t zalo_next_morning_ms(int64_t now) {
-    int64_t local = now + kLocalOffsetMs;
-    int64_t day = floor_div(local, kDayMs) * kDayMs;
-    int64_t morning = day + kMorningMs;
-    if (morning <= local) morning += kDayMs;
-    return morning - kLocalOffsetMs;
+    int64_t morning = local_day_start_ms(now) + kMorningMs;
+    if (morning <= now) morning += kDayMs;
+    return morning;
 }
 
 int64_t zalo_next_day_morning_ms(int64_t now) {
-    int64_t local = now + kLocalOffsetMs;
-    int64_t day = floor_div(local, kDayMs) * kDayMs;
-    return day + kDayMs + kMorningMs - kLocalOffsetMs;
+    return local_day_start_ms(now) + kDayMs + kMorningMs;
 }
 
 SendResult classify_zalo_reply(const HttpResponse& response, int64_t now) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/time.hpp"
 #include "tests/unit/providers/test_support.hpp"
 
 namespace asio = boost::asio;
@@ -19,12 +20,6 @@ using tinbao::test::run_until_done;
 using tinbao::test::ScratchDir;
 
 namespace {
-
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 class FileStoreTest : public ::testing::Test {
   protected:

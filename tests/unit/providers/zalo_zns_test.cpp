@@ -16,6 +16,7 @@
 #include "daemon/io/curl_multi.hpp"
 #include "providers/reasons.hpp"
 #include "providers/state/file_store.hpp"
+#include "common/time.hpp"
 #include "tests/unit/providers/test_support.hpp"
 
 namespace asio = boost::asio;
@@ -29,12 +30,6 @@ using tinbao::test::YamlView;
 namespace {
 
 constexpr const char* kTokensKey = "zalo:zalo:tokens";
-
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // Unix ms of a UTC civil time.
 int64_t utc_ms(int y, int mo, int d, int h, int mi) {

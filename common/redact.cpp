@@ -1,4 +1,4 @@
-#include "providers/redact.hpp"
+#include "common/redact.hpp"
 
 #include <cctype>
 

@@ -1,0 +1,131 @@
+#include "common/encoding.hpp"
+
+#include <cstdint>
+
+namespace tinbao {
+
+namespace {
+
+constexpr char kUpperHex[] = "0123456789ABCDEF";
+constexpr char kLowerHex[] = "0123456789abcdef";
+
+bool unreserved(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+}  // namespace
+
+std::string percent_encode(std::string_view s, bool plus_for_space) {
+    std::string out;
+    out.reserve(s.size());
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        if (unreserved(c)) {
+            out.push_back(ch);
+        } else if (c == ' ' && plus_for_space) {
+            out.push_back('+');
+        } else {
+            out.push_back('%');
+            out.push_back(kUpperHex[c >> 4]);
+            out.push_back(kUpperHex[c & 15]);
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '%') {
+            out.push_back(s[i]);
+            continue;
+        }
+        if (i + 2 >= s.size()) return std::nullopt;
+        const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+    }
+    return out;
+}
+
+std::string base64_encode(std::string_view in) {
+    static constexpr char kAlphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    auto byte = [&](std::size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(in[i])); };
+    std::size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += kAlphabet[(n >> 6) & 63];
+        out += kAlphabet[n & 63];
+    }
+    if (i + 1 == in.size()) {
+        const uint32_t n = byte(i) << 16;
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += "==";
+    } else if (i + 2 == in.size()) {
+        const uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8);
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += kAlphabet[(n >> 6) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+std::string hex_encode(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (char ch : bytes) {
+        auto c = static_cast<unsigned char>(ch);
+        out.push_back(kLowerHex[c >> 4]);
+        out.push_back(kLowerHex[c & 15]);
+    }
+    return out;
+}
+
+void append_json_escaped(std::string& out, std::string_view s) {
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out.push_back(kLowerHex[c >> 4]);
+                    out.push_back(kLowerHex[c & 15]);
+                } else {
+                    out.push_back(ch);
+                }
+        }
+    }
+}
+
+std::string json_escaped(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    append_json_escaped(out, s);
+    return out;
+}
+
+}  // namespace tinbao
