@@ -11,8 +11,8 @@
 namespace tinbao::phone {
 namespace {
 
-// The 2018 conversion (DOMAIN.md §4.3): the old NSN prefix "1xx" becomes a 2-digit prefix and
-// the last 7 digits stay.
+// The 2018 conversion of 11-digit mobile numbers: the old NSN prefix "1xx" becomes a 2-digit
+// prefix and the last 7 digits stay.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 21> kOld11To10 = {{
     {"162", "32"}, {"163", "33"}, {"164", "34"}, {"165", "35"}, {"166", "36"},
     {"167", "37"}, {"168", "38"}, {"169", "39"}, {"186", "56"}, {"188", "58"},
@@ -76,7 +76,7 @@ std::optional<std::string> nsn_of(std::string_view input) {
     return nsn;
 }
 
-// libphonenumber's VN mobile pattern (DOMAIN.md §4.1), 9 digits:
+// libphonenumber's VN mobile pattern, 9 digits:
 // (?:5(?:2[238]|59)|89[6-9]|99[013-9])\d{6}|(?:3\d|5[1689]|7[06-9]|8[1-8]|9[0-8])\d{7}
 bool is_mobile_nsn(std::string_view n) {
     if (n.size() != 9) return false;

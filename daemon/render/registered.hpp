@@ -1,4 +1,4 @@
-// Registered brandname templates (DOMAIN.md §2.9): Vietnamese carriers pass a customer-care SMS
+// Registered brandname templates: Vietnamese carriers pass a customer-care SMS
 // only when it matches the wording registered for the brandname. A provider lists that wording
 // (`registered_templates`, `{{ anything }}` marking a variable part); a rendered SMS that matches
 // none is failed at once (`template_not_registered`) instead of being rejected by the carrier.

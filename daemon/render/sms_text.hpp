@@ -1,5 +1,6 @@
 // SMS text: GSM 03.38 (basic + extension tables) vs UCS-2, segment counting, diacritics removal,
-// and the `sms.unicode` policy of CONTRACT §8. Pure functions; thread-safe.
+// and the `sms.unicode` policy (docs/templates.md, "SMS text policy"). Pure functions;
+// thread-safe.
 #pragma once
 
 #include <cstddef>

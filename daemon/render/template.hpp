@@ -1,4 +1,4 @@
-// The template language of CONTRACT §8: `{{ path | filter | filter(arg) }}` and
+// The template language (docs/templates.md): `{{ path | filter | filter(arg) }}` and
 // `{% if path %}…{% elif path %}…{% else %}…{% endif %}`, compiled once at load.
 //
 // Rendering is pure: no I/O, no locks; safe from any thread on a const Template.

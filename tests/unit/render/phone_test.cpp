@@ -1,4 +1,4 @@
-// Vietnamese mobile number normalisation (DOMAIN.md §4).
+// Vietnamese mobile number normalisation.
 #include "daemon/render/phone.hpp"
 
 #include <gtest/gtest.h>
@@ -69,7 +69,7 @@ TEST(Phone, IgnoresUnicodeSpacesAndDashes) {
 }
 
 TEST(Phone, Converts2018ElevenDigitNumbersInEveryForm) {
-    // DOMAIN.md §4.3: old 4-digit prefix -> new 3-digit prefix, last 7 digits kept.
+    // The 2018 conversion: old 4-digit prefix -> new 3-digit prefix, last 7 digits kept.
     const std::vector<std::pair<std::string, std::string>> table = {
         {"0162", "032"}, {"0163", "033"}, {"0164", "034"}, {"0165", "035"}, {"0166", "036"},
         {"0167", "037"}, {"0168", "038"}, {"0169", "039"}, {"0186", "056"}, {"0188", "058"},

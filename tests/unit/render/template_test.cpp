@@ -1,4 +1,4 @@
-// The template language of CONTRACT §8: values, filters, conditions and error positions.
+// The template language (docs/templates.md): values, filters, conditions and error positions.
 #include "daemon/render/template.hpp"
 
 #include <boost/json.hpp>
