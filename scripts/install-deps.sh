@@ -16,6 +16,8 @@ PACKAGES=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # the libFuzzer target (tests/fuzz): clang with its fuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
+  # scripts/check-format.sh: clang-format 14 and git-clang-format
+  clang-format
   redis-server redis-tools curl python3 python3-aiosmtpd
 )
 

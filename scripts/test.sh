@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Installs what tinbao needs, builds it with warnings as errors, and runs every test with ctest,
+# Installs what tinbao needs, checks the sources (scripts/check-*.sh), builds tinbao with warnings
+# as errors, and runs every test with ctest,
 # in a release build and again in an ASan+UBSan build
 # (unit tests, and the end-to-end test against a real redis-server and a fake eSMS on loopback),
 # and runs the template fuzzer for a bounded time (a crash or sanitizer report fails the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+
+# Guards on the sources, before anything is built: they are quick, and what they say is plain.
+bash scripts/check-format.sh  # the C++ lines of the last commit(s) follow .clang-format
+
 bash scripts/build.sh ci
 
 # tests/fuzz is a project of its own: only the render module and the target, built with clang.
