@@ -22,7 +22,7 @@ std::string truncate_chars(std::string_view s, std::size_t n);
 // RFC 3339 date-time (or a bare date, taken as midnight in Vietnam) -> Unix seconds.
 std::optional<long long> parse_rfc3339(std::string_view s);
 
-// `date(fmt)`: strftime in Vietnam time (UTC+7); %z and %Z give +0700 and +07.
+// `date(fmt)`: strftime in Vietnam time (common/time.hpp); %z and %Z give +0700 and +07.
 std::string format_vietnam_time(long long utc, const std::string& fmt);
 
 // The integer written in `s` (all of it), or nullopt.
