@@ -1,7 +1,5 @@
 #include "common/crypto.hpp"
 
-#include "common/encoding.hpp"
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -11,6 +9,8 @@
 #include <array>
 #include <stdexcept>
 
+#include "common/encoding.hpp"
+
 namespace tinbao {
 
 namespace {
@@ -18,8 +18,8 @@ namespace {
 std::string digest(const EVP_MD* md, std::string_view data) {
     std::string out(EVP_MAX_MD_SIZE, '\0');
     unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                   md, nullptr) != 1)
+    if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len, md,
+                   nullptr) != 1)
         throw std::runtime_error("digest failed");
     out.resize(len);
     return out;

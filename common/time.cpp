@@ -95,8 +95,7 @@ std::optional<int64_t> parse_rfc3339_ms(std::string_view s, Rfc3339Options optio
         return day_ms - kLocalUtcOffsetMs;
     }
     const char t = s[p++];
-    if (t != 'T' && t != 't' && !(t == ' ' && options.allow_space_separator))
-        return std::nullopt;
+    if (t != 'T' && t != 't' && !(t == ' ' && options.allow_space_separator)) return std::nullopt;
     if (!read_digits(s, p, 2, h) || !expect(s, p, ':') || !read_digits(s, p, 2, mi) ||
         !expect(s, p, ':') || !read_digits(s, p, 2, sec))
         return std::nullopt;

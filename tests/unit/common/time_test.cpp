@@ -68,7 +68,8 @@ TEST(Rfc3339, ParseRejects) {
 TEST(Rfc3339, LenientOptions) {
     Rfc3339Options lenient{.allow_date_only = true, .allow_space_separator = true};
     // A bare date is local midnight.
-    EXPECT_EQ(parse_rfc3339_ms("2026-11-27", lenient), *parse_rfc3339_ms("2026-11-27T00:00:00+07:00"));
+    EXPECT_EQ(parse_rfc3339_ms("2026-11-27", lenient),
+              *parse_rfc3339_ms("2026-11-27T00:00:00+07:00"));
     EXPECT_EQ(parse_rfc3339_ms("2026-11-27 01:15:00Z", lenient), kMorning);
     EXPECT_FALSE(parse_rfc3339_ms("2026-11-27 01:15:00", lenient));
 }
