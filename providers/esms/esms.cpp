@@ -1,5 +1,4 @@
 #include "providers/esms/esms.hpp"
-#include "providers/adapter_util.hpp"
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -12,6 +11,8 @@
 
 #include "common/crypto.hpp"
 #include "common/encoding.hpp"
+#include "providers/adapter_kit.hpp"
+#include "providers/adapter_util.hpp"
 #include "providers/reasons.hpp"
 
 namespace tinbao {
@@ -25,8 +26,8 @@ using adapter::is_http_url;
 using adapter::parse_retry_after;
 using adapter::permanent;
 using adapter::retryable;
-using adapter::transport_failure;
 using adapter::scalar_text;
+using adapter::transport_failure;
 
 constexpr std::string_view kSendPath = "/MainService.svc/json/SendMultipleMessage_V4_post_json/";
 
@@ -183,14 +184,13 @@ class EsmsProvider final : public Provider {
     HttpClient* http_;
 };
 
-class EsmsFactory final : public ProviderFactory {
+class EsmsFactory final : public adapter::FactoryKit<EsmsConfig> {
   public:
-    std::string_view type() const override { return "esms"; }
-    bool supports(Channel c) const override { return c == Channel::sms; }
+    EsmsFactory() : FactoryKit("esms", {Channel::sms}) {}
 
-    std::unique_ptr<Provider> create(const ProviderSettings& settings, ConfigView& cfg,
-                                     const ProviderContext& ctx) const override {
-        std::size_t errors_before = cfg.diagnostics().items.size();
+  protected:
+    EsmsConfig read(const ProviderSettings& settings, ConfigView& cfg,
+                    const ProviderContext& ctx) const override {
         EsmsConfig c;
         if (auto v = cfg.string("base_url", true)) {
             c.base_url = *v;
@@ -242,9 +242,11 @@ class EsmsFactory final : public ProviderFactory {
             c.callback_url += c.callback_url.find('?') == std::string::npos ? "?" : "&";
             c.callback_url += "token=" + percent_encode(c.callback_token);
         }
-        if (!supports(settings.channel)) cfg.error("channel", "type esms serves channel sms only");
-        cfg.finish();
-        if (cfg.diagnostics().items.size() != errors_before) return nullptr;
+        return c;
+    }
+
+    std::unique_ptr<Provider> build(const ProviderSettings& settings, EsmsConfig c,
+                                    const ProviderContext& ctx) const override {
         return std::make_unique<EsmsProvider>(settings, std::move(c), ctx.http);
     }
 };

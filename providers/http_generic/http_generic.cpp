@@ -1,5 +1,4 @@
 #include "providers/http_generic/http_generic.hpp"
-#include "providers/adapter_util.hpp"
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -13,6 +12,8 @@
 #include <vector>
 
 #include "common/encoding.hpp"
+#include "providers/adapter_kit.hpp"
+#include "providers/adapter_util.hpp"
 #include "providers/reasons.hpp"
 
 namespace tinbao {
@@ -281,14 +282,13 @@ std::optional<std::vector<int>> status_list(ConfigView& cfg, std::string_view ke
     return out;
 }
 
-class HttpGenericFactory final : public ProviderFactory {
+class HttpGenericFactory final : public adapter::FactoryKit<HttpGenericConfig> {
   public:
-    std::string_view type() const override { return "http"; }
-    bool supports(Channel c) const override { return c == Channel::sms; }
+    HttpGenericFactory() : FactoryKit("http", {Channel::sms}) {}
 
-    std::unique_ptr<Provider> create(const ProviderSettings& settings, ConfigView& cfg,
-                                     const ProviderContext& ctx) const override {
-        std::size_t errors_before = cfg.diagnostics().items.size();
+  protected:
+    HttpGenericConfig read(const ProviderSettings&, ConfigView& cfg,
+                           const ProviderContext&) const override {
         HttpGenericConfig c;
         if (auto v = cfg.string("url", true)) {
             if (!v->starts_with("http://") && !v->starts_with("https://"))
@@ -364,9 +364,11 @@ class HttpGenericFactory final : public ProviderFactory {
             if (c.json_field.empty()) cfg.error("permanent_values", "needs success.json_field");
         }
         if (auto v = cfg.string("message_id_field")) c.message_id_field = split_path(*v);
-        if (!supports(settings.channel)) cfg.error("channel", "type http serves channel sms only");
-        cfg.finish();
-        if (cfg.diagnostics().items.size() != errors_before) return nullptr;
+        return c;
+    }
+
+    std::unique_ptr<Provider> build(const ProviderSettings& settings, HttpGenericConfig c,
+                                    const ProviderContext& ctx) const override {
         return std::make_unique<HttpGenericProvider>(settings, std::move(c), ctx.http);
     }
 };

@@ -1,5 +1,4 @@
 #include "providers/outbox/outbox.hpp"
-#include "common/time.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include "common/time.hpp"
+#include "providers/adapter_kit.hpp"
 #include "providers/reasons.hpp"
 
 namespace tinbao {
@@ -90,14 +91,13 @@ class OutboxProvider final : public Provider {
     bool dirs_ready_ = false;
 };
 
-class OutboxFactory final : public ProviderFactory {
+class OutboxFactory final : public adapter::FactoryKit<std::filesystem::path> {
   public:
-    std::string_view type() const override { return "outbox"; }
-    bool supports(Channel) const override { return true; }
+    OutboxFactory() : FactoryKit("outbox", {}) {}
 
-    std::unique_ptr<Provider> create(const ProviderSettings& settings, ConfigView& cfg,
-                                     const ProviderContext& ctx) const override {
-        std::size_t errors_before = cfg.diagnostics().items.size();
+  protected:
+    std::filesystem::path read(const ProviderSettings&, ConfigView& cfg,
+                               const ProviderContext& ctx) const override {
         std::filesystem::path path = std::filesystem::path(ctx.state_dir) / "outbox.jsonl";
         if (auto v = cfg.string("path")) {
             if (v->empty())
@@ -105,8 +105,11 @@ class OutboxFactory final : public ProviderFactory {
             else
                 path = *v;
         }
-        cfg.finish();
-        if (cfg.diagnostics().items.size() != errors_before) return nullptr;
+        return path;
+    }
+
+    std::unique_ptr<Provider> build(const ProviderSettings& settings, std::filesystem::path path,
+                                    const ProviderContext&) const override {
         return std::make_unique<OutboxProvider>(settings, std::move(path));
     }
 };

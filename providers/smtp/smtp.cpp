@@ -1,5 +1,4 @@
 #include "providers/smtp/smtp.hpp"
-#include "providers/adapter_util.hpp"
 
 #include <chrono>
 #include <optional>
@@ -7,6 +6,8 @@
 #include <string_view>
 #include <utility>
 
+#include "providers/adapter_kit.hpp"
+#include "providers/adapter_util.hpp"
 #include "providers/reasons.hpp"
 #include "providers/smtp/mime.hpp"
 
@@ -98,14 +99,13 @@ class SmtpProvider final : public Provider {
     MailClient* mail_;
 };
 
-class SmtpFactory final : public ProviderFactory {
+class SmtpFactory final : public adapter::FactoryKit<SmtpConfig> {
   public:
-    std::string_view type() const override { return "smtp"; }
-    bool supports(Channel c) const override { return c == Channel::email; }
+    SmtpFactory() : FactoryKit("smtp", {Channel::email}) {}
 
-    std::unique_ptr<Provider> create(const ProviderSettings& settings, ConfigView& cfg,
-                                     const ProviderContext& ctx) const override {
-        std::size_t errors_before = cfg.diagnostics().items.size();
+  protected:
+    SmtpConfig read(const ProviderSettings&, ConfigView& cfg,
+                    const ProviderContext&) const override {
         SmtpConfig c;
         if (auto v = cfg.string("url", true)) {
             c.url = *v;
@@ -135,10 +135,11 @@ class SmtpFactory final : public ProviderFactory {
         if (auto v = cfg.boolean("require_tls")) c.require_tls = *v;
         if (c.require_tls && c.url.starts_with("smtps://"))
             cfg.error("require_tls", "smtps:// is always TLS; require_tls is for smtp://");
-        if (!supports(settings.channel))
-            cfg.error("channel", "type smtp serves channel email only");
-        cfg.finish();
-        if (cfg.diagnostics().items.size() != errors_before) return nullptr;
+        return c;
+    }
+
+    std::unique_ptr<Provider> build(const ProviderSettings& settings, SmtpConfig c,
+                                    const ProviderContext& ctx) const override {
         return std::make_unique<SmtpProvider>(settings, std::move(c), ctx.mail);
     }
 };

@@ -1,5 +1,4 @@
 #include "providers/speedsms/speedsms.hpp"
-#include "providers/adapter_util.hpp"
 
 #include <boost/json.hpp>
 #include <charconv>
@@ -9,6 +8,8 @@
 #include <utility>
 
 #include "common/encoding.hpp"
+#include "providers/adapter_kit.hpp"
+#include "providers/adapter_util.hpp"
 #include "providers/reasons.hpp"
 
 namespace tinbao {
@@ -22,8 +23,8 @@ using adapter::is_http_url;
 using adapter::parse_retry_after;
 using adapter::permanent;
 using adapter::retryable;
-using adapter::transport_failure;
 using adapter::scalar_text;
+using adapter::transport_failure;
 
 constexpr std::string_view kSendPath = "/index.php/sms/send";
 constexpr std::size_t kRawResponseMax = 4096;
@@ -108,14 +109,13 @@ class SpeedSmsProvider final : public Provider {
     HttpClient* http_;
 };
 
-class SpeedSmsFactory final : public ProviderFactory {
+class SpeedSmsFactory final : public adapter::FactoryKit<SpeedSmsConfig> {
   public:
-    std::string_view type() const override { return "speedsms"; }
-    bool supports(Channel c) const override { return c == Channel::sms; }
+    SpeedSmsFactory() : FactoryKit("speedsms", {Channel::sms}) {}
 
-    std::unique_ptr<Provider> create(const ProviderSettings& settings, ConfigView& cfg,
-                                     const ProviderContext& ctx) const override {
-        std::size_t errors_before = cfg.diagnostics().items.size();
+  protected:
+    SpeedSmsConfig read(const ProviderSettings&, ConfigView& cfg,
+                        const ProviderContext&) const override {
         SpeedSmsConfig c;
         if (auto v = cfg.string("base_url")) {
             c.base_url = *v;
@@ -134,10 +134,11 @@ class SpeedSmsFactory final : public ProviderFactory {
         if ((c.sms_type == 3 || c.sms_type == 5) && c.sender.empty())
             cfg.error("sender", "required for sms_type " + std::to_string(c.sms_type) +
                                     " (3: the brandname, 5: the app gateway's device)");
-        if (!supports(settings.channel))
-            cfg.error("channel", "type speedsms serves channel sms only");
-        cfg.finish();
-        if (cfg.diagnostics().items.size() != errors_before) return nullptr;
+        return c;
+    }
+
+    std::unique_ptr<Provider> build(const ProviderSettings& settings, SpeedSmsConfig c,
+                                    const ProviderContext& ctx) const override {
         return std::make_unique<SpeedSmsProvider>(settings, std::move(c), ctx.http);
     }
 };

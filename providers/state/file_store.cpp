@@ -1,7 +1,5 @@
 #include "providers/state/file_store.hpp"
 
-#include "common/time.hpp"
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -14,6 +12,8 @@
 #include <optional>
 #include <random>
 #include <utility>
+
+#include "common/time.hpp"
 
 namespace tinbao {
 

@@ -1,5 +1,4 @@
 #include "providers/zalo_zns/zalo_zns.hpp"
-#include "providers/adapter_util.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -19,6 +18,8 @@
 #include "common/encoding.hpp"
 #include "common/redact.hpp"
 #include "common/time.hpp"
+#include "providers/adapter_kit.hpp"
+#include "providers/adapter_util.hpp"
 #include "providers/reasons.hpp"
 #include "providers/state_store.hpp"
 
@@ -34,8 +35,8 @@ using adapter::is_http_url;
 using adapter::parse_retry_after;
 using adapter::permanent;
 using adapter::retryable;
-using adapter::transport_failure;
 using adapter::scalar_text;
+using adapter::transport_failure;
 
 constexpr int64_t kMorningMs = 6 * 3600 * 1000;  // 06:00 local
 constexpr int64_t kRefreshMarginMs = 5 * 60 * 1000;
@@ -596,14 +597,13 @@ class ZaloProvider final : public Provider {
     std::chrono::steady_clock::time_point retry_refresh_at_{};
 };
 
-class ZaloFactory final : public ProviderFactory {
+class ZaloFactory final : public adapter::FactoryKit<ZaloConfig> {
   public:
-    std::string_view type() const override { return "zalo_zns"; }
-    bool supports(Channel c) const override { return c == Channel::zalo; }
+    ZaloFactory() : FactoryKit("zalo_zns", {Channel::zalo}) {}
 
-    std::unique_ptr<Provider> create(const ProviderSettings& settings, ConfigView& cfg,
-                                     const ProviderContext& ctx) const override {
-        std::size_t errors_before = cfg.diagnostics().items.size();
+  protected:
+    ZaloConfig read(const ProviderSettings&, ConfigView& cfg,
+                    const ProviderContext&) const override {
         ZaloConfig c;
         auto url = [&](std::string_view key, std::string& into) {
             if (auto v = cfg.string(key)) {
@@ -636,10 +636,11 @@ class ZaloFactory final : public ProviderFactory {
                     c.param_limits[k] = n;
             }
         }
-        if (!supports(settings.channel))
-            cfg.error("channel", "type zalo_zns serves channel zalo only");
-        cfg.finish();
-        if (cfg.diagnostics().items.size() != errors_before) return nullptr;
+        return c;
+    }
+
+    std::unique_ptr<Provider> build(const ProviderSettings& settings, ZaloConfig c,
+                                    const ProviderContext& ctx) const override {
         return std::make_unique<ZaloProvider>(settings, std::move(c), ctx);
     }
 };
