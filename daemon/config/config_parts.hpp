@@ -1,0 +1,34 @@
+// The parts of the config loader (config.cpp reads the YAML file and the daemon's own
+// sections; config_delivery.cpp the routes and the providers' common keys, and checks them
+// against each other). Internal to daemon/config.
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/config/config.hpp"
+
+namespace tinbao::config_parts {
+
+// The value of `key` when it is one of `allowed`; an error naming them otherwise.
+std::optional<std::string> one_of(ConfigView& v, std::string_view key,
+                                  std::initializer_list<std::string_view> allowed);
+// A list of channels, each known and given once.
+std::vector<Channel> read_channels(ConfigView& v, std::string_view key, bool required);
+
+template <typename T, typename U>
+void set_if(std::optional<U> v, T& out) {
+    if (v) out = static_cast<T>(*v);
+}
+
+// routes: each status canonical (or an alias) and routed once. Needs the statuses' aliases.
+void load_routes(ConfigView& root, Config& c);
+// providers: the keys common to every adapter; the view is kept for the adapter's factory.
+void load_providers(ConfigView& root, Config& c);
+// Routes may only name channels that some enabled provider serves.
+void check_routes_served(ConfigView& root, const Config& c, Diagnostics& diags);
+
+}  // namespace tinbao::config_parts
