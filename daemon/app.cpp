@@ -314,83 +314,39 @@ public:
     }
     std::string metrics_text() override {
         auto& s = processor_->stats();
-        std::string out;
-        auto counter = [&](const char* name, const char* help, uint64_t v) {
-            out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
-                   " counter\n" + name + " " + std::to_string(v) + "\n";
+        std::vector<Metrics::Sample> v;
+        auto add = [&](const char* name, double value, Labels labels = {}) {
+            v.push_back({name, std::move(labels), value});
         };
-        counter("tinbao_events_accepted_total", "Events accepted over HTTP.", accepted_);
-        counter("tinbao_events_duplicate_total", "Events posted again (not queued twice).",
-                duplicates_);
-        counter("tinbao_events_unavailable_total", "Events refused because the queue was down.",
-                unavailable_);
-        counter("tinbao_events_processed_total", "Events whose messages were recorded.",
-                s.events_processed);
-        counter("tinbao_events_invalid_total", "Stream entries moved aside as invalid.",
-                s.events_invalid);
-        counter("tinbao_messages_sent_total", "Messages accepted by a provider.", s.messages_sent);
-        counter("tinbao_messages_failed_total", "Messages that failed or expired.",
-                s.messages_failed);
-        counter("tinbao_messages_expired_total", "Messages past give_up_after.",
-                s.messages_expired);
-        counter("tinbao_retries_total", "Attempts scheduled again after a retryable failure.",
-                s.retries);
-        counter("tinbao_fallbacks_total", "Messages superseded by the next channel.",
-                s.fallbacks);
-        counter("tinbao_quiet_hours_deferred_total", "Messages held for the end of quiet hours.",
-                s.deferred_quiet);
-        counter("tinbao_dead_letters_replayed_total", "Dead letters replayed.", s.replayed);
-        counter("tinbao_callbacks_total", "Provider call-backs received.", callbacks_);
-        auto gauge = [&](const char* name, const char* help, const std::string& labels,
-                         double v, bool header = true) {
-            if (header)
-                out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
-                       " gauge\n";
-            out += std::string(name) + labels + " " + fmt::format("{}", v) + "\n";
-        };
-        gauge("tinbao_pipeline_active", "Events and jobs being processed.", "",
-              static_cast<double>(processor_->active()));
-        gauge("tinbao_queue_up", "Whether the queue backend is reachable.", "",
-              queue_->ready() ? 1 : 0);
-        gauge("tinbao_instances", "tinbaod instances sharing the queue.", "",
-              processor_->instances());
+        add("tinbao_events_accepted_total", static_cast<double>(accepted_));
+        add("tinbao_events_duplicate_total", static_cast<double>(duplicates_));
+        add("tinbao_events_unavailable_total", static_cast<double>(unavailable_));
+        add("tinbao_callbacks_total", static_cast<double>(callbacks_));
+        add("tinbao_events_processed_total", static_cast<double>(s.events_processed));
+        add("tinbao_events_invalid_total", static_cast<double>(s.events_invalid));
+        add("tinbao_messages_sent_total", static_cast<double>(s.messages_sent));
+        add("tinbao_messages_failed_total", static_cast<double>(s.messages_failed));
+        add("tinbao_messages_expired_total", static_cast<double>(s.messages_expired));
+        add("tinbao_quiet_hours_deferred_total", static_cast<double>(s.deferred_quiet));
+        add("tinbao_dead_letters_replayed_total", static_cast<double>(s.replayed));
+        add("tinbao_pipeline_active", static_cast<double>(processor_->active()));
+        add("tinbao_queue_up", queue_->ready() ? 1 : 0);
+        add("tinbao_instances", processor_->instances());
         if (gauges_.backlog >= 0)
-            gauge("tinbao_stream_backlog", "Entries in the input stream.", "",
-                  static_cast<double>(gauges_.backlog));
+            add("tinbao_stream_backlog", static_cast<double>(gauges_.backlog));
         if (gauges_.scheduled >= 0)
-            gauge("tinbao_scheduled_messages", "Messages waiting for a later attempt.", "",
-                  static_cast<double>(gauges_.scheduled));
-        if (gauges_.dead >= 0)
-            gauge("tinbao_dead_letters", "Messages failed or expired, kept for replay.", "",
-                  static_cast<double>(gauges_.dead));
-        out += processor_->metrics().render();
-        auto rt = processor_->runtime();
+            add("tinbao_scheduled_messages", static_cast<double>(gauges_.scheduled));
+        if (gauges_.dead >= 0) add("tinbao_dead_letters", static_cast<double>(gauges_.dead));
         auto now = CircuitBreaker::Clock::now();
-        bool first = true;
-        for (auto& slot : rt->providers) {
-            gauge("tinbao_provider_in_flight", "Requests in flight per provider.",
-                  "{provider=\"" + slot->provider->name() + "\"}", slot->limiter->in_flight(),
-                  first);
-            first = false;
+        for (auto& slot : processor_->runtime()->providers) {
+            Labels provider{{"provider", slot->provider->name()}};
+            add("tinbao_provider_in_flight", static_cast<double>(slot->limiter->in_flight()),
+                provider);
+            add("tinbao_provider_problem", slot->provider->problem().empty() ? 0 : 1, provider);
+            add("tinbao_provider_circuit_open",
+                slot->breaker.state(now) == CircuitBreaker::State::closed ? 0 : 1, provider);
         }
-        first = true;
-        for (auto& slot : rt->providers) {
-            gauge("tinbao_provider_problem",
-                  "1 while a provider reports a problem (e.g. its token refresh fails).",
-                  "{provider=\"" + slot->provider->name() + "\"}",
-                  slot->provider->problem().empty() ? 0 : 1, first);
-            first = false;
-        }
-        first = true;
-        for (auto& slot : rt->providers) {
-            auto st = slot->breaker.state(now);
-            gauge("tinbao_provider_circuit_open",
-                  "1 while the provider's circuit is open (or half open).",
-                  "{provider=\"" + slot->provider->name() + "\"}",
-                  st == CircuitBreaker::State::closed ? 0 : 1, first);
-            first = false;
-        }
-        return out;
+        return processor_->metrics().render(v);
     }
     asio::awaitable<std::optional<http::Response>> callback(std::string name,
                                                             CallbackRequest request) override {

@@ -6,16 +6,64 @@
 
 namespace tinbao {
 
-void Metrics::counter(std::string_view name, std::string_view help) {
-    auto& f = families_[std::string(name)];
-    f.type = "counter";
-    f.help = help;
+Metrics::Metrics() {
+    // The HTTP API's counts of posted events.
+    declare("tinbao_events_accepted_total", Type::counter, "Events accepted over HTTP.");
+    declare("tinbao_events_duplicate_total", Type::counter,
+            "Events posted again (not queued twice).");
+    declare("tinbao_events_unavailable_total", Type::counter,
+            "Events refused because the queue was down.");
+    declare("tinbao_callbacks_total", Type::counter, "Provider call-backs received.");
+
+    // The pipeline's.
+    declare("tinbao_events_processed_total", Type::counter,
+            "Events whose messages were recorded.");
+    declare("tinbao_events_invalid_total", Type::counter,
+            "Stream entries moved aside as invalid.");
+    declare("tinbao_messages_sent_total", Type::counter, "Messages accepted by a provider.");
+    declare("tinbao_messages_failed_total", Type::counter, "Messages that failed or expired.");
+    declare("tinbao_messages_expired_total", Type::counter, "Messages past give_up_after.");
+    declare("tinbao_quiet_hours_deferred_total", Type::counter,
+            "Messages held for the end of quiet hours.");
+    declare("tinbao_dead_letters_replayed_total", Type::counter, "Dead letters replayed.");
+    declare("tinbao_messages_total", Type::counter,
+            "Messages by channel, provider, outcome (sent, failed, expired, superseded, "
+            "skipped) and reason.");
+    declare("tinbao_provider_requests_total", Type::counter,
+            "Provider requests by provider and result (ok, retryable, permanent).");
+    declare("tinbao_retries_total", Type::counter,
+            "Attempts scheduled again after a retryable failure, by provider and reason.");
+    declare("tinbao_fallbacks_total", Type::counter,
+            "Messages superseded by the next channel, by channel (from, to).");
+    declare("tinbao_messages_deferred_total", Type::counter,
+            "Messages held back: quiet hours, dossier order, every circuit open.");
+    declare("tinbao_sms_segments_total", Type::counter,
+            "SMS segments sent, by encoding (the cost).");
+    declare("tinbao_provider_request_seconds", Type::histogram, "Provider request latency.",
+            {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    declare("tinbao_end_to_end_seconds", Type::histogram,
+            "From the event's acceptance to the provider's answer, for sent messages.",
+            {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+             3600});
+
+    // Read at scrape time.
+    declare("tinbao_pipeline_active", Type::gauge, "Events and jobs being processed.");
+    declare("tinbao_queue_up", Type::gauge, "Whether the queue backend is reachable.");
+    declare("tinbao_instances", Type::gauge, "tinbaod instances sharing the queue.");
+    declare("tinbao_stream_backlog", Type::gauge, "Entries in the input stream.");
+    declare("tinbao_scheduled_messages", Type::gauge, "Messages waiting for a later attempt.");
+    declare("tinbao_dead_letters", Type::gauge, "Messages failed or expired, kept for replay.");
+    declare("tinbao_provider_in_flight", Type::gauge, "Requests in flight per provider.");
+    declare("tinbao_provider_problem", Type::gauge,
+            "1 while a provider reports a problem (e.g. its token refresh fails).");
+    declare("tinbao_provider_circuit_open", Type::gauge,
+            "1 while the provider's circuit is open (or half open).");
 }
 
-void Metrics::histogram(std::string_view name, std::string_view help,
-                        std::vector<double> buckets) {
+void Metrics::declare(std::string_view name, Type type, std::string_view help,
+                      std::vector<double> buckets) {
     auto& f = families_[std::string(name)];
-    f.type = "histogram";
+    f.type = type;
     f.help = help;
     std::sort(buckets.begin(), buckets.end());
     f.buckets = std::move(buckets);
@@ -45,13 +93,13 @@ std::string Metrics::label_text(const Labels& labels) {
 
 void Metrics::inc(std::string_view name, const Labels& labels, double n) {
     auto it = families_.find(name);
-    if (it == families_.end()) return;  // undeclared: a programming error, ignored
+    if (it == families_.end() || it->second.type == Type::histogram) return;
     it->second.series[label_text(labels)].value += n;
 }
 
 void Metrics::observe(std::string_view name, const Labels& labels, double value) {
     auto it = families_.find(name);
-    if (it == families_.end()) return;
+    if (it == families_.end() || it->second.type != Type::histogram) return;
     auto& f = it->second;
     auto& s = f.series[label_text(labels)];
     if (s.counts.empty()) s.counts.assign(f.buckets.size(), 0);
@@ -64,27 +112,44 @@ void Metrics::observe(std::string_view name, const Labels& labels, double value)
     s.sum += value;
 }
 
-std::string Metrics::render() const {
+void Metrics::render_histogram(std::string& out, const std::string& name, const Family& f,
+                               const std::string& labels, const Series& s) {
+    // Cumulative buckets, then +Inf, sum and count.
+    std::string inner = labels.empty() ? "" : labels.substr(1, labels.size() - 2) + ",";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < f.buckets.size(); ++i) {
+        cumulative += s.counts.empty() ? 0 : s.counts[i];
+        out += fmt::format("{}_bucket{{{}le=\"{}\"}} {}\n", name, inner, f.buckets[i], cumulative);
+    }
+    out += fmt::format("{}_bucket{{{}le=\"+Inf\"}} {}\n", name, inner, s.count);
+    out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, labels, s.sum, name, labels, s.count);
+}
+
+std::string Metrics::render(const std::vector<Sample>& collected) const {
+    std::map<std::string_view, std::vector<const Sample*>> by_family;
+    for (auto& s : collected) by_family[s.name].push_back(&s);
+
     std::string out;
     for (auto& [name, f] : families_) {
-        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, f.type);
+        const char* type = f.type == Type::counter ? "counter"
+                           : f.type == Type::gauge ? "gauge"
+                                                   : "histogram";
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, type);
         for (auto& [labels, s] : f.series) {
-            if (f.type == "counter") {
+            if (f.type == Type::histogram)
+                render_histogram(out, name, f, labels, s);
+            else
                 out += fmt::format("{}{} {}\n", name, labels, s.value);
-                continue;
-            }
-            // Histogram: cumulative buckets, then +Inf, sum and count.
-            std::string inner = labels.empty() ? "" : labels.substr(1, labels.size() - 2) + ",";
-            uint64_t cumulative = 0;
-            for (size_t i = 0; i < f.buckets.size(); ++i) {
-                cumulative += s.counts.empty() ? 0 : s.counts[i];
-                out += fmt::format("{}_bucket{{{}le=\"{}\"}} {}\n", name, inner, f.buckets[i],
-                                   cumulative);
-            }
-            out += fmt::format("{}_bucket{{{}le=\"+Inf\"}} {}\n", name, inner, s.count);
-            out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, labels, s.sum, name, labels,
-                               s.count);
         }
+        if (f.type == Type::histogram) continue;  // histograms are only observed
+        auto it = by_family.find(name);
+        if (it == by_family.end()) continue;
+        std::map<std::string, double> extra;  // one sample per label set, in a stable order
+        for (auto* s : it->second) {
+            auto labels = label_text(s->labels);
+            if (!f.series.count(labels)) extra[labels] = s->value;
+        }
+        for (auto& [labels, value] : extra) out += fmt::format("{}{} {}\n", name, labels, value);
     }
     return out;
 }

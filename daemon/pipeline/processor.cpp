@@ -356,22 +356,6 @@ std::size_t Processor::active_limit(const Runtime& rt) {
 Processor::Processor(asio::io_context& io, queue::Queue& queue, std::shared_ptr<const Runtime> rt)
     : io_(io), queue_(queue), runtime_(std::move(rt)) {
     max_active_ = active_limit(*runtime_);
-    metrics_.counter("tinbao_messages_total",
-                     "Messages by channel, provider, outcome (sent, failed, expired, superseded, "
-                     "skipped) and reason.");
-    metrics_.counter("tinbao_provider_requests_total",
-                     "Provider requests by provider and result (ok, retryable, permanent).");
-    metrics_.counter("tinbao_retries_total", "Attempts scheduled again, by provider and reason.");
-    metrics_.counter("tinbao_fallbacks_total", "Messages handed to the next channel.");
-    metrics_.counter("tinbao_messages_deferred_total",
-                     "Messages held back: quiet hours, dossier order, every circuit open.");
-    metrics_.counter("tinbao_sms_segments_total", "SMS segments sent, by encoding (the cost).");
-    metrics_.histogram("tinbao_provider_request_seconds", "Provider request latency.",
-                       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-    metrics_.histogram("tinbao_end_to_end_seconds",
-                       "From the event's acceptance to the provider's answer, for sent messages.",
-                       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-                        30, 60, 300, 3600});
 }
 
 void Processor::start() {

@@ -25,6 +25,7 @@ import unicodedata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Procs, check, failures, free_port, http, wait_for  # noqa: E402
+import prometheus  # noqa: E402
 
 TOKEN = "integration-test-token-0123456789abcdef"
 HMAC_TOKEN = "integration-signed-client-token-000000"
@@ -325,11 +326,23 @@ providers:
 
         # --- metrics: labelled counters, histograms, no personal data ---
         st, metrics = http("GET", base + "/metrics")
-        check(st == 200 and 'tinbao_messages_total{channel="sms",provider="esms",outcome="sent"'
-              in metrics and 'tinbao_sms_segments_total{encoding="ucs2"} 2' in metrics and
-              'tinbao_end_to_end_seconds_bucket{channel="sms",le="+Inf"}' in metrics and
-              'tinbao_provider_request_seconds_count{provider="esms"}' in metrics and
-              'reason="invalid_phone"' in metrics,
+        try:
+            families, problem = prometheus.parse(metrics), ""
+        except prometheus.ExpositionError as e:
+            families, problem = {}, str(e)
+        check(st == 200 and not problem,
+              "/metrics parses strictly: each family declared once, every sample in a declared "
+              "family " + problem)
+
+        def series(family, sample=None, **labels):
+            return prometheus.matching(families, family, sample, **labels)
+        check(series("tinbao_messages_total", channel="sms", provider="esms", outcome="sent") and
+              series("tinbao_sms_segments_total", encoding="ucs2") == [2] and
+              series("tinbao_end_to_end_seconds", "tinbao_end_to_end_seconds_bucket",
+                     channel="sms", le="+Inf") and
+              series("tinbao_provider_request_seconds", "tinbao_provider_request_seconds_count",
+                     provider="esms") and
+              series("tinbao_messages_total", reason="invalid_phone"),
               "/metrics: messages by channel/provider/outcome/reason, segments by encoding, "
               "latency histograms")
         check("912345678" not in metrics and "Tuy" not in metrics,
