@@ -6,6 +6,7 @@
 #include <string>
 
 #include "daemon/app.hpp"
+#include "daemon/check.hpp"
 
 namespace {
 

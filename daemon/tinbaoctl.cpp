@@ -17,8 +17,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
-#include "daemon/app.hpp"
+#include "daemon/runtime_builder.hpp"
 #include "daemon/io/curl_multi.hpp"
+#include "daemon/late_store.hpp"
 #include "daemon/queue/redis_queue.hpp"
 #include "daemon/queue/sqlite_queue.hpp"
 #include "daemon/render/phone.hpp"
@@ -230,25 +231,37 @@ int cmd_send_test(const std::string& config, const std::vector<std::string>& arg
         std::fprintf(stderr, "tinbaoctl send-test: --provider NAME and --to ADDRESS are required\n");
         return 2;
     }
-    auto loaded = tinbao::load_config(config);
-    if (!loaded.config) {
-        for (auto& d : loaded.diagnostics->items) std::fprintf(stderr, "%s\n", d.str().c_str());
-        return 1;
-    }
     boost::asio::io_context io;
     tinbao::CurlMulti http(io.get_executor());
-    auto& qs = loaded.config->queue;
+    // The runtime first, from the config loaded once: a config with problems opens nothing.
+    auto loaded = tinbao::load_config(config);
+    tinbao::LateStore store;
+    tinbao::ProviderContext ctx;
+    ctx.executor = io.get_executor();
+    ctx.http = &http;
+    ctx.mail = &http;
+    ctx.state = &store;
+    if (loaded.config) {
+        ctx.state_dir = loaded.config->state_dir.string();
+        ctx.public_base_url = loaded.config->http.public_base_url;
+    }
+    std::vector<std::string> problems;
+    auto rt = tinbao::build_runtime(std::move(loaded), ctx, problems);
+    if (!rt) {
+        for (auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
+        return 1;
+    }
+    auto& qs = rt->config->queue;
     std::unique_ptr<tinbao::queue::Queue> queue;
-    tinbao::StateStore* store = nullptr;
     try {
         if (qs.backend == "sqlite") {
             auto q = std::make_unique<tinbao::queue::SqliteQueue>(
-                io, loaded.config->state_dir / "tinbao.db", qs.dedupe_ttl, "tinbaoctl");
-            store = q.get();
+                io, rt->config->state_dir / "tinbao.db", qs.dedupe_ttl, "tinbaoctl");
+            store.attach(q.get());
             queue = std::move(q);
         } else {
             auto q = std::make_unique<tinbao::queue::RedisQueue>(io, qs, "tinbaoctl");
-            store = q.get();
+            store.attach(q.get());
             queue = std::move(q);
         }
     } catch (const std::exception& e) {
@@ -256,19 +269,6 @@ int cmd_send_test(const std::string& config, const std::vector<std::string>& arg
         return 1;
     }
     queue->start();
-    tinbao::ProviderContext ctx;
-    ctx.executor = io.get_executor();
-    ctx.http = &http;
-    ctx.mail = &http;
-    ctx.state = store;
-    ctx.state_dir = loaded.config->state_dir.string();
-    ctx.public_base_url = loaded.config->http.public_base_url;
-    std::vector<std::string> problems;
-    auto rt = tinbao::load_runtime(config, ctx, problems);
-    if (!rt) {
-        for (auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
-        return 1;
-    }
     tinbao::Provider* provider = nullptr;
     for (auto& slot : rt->providers)
         if (slot->provider->name() == name) provider = slot->provider.get();

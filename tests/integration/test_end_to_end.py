@@ -367,10 +367,11 @@ providers:
         daemon.send_signal(signal.SIGHUP)
         wait_for(lambda: "reloaded:" in log_text(), 20, "the good reload")
 
-        # --- graceful stop ---
+        # --- graceful stop, with a reload still loading ---
+        daemon.send_signal(signal.SIGHUP)
         daemon.send_signal(signal.SIGTERM)
         rc = daemon.wait(timeout=20)
-        check(rc == 0, "SIGTERM -> exit 0")
+        check(rc == 0, "SIGHUP then SIGTERM at once -> exit 0")
         log.close()
         with open(os.path.join(tmp, "tinbaod.log")) as f:
             text = f.read()

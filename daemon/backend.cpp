@@ -1,0 +1,160 @@
+#include "daemon/backend.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace tinbao {
+
+void Backend::start() { asio::co_spawn(io_, refresh_gauges(), asio::detached); }
+
+asio::awaitable<http::ApiBackend::Ingest> Backend::ingest(const Event& event) {
+    auto outcome = co_await queue_.ingest(event, json::serialize(event.json));
+    switch (outcome) {
+        case queue::IngestOutcome::accepted: ++accepted_; co_return Ingest::accepted;
+        case queue::IngestOutcome::duplicate: ++duplicates_; co_return Ingest::duplicate;
+        default: ++unavailable_; co_return Ingest::unavailable;
+    }
+}
+
+asio::awaitable<http::Lookup> Backend::event_record(std::string id) {
+    auto found = co_await queue_.event_record(id);
+    co_return convert(std::move(found));
+}
+
+asio::awaitable<http::Lookup> Backend::message_record(std::string id) {
+    auto found = co_await queue_.message_record(id);
+    co_return convert(std::move(found));
+}
+
+asio::awaitable<http::Lookup> Backend::dossier_messages(std::string code) {
+    auto found = co_await queue_.dossier_messages(code);
+    co_return convert(std::move(found));
+}
+
+json::value Backend::render_preview(const Event& event) {
+    return preview(*processor_.runtime(), event);
+}
+
+bool Backend::ready() const { return queue_.ready() && !stopping_; }
+
+json::object Backend::readiness_detail() const {
+    json::object out;
+    for (auto& slot : processor_.runtime()->providers)
+        if (auto p = slot->provider->problem(); !p.empty()) out[slot->provider->name()] = p;
+    return out;
+}
+
+std::string Backend::metrics_text() {
+    auto& s = processor_.stats();
+    std::vector<Metrics::Sample> v;
+    auto add = [&](const char* name, double value, Labels labels = {}) {
+        v.push_back({name, std::move(labels), value});
+    };
+    add("tinbao_events_accepted_total", static_cast<double>(accepted_));
+    add("tinbao_events_duplicate_total", static_cast<double>(duplicates_));
+    add("tinbao_events_unavailable_total", static_cast<double>(unavailable_));
+    add("tinbao_callbacks_total", static_cast<double>(callbacks_));
+    add("tinbao_events_processed_total", static_cast<double>(s.events_processed));
+    add("tinbao_events_invalid_total", static_cast<double>(s.events_invalid));
+    add("tinbao_messages_sent_total", static_cast<double>(s.messages_sent));
+    add("tinbao_messages_failed_total", static_cast<double>(s.messages_failed));
+    add("tinbao_messages_expired_total", static_cast<double>(s.messages_expired));
+    add("tinbao_quiet_hours_deferred_total", static_cast<double>(s.deferred_quiet));
+    add("tinbao_dead_letters_replayed_total", static_cast<double>(s.replayed));
+    add("tinbao_pipeline_active", static_cast<double>(processor_.active()));
+    add("tinbao_queue_up", queue_.ready() ? 1 : 0);
+    add("tinbao_instances", processor_.instances());
+    if (gauges_.backlog >= 0)
+        add("tinbao_stream_backlog", static_cast<double>(gauges_.backlog));
+    if (gauges_.scheduled >= 0)
+        add("tinbao_scheduled_messages", static_cast<double>(gauges_.scheduled));
+    if (gauges_.dead >= 0) add("tinbao_dead_letters", static_cast<double>(gauges_.dead));
+    auto now = CircuitBreaker::Clock::now();
+    for (auto& slot : processor_.runtime()->providers) {
+        Labels provider{{"provider", slot->provider->name()}};
+        add("tinbao_provider_in_flight", static_cast<double>(slot->limiter->in_flight()),
+            provider);
+        add("tinbao_provider_problem", slot->provider->problem().empty() ? 0 : 1, provider);
+        add("tinbao_provider_circuit_open",
+            slot->breaker.state(now) == CircuitBreaker::State::closed ? 0 : 1, provider);
+    }
+    return processor_.metrics().render(v);
+}
+
+asio::awaitable<std::optional<http::Response>> Backend::callback(std::string name,
+                                                                 CallbackRequest request) {
+    auto rt = processor_.runtime();
+    Provider* provider = nullptr;
+    for (auto& slot : rt->providers)
+        if (slot->provider->name() == name) provider = slot->provider.get();
+    if (!provider) co_return std::nullopt;
+    auto result = provider->handle_callback(request);
+    if (!result) co_return std::nullopt;
+    ++callbacks_;
+    if (!result->updates.empty()) {
+        // Answered at once; the records follow (a provider retries a call-back that waits).
+        auto updates = std::move(result->updates);
+        asio::co_spawn(io_, apply(std::move(updates), name), asio::detached);
+    }
+    http::Response r;
+    r.status = result->status;
+    r.content_type = result->content_type;
+    r.body = std::move(result->body);
+    co_return r;
+}
+
+asio::awaitable<http::Lookup> Backend::dead_letters(std::string reason, std::size_t limit) {
+    queue::DeadLetterQuery q;
+    q.reason = std::move(reason);
+    q.limit = limit;
+    auto found = co_await queue_.dead_letters(q);
+    co_return convert(std::move(found));
+}
+
+asio::awaitable<std::optional<int>> Backend::replay(std::vector<std::string> ids,
+                                                    std::string reason) {
+    int n = co_await processor_.replay(std::move(ids), std::move(reason));
+    if (n < 0) co_return std::nullopt;
+    co_return n;
+}
+
+std::shared_ptr<const Config> Backend::config() const {
+    return processor_.runtime()->config;
+}
+
+asio::awaitable<void> Backend::apply(std::vector<DeliveryUpdate> updates, std::string provider) {
+    for (auto& u : updates)
+        spdlog::info("message {}: {} reports {}{}{}", u.message_id, provider, u.state,
+                     u.reason.empty() ? "" : ": ", u.reason);
+    bool recorded = co_await queue_.apply_updates(updates);
+    if (!recorded)
+        spdlog::warn("delivery reports from {} could not all be recorded", provider);
+}
+
+asio::awaitable<void> Backend::refresh_gauges() {
+    while (!stopping_) {
+        gauges_ = co_await queue_.gauges();
+        asio::steady_timer t(io_, std::chrono::seconds(5));
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+http::Lookup Backend::convert(queue::Lookup l) {
+    http::Lookup out;
+    out.value = std::move(l.value);
+    out.status = l.status == queue::Lookup::Status::found       ? http::Lookup::Status::found
+                 : l.status == queue::Lookup::Status::not_found ? http::Lookup::Status::not_found
+                                                                : http::Lookup::Status::unavailable;
+    return out;
+}
+
+}  // namespace tinbao

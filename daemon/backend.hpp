@@ -1,0 +1,56 @@
+// The HTTP API's backend: what the routes of daemon/http ask of the daemon, answered from the
+// queue (ingest, records, dead letters), the processor (its runtime, replays, metrics) and the
+// providers (call-backs). It also keeps the queue's gauges fresh for /metrics.
+//
+// Threading: the daemon's io_context thread. The backend refers to the queue and the processor
+// it is given; their owner (the App) keeps them alive as long as the backend.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+
+#include "daemon/http/api.hpp"
+#include "daemon/pipeline/processor.hpp"
+#include "daemon/queue/queue.hpp"
+
+namespace tinbao {
+
+class Backend final : public http::ApiBackend {
+public:
+    Backend(boost::asio::io_context& io, queue::Queue& queue, Processor& processor)
+        : io_(io), queue_(queue), processor_(processor) {}
+
+    // Starts refreshing the queue's gauges; stop() ends it and makes ready() false.
+    void start();
+    void stop() { stopping_ = true; }
+
+    boost::asio::awaitable<Ingest> ingest(const Event& event) override;
+    boost::asio::awaitable<http::Lookup> event_record(std::string id) override;
+    boost::asio::awaitable<http::Lookup> message_record(std::string id) override;
+    boost::asio::awaitable<http::Lookup> dossier_messages(std::string code) override;
+    boost::json::value render_preview(const Event& event) override;
+    bool ready() const override;
+    boost::json::object readiness_detail() const override;
+    std::string metrics_text() override;
+    boost::asio::awaitable<std::optional<http::Response>> callback(
+        std::string name, CallbackRequest request) override;
+    boost::asio::awaitable<http::Lookup> dead_letters(std::string reason,
+                                                      std::size_t limit) override;
+    boost::asio::awaitable<std::optional<int>> replay(std::vector<std::string> ids,
+                                                      std::string reason) override;
+    std::shared_ptr<const Config> config() const override;
+
+private:
+    boost::asio::awaitable<void> apply(std::vector<DeliveryUpdate> updates, std::string provider);
+    boost::asio::awaitable<void> refresh_gauges();
+    static http::Lookup convert(queue::Lookup l);
+
+    boost::asio::io_context& io_;
+    queue::Queue& queue_;
+    Processor& processor_;
+    bool stopping_ = false;
+    uint64_t accepted_ = 0, duplicates_ = 0, unavailable_ = 0, callbacks_ = 0;
+    queue::Queue::Gauges gauges_;
+};
+
+}  // namespace tinbao

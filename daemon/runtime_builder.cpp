@@ -1,0 +1,88 @@
+#include "daemon/runtime_builder.hpp"
+
+#include "daemon/render/registered.hpp"
+
+namespace tinbao {
+
+std::shared_ptr<Runtime> build_runtime(ConfigLoad loaded, const ProviderContext& ctx,
+                                       std::vector<std::string>& problems) {
+    if (!loaded.config) {
+        for (auto& d : loaded.diagnostics->items) problems.push_back(d.str());
+        return nullptr;
+    }
+    std::shared_ptr<const Config> cfg(std::move(loaded.config));
+    auto rt = std::make_shared<Runtime>();
+    rt->config = cfg;
+
+    ProviderRegistry registry;
+    register_builtin_providers(registry);
+    for (auto& pc : cfg->providers) {
+        auto* factory = registry.find(pc.settings.type);
+        if (!factory) {
+            std::string known;
+            for (auto t : registry.types()) known += (known.empty() ? "" : ", ") + std::string(t);
+            pc.view->error("type", "unknown provider type '" + pc.settings.type +
+                                       "' (known: " + known + ")");
+            continue;
+        }
+        if (!factory->supports(pc.settings.channel)) {
+            pc.view->error("channel", "provider type '" + pc.settings.type +
+                                          "' cannot deliver channel " +
+                                          std::string(to_string(pc.settings.channel)));
+            continue;
+        }
+        auto provider = factory->create(pc.settings, *pc.view, ctx);
+        pc.view->finish();
+        if (!provider) continue;
+        auto slot = std::make_shared<ProviderSlot>();
+        if (!pc.settings.registered_templates.empty()) {
+            // The config loader already checked each entry.
+            auto compiled = sms::RegisteredTemplates::compile(pc.settings.registered_templates);
+            if (auto* ok = std::get_if<sms::RegisteredTemplates>(&compiled))
+                slot->registered = std::move(*ok);
+        }
+        slot->limiter = std::make_unique<Limiter>(ctx.executor, pc.settings.rate_per_second,
+                                                  pc.settings.max_in_flight);
+        slot->provider = std::move(provider);
+        rt->providers.push_back(std::move(slot));
+    }
+    for (auto& d : loaded.diagnostics->items) problems.push_back(d.str());
+
+    std::vector<tpl::Error> tpl_errors;
+    rt->templates = tpl::TemplateSet::load(cfg->templates_dir.string(), tpl_errors);
+    for (auto& e : tpl_errors) problems.push_back(e.str());
+    if (rt->templates) {
+        // Every routed status needs a template with a part for each of its channels.
+        for (auto& route : cfg->routes)
+            for (auto& status : route.statuses) {
+                auto* t = rt->templates->find(status);
+                std::string file = (cfg->templates_dir / (status + ".yaml")).string();
+                if (!t) {
+                    problems.push_back(cfg->file.string() + ":" + std::to_string(route.line) +
+                                       ": routes: status " + status + " has no template " + file);
+                    continue;
+                }
+                for (auto c : route.channels) {
+                    bool has = (c == Channel::sms && t->sms) || (c == Channel::zalo && t->zalo) ||
+                               (c == Channel::email && t->email);
+                    if (!has)
+                        problems.push_back(file + ":1: no '" + std::string(to_string(c)) +
+                                           "' part, but a route sends status " + status +
+                                           " by " + std::string(to_string(c)));
+                }
+            }
+    }
+    if (!problems.empty()) return nullptr;
+    return rt;
+}
+
+std::shared_ptr<Runtime> load_runtime(const std::filesystem::path& config_file,
+                                      const ProviderContext& ctx,
+                                      std::vector<std::string>& problems) {
+    auto loaded = load_config(config_file);
+    if (!loaded.config && loaded.diagnostics->empty())
+        problems.push_back(config_file.string() + ": cannot be loaded");
+    return build_runtime(std::move(loaded), ctx, problems);
+}
+
+}  // namespace tinbao
