@@ -31,8 +31,8 @@ std::shared_ptr<Runtime> build_runtime(ConfigLoad loaded, const ProviderContext&
                                           std::string(to_string(pc.settings.channel)));
             continue;
         }
+        // The factory finishes the view: it knows the keys it read.
         auto provider = factory->create(pc.settings, *pc.view, ctx);
-        pc.view->finish();
         if (!provider) continue;
         auto slot = std::make_shared<ProviderSlot>();
         if (!pc.settings.registered_templates.empty()) {
