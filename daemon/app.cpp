@@ -1,8 +1,7 @@
 #include "daemon/app.hpp"
 
-#include <sys/resource.h>
-
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -17,8 +16,8 @@
 
 #include "daemon/backend.hpp"
 #include "daemon/http/server.hpp"
-#include "daemon/late_store.hpp"
 #include "daemon/io/curl_multi.hpp"
+#include "daemon/late_store.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/queue/redis_queue.hpp"
 #include "daemon/queue/sqlite_queue.hpp"
@@ -39,7 +38,7 @@ std::string consumer_name(const Config& cfg) {
 }
 
 class App {
-public:
+  public:
     App(asio::io_context& io, std::filesystem::path config_file, std::unique_ptr<CurlMulti> http,
         std::unique_ptr<queue::Queue> queue, StateStore* store, std::shared_ptr<Runtime> rt)
         : config_file_(std::move(config_file)),
@@ -85,7 +84,7 @@ public:
         return 0;
     }
 
-private:
+  private:
     ProviderContext provider_context(const Config& cfg) {
         ProviderContext ctx;
         ctx.executor = io_.get_executor();
@@ -124,9 +123,10 @@ private:
             co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
         }
         if (!processor_.drained())
-            spdlog::warn("{} event(s) still in progress after the grace period; they stay queued "
-                         "and resume at the next start",
-                         processor_.active());
+            spdlog::warn(
+                "{} event(s) still in progress after the grace period; they stay queued "
+                "and resume at the next start",
+                processor_.active());
         queue_->stop();
         if (watchdog_) watchdog_->cancel();
         io_.stop();
@@ -208,10 +208,11 @@ void warn_if_few_open_files(const Runtime& rt) {
     // libcurl's idle connections, clients, Redis, files, and what may be in flight.
     uint64_t wanted = 1024 + 256 + rt.in_flight_capacity();
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted)
-        spdlog::warn("the open files limit is {} but the providers' max_in_flight allow {} "
-                     "connections and more; raise it (LimitNOFILE= in the systemd unit, "
-                     "ulimit -n)",
-                     static_cast<uint64_t>(rl.rlim_cur), wanted);
+        spdlog::warn(
+            "the open files limit is {} but the providers' max_in_flight allow {} "
+            "connections and more; raise it (LimitNOFILE= in the systemd unit, "
+            "ulimit -n)",
+            static_cast<uint64_t>(rl.rlim_cur), wanted);
 }
 
 }  // namespace
@@ -253,8 +254,9 @@ int run_daemon(const std::filesystem::path& config_file) {
     auto& qs = rt->config->queue;
     if (qs.backend == "redis" && qs.redis.tls) {
         // hiredis 0.14 (Debian 12) has no TLS: refuse rather than send the password in clear.
-        spdlog::error("queue.redis.url: rediss:// (TLS) is not supported by this build; use a "
-                      "local TLS tunnel (stunnel) and redis:// to it");
+        spdlog::error(
+            "queue.redis.url: rediss:// (TLS) is not supported by this build; use a "
+            "local TLS tunnel (stunnel) and redis:// to it");
         return 1;
     }
     std::error_code ec;

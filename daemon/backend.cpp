@@ -19,9 +19,15 @@ void Backend::start() { asio::co_spawn(io_, refresh_gauges(), asio::detached); }
 asio::awaitable<http::ApiBackend::Ingest> Backend::ingest(const Event& event) {
     auto outcome = co_await queue_.ingest(event, json::serialize(event.json));
     switch (outcome) {
-        case queue::IngestOutcome::accepted: ++accepted_; co_return Ingest::accepted;
-        case queue::IngestOutcome::duplicate: ++duplicates_; co_return Ingest::duplicate;
-        default: ++unavailable_; co_return Ingest::unavailable;
+        case queue::IngestOutcome::accepted:
+            ++accepted_;
+            co_return Ingest::accepted;
+        case queue::IngestOutcome::duplicate:
+            ++duplicates_;
+            co_return Ingest::duplicate;
+        default:
+            ++unavailable_;
+            co_return Ingest::unavailable;
     }
 }
 
@@ -73,16 +79,14 @@ std::string Backend::metrics_text() {
     add("tinbao_pipeline_active", static_cast<double>(processor_.active()));
     add("tinbao_queue_up", queue_.ready() ? 1 : 0);
     add("tinbao_instances", processor_.instances());
-    if (gauges_.backlog >= 0)
-        add("tinbao_stream_backlog", static_cast<double>(gauges_.backlog));
+    if (gauges_.backlog >= 0) add("tinbao_stream_backlog", static_cast<double>(gauges_.backlog));
     if (gauges_.scheduled >= 0)
         add("tinbao_scheduled_messages", static_cast<double>(gauges_.scheduled));
     if (gauges_.dead >= 0) add("tinbao_dead_letters", static_cast<double>(gauges_.dead));
     auto now = CircuitBreaker::Clock::now();
     for (auto& slot : processor_.runtime()->providers) {
         Labels provider{{"provider", slot->provider->name()}};
-        add("tinbao_provider_in_flight", static_cast<double>(slot->limiter->in_flight()),
-            provider);
+        add("tinbao_provider_in_flight", static_cast<double>(slot->limiter->in_flight()), provider);
         add("tinbao_provider_problem", slot->provider->problem().empty() ? 0 : 1, provider);
         add("tinbao_provider_circuit_open",
             slot->breaker.state(now) == CircuitBreaker::State::closed ? 0 : 1, provider);
@@ -127,17 +131,14 @@ asio::awaitable<std::optional<int>> Backend::replay(std::vector<std::string> ids
     co_return n;
 }
 
-std::shared_ptr<const Config> Backend::config() const {
-    return processor_.runtime()->config;
-}
+std::shared_ptr<const Config> Backend::config() const { return processor_.runtime()->config; }
 
 asio::awaitable<void> Backend::apply(std::vector<DeliveryUpdate> updates, std::string provider) {
     for (auto& u : updates)
         spdlog::info("message {}: {} reports {}{}{}", u.message_id, provider, u.state,
                      u.reason.empty() ? "" : ": ", u.reason);
     bool recorded = co_await queue_.apply_updates(updates);
-    if (!recorded)
-        spdlog::warn("delivery reports from {} could not all be recorded", provider);
+    if (!recorded) spdlog::warn("delivery reports from {} could not all be recorded", provider);
 }
 
 asio::awaitable<void> Backend::refresh_gauges() {

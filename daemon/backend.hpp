@@ -16,7 +16,7 @@
 namespace tinbao {
 
 class Backend final : public http::ApiBackend {
-public:
+  public:
     Backend(boost::asio::io_context& io, queue::Queue& queue, Processor& processor)
         : io_(io), queue_(queue), processor_(processor) {}
 
@@ -40,7 +40,7 @@ public:
                                                       std::string reason) override;
     std::shared_ptr<const Config> config() const override;
 
-private:
+  private:
     boost::asio::awaitable<void> apply(std::vector<DeliveryUpdate> updates, std::string provider);
     boost::asio::awaitable<void> refresh_gauges();
     static http::Lookup convert(queue::Lookup l);

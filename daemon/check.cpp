@@ -1,9 +1,9 @@
 #include "daemon/check.hpp"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -67,13 +67,12 @@ int run_check(const std::filesystem::path& config_file) {
             auto copy = doc;
             if (auto* d = copy.as_object().if_contains("dossier"); d && d->is_object())
                 d->as_object()["status"] = status;
-            auto parsed = parse_event(json::serialize(copy), [&](std::string_view s) {
-                return cfg.canonical_status(s);
-            });
+            auto parsed = parse_event(json::serialize(copy),
+                                      [&](std::string_view s) { return cfg.canonical_status(s); });
             if (!parsed.event) {
-                problems.push_back(sample_path.string() + ":1: not a valid event: " +
-                                   parsed.error->message +
-                                   (parsed.error->field.empty() ? "" : " (" + parsed.error->field + ")"));
+                problems.push_back(
+                    sample_path.string() + ":1: not a valid event: " + parsed.error->message +
+                    (parsed.error->field.empty() ? "" : " (" + parsed.error->field + ")"));
                 break;
             }
             for (auto c : {Channel::sms, Channel::zalo, Channel::email}) {
@@ -81,13 +80,15 @@ int run_check(const std::filesystem::path& config_file) {
                            (c == Channel::email && t.email);
                 if (!has) continue;
                 auto& ev = *parsed.event;
-                bool contact = (c == Channel::sms && !ev.phone.empty()) ||
-                               (c == Channel::zalo && (!ev.phone.empty() || !ev.zalo_user_id.empty())) ||
-                               (c == Channel::email && !ev.email.empty());
+                bool contact =
+                    (c == Channel::sms && !ev.phone.empty()) ||
+                    (c == Channel::zalo && (!ev.phone.empty() || !ev.zalo_user_id.empty())) ||
+                    (c == Channel::email && !ev.email.empty());
                 if (!contact) continue;  // this sample has no address for the channel
                 auto m = plan_message(*rt, ev, "check", c);
                 if (!m.preflight_reason.empty()) {
-                    std::string where = m.preflight_reason == "template_error" ? "" : t.file + ":1: ";
+                    std::string where =
+                        m.preflight_reason == "template_error" ? "" : t.file + ":1: ";
                     problems.push_back(where + m.preflight_detail + " [sample " +
                                        sample_path.filename().string() + ", " +
                                        std::string(to_string(c)) + ", " + m.preflight_reason + "]");
@@ -98,13 +99,13 @@ int run_check(const std::filesystem::path& config_file) {
                     auto text = for_provider(*slot, m.outbound);
                     if (!text.reason.empty())
                         problems.push_back(t.file + ":1: " + text.detail + " [sample " +
-                                           sample_path.filename().string() + ", " +
-                                           text.reason + "]");
+                                           sample_path.filename().string() + ", " + text.reason +
+                                           "]");
                 }
                 if (c == Channel::sms) {
-                    auto count = sms::count(m.outbound.text, m.outbound.unicode
-                                                                 ? sms::Encoding::ucs2
-                                                                 : sms::Encoding::gsm7);
+                    auto count =
+                        sms::count(m.outbound.text,
+                                   m.outbound.unicode ? sms::Encoding::ucs2 : sms::Encoding::gsm7);
                     std::printf("%-22s %-28s %-6s %-5s %6zu %4d\n", status.c_str(),
                                 sample_path.filename().c_str(), "sms",
                                 std::string(sms::to_string(count.encoding)).c_str(),

@@ -15,7 +15,7 @@
 namespace tinbao {
 
 class LateStore final : public StateStore {
-public:
+  public:
     void attach(StateStore* store) { store_ = store; }
 
     boost::asio::awaitable<StoreRead> get(std::string key) override {
@@ -37,7 +37,7 @@ public:
         if (store_) co_await store_->unlock(std::move(key));
     }
 
-private:
+  private:
     StateStore* store_ = nullptr;
 };
 

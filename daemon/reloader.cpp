@@ -32,32 +32,32 @@ bool Reloader::start(Load load, Done done) {
     state_->busy = true;
     state_->done = std::move(done);
     State* state = state_.get();  // outlives the worker: the destructor joins it first
-    worker_ = std::thread([state, weak = std::weak_ptr<State>(state_), load = std::move(load),
-                           loop = loop_] {
-        Outcome outcome;
-        try {
-            outcome = load();
-        } catch (const std::exception& e) {
-            outcome = Outcome{nullptr, {std::string("reload failed: ") + e.what()}};
-        }
-        {
-            std::lock_guard lock(state->mutex);
-            state->outcome = std::move(outcome);
-        }
-        boost::asio::post(loop, [weak] {
-            auto s = weak.lock();
-            if (!s) return;  // the Reloader is gone, and with it whatever `done` would touch
-            std::optional<Outcome> taken;
-            {
-                std::lock_guard lock(s->mutex);
-                taken.swap(s->outcome);
+    worker_ = std::thread(
+        [state, weak = std::weak_ptr<State>(state_), load = std::move(load), loop = loop_] {
+            Outcome outcome;
+            try {
+                outcome = load();
+            } catch (const std::exception& e) {
+                outcome = Outcome{nullptr, {std::string("reload failed: ") + e.what()}};
             }
-            s->busy = false;
-            auto finish = std::move(s->done);
-            s->done = nullptr;
-            if (taken && finish) finish(std::move(*taken));
+            {
+                std::lock_guard lock(state->mutex);
+                state->outcome = std::move(outcome);
+            }
+            boost::asio::post(loop, [weak] {
+                auto s = weak.lock();
+                if (!s) return;  // the Reloader is gone, and with it whatever `done` would touch
+                std::optional<Outcome> taken;
+                {
+                    std::lock_guard lock(s->mutex);
+                    taken.swap(s->outcome);
+                }
+                s->busy = false;
+                auto finish = std::move(s->done);
+                s->done = nullptr;
+                if (taken && finish) finish(std::move(*taken));
+            });
         });
-    });
     return true;
 }
 

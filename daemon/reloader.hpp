@@ -21,7 +21,7 @@ namespace tinbao {
 struct Runtime;
 
 class Reloader {
-public:
+  public:
     struct Outcome {
         std::shared_ptr<Runtime> runtime;  // null when refused
         std::vector<std::string> problems;
@@ -39,7 +39,7 @@ public:
     bool start(Load load, Done done);
     bool busy() const;
 
-private:
+  private:
     struct State;
     boost::asio::any_io_executor loop_;
     std::shared_ptr<State> state_;

@@ -21,8 +21,8 @@ std::shared_ptr<Runtime> build_runtime(ConfigLoad loaded, const ProviderContext&
         if (!factory) {
             std::string known;
             for (auto t : registry.types()) known += (known.empty() ? "" : ", ") + std::string(t);
-            pc.view->error("type", "unknown provider type '" + pc.settings.type +
-                                       "' (known: " + known + ")");
+            pc.view->error(
+                "type", "unknown provider type '" + pc.settings.type + "' (known: " + known + ")");
             continue;
         }
         if (!factory->supports(pc.settings.channel)) {
@@ -67,8 +67,8 @@ std::shared_ptr<Runtime> build_runtime(ConfigLoad loaded, const ProviderContext&
                                (c == Channel::email && t->email);
                     if (!has)
                         problems.push_back(file + ":1: no '" + std::string(to_string(c)) +
-                                           "' part, but a route sends status " + status +
-                                           " by " + std::string(to_string(c)));
+                                           "' part, but a route sends status " + status + " by " +
+                                           std::string(to_string(c)));
                 }
             }
     }

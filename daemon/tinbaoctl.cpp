@@ -3,6 +3,8 @@
 //   status  — an event's or message's record, from the running daemon's API
 #include <curl/curl.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -14,43 +16,41 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-
-#include "daemon/runtime_builder.hpp"
+#include "common/redact.hpp"
 #include "daemon/io/curl_multi.hpp"
 #include "daemon/late_store.hpp"
 #include "daemon/queue/redis_queue.hpp"
 #include "daemon/queue/sqlite_queue.hpp"
 #include "daemon/render/phone.hpp"
 #include "daemon/render/sms_text.hpp"
-#include "common/redact.hpp"
+#include "daemon/runtime_builder.hpp"
 
 namespace json = boost::json;
 
 namespace {
 
 void usage(std::FILE* out) {
-    std::fprintf(out,
-                 "usage: tinbaoctl [--config FILE] render EVENT.json\n"
-                 "       tinbaoctl [--config FILE] [--url URL] [--token TOKEN] status ID\n"
-                 "       tinbaoctl [...] dlq list [--reason R] [--limit N]\n"
-                 "       tinbaoctl [...] dlq replay ID... | dlq replay --reason R\n"
-                 "       tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
-                 "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
-                 "       tinbaoctl --version\n"
-                 "\n"
-                 "  --config FILE  the daemon's config (default /etc/tinbao/tinbao.yaml)\n"
-                 "  --url URL      the daemon's API (default: http:// + the config's http.listen)\n"
-                 "  --token TOKEN  API token (default: $TINBAO_TOKEN, else the config's first client)\n"
-                 "\n"
-                 "  render EVENT.json  show each channel's text, encoding, characters, segments\n"
-                 "  status ID          the record of an event id, or of a message id (m...)\n"
-                 "  dlq list           failed and expired messages (newest first), with reasons\n"
-                 "  dlq replay         send them again once the cause is fixed (templates are\n"
-                 "                     rendered anew; attempts and give_up_after start over)\n"
-                 "  send-test          one real send through a configured provider, with the\n"
-                 "                     provider's raw answer (for onboarding a provider account)\n");
+    std::fprintf(
+        out,
+        "usage: tinbaoctl [--config FILE] render EVENT.json\n"
+        "       tinbaoctl [--config FILE] [--url URL] [--token TOKEN] status ID\n"
+        "       tinbaoctl [...] dlq list [--reason R] [--limit N]\n"
+        "       tinbaoctl [...] dlq replay ID... | dlq replay --reason R\n"
+        "       tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
+        "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
+        "       tinbaoctl --version\n"
+        "\n"
+        "  --config FILE  the daemon's config (default /etc/tinbao/tinbao.yaml)\n"
+        "  --url URL      the daemon's API (default: http:// + the config's http.listen)\n"
+        "  --token TOKEN  API token (default: $TINBAO_TOKEN, else the config's first client)\n"
+        "\n"
+        "  render EVENT.json  show each channel's text, encoding, characters, segments\n"
+        "  status ID          the record of an event id, or of a message id (m...)\n"
+        "  dlq list           failed and expired messages (newest first), with reasons\n"
+        "  dlq replay         send them again once the cause is fixed (templates are\n"
+        "                     rendered anew; attempts and give_up_after start over)\n"
+        "  send-test          one real send through a configured provider, with the\n"
+        "                     provider's raw answer (for onboarding a provider account)\n");
 }
 
 std::string pretty(const json::value& v, int indent = 0) {
@@ -185,9 +185,12 @@ int cmd_dlq(const Api& api, const std::vector<std::string>& args) {
     std::string reason, limit;
     std::vector<std::string> ids;
     for (size_t i = 1; i < args.size(); ++i) {
-        if (args[i] == "--reason" && i + 1 < args.size()) reason = args[++i];
-        else if (args[i] == "--limit" && i + 1 < args.size()) limit = args[++i];
-        else ids.push_back(args[i]);
+        if (args[i] == "--reason" && i + 1 < args.size())
+            reason = args[++i];
+        else if (args[i] == "--limit" && i + 1 < args.size())
+            limit = args[++i];
+        else
+            ids.push_back(args[i]);
     }
     if (args[0] == "list" && ids.empty()) {
         std::string q = "/v1/dead-letters?limit=" + (limit.empty() ? "100" : escape(limit));
@@ -215,11 +218,16 @@ int cmd_send_test(const std::string& config, const std::vector<std::string>& arg
     for (size_t i = 0; i + 1 < args.size(); i += 2) {
         const auto& k = args[i];
         const auto& v = args[i + 1];
-        if (k == "--provider") name = v;
-        else if (k == "--to") to = v;
-        else if (k == "--text") text = v;
-        else if (k == "--subject") subject = v;
-        else if (k == "--template-id") template_id = v;
+        if (k == "--provider")
+            name = v;
+        else if (k == "--to")
+            to = v;
+        else if (k == "--text")
+            text = v;
+        else if (k == "--subject")
+            subject = v;
+        else if (k == "--template-id")
+            template_id = v;
         else if (k == "--param" && v.find('=') != std::string::npos)
             params.emplace_back(v.substr(0, v.find('=')), v.substr(v.find('=') + 1));
         else {
@@ -228,7 +236,8 @@ int cmd_send_test(const std::string& config, const std::vector<std::string>& arg
         }
     }
     if (name.empty() || to.empty()) {
-        std::fprintf(stderr, "tinbaoctl send-test: --provider NAME and --to ADDRESS are required\n");
+        std::fprintf(stderr,
+                     "tinbaoctl send-test: --provider NAME and --to ADDRESS are required\n");
         return 2;
     }
     boost::asio::io_context io;
@@ -285,7 +294,8 @@ int cmd_send_test(const std::string& config, const std::vector<std::string>& arg
     msg.channel = provider->channel();
     msg.to = to;
     if (msg.channel != tinbao::Channel::email) {
-        if (auto n = tinbao::phone::normalize_mobile(to)) msg.to = *n;
+        if (auto n = tinbao::phone::normalize_mobile(to))
+            msg.to = *n;
         else if (msg.channel == tinbao::Channel::sms) {
             std::fprintf(stderr, "tinbaoctl send-test: %s is not a Vietnamese mobile number\n",
                          tinbao::mask_phone(to).c_str());

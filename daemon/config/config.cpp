@@ -2,9 +2,6 @@
 // routes and the providers' common keys are read by config_delivery.cpp.
 #include "daemon/config/config.hpp"
 
-#include "common/encoding.hpp"
-#include "daemon/config/config_parts.hpp"
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -13,6 +10,9 @@
 #include <set>
 #include <sstream>
 #include <system_error>
+
+#include "common/encoding.hpp"
+#include "daemon/config/config_parts.hpp"
 
 namespace tinbao {
 
@@ -94,8 +94,7 @@ std::string parse_redis_url(std::string_view url, RedisSettings& r) {
             has_pass = true;
         }
         auto username = percent_decode(user), password = percent_decode(pass);
-        if (!username || !password)
-            return "invalid percent-encoding in the user or password";
+        if (!username || !password) return "invalid percent-encoding in the user or password";
         r.username = std::move(*username);
         r.password = std::move(*password);
         if (!has_pass && !r.username.empty()) {

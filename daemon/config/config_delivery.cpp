@@ -97,8 +97,7 @@ void load_sms_text_keys(ConfigView& pv, ProviderSettings& s) {
         if (cp >= 0 && s.forbidden_characters.find(bytes) != std::string::npos) clash = true;
     });
     if (clash)
-        pv.error("forbidden_replacement",
-                 "must not contain a character of forbidden_characters");
+        pv.error("forbidden_replacement", "must not contain a character of forbidden_characters");
 }
 
 }  // namespace

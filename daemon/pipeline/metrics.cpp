@@ -16,10 +16,8 @@ Metrics::Metrics() {
     declare("tinbao_callbacks_total", Type::counter, "Provider call-backs received.");
 
     // The pipeline's.
-    declare("tinbao_events_processed_total", Type::counter,
-            "Events whose messages were recorded.");
-    declare("tinbao_events_invalid_total", Type::counter,
-            "Stream entries moved aside as invalid.");
+    declare("tinbao_events_processed_total", Type::counter, "Events whose messages were recorded.");
+    declare("tinbao_events_invalid_total", Type::counter, "Stream entries moved aside as invalid.");
     declare("tinbao_messages_sent_total", Type::counter, "Messages accepted by a provider.");
     declare("tinbao_messages_failed_total", Type::counter, "Messages that failed or expired.");
     declare("tinbao_messages_expired_total", Type::counter, "Messages past give_up_after.");

@@ -23,7 +23,7 @@ namespace tinbao {
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 class Metrics {
-public:
+  public:
     // Declares every family of the catalogue.
     Metrics();
 
@@ -43,7 +43,7 @@ public:
 
     bool declared(std::string_view name) const { return families_.count(name) != 0; }
 
-private:
+  private:
     struct Series {
         double value = 0;              // counter, gauge
         std::vector<uint64_t> counts;  // histogram: per bucket (cumulative at render)

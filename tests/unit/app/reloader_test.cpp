@@ -57,9 +57,8 @@ TEST(Reloader, OneReloadAtATime) {
             work.reset();
         }));
     EXPECT_TRUE(reloader.busy());
-    EXPECT_FALSE(reloader.start([] { return refused("second"); }, [&](Reloader::Outcome) {
-        ++done;
-    }));
+    EXPECT_FALSE(
+        reloader.start([] { return refused("second"); }, [&](Reloader::Outcome) { ++done; }));
     release.set_value();
     io.run();
     EXPECT_EQ(done, 1);

@@ -20,7 +20,7 @@ std::string joined(const std::vector<std::string>& v) {
 }
 
 class BuildRuntime : public ::testing::Test {
-protected:
+  protected:
     std::filesystem::path write_config(const std::string& provider_keys) {
         tmp_.write("templates/received.yaml", "sms: \"Ho so {{ dossier.code }} da tiep nhan\"\n");
         return tmp_.write("tinbao.yaml",

@@ -37,8 +37,7 @@ Exposition parse(const std::string& text) {
     auto enter = [&](const std::string& family, int line) {
         if (family == current) return;
         if (closed.count(family))
-            e.errors.push_back("line " + std::to_string(line) + ": " + family +
-                               " in two groups");
+            e.errors.push_back("line " + std::to_string(line) + ": " + family + " in two groups");
         if (!current.empty()) closed.insert(current);
         current = family;
     };
@@ -125,10 +124,8 @@ Metrics busy_metrics() {
     m.inc("tinbao_retries_total", {{"provider", "esms"}, {"reason", "timeout"}});
     m.inc("tinbao_retries_total", {{"provider", "esms"}, {"reason", "throttled"}}, 2);
     m.inc("tinbao_fallbacks_total", {{"from", "zalo"}, {"to", "sms"}});
-    m.inc("tinbao_messages_total", {{"channel", "sms"},
-                                    {"provider", "esms"},
-                                    {"outcome", "sent"},
-                                    {"reason", ""}});
+    m.inc("tinbao_messages_total",
+          {{"channel", "sms"}, {"provider", "esms"}, {"outcome", "sent"}, {"reason", ""}});
     m.observe("tinbao_provider_request_seconds", {{"provider", "esms"}}, 0.003);
     m.observe("tinbao_end_to_end_seconds", {{"channel", "sms"}}, 0.2);
     return m;
