@@ -1,4 +1,4 @@
-// tinbaod: the notification daemon (CONTRACT §1).
+// tinbaod: the notification daemon. Usage: tinbaod --config FILE [--check] (docs/operating.md).
 #include <cstdio>
 #include <cstring>
 #include <exception>

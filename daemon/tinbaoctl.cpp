@@ -1,4 +1,4 @@
-// tinbaoctl: the operator's tool (CONTRACT §1).
+// tinbaoctl: the operator's tool (docs/operating.md).
 //   render  — preview the messages of an event file with the config's templates (offline)
 //   status  — an event's or message's record, from the running daemon's API
 #include <curl/curl.h>
