@@ -11,6 +11,7 @@ import argparse
 import datetime
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -182,20 +183,29 @@ def scenario_fallback(c):
 
 
 def scenario_expiry(c):
+    # Run with more attempts than the provider can fail within give_up_after, so the message
+    # can only end by expiring, never by running out of attempts.
     c.fake.control(fail_next=100000, code="http500")
     check(post(c, event("x1")) == 202, "x1 accepted")
     rec = wait_state(c, "x1", ("failed",), timeout=40)
     m = rec["messages"][0]
-    check(m["state"] in ("expired", "failed") and
-          m["last_error"]["reason"] == "provider_unavailable",
-          "a provider down for longer than give_up_after: %s (%s)" % (m["state"], m["last_error"]))
+    check(m["state"] == "expired" and m["last_error"]["reason"] == "provider_unavailable",
+          "a provider down for longer than give_up_after: expired (%s, %s)" %
+          (m["state"], m["last_error"]))
+    return m["id"]
+
+
+def scenario_replay_expired(c, mid):
+    # On a restarted daemon: its circuit breaker is closed again, so the replay goes out at once.
     c.fake.control(reset=True)
     st, body = http("POST", c.base + "/v1/dead-letters/replay", {"reason": "provider_unavailable"},
                     AUTH)
     check(st == 200 and body.get("replayed", 0) >= 1, "replay by reason (%s)" % body)
-    # The circuit is open after all those failures: the replay waits for the half-open probe.
-    wait_state(c, "x1", ("done",), timeout=45)
-    check(True, "the replayed message is sent once the provider is back")
+    rec = wait_state(c, "x1", ("done",), timeout=45)
+    codes = [r["code"] for r in at_fake(c, mid)]
+    check(rec["messages"][0]["id"] == mid and rec["messages"][0]["state"] == "sent" and
+          codes == ["100"],
+          "the replayed message is sent once the provider is back (%s)" % codes)
 
 
 def scenario_crash(c):
@@ -206,8 +216,15 @@ def scenario_crash(c):
         if post(c, event(eid)) != 202:
             check(False, eid + " not accepted")
     wait_for(lambda: len(c.fake.requests()) >= 20, 20, "sends in flight")
+    killed_at = time.time()
     c.daemon.kill9()
-    check(True, "kill -9 with %d of 100 requests made" % len(c.fake.requests()))
+    made = c.fake.requests()
+    # The fake answers 300 ms after a request arrives: those that came in the last 300 ms were
+    # still unanswered when tinbaod died.
+    unanswered = [r for r in made if r["at"] > killed_at - 0.3]
+    check(c.daemon.proc.returncode == -signal.SIGKILL and len(unanswered) >= 1,
+          "kill -9 with sends in flight (%d of 100 requests made, %d unanswered)" %
+          (len(made), len(unanswered)))
     c.fake.control(delay_ms=0)
     c.daemon.start(c.base)
     for eid in ids:
@@ -225,9 +242,9 @@ def scenario_crash(c):
 
 def scenario_redis_outage(c):
     c.fake.control(reset=True)
+    pid = c.daemon.proc.pid
     ids = ["o%02d" % i for i in range(20)]
-    for eid in ids:
-        post(c, event(eid))
+    check(all(post(c, event(eid)) == 202 for eid in ids), "20 events accepted before the outage")
     c.redis.stop()
     st, body = http("POST", c.base + "/v1/events", event("o-down"), AUTH)
     check(st == 503 and body["error"]["code"] == "queue_unavailable",
@@ -236,11 +253,15 @@ def scenario_redis_outage(c):
           "Redis down: /readyz 503")
     c.redis.start()
     wait_for(lambda: http("GET", c.base + "/readyz")[0] == 200, 20, "readyz back")
-    check(True, "Redis back: /readyz 200 without a restart of tinbaod")
+    check(c.daemon.proc.poll() is None and c.daemon.proc.pid == pid,
+          "Redis back: /readyz 200 without a restart of tinbaod")
     check(post(c, event("o-up")) == 202, "Redis back: POST -> 202")
-    for eid in ids + ["o-up"]:
-        wait_state(c, eid, ("done",), timeout=40)
-    check(True, "every event accepted before the outage was delivered after it")
+    recs = [wait_state(c, eid, ("done",), timeout=40) for eid in ids + ["o-up"]]
+    sent = [r["messages"][0]["id"] for r in recs if r["messages"][0]["state"] == "sent"]
+    accepted = [r["body"]["RequestId"] for r in c.fake.requests() if r["code"] == "100"]
+    check(len(sent) == len(recs) and all(accepted.count(mid) == 1 for mid in sent),
+          "every event accepted before the outage was delivered after it, once (%d of %d)" %
+          (len(sent), len(recs)))
 
 
 def scenario_two_instances(c, second):
@@ -300,7 +321,17 @@ def main():
         scenario_order(c)
         scenario_dead_letters(c)
         scenario_fallback(c)
-        scenario_expiry(c)
+        c.daemon.stop()
+
+        # 1b. expiry: past give_up_after, then the replay on a restarted daemon
+        write(config(tmp, templates, c.redis.port, hport, c.fake.url, give_up="3s",
+                     max_attempts=1000))
+        c.daemon.start(c.base)
+        expired = scenario_expiry(c)
+        c.daemon.stop()
+        write(config(tmp, templates, c.redis.port, hport, c.fake.url))
+        c.daemon.start(c.base)
+        scenario_replay_expired(c, expired)
         c.daemon.stop()
 
         # 2. failover: the first provider is a closed port
