@@ -71,7 +71,8 @@ SendResult classify_code(const std::string& code, const std::string& message,
         case 100:
             return SendResult::success(smsid, detail);
         case 124:
-            // RequestId is our message id: an earlier attempt was accepted (CONTRACT §5).
+            // RequestId is our message id: an earlier attempt was accepted (a resend is not a new
+            // message).
             return SendResult::success(smsid, detail + " (duplicate RequestId: already sent)");
         case 99:
             return permanent(reason::kBlocked, detail);
@@ -137,7 +138,7 @@ class EsmsProvider final : public Provider {
         co_return result;
     }
 
-    // eSMS calls back with GET when a message reaches a final state (DOMAIN.md §2.1), and
+    // eSMS calls back with GET when a message reaches a final state (docs/providers/esms.md), and
     // retries on timeouts: answering is quick, and repeating an update is harmless.
     std::optional<CallbackResult> handle_callback(const CallbackRequest& request) override {
         CallbackResult result;

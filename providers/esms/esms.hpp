@@ -1,8 +1,8 @@
 // The eSMS.vn (ViHAT) brandname SMS adapter: type `esms`, channel sms.
 //
-// Sends one message per request with SendMultipleMessage_V4_post_json (DOMAIN.md §2.1); the
+// Sends one message per request with SendMultipleMessage_V4_post_json (docs/providers/esms.md); the
 // message id goes as RequestId so eSMS deduplicates a resend within the day, and its answer 124
-// ("Request exist") counts as sent (CONTRACT §5). Keys: base_url, api_key, secret_key, brandname
+// ("Request exist") counts as sent. Keys: base_url, api_key, secret_key, brandname
 // (all required), sms_type (default "2", customer care), sandbox (default false), callback_url,
 // callback_token.
 //

@@ -1,14 +1,15 @@
-// The Zalo ZNS / ZBS template-message adapter: type `zalo_zns`, channel zalo (DOMAIN.md §1).
+// The Zalo ZNS / ZBS template-message adapter: type `zalo_zns`, channel zalo
+// (docs/providers/zalo_zns.md).
 //
 // send(): POST {base_url}/message/template with header access_token and
 // {phone, template_id, template_data, tracking_id = message id[, mode: "development"]}.
 // Parameter lengths are checked before sending (`param_limits`, default `param_max_length`).
-// Zalo's error codes are classified as DOMAIN.md §1.4 recommends: -124/-216/-220 refresh the
+// Zalo's error codes are classified as docs/providers/zalo_zns.md lists: -124/-216/-220 refresh the
 // token and resend once inside the same send(); -133 (night) and -144/-147 (daily limits) are
 // retryable with a fixed earliest time (06:00 Asia/Ho_Chi_Minh); recipient problems are
 // permanent so the route falls back to SMS; configuration problems are permanent and logged.
 //
-// Tokens (DOMAIN.md §1.5): the access token and the single-use rotating refresh token live in
+// Tokens (zalo_tokens.cpp): the access token and the single-use rotating refresh token live in
 // the StateStore under "zalo:<name>:tokens" as {access_token, refresh_token, expires_at_ms}.
 // A new pair is stored before it is used; the configured refresh_token is only the seed used
 // when nothing is stored. Refresh is proactive (within 5 minutes of expiry), single-flight in

@@ -1,0 +1,90 @@
+#include "providers/zalo_zns/zalo_internal.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <cctype>
+#include <string>
+#include <string_view>
+
+#include "common/crypto.hpp"
+#include "common/encoding.hpp"
+#include "common/time.hpp"
+#include "providers/adapter_util.hpp"
+
+namespace tinbao::zalo {
+
+namespace json = boost::json;
+
+using adapter::clean;
+using adapter::scalar_text;
+
+std::optional<CallbackResult> handle_webhook(const std::string& provider_name,
+                                             const ZaloConfig& config,
+                                             const CallbackRequest& request,
+                                             bool& logged_oa_variant) {
+    if (config.webhook_secret.empty()) return std::nullopt;
+    CallbackResult out;
+    auto reject = [&](int status, std::string_view why) {
+        CallbackResult r;
+        r.status = status;
+        json::object e;
+        e["error"] = json::object{{"code", why}};
+        r.body = json::serialize(e);
+        return r;
+    };
+    if (request.method != "POST") return reject(405, "method_not_allowed");
+    std::string signature;
+    for (const auto& [k, v] : request.headers)
+        if (k == "x-zevent-signature") signature = v;
+    if (signature.starts_with("mac=")) signature.erase(0, 4);
+    for (char& c : signature) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (signature.empty()) return reject(401, "missing_signature");
+
+    boost::system::error_code ec;
+    json::value v = json::parse(request.body, ec);
+    const json::object* obj = (!ec && v.is_object()) ? &v.get_object() : nullptr;
+    std::string timestamp = obj ? scalar_text(obj->if_contains("timestamp")) : "";
+    std::string oa_id;
+    if (obj) {
+        if (auto* s = obj->if_contains("sender"); s && s->is_object())
+            oa_id = scalar_text(s->get_object().if_contains("id"));
+    }
+    // Zalo documents app id first; community code reports the OA id. Both need the secret.
+    bool good = constant_time_equal(
+        signature,
+        hex_encode(sha256(config.app_id + request.body + timestamp + config.webhook_secret)));
+    if (!good && !oa_id.empty()) {
+        good = constant_time_equal(signature, hex_encode(sha256(oa_id + request.body + timestamp +
+                                                                config.webhook_secret)));
+        if (good && !logged_oa_variant) {
+            logged_oa_variant = true;
+            spdlog::info("zalo_zns {}: webhook signatures use the OA id variant", provider_name);
+        }
+    }
+    if (!good) {
+        spdlog::warn("zalo_zns {}: webhook with a bad X-ZEvent-Signature refused", provider_name);
+        return reject(401, "bad_signature");
+    }
+    if (!obj) return reject(400, "invalid_json");
+
+    std::string event = scalar_text(obj->if_contains("event_name"));
+    if (event != "user_received_message") return out;
+    const json::value* m = obj->if_contains("message");
+    if (!m || !m->is_object()) return out;
+    const json::object& message = m->get_object();
+    std::string tracking_id = scalar_text(message.if_contains("tracking_id"));
+    // An OA-to-user message uses the same event name without tracking_id/delivery_time.
+    if (tracking_id.empty()) return out;
+    DeliveryUpdate u;
+    u.message_id = clean(tracking_id, 100);
+    u.provider_message_id = clean(scalar_text(message.if_contains("msg_id")), 100);
+    u.dedupe_key = u.provider_message_id;
+    u.state = "delivered";
+    if (auto t = scalar_int(message.if_contains("delivery_time")))
+        u.detail = "delivered at " + rfc3339_utc(*t);
+    out.updates.push_back(std::move(u));
+    return out;
+}
+
+}  // namespace tinbao::zalo
