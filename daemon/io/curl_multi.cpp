@@ -1,5 +1,7 @@
 #include "daemon/io/curl_multi.hpp"
 
+#include "daemon/io/curl_transfer.hpp"
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -11,8 +13,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cctype>
-#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <string_view>
@@ -25,15 +25,10 @@ namespace asio = boost::asio;
 
 namespace {
 
-// The waiting operation's completion handler, type-erased (move-only). complete() posts the
-// answer to the handler's own executor; the work guard keeps that executor's context running
-// while the transfer is in flight.
-template <typename R>
-class Completion {
-  public:
-    virtual ~Completion() = default;
-    virtual void complete(R result) = 0;
-};
+using curl::Completion;
+using curl::Handler;
+using curl::MailHandler;
+using curl::Transfer;
 
 template <typename R, typename H>
 class CompletionFor final : public Completion<R> {
@@ -53,80 +48,12 @@ class CompletionFor final : public Completion<R> {
     asio::executor_work_guard<asio::associated_executor_t<H, asio::any_io_executor>> work_;
 };
 
-using Handler = std::unique_ptr<Completion<HttpResponse>>;
-using MailHandler = std::unique_ptr<Completion<MailResult>>;
-
 void global_init_once() {
     // A function-local static runs curl_global_init exactly once, thread-safely, before the
     // first multi handle exists.
     static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     (void)rc;
 }
-
-HttpResponse::Error classify(CURLcode rc) {
-    switch (rc) {
-        case CURLE_OPERATION_TIMEDOUT:
-            return HttpResponse::Error::timeout;
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_RESOLVE_PROXY:
-            return HttpResponse::Error::connect;
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CERTPROBLEM:
-        case CURLE_SSL_CIPHER:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CRL_BADFILE:
-        case CURLE_SSL_ISSUER_ERROR:
-        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-        case CURLE_SSL_INVALIDCERTSTATUS:
-        case CURLE_SSL_ENGINE_NOTFOUND:
-        case CURLE_SSL_ENGINE_SETFAILED:
-        case CURLE_SSL_ENGINE_INITFAILED:
-        case CURLE_SSL_SHUTDOWN_FAILED:
-        case CURLE_USE_SSL_FAILED:
-            return HttpResponse::Error::tls;
-        default:
-            return HttpResponse::Error::other;
-    }
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() &&
-           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-        s.remove_suffix(1);
-    return s;
-}
-
-bool has_line_break(std::string_view s) {
-    return s.find_first_of("\r\n") != std::string_view::npos;
-}
-
-// One transfer: the easy handle, the request it sends (the body must outlive the transfer) and
-// the answer being collected.
-struct Transfer {
-    CURL* easy = nullptr;
-    curl_slist* headers = nullptr;
-    HttpRequest request;
-    HttpResponse response;
-    std::size_t max_body = 0;
-    bool too_large = false;
-    char error_buffer[CURL_ERROR_SIZE] = {};
-    Handler handler;  // set for HTTP transfers
-
-    // SMTP transfers: the message is uploaded from `mail.message` through on_mail_read.
-    MailHandler mail_handler;  // set for SMTP transfers
-    MailRequest mail;
-    std::size_t mail_sent = 0;
-    curl_slist* recipients = nullptr;
-
-    ~Transfer() {
-        if (headers) curl_slist_free_all(headers);
-        if (recipients) curl_slist_free_all(recipients);
-        if (easy) curl_easy_cleanup(easy);
-    }
-};
 
 // A socket libcurl opened, watched by Asio. The descriptor never owns the fd: it is released
 // (which deregisters it from the reactor) before libcurl closes it.
@@ -139,63 +66,6 @@ struct WatchedSocket {
     bool writing = false;
     bool closed = false;
 };
-
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    size_t len = size * count;
-    if (t->response.body.size() + len > t->max_body) {
-        t->too_large = true;
-        return 0;  // anything but `len` makes libcurl abort the transfer
-    }
-    t->response.body.append(data, len);
-    return len;
-}
-
-size_t on_mail_read(char* buffer, size_t size, size_t count, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    size_t room = size * count;
-    size_t left = t->mail.message.size() - t->mail_sent;
-    size_t n = std::min(room, left);
-    if (n > 0) std::memcpy(buffer, t->mail.message.data() + t->mail_sent, n);
-    t->mail_sent += n;
-    return n;
-}
-
-MailResult::Error classify_mail(CURLcode rc, long reply_code) {
-    switch (classify(rc)) {
-        case HttpResponse::Error::timeout:
-            return MailResult::Error::timeout;
-        case HttpResponse::Error::connect:
-            return MailResult::Error::connect;
-        case HttpResponse::Error::tls:
-            return MailResult::Error::tls;
-        default:
-            break;
-    }
-    if (rc == CURLE_LOGIN_DENIED) return MailResult::Error::login;
-    // libcurl ends the transfer with a send/weird-reply error when the server refuses a
-    // command; the reply code tells the refusal apart from a broken connection.
-    if (reply_code >= 400) return MailResult::Error::rejected;
-    return MailResult::Error::other;
-}
-
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    size_t len = size * count;
-    std::string_view line(data, len);
-    // A new status line starts a new header block (1xx interim answers come first).
-    if (line.starts_with("HTTP/")) {
-        t->response.headers.clear();
-        return len;
-    }
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return len;
-    std::string name(trim(line.substr(0, colon)));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    t->response.headers.emplace_back(std::move(name), std::string(trim(line.substr(colon + 1))));
-    return len;
-}
 
 }  // namespace
 
@@ -224,14 +94,14 @@ struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
         t->request = std::move(request);
         t->max_body = options.max_response_bytes;
         t->handler = std::move(handler);
-        launch(std::move(t), [this](Transfer& x) { return configure(x); });
+        launch(std::move(t), [this](Transfer& x) { return curl::configure_http(x, options); });
     }
 
     void start_mail(MailRequest request, MailHandler handler) {
         auto t = std::make_unique<Transfer>();
         t->mail = std::move(request);
         t->mail_handler = std::move(handler);
-        launch(std::move(t), [this](Transfer& x) { return configure_mail(x); });
+        launch(std::move(t), [this](Transfer& x) { return curl::configure_mail(x, options); });
     }
 
     // Configures the transfer and adds it to the multi handle, or completes it with the reason
@@ -256,121 +126,6 @@ struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
             transfers.erase(it);
             fail(std::move(owned), curl_multi_strerror(mc));
         }
-    }
-
-    // Returns an empty string, or why the message cannot be sent.
-    std::string configure_mail(Transfer& t) {
-        const MailRequest& m = t.mail;
-        bool smtps = m.url.starts_with("smtps://");
-        if (!smtps && !m.url.starts_with("smtp://")) return "mail URL must be smtp:// or smtps://";
-        if (m.recipients.empty()) return "no recipient";
-        for (const auto& a : m.recipients)
-            if (a.empty() || has_line_break(a)) return "invalid recipient address";
-        if (has_line_break(m.mail_from)) return "invalid sender address";
-        t.easy = curl_easy_init();
-        if (!t.easy) return "curl_easy_init failed";
-        CURL* e = t.easy;
-        curl_easy_setopt(e, CURLOPT_URL, m.url.c_str());
-        curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        long timeout_ms = std::max<long>(1, static_cast<long>(m.timeout.count()));
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(e, CURLOPT_PROXY, "");
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_buffer);
-        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-        if (!smtps)
-            curl_easy_setopt(e, CURLOPT_USE_SSL,
-                             m.require_tls ? static_cast<long>(CURLUSESSL_ALL)
-                                           : static_cast<long>(CURLUSESSL_TRY));
-        bool verify = m.verify_tls && options.verify_tls;
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-        if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
-        if (!m.username.empty()) {
-            curl_easy_setopt(e, CURLOPT_USERNAME, m.username.c_str());
-            curl_easy_setopt(e, CURLOPT_PASSWORD, m.password.c_str());
-        }
-        std::string from = "<" + m.mail_from + ">";
-        curl_easy_setopt(e, CURLOPT_MAIL_FROM, from.c_str());  // libcurl copies the string
-        for (const auto& a : m.recipients) {
-            std::string rcpt = "<" + a + ">";
-            curl_slist* next = curl_slist_append(t.recipients, rcpt.c_str());
-            if (!next) return "out of memory";
-            t.recipients = next;
-        }
-        curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t.recipients);
-        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, &on_mail_read);
-        curl_easy_setopt(e, CURLOPT_READDATA, &t);
-        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(m.message.size()));
-        return {};
-    }
-
-    // Returns an empty string, or why the request cannot be sent.
-    std::string configure(Transfer& t) {
-        t.easy = curl_easy_init();
-        if (!t.easy) return "curl_easy_init failed";
-        CURL* e = t.easy;
-        const HttpRequest& r = t.request;
-        curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
-        curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        long timeout_ms = std::max<long>(1, static_cast<long>(r.timeout.count()));
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-        // An empty proxy string disables the proxy environment variables too.
-        curl_easy_setopt(e, CURLOPT_PROXY, options.proxy.c_str());
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_buffer);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
-        curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
-        curl_easy_setopt(e, CURLOPT_USERAGENT, options.user_agent.c_str());
-        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
-        if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
-
-        if (r.method == "GET") {
-            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        } else if (r.method == "HEAD") {
-            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-        } else {
-            if (r.method.empty() || has_line_break(r.method) ||
-                r.method.find(' ') != std::string::npos)
-                return "invalid HTTP method";
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                             static_cast<curl_off_t>(r.body.size()));
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
-            if (r.method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
-        }
-
-        bool has_expect = false;
-        for (const auto& [name, value] : r.headers) {
-            if (name.empty() || has_line_break(name) || has_line_break(value) ||
-                name.find(':') != std::string::npos)
-                return "invalid header '" + name + "'";
-            std::string lower = name;
-            std::transform(lower.begin(), lower.end(), lower.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            if (lower == "expect") has_expect = true;
-            // "Name;" is libcurl's way of sending a header with an empty value.
-            std::string line = value.empty() ? name + ";" : name + ": " + value;
-            curl_slist* next = curl_slist_append(t.headers, line.c_str());
-            if (!next) return "out of memory";
-            t.headers = next;
-        }
-        // Small JSON bodies gain nothing from "Expect: 100-continue" but a round trip.
-        if (!has_expect) {
-            curl_slist* next = curl_slist_append(t.headers, "Expect:");
-            if (!next) return "out of memory";
-            t.headers = next;
-        }
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
-        return {};
     }
 
     void fail(std::unique_ptr<Transfer> t, std::string text) {
@@ -398,40 +153,13 @@ struct CurlMulti::Impl : std::enable_shared_from_this<CurlMulti::Impl> {
         auto t = std::move(it->second);
         transfers.erase(it);
         curl_multi_remove_handle(multi, easy);
-
         if (t->mail_handler) {
-            MailResult result;
-            long reply = 0;
-            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &reply);
-            result.reply_code = static_cast<int>(reply);
-            if (rc != CURLE_OK) {
-                result.error = classify_mail(rc, reply);
-                result.error_text = t->error_buffer[0] ? t->error_buffer : curl_easy_strerror(rc);
-            }
-            t->mail_handler->complete(std::move(result));
+            t->mail_handler->complete(curl::mail_result(*t, rc));
             return;
         }
-
-        HttpResponse resp = std::move(t->response);
-        if (t->too_large) {
-            resp.error = HttpResponse::Error::other;
-            resp.error_text = "response body larger than " + std::to_string(t->max_body) + " bytes";
-        } else if (rc != CURLE_OK) {
-            resp.error = classify(rc);
-            resp.error_text = t->error_buffer[0] ? t->error_buffer : curl_easy_strerror(rc);
-        } else {
-            long status = 0;
-            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-            resp.status = static_cast<int>(status);
-        }
-        if (resp.error != HttpResponse::Error::none) {
-            resp.status = 0;
-            resp.body.clear();
-            resp.headers.clear();
-        }
+        HttpResponse resp = curl::http_result(*t, rc);
         complete(std::move(t), std::move(resp));
     }
-
     void drain() {
         int left = 0;
         while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
