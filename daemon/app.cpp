@@ -19,8 +19,7 @@
 #include "daemon/io/curl_multi.hpp"
 #include "daemon/late_store.hpp"
 #include "daemon/logging.hpp"
-#include "daemon/queue/redis_queue.hpp"
-#include "daemon/queue/sqlite_queue.hpp"
+#include "daemon/queue/make_queue.hpp"
 #include "daemon/reloader.hpp"
 #include "daemon/runtime_builder.hpp"
 
@@ -251,35 +250,17 @@ int run_daemon(const std::filesystem::path& config_file) {
         return 1;
     }
     setup_logging(rt->config->log);
-    auto& qs = rt->config->queue;
-    if (qs.backend == "redis" && qs.redis.tls) {
-        // hiredis 0.14 (Debian 12) has no TLS: refuse rather than send the password in clear.
-        spdlog::error(
-            "queue.redis.url: rediss:// (TLS) is not supported by this build; use a "
-            "local TLS tunnel (stunnel) and redis:// to it");
-        return 1;
-    }
     std::error_code ec;
     std::filesystem::create_directories(rt->config->state_dir, ec);
-    std::unique_ptr<queue::Queue> queue;
-    StateStore* queue_store = nullptr;
-    const std::string consumer = consumer_name(*rt->config);
-    if (qs.backend == "sqlite") {
-        auto db = rt->config->state_dir / "tinbao.db";
-        try {
-            auto q = std::make_unique<queue::SqliteQueue>(io, db, qs.dedupe_ttl, consumer,
-                                                          qs.claim_idle, qs.retention);
-            queue_store = q.get();
-            queue = std::move(q);
-        } catch (const std::exception& e) {
-            spdlog::error("queue: cannot open {}: {}", db.string(), e.what());
-            return 1;
-        }
-    } else {
-        auto q = std::make_unique<queue::RedisQueue>(io, qs, consumer);
-        queue_store = q.get();
-        queue = std::move(q);
+    queue::OpenedQueue opened;
+    try {
+        opened = queue::make_queue(io, *rt->config, consumer_name(*rt->config));
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
     }
+    std::unique_ptr<queue::Queue> queue = std::move(opened.queue);
+    StateStore* queue_store = opened.store;
     // Providers keep durable state (Zalo tokens) in the queue's store.
     store.attach(queue_store);
     warn_if_few_open_files(*rt);

@@ -17,18 +17,17 @@ namespace tinbao {
 void Backend::start() { asio::co_spawn(io_, refresh_gauges(), asio::detached); }
 
 asio::awaitable<http::ApiBackend::Ingest> Backend::ingest(const Event& event) {
-    auto outcome = co_await queue_.ingest(event, json::serialize(event.json));
-    switch (outcome) {
-        case queue::IngestOutcome::accepted:
-            ++accepted_;
-            co_return Ingest::accepted;
-        case queue::IngestOutcome::duplicate:
-            ++duplicates_;
-            co_return Ingest::duplicate;
-        default:
-            ++unavailable_;
-            co_return Ingest::unavailable;
+    Result<void> stored = co_await queue_.ingest(event, json::serialize(event.json));
+    if (stored) {
+        ++accepted_;
+        co_return Ingest::accepted;
     }
+    if (stored.error() == Errc::duplicate) {
+        ++duplicates_;
+        co_return Ingest::duplicate;
+    }
+    ++unavailable_;
+    co_return Ingest::unavailable;
 }
 
 asio::awaitable<http::Lookup> Backend::event_record(std::string id) {
@@ -137,7 +136,7 @@ asio::awaitable<void> Backend::apply(std::vector<DeliveryUpdate> updates, std::s
     for (auto& u : updates)
         spdlog::info("message {}: {} reports {}{}{}", u.message_id, provider, u.state,
                      u.reason.empty() ? "" : ": ", u.reason);
-    bool recorded = co_await queue_.apply_updates(updates);
+    Result<void> recorded = co_await queue_.apply_updates(updates);
     if (!recorded) spdlog::warn("delivery reports from {} could not all be recorded", provider);
 }
 
@@ -149,12 +148,15 @@ asio::awaitable<void> Backend::refresh_gauges() {
     }
 }
 
-http::Lookup Backend::convert(queue::Lookup l) {
+http::Lookup Backend::convert(Result<json::value> found) {
     http::Lookup out;
-    out.value = std::move(l.value);
-    out.status = l.status == queue::Lookup::Status::found       ? http::Lookup::Status::found
-                 : l.status == queue::Lookup::Status::not_found ? http::Lookup::Status::not_found
-                                                                : http::Lookup::Status::unavailable;
+    if (found) {
+        out.status = http::Lookup::Status::found;
+        out.value = std::move(*found);
+    } else {
+        out.status = found.error() == Errc::not_found ? http::Lookup::Status::not_found
+                                                      : http::Lookup::Status::unavailable;
+    }
     return out;
 }
 

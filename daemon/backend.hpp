@@ -43,7 +43,7 @@ class Backend final : public http::ApiBackend {
   private:
     boost::asio::awaitable<void> apply(std::vector<DeliveryUpdate> updates, std::string provider);
     boost::asio::awaitable<void> refresh_gauges();
-    static http::Lookup convert(queue::Lookup l);
+    static http::Lookup convert(Result<boost::json::value> found);
 
     boost::asio::io_context& io_;
     queue::Queue& queue_;

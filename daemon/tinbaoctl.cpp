@@ -19,8 +19,7 @@
 #include "common/redact.hpp"
 #include "daemon/io/curl_multi.hpp"
 #include "daemon/late_store.hpp"
-#include "daemon/queue/redis_queue.hpp"
-#include "daemon/queue/sqlite_queue.hpp"
+#include "daemon/queue/make_queue.hpp"
 #include "daemon/render/phone.hpp"
 #include "daemon/render/sms_text.hpp"
 #include "daemon/runtime_builder.hpp"
@@ -260,19 +259,11 @@ int cmd_send_test(const std::string& config, const std::vector<std::string>& arg
         for (auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
         return 1;
     }
-    auto& qs = rt->config->queue;
     std::unique_ptr<tinbao::queue::Queue> queue;
     try {
-        if (qs.backend == "sqlite") {
-            auto q = std::make_unique<tinbao::queue::SqliteQueue>(
-                io, rt->config->state_dir / "tinbao.db", qs.dedupe_ttl, "tinbaoctl");
-            store.attach(q.get());
-            queue = std::move(q);
-        } else {
-            auto q = std::make_unique<tinbao::queue::RedisQueue>(io, qs, "tinbaoctl");
-            store.attach(q.get());
-            queue = std::move(q);
-        }
+        auto opened = tinbao::queue::make_queue(io, *rt->config, "tinbaoctl");
+        store.attach(opened.store);
+        queue = std::move(opened.queue);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "tinbaoctl: cannot open the queue: %s\n", e.what());
         return 1;

@@ -13,25 +13,13 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/model/event.hpp"
+
 namespace tinbao {
 
 struct EventLimits {
     std::size_t max_depth = 16;
     std::size_t max_string_bytes = 4096;
-};
-
-// A validated event. `json` is the whole event with every string NFC-normalised and
-// `dossier.status` replaced by the canonical status; templates render against it.
-struct Event {
-    std::string event_id;
-    std::string dossier_code;
-    std::string status;            // canonical
-    std::string original_status;   // as sent
-    std::string phone;             // as sent (may be empty)
-    std::string email;             // may be empty
-    std::string zalo_user_id;      // may be empty
-    std::vector<std::string> channels;  // the event's override, empty when none
-    boost::json::value json;
 };
 
 struct EventError {

@@ -449,7 +449,7 @@ asio::awaitable<void> Processor::schedule_loop() {
         std::chrono::milliseconds lease(30000);
         for (auto& p : rt->providers) lease = std::max(lease, p->provider->settings().timeout * 3);
         std::size_t room = max_active_ > active_.size() ? max_active_ - active_.size() : 0;
-        std::optional<std::vector<queue::DueJob>> due;
+        Result<std::vector<queue::DueJob>> due = std::vector<queue::DueJob>{};
         if (room > 0) due = co_await queue_.take_due(std::min<std::size_t>(room, 256), lease);
         std::size_t n = due ? due->size() : 0;
         for (auto& d : due ? *due : std::vector<queue::DueJob>{}) {
@@ -478,8 +478,9 @@ asio::awaitable<void> Processor::heartbeat() {
         }
         first = false;
         auto rt = runtime_;
-        int n = co_await queue_.heartbeat_instances();
-        if (n < 0) continue;  // keep the last known count
+        Result<int> counted = co_await queue_.heartbeat_instances();
+        if (!counted) continue;  // keep the last known count
+        int n = *counted;
         if (!instances_known_) {
             instances_known_ = true;
             for (auto& p : rt->providers) p->limiter->set_instances(n);
@@ -767,7 +768,9 @@ asio::awaitable<void> Processor::commit(queue::Commit c) {
     // Until the commit is written the stream entry stays pending and a job stays leased: after a
     // crash both come back, and the message id keeps providers from sending twice.
     std::chrono::milliseconds backoff(200);
-    while (!co_await queue_.commit(c)) {
+    for (;;) {
+        Result<void> written = co_await queue_.commit(c);
+        if (written) break;
         if (!running_) {
             spdlog::warn("event {}: not recorded before shutdown; it resumes at the next start",
                          c.event_id);
@@ -807,11 +810,11 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
     std::vector<MessageRecord> initial;
     for (auto& m : plan.messages) initial.push_back(m.record);
     auto claim = co_await queue_.claim(entry, ev, initial);
-    if (claim.kind == queue::Claim::Kind::unavailable) {
+    if (!claim && claim.error() != Errc::duplicate) {
         finished(key);  // stays pending; taken up again later
         co_return;
     }
-    if (claim.kind == queue::Claim::Kind::duplicate) {
+    if (!claim) {
         ++stats_.events_duplicate;
         spdlog::info("event {} dossier {}: duplicate copy (entry {}) ignored", ev.event_id,
                      ev.dossier_code, entry.id);
@@ -833,7 +836,7 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
     // form for HTTP, the sender's for the stream, which parsing normalises the same way).
     const std::string& payload = entry.payload;
     for (size_t i = 0; i < plan.messages.size(); ++i) {
-        auto& existing = claim.existing[i];
+        auto& existing = claim->existing[i];
         // Settled before a restart, or already in the schedule: not attempted again from here.
         if (existing && (is_settled(existing->state) || existing->attempts > 0)) continue;
         Work w;
@@ -845,7 +848,7 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
         w.msg = std::move(plan.messages[i]);
         w.epoch_ms = w.msg.record.created_at_ms;
         w.accepted_ms = entry.created_ms;
-        if (claim.blocked_until_ms > 0) w.not_before_ms = claim.blocked_until_ms + 1;
+        if (claim->blocked_until_ms > 0) w.not_before_ms = claim->blocked_until_ms + 1;
         co_await run_message(rt, w, c);
     }
     co_await commit(std::move(c));
@@ -921,8 +924,7 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
     }
     // Coalescing: a newer notice of the dossier arrived within the window: this one is not sent.
     if (rt->config->coalesce_window.count() > 0 && w.msg.record.attempts == 0) {
-        std::optional<bool> newer =
-            co_await queue_.dossier_has_newer(w.event->dossier_code, w.entry_id);
+        Result<bool> newer = co_await queue_.dossier_has_newer(w.event->dossier_code, w.entry_id);
         if (newer && *newer) {
             auto& rec = w.msg.record;
             rec.state = state::kSuperseded;
@@ -945,8 +947,9 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
         w.coalesce_checked = true;
     }
     // An older notice of the dossier that was put back meanwhile still goes first.
-    int64_t blocked = co_await queue_.dossier_blocked_until(
+    Result<int64_t> waiting = co_await queue_.dossier_blocked_until(
         w.event->dossier_code, w.msg.record.created_at_ms, w.msg.record.id);
+    int64_t blocked = waiting ? *waiting : -1;  // no answer: not held back
     if (blocked >= now_ms()) {
         w.msg.record.state = state::kQueued;
         c.schedule.push_back(queue::Job{due.job.message_id, due.job.payload, blocked + 1});

@@ -24,7 +24,7 @@
 #include "daemon/pipeline/breaker.hpp"
 #include "daemon/pipeline/limiter.hpp"
 #include "daemon/pipeline/metrics.hpp"
-#include "daemon/pipeline/records.hpp"
+#include "daemon/model/records.hpp"
 #include "daemon/queue/queue.hpp"
 #include "daemon/render/registered.hpp"
 #include "daemon/render/template.hpp"

@@ -1,13 +1,18 @@
 // The queue seam: what the pipeline and the API need from durable storage, whatever the backend
-// (Redis Streams now; SQLite for one node later). Nothing Redis-specific crosses this interface.
+// (Redis Streams, or SQLite for one node). Nothing Redis-specific crosses this interface.
 //
 // Guarantees every backend gives:
-//  - ingest() answers `accepted` only once the event is durably stored, `duplicate` for an
-//    event_id seen within dedupe_ttl, `unavailable` when it cannot tell (the caller answers 503).
-//  - read() hands each entry to one consumer; an entry not acknowledged (record(..., ack=true) or
-//    reject()) is handed out again after a restart or when its consumer died.
+//  - ingest() succeeds only once the event is durably stored; it fails with Errc::duplicate for
+//    an event_id seen within dedupe_ttl, Errc::queue_unavailable when it cannot tell (the caller
+//    answers 503).
+//  - read() hands each entry to one consumer; an entry not acknowledged (commit with `ack`, ack()
+//    or reject()) is handed out again after a restart or when its consumer died.
 //  - claim() decides, atomically across instances, whether this entry is the one that notifies for
-//    its event_id, and returns the records a previous attempt already wrote.
+//    its event_id (else Errc::duplicate), and returns the records a previous attempt already wrote.
+//
+// Failures: every fallible call answers a Result<T> (boost::system::result) whose error is an
+// Errc (daemon/model/error.hpp): queue_unavailable when the backend did not answer or could not
+// write (nothing changed), not_found for a lookup of nothing, duplicate as above.
 //
 // Threading: all methods are awaited on the daemon's io_context.
 #pragma once
@@ -20,8 +25,9 @@
 #include <string>
 #include <vector>
 
-#include "daemon/pipeline/event.hpp"
-#include "daemon/pipeline/records.hpp"
+#include "daemon/model/error.hpp"
+#include "daemon/model/event.hpp"
+#include "daemon/model/records.hpp"
 #include "providers/provider.hpp"
 
 namespace tinbao::queue {
@@ -33,11 +39,9 @@ struct Entry {
     int64_t created_ms = 0;  // when it was queued (end-to-end latency); 0 when unknown
 };
 
-enum class IngestOutcome { accepted, duplicate, unavailable };
-
+// The entry that notifies for its event (a claim that did not fail with Errc::duplicate).
 struct Claim {
-    enum class Kind { process, duplicate, unavailable } kind = Kind::unavailable;
-    // For `process`: per initial message (same order), the record already stored, if any.
+    // Per initial message (same order), the record already stored, if any.
     std::vector<std::optional<MessageRecord>> existing;
     // Per-dossier order: an earlier notice of the same dossier waits for a later attempt until
     // then (Unix ms; 0 when none): this event's messages must not overtake it.
@@ -78,68 +82,69 @@ struct DeadLetterQuery {
     std::size_t limit = 100;
 };
 
-struct Lookup {
-    enum class Status { found, not_found, unavailable } status = Status::not_found;
-    boost::json::value value;
-};
-
 class Queue {
 public:
+    template <class T>
+    using Awaitable = boost::asio::awaitable<Result<T>>;
+
     virtual ~Queue() = default;
     virtual void start() = 0;
     virtual void stop() = 0;
+    // Whether the queue can take events now (/readyz).
     virtual bool ready() const = 0;
     virtual std::string describe() const = 0;  // for logs, no secrets
 
-    virtual boost::asio::awaitable<IngestOutcome> ingest(const Event& event,
-                                                         const std::string& payload) = 0;
-    // Up to `max` entries; waits at most `wait` when there are none. nullopt: backend error.
-    virtual boost::asio::awaitable<std::optional<std::vector<Entry>>> read(
-        std::size_t max, std::chrono::milliseconds wait) = 0;
-    virtual boost::asio::awaitable<Claim> claim(const Entry& entry, const Event& event,
-                                                const std::vector<MessageRecord>& initial) = 0;
-    // Writes a Commit atomically. False when it could not be written (nothing changed; an
-    // entry stays unacknowledged, a leased job comes back when its lease ends).
-    virtual boost::asio::awaitable<bool> commit(const Commit& c) = 0;
+    // Errc::duplicate: the event_id was seen within dedupe_ttl.
+    virtual Awaitable<void> ingest(const Event& event, const std::string& payload) = 0;
+    // Up to `max` entries; waits at most `wait` when there are none.
+    virtual Awaitable<std::vector<Entry>> read(std::size_t max,
+                                               std::chrono::milliseconds wait) = 0;
+    // Errc::duplicate: another entry notifies for this event.
+    virtual Awaitable<Claim> claim(const Entry& entry, const Event& event,
+                                   const std::vector<MessageRecord>& initial) = 0;
+    // Writes a Commit atomically. On failure nothing changed (an entry stays unacknowledged, a
+    // leased job comes back when its lease ends).
+    virtual Awaitable<void> commit(const Commit& c) = 0;
     // Jobs due now (at most `max`), leased to this instance for `lease`.
-    virtual boost::asio::awaitable<std::optional<std::vector<DueJob>>> take_due(
-        std::size_t max, std::chrono::milliseconds lease) = 0;
+    virtual Awaitable<std::vector<DueJob>> take_due(std::size_t max,
+                                                    std::chrono::milliseconds lease) = 0;
     // Dead letters, newest first: {"dead_letters": [message records]}.
-    virtual boost::asio::awaitable<Lookup> dead_letters(const DeadLetterQuery& q) = 0;
+    virtual Awaitable<boost::json::value> dead_letters(const DeadLetterQuery& q) = 0;
     // Takes dead letters out (by id, or every one matching `reason`), returning their jobs so the
-    // pipeline can schedule them again. nullopt: backend error.
-    virtual boost::asio::awaitable<std::optional<std::vector<Job>>> take_dead(
-        const std::vector<std::string>& ids, const std::string& reason) = 0;
+    // pipeline can schedule them again.
+    virtual Awaitable<std::vector<Job>> take_dead(const std::vector<std::string>& ids,
+                                                  const std::string& reason) = 0;
     // Per-dossier order: the latest next attempt among the dossier's notices created before
-    // `created_ms` that still wait, other than `message_id` (0: none; -1: no answer).
-    virtual boost::asio::awaitable<int64_t> dossier_blocked_until(
-        const std::string& dossier_code, int64_t created_ms, const std::string& message_id) = 0;
+    // `created_ms` that still wait, other than `message_id` (0: none).
+    virtual Awaitable<int64_t> dossier_blocked_until(const std::string& dossier_code,
+                                                     int64_t created_ms,
+                                                     const std::string& message_id) = 0;
     // Coalescing: has an event of this dossier been claimed from an entry queued after
-    // `entry_id`? nullopt: no answer.
-    virtual boost::asio::awaitable<std::optional<bool>> dossier_has_newer(
-        const std::string& dossier_code, const std::string& entry_id) = 0;
+    // `entry_id`?
+    virtual Awaitable<bool> dossier_has_newer(const std::string& dossier_code,
+                                              const std::string& entry_id) = 0;
     // Live instances sharing this queue (for dividing rate limits); registers this one.
-    // -1 when the queue did not answer.
-    virtual boost::asio::awaitable<int> heartbeat_instances() = 0;
+    virtual Awaitable<int> heartbeat_instances() = 0;
     // Delivery reports from providers (call-backs): applied once each (by dedupe_key), never
     // moving a message backwards; the event's state follows.
-    virtual boost::asio::awaitable<bool> apply_updates(
-        const std::vector<DeliveryUpdate>& updates) = 0;
+    virtual Awaitable<void> apply_updates(const std::vector<DeliveryUpdate>& updates) = 0;
     // Gauges for /metrics: stream backlog, scheduled jobs, dead letters (-1 when unknown).
     struct Gauges {
         int64_t backlog = -1, scheduled = -1, dead = -1;
     };
     virtual boost::asio::awaitable<Gauges> gauges() = 0;
     // Acknowledges an entry that needs nothing more (a duplicate copy of an event).
-    virtual boost::asio::awaitable<bool> ack(const Entry& entry) = 0;
+    virtual Awaitable<void> ack(const Entry& entry) = 0;
     // An entry that is not a valid event: kept aside with the reason, and acknowledged.
-    virtual boost::asio::awaitable<bool> reject(const Entry& entry, const std::string& reason) = 0;
+    virtual Awaitable<void> reject(const Entry& entry, const std::string& reason) = 0;
     // Tells the backend these entries are still being worked on (so nobody takes them over).
+    // Best effort: a failure shows as a takeover later, which the claim makes harmless.
     virtual boost::asio::awaitable<void> keep_alive(const std::vector<std::string>& entry_ids) = 0;
 
-    virtual boost::asio::awaitable<Lookup> event_record(const std::string& event_id) = 0;
-    virtual boost::asio::awaitable<Lookup> message_record(const std::string& message_id) = 0;
-    virtual boost::asio::awaitable<Lookup> dossier_messages(const std::string& dossier_code) = 0;
+    // The API's views; Errc::not_found when there is no such record.
+    virtual Awaitable<boost::json::value> event_record(const std::string& event_id) = 0;
+    virtual Awaitable<boost::json::value> message_record(const std::string& message_id) = 0;
+    virtual Awaitable<boost::json::value> dossier_messages(const std::string& dossier_code) = 0;
 };
 
 }  // namespace tinbao::queue

@@ -21,6 +21,10 @@ namespace {
 
 constexpr const char* kGroup = "tinbao";
 
+Failure unavailable() {
+    return fail(Errc::queue_unavailable);
+}
+
 // Lua shared by the scripts below. `prefix` always ends with ':'.
 //  - event_state: the event's state from its messages (CONTRACT §4). Each message's state is kept
 //    in the event hash as field "s:<id>", so no record is decoded; a message without that field
@@ -590,11 +594,12 @@ std::string RedisQueue::key(std::string_view kind, std::string_view id) const {
     return k;
 }
 
-asio::awaitable<IngestOutcome> RedisQueue::ingest(const Event& event, const std::string& payload) {
+asio::awaitable<Result<void>> RedisQueue::ingest(const Event& event, const std::string& payload) {
     redis::Args args{event.event_id, payload, event.dossier_code, event.status};
     std::optional<redis::Reply> r = co_await ingest_batch_->call(std::move(args));
-    if (!r || r->type != redis::Reply::Type::string) co_return IngestOutcome::unavailable;
-    co_return r->str.empty() ? IngestOutcome::duplicate : IngestOutcome::accepted;
+    if (!r || r->type != redis::Reply::Type::string) co_return unavailable();
+    if (r->str.empty()) co_return fail(Errc::duplicate);
+    co_return Result<void>();
 }
 
 asio::awaitable<bool> RedisQueue::ensure_group() {
@@ -611,9 +616,10 @@ asio::awaitable<bool> RedisQueue::ensure_group() {
     co_return true;
 }
 
-asio::awaitable<std::optional<std::vector<Entry>>> RedisQueue::read(
-    std::size_t max, std::chrono::milliseconds wait) {
-    if (!co_await ensure_group()) co_return std::nullopt;
+asio::awaitable<Result<std::vector<Entry>>> RedisQueue::read(std::size_t max,
+                                                            std::chrono::milliseconds wait) {
+    bool group = co_await ensure_group();
+    if (!group) co_return unavailable();
     std::vector<Entry> out;
     auto count = std::to_string(max);
 
@@ -651,11 +657,11 @@ asio::awaitable<std::optional<std::vector<Entry>>> RedisQueue::read(
     args.push_back(stream_);
     args.push_back(from);
     auto r = co_await reader_.command(std::move(args), wait + settings_.redis.command_timeout);
-    if (!r.ok) co_return std::nullopt;
+    if (!r.ok) co_return unavailable();
     if (r.reply.is_error()) {
         if (r.reply.str.rfind("NOGROUP", 0) == 0) group_ok_ = false;
         spdlog::warn("queue: read failed: {}", r.reply.str);
-        co_return std::nullopt;
+        co_return unavailable();
     }
     if (r.reply.type == redis::Reply::Type::array) {
         for (auto& stream : r.reply.elements)
@@ -694,8 +700,8 @@ asio::awaitable<int64_t> RedisQueue::trim_acknowledged() {
     co_return r.reply.integer;
 }
 
-asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
-                                         const std::vector<MessageRecord>& initial) {
+asio::awaitable<Result<Claim>> RedisQueue::claim(const Entry& entry, const Event& event,
+                                                 const std::vector<MessageRecord>& initial) {
     redis::Args args{entry.id, event.event_id, event.dossier_code, event.status,
                      std::to_string(initial.size())};
     args.reserve(args.size() + 4 * initial.size());
@@ -706,13 +712,10 @@ asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
         args.push_back(m.state);
     }
     std::optional<redis::Reply> r = co_await claim_batch_->call(std::move(args));
+    if (!r || r->type != redis::Reply::Type::array || r->elements.empty())
+        co_return unavailable();
+    if (r->elements[0].str == "duplicate") co_return fail(Errc::duplicate);
     Claim c;
-    if (!r || r->type != redis::Reply::Type::array || r->elements.empty()) co_return c;
-    if (r->elements[0].str == "duplicate") {
-        c.kind = Claim::Kind::duplicate;
-        co_return c;
-    }
-    c.kind = Claim::Kind::process;
     if (r->elements.size() >= 2) {
         try {
             c.blocked_until_ms = static_cast<int64_t>(std::stod(r->elements[1].str));
@@ -727,7 +730,7 @@ asio::awaitable<Claim> RedisQueue::claim(const Entry& entry, const Event& event,
     co_return c;
 }
 
-asio::awaitable<bool> RedisQueue::commit(const Commit& c) {
+asio::awaitable<Result<void>> RedisQueue::commit(const Commit& c) {
     redis::Args args{c.event_id,
                      c.dossier_code,
                      c.status,
@@ -760,17 +763,18 @@ asio::awaitable<bool> RedisQueue::commit(const Commit& c) {
         args.push_back(j.payload);
     }
     std::optional<redis::Reply> r = co_await commit_batch_->call(std::move(args));
-    co_return r && r->type == redis::Reply::Type::string;
+    if (!r || r->type != redis::Reply::Type::string) co_return unavailable();
+    co_return Result<void>();
 }
 
-asio::awaitable<std::optional<std::vector<DueJob>>> RedisQueue::take_due(
+asio::awaitable<Result<std::vector<DueJob>>> RedisQueue::take_due(
     std::size_t max, std::chrono::milliseconds lease) {
     auto now = now_ms();
     std::vector<std::string> keys{prefix_ + ":sched"};
     std::vector<std::string> args{std::to_string(now), std::to_string(now + lease.count()),
                                   std::to_string(max), prefix_ + ":"};
     auto r = co_await kTakeDue.run(cmd_, keys, args);
-    if (!r.ok || r.reply.is_error()) co_return std::nullopt;
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
     std::vector<DueJob> out;
     auto& e = r.reply.elements;
     for (size_t i = 0; i + 2 < e.size(); i += 3) {
@@ -784,22 +788,15 @@ asio::awaitable<std::optional<std::vector<DueJob>>> RedisQueue::take_due(
     co_return out;
 }
 
-asio::awaitable<Lookup> RedisQueue::dead_letters(const DeadLetterQuery& q) {
-    Lookup out;
+asio::awaitable<Result<json::value>> RedisQueue::dead_letters(const DeadLetterQuery& q) {
     // Newest first; filtered here by reason, reading at most a few thousand.
     redis::Args range{"ZREVRANGE", prefix_ + ":dlq", "0", "4999"};
     auto r = co_await cmd_.command(std::move(range));
-    if (!r.ok || r.reply.is_error()) {
-        out.status = Lookup::Status::unavailable;
-        co_return out;
-    }
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
     std::vector<std::string> ids;
     for (auto& e : r.reply.elements) ids.push_back(e.str);
     auto list = co_await fetch_messages(std::move(ids));
-    if (!list) {
-        out.status = Lookup::Status::unavailable;
-        co_return out;
-    }
+    if (!list) co_return unavailable();
     json::array filtered;
     for (auto& v : *list) {
         if (filtered.size() >= q.limit) break;
@@ -810,12 +807,10 @@ asio::awaitable<Lookup> RedisQueue::dead_letters(const DeadLetterQuery& q) {
         }
         filtered.push_back(v);
     }
-    out.status = Lookup::Status::found;
-    out.value = json::object{{"dead_letters", std::move(filtered)}};
-    co_return out;
+    co_return json::value(json::object{{"dead_letters", std::move(filtered)}});
 }
 
-asio::awaitable<std::optional<std::vector<Job>>> RedisQueue::take_dead(
+asio::awaitable<Result<std::vector<Job>>> RedisQueue::take_dead(
     const std::vector<std::string>& ids, const std::string& reason) {
     std::vector<std::string> chosen = ids;
     if (chosen.empty() && !reason.empty()) {
@@ -823,8 +818,8 @@ asio::awaitable<std::optional<std::vector<Job>>> RedisQueue::take_dead(
         q.reason = reason;
         q.limit = 5000;
         auto found = co_await dead_letters(q);
-        if (found.status != Lookup::Status::found) co_return std::nullopt;
-        for (auto& v : found.value.as_object()["dead_letters"].as_array())
+        if (!found) co_return found.error();
+        for (auto& v : found->as_object()["dead_letters"].as_array())
             chosen.emplace_back(v.as_object()["id"].as_string());
     }
     std::vector<Job> out;
@@ -833,7 +828,7 @@ asio::awaitable<std::optional<std::vector<Job>>> RedisQueue::take_dead(
     std::vector<std::string> args{prefix_ + ":"};
     args.insert(args.end(), chosen.begin(), chosen.end());
     auto r = co_await kTakeDead.run(cmd_, keys, args);
-    if (!r.ok || r.reply.is_error()) co_return std::nullopt;
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
     auto& e = r.reply.elements;
     for (size_t i = 0; i + 1 < e.size(); i += 2) {
         Job j;
@@ -844,7 +839,7 @@ asio::awaitable<std::optional<std::vector<Job>>> RedisQueue::take_dead(
     co_return out;
 }
 
-asio::awaitable<int> RedisQueue::heartbeat_instances() {
+asio::awaitable<Result<int>> RedisQueue::heartbeat_instances() {
     auto now = now_ms();
     std::vector<redis::Args> cmds{
         {"ZADD", prefix_ + ":instances", std::to_string(now), consumer_},
@@ -852,7 +847,7 @@ asio::awaitable<int> RedisQueue::heartbeat_instances() {
         {"ZCARD", prefix_ + ":instances"}};
     auto rs = co_await cmd_.pipeline(std::move(cmds));
     auto& last = rs.back();
-    if (!last.ok || last.reply.type != redis::Reply::Type::integer) co_return -1;
+    if (!last.ok || last.reply.type != redis::Reply::Type::integer) co_return unavailable();
     co_return std::max<int>(1, static_cast<int>(last.reply.integer));
 }
 
@@ -871,7 +866,7 @@ asio::awaitable<Queue::Gauges> RedisQueue::gauges() {
     co_return g;
 }
 
-asio::awaitable<bool> RedisQueue::apply_updates(const std::vector<DeliveryUpdate>& updates) {
+asio::awaitable<Result<void>> RedisQueue::apply_updates(const std::vector<DeliveryUpdate>& updates) {
     bool all = true;
     for (auto& u : updates) {
         json::object body{{"id", u.message_id},
@@ -891,16 +886,18 @@ asio::awaitable<bool> RedisQueue::apply_updates(const std::vector<DeliveryUpdate
             all = false;
         }
     }
-    co_return all;
+    if (!all) co_return unavailable();
+    co_return Result<void>();
 }
 
-asio::awaitable<bool> RedisQueue::ack(const Entry& entry) {
+asio::awaitable<Result<void>> RedisQueue::ack(const Entry& entry) {
     redis::Args cmd3{"XACK", stream_, kGroup, entry.id};
     auto r = co_await cmd_.command(std::move(cmd3));
-    co_return r.ok && !r.reply.is_error();
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    co_return Result<void>();
 }
 
-asio::awaitable<bool> RedisQueue::reject(const Entry& entry, const std::string& reason) {
+asio::awaitable<Result<void>> RedisQueue::reject(const Entry& entry, const std::string& reason) {
     std::vector<redis::Args> cmds{
         {"MULTI"},
         {"XADD", stream_ + ":invalid", "MAXLEN", "~", "100000", "*", "event", entry.payload,
@@ -908,7 +905,9 @@ asio::awaitable<bool> RedisQueue::reject(const Entry& entry, const std::string& 
         {"XACK", stream_, kGroup, entry.id},
         {"EXEC"}};
     auto results = co_await cmd_.pipeline(std::move(cmds));
-    co_return results.back().ok && results.back().reply.type == redis::Reply::Type::array;
+    if (!results.back().ok || results.back().reply.type != redis::Reply::Type::array)
+        co_return unavailable();
+    co_return Result<void>();
 }
 
 asio::awaitable<void> RedisQueue::keep_alive(const std::vector<std::string>& entry_ids) {
@@ -920,15 +919,11 @@ asio::awaitable<void> RedisQueue::keep_alive(const std::vector<std::string>& ent
     co_await cmd_.command(std::move(args));
 }
 
-asio::awaitable<Lookup> RedisQueue::event_record(const std::string& event_id) {
-    Lookup out;
+asio::awaitable<Result<json::value>> RedisQueue::event_record(const std::string& event_id) {
     redis::Args cmd4{"HGETALL", key("ev", event_id)};
     auto r = co_await cmd_.command(std::move(cmd4));
-    if (!r.ok || r.reply.is_error()) {
-        out.status = Lookup::Status::unavailable;
-        co_return out;
-    }
-    if (r.reply.elements.empty()) co_return out;
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    if (r.reply.elements.empty()) co_return fail(Errc::not_found);
     json::object rec;
     rec["event_id"] = event_id;
     std::string msgs;
@@ -945,14 +940,9 @@ asio::awaitable<Lookup> RedisQueue::event_record(const std::string& event_id) {
         }
     }
     std::optional<json::array> list = co_await fetch_messages(split(msgs, ','));
-    if (!list) {
-        out.status = Lookup::Status::unavailable;
-        co_return out;
-    }
+    if (!list) co_return unavailable();
     rec["messages"] = std::move(*list);
-    out.status = Lookup::Status::found;
-    out.value = std::move(rec);
-    co_return out;
+    co_return json::value(std::move(rec));
 }
 
 asio::awaitable<std::optional<json::array>> RedisQueue::fetch_messages(
@@ -972,39 +962,28 @@ asio::awaitable<std::optional<json::array>> RedisQueue::fetch_messages(
     co_return list;
 }
 
-asio::awaitable<Lookup> RedisQueue::message_record(const std::string& message_id) {
-    Lookup out;
+asio::awaitable<Result<json::value>> RedisQueue::message_record(const std::string& message_id) {
     redis::Args cmd5{"GET", key("msg", message_id)};
     auto r = co_await cmd_.command(std::move(cmd5));
-    if (!r.ok || r.reply.is_error()) {
-        out.status = Lookup::Status::unavailable;
-        co_return out;
-    }
-    if (r.reply.is_nil()) co_return out;
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    if (r.reply.is_nil()) co_return fail(Errc::not_found);
     boost::system::error_code ec;
-    out.value = json::parse(r.reply.str, ec);
-    out.status = ec ? Lookup::Status::unavailable : Lookup::Status::found;
-    co_return out;
+    json::value v = json::parse(r.reply.str, ec);
+    if (ec) co_return unavailable();
+    co_return v;
 }
 
-asio::awaitable<Lookup> RedisQueue::dossier_messages(const std::string& dossier_code) {
-    Lookup out;
+asio::awaitable<Result<json::value>> RedisQueue::dossier_messages(
+    const std::string& dossier_code) {
     redis::Args cmd6{"ZREVRANGE", key("dossier", dossier_code), "0", "199"};
     auto r = co_await cmd_.command(std::move(cmd6));
-    if (!r.ok || r.reply.is_error()) {
-        out.status = Lookup::Status::unavailable;
-        co_return out;
-    }
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
     std::vector<std::string> ids;
     for (auto& e : r.reply.elements) ids.push_back(e.str);
     std::optional<json::array> list = co_await fetch_messages(std::move(ids));
-    if (!list) {
-        out.status = Lookup::Status::unavailable;
-        co_return out;
-    }
-    out.status = Lookup::Status::found;
-    out.value = json::object{{"dossier_code", dossier_code}, {"messages", std::move(*list)}};
-    co_return out;
+    if (!list) co_return unavailable();
+    co_return json::value(
+        json::object{{"dossier_code", dossier_code}, {"messages", std::move(*list)}});
 }
 
 asio::awaitable<StoreRead> RedisQueue::get(std::string k) {
@@ -1036,26 +1015,27 @@ asio::awaitable<void> RedisQueue::unlock(std::string k) {
     co_await kUnlock.run(cmd_, keys, args);
 }
 
-asio::awaitable<int64_t> RedisQueue::dossier_blocked_until(const std::string& dossier_code,
-                                                           int64_t created_ms,
-                                                           const std::string& message_id) {
+asio::awaitable<Result<int64_t>> RedisQueue::dossier_blocked_until(
+    const std::string& dossier_code, int64_t created_ms, const std::string& message_id) {
     std::vector<std::string> keys;
     std::vector<std::string> args{prefix_ + ":", dossier_code, std::to_string(created_ms),
                                   message_id};
     auto r = co_await kBlocked.run(cmd_, keys, args);
-    if (!r.ok || r.reply.is_error()) co_return -1;
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    double blocked = 0;
     try {
-        co_return static_cast<int64_t>(std::stod(r.reply.str));
+        blocked = std::stod(r.reply.str);
     } catch (...) {
-        co_return -1;
+        co_return unavailable();
     }
+    co_return static_cast<int64_t>(blocked);
 }
 
-asio::awaitable<std::optional<bool>> RedisQueue::dossier_has_newer(
-    const std::string& dossier_code, const std::string& entry_id) {
+asio::awaitable<Result<bool>> RedisQueue::dossier_has_newer(const std::string& dossier_code,
+                                                           const std::string& entry_id) {
     redis::Args cmd{"GET", key("dlast", dossier_code)};
     auto r = co_await cmd_.command(std::move(cmd));
-    if (!r.ok || r.reply.is_error()) co_return std::nullopt;
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
     if (r.reply.is_nil()) co_return false;
     co_return stream_id_less(entry_id, r.reply.str);
 }

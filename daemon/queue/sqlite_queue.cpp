@@ -266,6 +266,10 @@ using sqlite_detail::Db;
 
 namespace {
 
+Failure unavailable() {
+    return fail(Errc::queue_unavailable);
+}
+
 constexpr int kSchemaVersion = 1;
 
 // Each step takes the schema from version i to i + 1.
@@ -515,17 +519,17 @@ asio::awaitable<R> SqliteQueue::on_reader(std::function<R(Db&)> fn, R fail) {
     co_return r;
 }
 
-asio::awaitable<IngestOutcome> SqliteQueue::ingest(const Event& event,
-                                                   const std::string& payload) {
+asio::awaitable<Result<void>> SqliteQueue::ingest(const Event& event,
+                                                  const std::string& payload) {
     auto ttl = dedupe_ttl_.count();
-    std::function<IngestOutcome(Db&)> fn = [event_id = event.event_id,
+    std::function<Result<void>(Db&)> fn = [event_id = event.event_id,
                                             dossier = event.dossier_code, status = event.status,
                                             payload, ttl](Db& db) {
         auto now = now_ms();
         {
             auto st = db.query("SELECT 1 FROM events WHERE event_id = ? AND expires_at > ?",
                                event_id, now);
-            if (st.next()) return IngestOutcome::duplicate;
+            if (st.next()) return Result<void>(fail(Errc::duplicate));
         }
         db.exec("INSERT INTO entries (payload, source, created_at) VALUES (?, 'http', ?)",
                 payload, now);
@@ -534,13 +538,13 @@ asio::awaitable<IngestOutcome> SqliteQueue::ingest(const Event& event,
                 " msgs, created_at, updated_at, expires_at)"
                 " VALUES (?, ?, 'accepted', ?, ?, NULL, ?, ?, ?)",
                 event_id, entry, status, dossier, now, now, now + ttl);
-        return IngestOutcome::accepted;
+        return Result<void>();
     };
-    auto out = co_await on_writer<IngestOutcome>(std::move(fn), IngestOutcome::unavailable);
-    if (out == IngestOutcome::accepted) {
+    auto out = co_await on_writer<Result<void>>(std::move(fn), unavailable());
+    if (out) {
         ++ingest_generation_;
         wake_readers();
-    } else if (out == IngestOutcome::unavailable) {
+    } else if (out.error() == Errc::queue_unavailable) {
         spdlog::warn("queue: ingest of event {} failed", event.event_id);
     }
     co_return out;
@@ -554,8 +558,8 @@ struct ReadResult {
 };
 }  // namespace
 
-asio::awaitable<std::optional<std::vector<Entry>>> SqliteQueue::read(
-    std::size_t max, std::chrono::milliseconds wait) {
+asio::awaitable<Result<std::vector<Entry>>> SqliteQueue::read(std::size_t max,
+                                                             std::chrono::milliseconds wait) {
     auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
         auto generation = ingest_generation_;
@@ -606,7 +610,7 @@ asio::awaitable<std::optional<std::vector<Entry>>> SqliteQueue::read(
             return r;
         };
         Out got = co_await on_writer<Out>(std::move(fn), std::nullopt);
-        if (!got) co_return std::nullopt;
+        if (!got) co_return unavailable();
         if (reading_own_pending_) {
             own_cursor_ = got->cursor;
             if (got->own_done) reading_own_pending_ = false;
@@ -622,18 +626,18 @@ asio::awaitable<std::optional<std::vector<Entry>>> SqliteQueue::read(
     }
 }
 
-asio::awaitable<Claim> SqliteQueue::claim(const Entry& entry, const Event& event,
-                                          const std::vector<MessageRecord>& initial) {
+asio::awaitable<Result<Claim>> SqliteQueue::claim(const Entry& entry, const Event& event,
+                                                  const std::vector<MessageRecord>& initial) {
     std::vector<std::pair<std::string, std::string>> msgs;  // id, json
     for (auto& m : initial) msgs.emplace_back(m.id, m.to_json_text());
-    std::function<Claim(Db&)> fn = [entry_id = entry.id, event_id = event.event_id,
+    std::function<Result<Claim>(Db&)> fn = [entry_id = entry.id, event_id = event.event_id,
                                     dossier = event.dossier_code, status = event.status,
                                     msgs = std::move(msgs), states = [&] {
                                         std::vector<std::string> s;
                                         for (auto& m : initial) s.push_back(m.state);
                                         return s;
                                     }(),
-                                    ttl = dedupe_ttl_.count()](Db& db) {
+                                    ttl = dedupe_ttl_.count()](Db& db) -> Result<Claim> {
         Claim c;
         auto now = now_ms();
         std::optional<std::string> owner;
@@ -648,10 +652,7 @@ asio::awaitable<Claim> SqliteQueue::claim(const Entry& entry, const Event& event
                 has_msgs = !st.null(1);
             }
         }
-        if (owner && *owner != entry_id) {
-            c.kind = Claim::Kind::duplicate;
-            return c;
-        }
+        if (owner && *owner != entry_id) return fail(Errc::duplicate);
         if (!exists) {
             db.exec("INSERT OR REPLACE INTO events (event_id, entry_id, state, status,"
                     " dossier_code, msgs, created_at, updated_at, expires_at)"
@@ -679,7 +680,6 @@ asio::awaitable<Claim> SqliteQueue::claim(const Entry& entry, const Event& event
                 if (st.i64(2) > now) recent.emplace_back(st.text(0), st.text(1));
         }
         c.blocked_until_ms = latest_due(db, recent);
-        c.kind = Claim::Kind::process;
         for (size_t i = 0; i < msgs.size(); ++i) {
             auto& [id, j] = msgs[i];
             if (auto cur = message_json(db, id, now)) {
@@ -699,15 +699,17 @@ asio::awaitable<Claim> SqliteQueue::claim(const Entry& entry, const Event& event
         }
         return c;
     };
-    Claim fail;
-    Claim c = co_await on_writer<Claim>(std::move(fn), fail);
-    if (c.kind == Claim::Kind::unavailable)
-        spdlog::warn("queue: claim of event {} failed", event.event_id);
-    c.existing.resize(initial.size());
+    Result<Claim> c = co_await on_writer<Result<Claim>>(std::move(fn), unavailable());
+    if (!c) {
+        if (c.error() == Errc::queue_unavailable)
+            spdlog::warn("queue: claim of event {} failed", event.event_id);
+        co_return c;
+    }
+    c->existing.resize(initial.size());
     co_return c;
 }
 
-asio::awaitable<bool> SqliteQueue::commit(const Commit& c) {
+asio::awaitable<Result<void>> SqliteQueue::commit(const Commit& c) {
     struct Msg {
         std::string id, state, json, reason;
         int64_t created;
@@ -784,11 +786,14 @@ asio::awaitable<bool> SqliteQueue::commit(const Commit& c) {
         return true;
     };
     bool ok = co_await on_writer<bool>(std::move(fn), false);
-    if (!ok) spdlog::warn("queue: commit for event {} failed", c.event_id);
-    co_return ok;
+    if (!ok) {
+        spdlog::warn("queue: commit for event {} failed", c.event_id);
+        co_return unavailable();
+    }
+    co_return Result<void>();
 }
 
-asio::awaitable<std::optional<std::vector<DueJob>>> SqliteQueue::take_due(
+asio::awaitable<Result<std::vector<DueJob>>> SqliteQueue::take_due(
     std::size_t max, std::chrono::milliseconds lease) {
     using Out = std::optional<std::vector<DueJob>>;
     std::function<Out(Db&)> fn = [max, lease = lease.count()](Db& db) -> Out {
@@ -816,13 +821,12 @@ asio::awaitable<std::optional<std::vector<DueJob>>> SqliteQueue::take_due(
         return out;
     };
     Out out = co_await on_writer<Out>(std::move(fn), std::nullopt);
-    co_return out;
+    if (!out) co_return unavailable();
+    co_return std::move(*out);
 }
 
-asio::awaitable<Lookup> SqliteQueue::dead_letters(const DeadLetterQuery& q) {
-    Lookup unavailable;
-    unavailable.status = Lookup::Status::unavailable;
-    std::function<Lookup(Db&)> fn = [q](Db& db) {
+asio::awaitable<Result<json::value>> SqliteQueue::dead_letters(const DeadLetterQuery& q) {
+    std::function<Result<json::value>(Db&)> fn = [q](Db& db) -> Result<json::value> {
         auto now = now_ms();
         std::vector<std::string> ids;
         {
@@ -833,16 +837,13 @@ asio::awaitable<Lookup> SqliteQueue::dead_letters(const DeadLetterQuery& q) {
         }
         json::array list = fetch_messages(db, ids, now);
         if (list.size() > q.limit) list.resize(q.limit);
-        Lookup out;
-        out.status = Lookup::Status::found;
-        out.value = json::object{{"dead_letters", std::move(list)}};
-        return out;
+        return json::value(json::object{{"dead_letters", std::move(list)}});
     };
-    Lookup out = co_await on_reader<Lookup>(std::move(fn), unavailable);
+    Result<json::value> out = co_await on_reader<Result<json::value>>(std::move(fn), unavailable());
     co_return out;
 }
 
-asio::awaitable<std::optional<std::vector<Job>>> SqliteQueue::take_dead(
+asio::awaitable<Result<std::vector<Job>>> SqliteQueue::take_dead(
     const std::vector<std::string>& ids, const std::string& reason) {
     using Out = std::optional<std::vector<Job>>;
     std::function<Out(Db&)> fn = [ids, reason](Db& db) -> Out {
@@ -875,18 +876,18 @@ asio::awaitable<std::optional<std::vector<Job>>> SqliteQueue::take_dead(
         return out;
     };
     Out out = co_await on_writer<Out>(std::move(fn), std::nullopt);
-    co_return out;
+    if (!out) co_return unavailable();
+    co_return std::move(*out);
 }
 
-asio::awaitable<int> SqliteQueue::heartbeat_instances() {
+asio::awaitable<Result<int>> SqliteQueue::heartbeat_instances() {
     // One node: this instance alone shares the providers' limits.
     co_return 1;
 }
 
-asio::awaitable<int64_t> SqliteQueue::dossier_blocked_until(const std::string& dossier_code,
-                                                            int64_t created_ms,
-                                                            const std::string& message_id) {
-    std::function<int64_t(Db&)> fn = [dossier_code, created_ms, message_id](Db& db) {
+asio::awaitable<Result<int64_t>> SqliteQueue::dossier_blocked_until(
+    const std::string& dossier_code, int64_t created_ms, const std::string& message_id) {
+    std::function<Result<int64_t>(Db&)> fn = [dossier_code, created_ms, message_id](Db& db) {
         auto now = now_ms();
         std::vector<std::pair<std::string, std::string>> older;
         {
@@ -897,22 +898,22 @@ asio::awaitable<int64_t> SqliteQueue::dossier_blocked_until(const std::string& d
                 if (st.text(0) != message_id && st.i64(2) > now)
                     older.emplace_back(st.text(0), st.text(1));
         }
-        return latest_due(db, older);
+        return Result<int64_t>(latest_due(db, older));
     };
-    int64_t out = co_await on_reader<int64_t>(std::move(fn), -1);
+    Result<int64_t> out = co_await on_reader<Result<int64_t>>(std::move(fn), unavailable());
     co_return out;
 }
 
-asio::awaitable<std::optional<bool>> SqliteQueue::dossier_has_newer(
-    const std::string& dossier_code, const std::string& entry_id) {
-    std::function<std::optional<bool>(Db&)> fn = [dossier_code, entry_id](Db& db) {
+asio::awaitable<Result<bool>> SqliteQueue::dossier_has_newer(const std::string& dossier_code,
+                                                            const std::string& entry_id) {
+    std::function<Result<bool>(Db&)> fn = [dossier_code, entry_id](Db& db) {
         // Entry ids are the entries table's increasing row ids.
         auto st = db.query("SELECT 1 FROM events WHERE dossier_code = ?"
                            " AND CAST(entry_id AS INTEGER) > ? LIMIT 1",
                            dossier_code, static_cast<int64_t>(std::strtoll(entry_id.c_str(), nullptr, 10)));
-        return std::optional<bool>(st.next());
+        return Result<bool>(st.next());
     };
-    std::optional<bool> out = co_await on_reader<std::optional<bool>>(std::move(fn), std::nullopt);
+    Result<bool> out = co_await on_reader<Result<bool>>(std::move(fn), unavailable());
     co_return out;
 }
 
@@ -932,7 +933,7 @@ asio::awaitable<Queue::Gauges> SqliteQueue::gauges() {
     co_return out;
 }
 
-asio::awaitable<bool> SqliteQueue::apply_updates(const std::vector<DeliveryUpdate>& updates) {
+asio::awaitable<Result<void>> SqliteQueue::apply_updates(const std::vector<DeliveryUpdate>& updates) {
     std::function<bool(Db&)> fn = [updates, ttl = dedupe_ttl_.count()](Db& db) {
         auto now = now_ms();
         for (auto& u : updates) {
@@ -975,22 +976,26 @@ asio::awaitable<bool> SqliteQueue::apply_updates(const std::vector<DeliveryUpdat
         return true;
     };
     bool ok = co_await on_writer<bool>(std::move(fn), false);
-    if (!ok) spdlog::warn("queue: {} delivery update(s) could not be applied", updates.size());
-    co_return ok;
+    if (!ok) {
+        spdlog::warn("queue: {} delivery update(s) could not be applied", updates.size());
+        co_return unavailable();
+    }
+    co_return Result<void>();
 }
 
-asio::awaitable<bool> SqliteQueue::ack(const Entry& entry) {
+asio::awaitable<Result<void>> SqliteQueue::ack(const Entry& entry) {
     auto id = entry_number(entry.id);
-    if (!id) co_return false;
+    if (!id) co_return fail(Errc::not_found);
     std::function<bool(Db&)> fn = [id = *id](Db& db) {
         db.exec("UPDATE entries SET acked = 1 WHERE id = ?", id);
         return true;
     };
     bool ok = co_await on_writer<bool>(std::move(fn), false);
-    co_return ok;
+    if (!ok) co_return unavailable();
+    co_return Result<void>();
 }
 
-asio::awaitable<bool> SqliteQueue::reject(const Entry& entry, const std::string& reason) {
+asio::awaitable<Result<void>> SqliteQueue::reject(const Entry& entry, const std::string& reason) {
     std::function<bool(Db&)> fn = [entry, reason](Db& db) {
         auto now = now_ms();
         db.exec("INSERT INTO invalid (entry_id, payload, reason, at_ms) VALUES (?, ?, ?, ?)",
@@ -1002,7 +1007,8 @@ asio::awaitable<bool> SqliteQueue::reject(const Entry& entry, const std::string&
         return true;
     };
     bool ok = co_await on_writer<bool>(std::move(fn), false);
-    co_return ok;
+    if (!ok) co_return unavailable();
+    co_return Result<void>();
 }
 
 asio::awaitable<void> SqliteQueue::keep_alive(const std::vector<std::string>& entry_ids) {
@@ -1022,11 +1028,8 @@ asio::awaitable<void> SqliteQueue::keep_alive(const std::vector<std::string>& en
     (void)ok;
 }
 
-asio::awaitable<Lookup> SqliteQueue::event_record(const std::string& event_id) {
-    Lookup unavailable;
-    unavailable.status = Lookup::Status::unavailable;
-    std::function<Lookup(Db&)> fn = [event_id](Db& db) {
-        Lookup out;
+asio::awaitable<Result<json::value>> SqliteQueue::event_record(const std::string& event_id) {
+    std::function<Result<json::value>(Db&)> fn = [event_id](Db& db) -> Result<json::value> {
         auto now = now_ms();
         json::object rec;
         std::string msgs;
@@ -1034,7 +1037,7 @@ asio::awaitable<Lookup> SqliteQueue::event_record(const std::string& event_id) {
             auto st = db.query("SELECT state, dossier_code, status, created_at, updated_at, msgs"
                                " FROM events WHERE event_id = ? AND expires_at > ?",
                                event_id, now);
-            if (!st.next()) return out;
+            if (!st.next()) return fail(Errc::not_found);
             rec["event_id"] = event_id;
             rec["state"] = st.text(0);
             if (!st.null(1)) rec["dossier_code"] = st.text(1);
@@ -1044,34 +1047,27 @@ asio::awaitable<Lookup> SqliteQueue::event_record(const std::string& event_id) {
             msgs = st.text(5);
         }
         rec["messages"] = fetch_messages(db, split(msgs, ','), now);
-        out.status = Lookup::Status::found;
-        out.value = std::move(rec);
-        return out;
+        return json::value(std::move(rec));
     };
-    Lookup out = co_await on_reader<Lookup>(std::move(fn), unavailable);
+    Result<json::value> out = co_await on_reader<Result<json::value>>(std::move(fn), unavailable());
     co_return out;
 }
 
-asio::awaitable<Lookup> SqliteQueue::message_record(const std::string& message_id) {
-    Lookup unavailable;
-    unavailable.status = Lookup::Status::unavailable;
-    std::function<Lookup(Db&)> fn = [message_id](Db& db) {
-        Lookup out;
+asio::awaitable<Result<json::value>> SqliteQueue::message_record(const std::string& message_id) {
+    std::function<Result<json::value>(Db&)> fn = [message_id](Db& db) -> Result<json::value> {
         auto raw = message_json(db, message_id, now_ms());
-        if (!raw) return out;
+        if (!raw) return fail(Errc::not_found);
         boost::system::error_code ec;
-        out.value = json::parse(*raw, ec);
-        out.status = ec ? Lookup::Status::unavailable : Lookup::Status::found;
-        return out;
+        json::value v = json::parse(*raw, ec);
+        if (ec) return unavailable();
+        return v;
     };
-    Lookup out = co_await on_reader<Lookup>(std::move(fn), unavailable);
+    Result<json::value> out = co_await on_reader<Result<json::value>>(std::move(fn), unavailable());
     co_return out;
 }
 
-asio::awaitable<Lookup> SqliteQueue::dossier_messages(const std::string& dossier_code) {
-    Lookup unavailable;
-    unavailable.status = Lookup::Status::unavailable;
-    std::function<Lookup(Db&)> fn = [dossier_code](Db& db) {
+asio::awaitable<Result<json::value>> SqliteQueue::dossier_messages(const std::string& dossier_code) {
+    std::function<Result<json::value>(Db&)> fn = [dossier_code](Db& db) -> Result<json::value> {
         auto now = now_ms();
         std::vector<std::string> ids;
         {
@@ -1080,13 +1076,10 @@ asio::awaitable<Lookup> SqliteQueue::dossier_messages(const std::string& dossier
                                dossier_code);
             while (st.next()) ids.push_back(st.text(0));
         }
-        Lookup out;
-        out.status = Lookup::Status::found;
-        out.value = json::object{{"dossier_code", dossier_code},
-                                 {"messages", fetch_messages(db, ids, now)}};
-        return out;
+        return json::value(json::object{{"dossier_code", dossier_code},
+                                        {"messages", fetch_messages(db, ids, now)}});
     };
-    Lookup out = co_await on_reader<Lookup>(std::move(fn), unavailable);
+    Result<json::value> out = co_await on_reader<Result<json::value>>(std::move(fn), unavailable());
     co_return out;
 }
 

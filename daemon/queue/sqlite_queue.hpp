@@ -58,33 +58,30 @@ public:
     bool ready() const override;
     std::string describe() const override;
 
-    boost::asio::awaitable<IngestOutcome> ingest(const Event& event,
-                                                 const std::string& payload) override;
-    boost::asio::awaitable<std::optional<std::vector<Entry>>> read(
-        std::size_t max, std::chrono::milliseconds wait) override;
-    boost::asio::awaitable<Claim> claim(const Entry& entry, const Event& event,
-                                        const std::vector<MessageRecord>& initial) override;
-    boost::asio::awaitable<bool> commit(const Commit& c) override;
-    boost::asio::awaitable<std::optional<std::vector<DueJob>>> take_due(
-        std::size_t max, std::chrono::milliseconds lease) override;
-    boost::asio::awaitable<Lookup> dead_letters(const DeadLetterQuery& q) override;
-    boost::asio::awaitable<std::optional<std::vector<Job>>> take_dead(
-        const std::vector<std::string>& ids, const std::string& reason) override;
-    boost::asio::awaitable<int> heartbeat_instances() override;
-    boost::asio::awaitable<int64_t> dossier_blocked_until(const std::string& dossier_code,
-                                                          int64_t created_ms,
-                                                          const std::string& message_id) override;
-    boost::asio::awaitable<std::optional<bool>> dossier_has_newer(
-        const std::string& dossier_code, const std::string& entry_id) override;
+    Awaitable<void> ingest(const Event& event, const std::string& payload) override;
+    Awaitable<std::vector<Entry>> read(std::size_t max, std::chrono::milliseconds wait) override;
+    Awaitable<Claim> claim(const Entry& entry, const Event& event,
+                           const std::vector<MessageRecord>& initial) override;
+    Awaitable<void> commit(const Commit& c) override;
+    Awaitable<std::vector<DueJob>> take_due(std::size_t max,
+                                            std::chrono::milliseconds lease) override;
+    Awaitable<boost::json::value> dead_letters(const DeadLetterQuery& q) override;
+    Awaitable<std::vector<Job>> take_dead(const std::vector<std::string>& ids,
+                                          const std::string& reason) override;
+    Awaitable<int> heartbeat_instances() override;
+    Awaitable<int64_t> dossier_blocked_until(const std::string& dossier_code, int64_t created_ms,
+                                             const std::string& message_id) override;
+    Awaitable<bool> dossier_has_newer(const std::string& dossier_code,
+                                      const std::string& entry_id) override;
     boost::asio::awaitable<Gauges> gauges() override;
-    boost::asio::awaitable<bool> apply_updates(const std::vector<DeliveryUpdate>& updates) override;
-    boost::asio::awaitable<bool> ack(const Entry& entry) override;
-    boost::asio::awaitable<bool> reject(const Entry& entry, const std::string& reason) override;
+    Awaitable<void> apply_updates(const std::vector<DeliveryUpdate>& updates) override;
+    Awaitable<void> ack(const Entry& entry) override;
+    Awaitable<void> reject(const Entry& entry, const std::string& reason) override;
     boost::asio::awaitable<void> keep_alive(const std::vector<std::string>& entry_ids) override;
 
-    boost::asio::awaitable<Lookup> event_record(const std::string& event_id) override;
-    boost::asio::awaitable<Lookup> message_record(const std::string& message_id) override;
-    boost::asio::awaitable<Lookup> dossier_messages(const std::string& dossier_code) override;
+    Awaitable<boost::json::value> event_record(const std::string& event_id) override;
+    Awaitable<boost::json::value> message_record(const std::string& message_id) override;
+    Awaitable<boost::json::value> dossier_messages(const std::string& dossier_code) override;
 
     // StateStore: table `state`; locks in `locks`, held by this consumer until `ttl`.
     boost::asio::awaitable<StoreRead> get(std::string key) override;

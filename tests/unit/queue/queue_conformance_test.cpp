@@ -13,6 +13,7 @@
 #include <set>
 
 #include "daemon/config/config.hpp"
+#include "daemon/pipeline/event.hpp"
 #include "daemon/queue/redis_queue.hpp"
 #include "daemon/queue/sqlite_queue.hpp"
 #include "tests/unit/queue/queue_test_util.hpp"
@@ -27,8 +28,6 @@ namespace {
 
 using queue::Claim;
 using queue::Entry;
-using queue::IngestOutcome;
-using queue::Lookup;
 
 enum class Backend { redis, sqlite };
 
@@ -123,20 +122,20 @@ protected:
 
     // Ingests an event and reads its entry back.
     Entry ingest_and_read(const Event& ev) {
-        EXPECT_EQ(run(io_, q().ingest(ev, payload_of(ev))), IngestOutcome::accepted);
+        EXPECT_EQ(outcome_of(run(io_, q().ingest(ev, payload_of(ev)))), IngestOutcome::accepted);
         auto got = read();
         EXPECT_EQ(got.size(), 1u);
         return got.empty() ? Entry{} : got.front();
     }
 
     json::object event_json(const std::string& id) {
-        auto l = run(io_, q().event_record(id));
+        auto l = lookup(run(io_, q().event_record(id)));
         EXPECT_EQ(l.status, Lookup::Status::found) << id;
         return l.status == Lookup::Status::found ? l.value.as_object() : json::object{};
     }
 
     std::string message_state(const std::string& id) {
-        auto l = run(io_, q().message_record(id));
+        auto l = lookup(run(io_, q().message_record(id)));
         if (l.status != Lookup::Status::found) return "<" + std::to_string(int(l.status)) + ">";
         return std::string(l.value.as_object().at("state").as_string());
     }
@@ -151,9 +150,9 @@ protected:
 
 TEST_P(QueueConformance, IngestAcceptsOnceThenReportsDuplicates) {
     auto a = make_event("ev-a"), b = make_event("ev-b");
-    EXPECT_EQ(run(io_, q().ingest(a, payload_of(a))), IngestOutcome::accepted);
-    EXPECT_EQ(run(io_, q().ingest(a, payload_of(a))), IngestOutcome::duplicate);
-    EXPECT_EQ(run(io_, q().ingest(b, payload_of(b))), IngestOutcome::accepted);
+    EXPECT_EQ(outcome_of(run(io_, q().ingest(a, payload_of(a)))), IngestOutcome::accepted);
+    EXPECT_EQ(outcome_of(run(io_, q().ingest(a, payload_of(a)))), IngestOutcome::duplicate);
+    EXPECT_EQ(outcome_of(run(io_, q().ingest(b, payload_of(b)))), IngestOutcome::accepted);
     auto got = read();
     ASSERT_EQ(got.size(), 2u);
     EXPECT_EQ(got[0].payload, payload_of(a));
@@ -189,8 +188,8 @@ TEST_P(QueueConformance, ConcurrentCallsEachGetTheirOwnAnswer) {
     // Calls past kEvents repeat an earlier event in the same batch: a duplicate.
     auto ingested = run(io_, all([&](size_t i) -> asio::awaitable<int> {
         auto& ev = events[i % kEvents];
-        IngestOutcome o = co_await q().ingest(ev, payload_of(ev));
-        co_return static_cast<int>(o);
+        Result<void> stored = co_await q().ingest(ev, payload_of(ev));
+        co_return static_cast<int>(outcome_of(stored));
     }));
     for (size_t i = 0; i < ingested.size(); ++i)
         EXPECT_EQ(ingested[i], static_cast<int>(i < kEvents ? IngestOutcome::accepted
@@ -210,9 +209,8 @@ TEST_P(QueueConformance, ConcurrentCallsEachGetTheirOwnAnswer) {
     auto claimed = run(io_, all([&](size_t i) -> asio::awaitable<int> {
         if (i >= kEvents) co_return 0;
         std::vector<MessageRecord> initial{records[i]};
-        Claim c = co_await q().claim(entries[i], events[i], initial);
-        co_return c.kind == Claim::Kind::process && c.existing.size() == 1 && !c.existing[0] ? 1
-                                                                                              : 2;
+        Result<Claim> c = co_await q().claim(entries[i], events[i], initial);
+        co_return c && c->existing.size() == 1 && !c->existing[0] ? 1 : 2;
     }));
     for (int i = 0; i < kEvents; ++i) EXPECT_EQ(claimed[i], 1) << i;
 
@@ -228,7 +226,7 @@ TEST_P(QueueConformance, ConcurrentCallsEachGetTheirOwnAnswer) {
             c.done.push_back(m.id);
         else
             c.schedule.push_back(queue::Job{m.id, "{}", now_ms() + 600000});
-        bool ok = co_await q().commit(c);
+        Result<void> ok = co_await q().commit(c);
         co_return ok ? 1 : 0;
     }));
     for (int i = 0; i < kEvents; ++i) EXPECT_EQ(committed[i], 1) << i;
@@ -239,7 +237,7 @@ TEST_P(QueueConformance, ConcurrentCallsEachGetTheirOwnAnswer) {
         EXPECT_EQ(message_state(records[i].id), i % 2 ? "sent" : "queued");
     }
     // The waiting (even) notices hold their dossiers back; D-M1 has both kinds.
-    EXPECT_GT(run(io_, q().dossier_blocked_until("D-M0", now_ms() + 1, "x")), now_ms());
+    EXPECT_GT(run(io_, q().dossier_blocked_until("D-M0", now_ms() + 1, "x")).value(), now_ms());
 }
 
 TEST_P(QueueConformance, EachEntryGoesToOneConsumer) {
@@ -255,8 +253,8 @@ TEST_P(QueueConformance, CommittedEntryIsNotHandedOutAgain) {
     auto ev = make_event("ev-commit");
     auto entry = ingest_and_read(ev);
     auto m = make_record("m-commit", ev);
-    auto claim = run(io_, q().claim(entry, ev, {m}));
-    ASSERT_EQ(claim.kind, Claim::Kind::process);
+    auto claim = claimed(run(io_, q().claim(entry, ev, {m})));
+    ASSERT_EQ(claim.kind, Claimed::Kind::process);
     ASSERT_EQ(claim.existing.size(), 1u);
     EXPECT_FALSE(claim.existing[0].has_value());
     EXPECT_EQ(claim.blocked_until_ms, 0);
@@ -276,25 +274,25 @@ TEST_P(QueueConformance, SecondEntryOfAnEventIsADuplicateAndTheFirstKeepsItsReco
     auto ev = make_event("ev-dup");
     auto entry = ingest_and_read(ev);
     auto m = make_record("m-dup", ev);
-    ASSERT_EQ(run(io_, q().claim(entry, ev, {m})).kind, Claim::Kind::process);
+    ASSERT_EQ(claimed(run(io_, q().claim(entry, ev, {m}))).kind, Claimed::Kind::process);
     Entry copy{"999999999", payload_of(ev), "stream"};
-    EXPECT_EQ(run(io_, q().claim(copy, ev, {make_record("m-other", ev)})).kind,
-              Claim::Kind::duplicate);
+    EXPECT_EQ(claimed(run(io_, q().claim(copy, ev, {make_record("m-other", ev)}))).kind,
+              Claimed::Kind::duplicate);
     EXPECT_TRUE(run(io_, q().ack(copy)));
     // The elected entry claims again (after a crash): the record written at the first claim.
-    auto again = run(io_, q().claim(entry, ev, {m}));
-    ASSERT_EQ(again.kind, Claim::Kind::process);
+    auto again = claimed(run(io_, q().claim(entry, ev, {m})));
+    ASSERT_EQ(again.kind, Claimed::Kind::process);
     ASSERT_EQ(again.existing.size(), 1u);
     ASSERT_TRUE(again.existing[0].has_value());
     EXPECT_EQ(again.existing[0]->id, "m-dup");
     EXPECT_EQ(again.existing[0]->state, "queued");
-    EXPECT_EQ(run(io_, q().message_record("m-other")).status, Lookup::Status::not_found);
+    EXPECT_EQ(lookup(run(io_, q().message_record("m-other"))).status, Lookup::Status::not_found);
 }
 
 TEST_P(QueueConformance, UnacknowledgedEntriesComeBackAfterACrash) {
     auto a = make_event("ev-crash-a"), b = make_event("ev-crash-b");
-    ASSERT_EQ(run(io_, q().ingest(a, payload_of(a))), IngestOutcome::accepted);
-    ASSERT_EQ(run(io_, q().ingest(b, payload_of(b))), IngestOutcome::accepted);
+    ASSERT_EQ(outcome_of(run(io_, q().ingest(a, payload_of(a)))), IngestOutcome::accepted);
+    ASSERT_EQ(outcome_of(run(io_, q().ingest(b, payload_of(b)))), IngestOutcome::accepted);
     auto got = read();
     ASSERT_EQ(got.size(), 2u);
     // Only the first one is finished before the crash.
@@ -374,7 +372,7 @@ TEST_P(QueueConformance, DueJobsAreLeasedThenComeBack) {
     auto second = run(io_, q().take_due(10, 400ms));
     ASSERT_TRUE(second);
     EXPECT_TRUE(second->empty());
-    std::optional<std::vector<queue::DueJob>> back;
+    Result<std::vector<queue::DueJob>> back;
     while ((!back || back->empty()) && std::chrono::steady_clock::now() - t0 < 5s) {
         asio::steady_timer t(io_, 50ms);
         run(io_, t.async_wait(asio::use_awaitable));
@@ -412,7 +410,7 @@ TEST_P(QueueConformance, DeadLettersAreListedNewestFirstAndTakenOut) {
     auto g = run(io_, q().gauges());
     EXPECT_EQ(g.dead, 2);
     EXPECT_EQ(g.scheduled, 0);  // a dead letter is no longer scheduled
-    auto all = run(io_, q().dead_letters({}));
+    auto all = lookup(run(io_, q().dead_letters({})));
     ASSERT_EQ(all.status, Lookup::Status::found);
     auto& list = all.value.as_object().at("dead_letters").as_array();
     ASSERT_EQ(list.size(), 2u);
@@ -420,11 +418,11 @@ TEST_P(QueueConformance, DeadLettersAreListedNewestFirstAndTakenOut) {
     EXPECT_EQ(list[1].as_object().at("id").as_string(), "m-dead-a");
     queue::DeadLetterQuery by_reason;
     by_reason.reason = "invalid_phone";
-    auto some = run(io_, q().dead_letters(by_reason));
+    auto some = lookup(run(io_, q().dead_letters(by_reason)));
     ASSERT_EQ(some.value.as_object().at("dead_letters").as_array().size(), 1u);
     queue::DeadLetterQuery one;
     one.limit = 1;
-    auto limited = run(io_, q().dead_letters(one));
+    auto limited = lookup(run(io_, q().dead_letters(one)));
     EXPECT_EQ(limited.value.as_object().at("dead_letters").as_array().size(), 1u);
 
     auto taken = run(io_, q().take_dead({"m-dead-a", "m-unknown"}, ""));
@@ -447,7 +445,7 @@ TEST_P(QueueConformance, DeliveryReportsApplyOnceAndNeverGoBackwards) {
     auto ev = make_event("ev-report");
     auto entry = ingest_and_read(ev);
     auto m = make_record("m-report", ev);
-    ASSERT_EQ(run(io_, q().claim(entry, ev, {m})).kind, Claim::Kind::process);
+    ASSERT_EQ(claimed(run(io_, q().claim(entry, ev, {m}))).kind, Claimed::Kind::process);
     // A report for a message not yet sent is ignored, and its key is spent.
     DeliveryUpdate early{"m-report", "", "delivered", "", "", "report-1"};
     ASSERT_TRUE(run(io_, q().apply_updates({early})));
@@ -461,7 +459,7 @@ TEST_P(QueueConformance, DeliveryReportsApplyOnceAndNeverGoBackwards) {
     DeliveryUpdate fail{"m-report", "", "failed", "rejected_by_carrier", "no", "report-2"};
     DeliveryUpdate delivered{"m-report", "PID-9", "delivered", "", "", "report-3"};
     ASSERT_TRUE(run(io_, q().apply_updates({delivered, fail})));
-    auto rec = run(io_, q().message_record("m-report"));
+    auto rec = lookup(run(io_, q().message_record("m-report")));
     ASSERT_EQ(rec.status, Lookup::Status::found);
     EXPECT_EQ(rec.value.as_object().at("state").as_string(), "delivered");  // not back to failed
     EXPECT_EQ(rec.value.as_object().at("provider_message_id").as_string(), "PID-9");
@@ -477,7 +475,7 @@ TEST_P(QueueConformance, FailedReportMakesTheEventFailed) {
     EXPECT_EQ(event_json("ev-report-fail").at("state").as_string(), "done");
     DeliveryUpdate fail{m.id, "", "failed", "rejected_by_carrier", "blocked", ""};
     ASSERT_TRUE(run(io_, q().apply_updates({fail})));
-    auto rec = run(io_, q().message_record(m.id)).value.as_object();
+    auto rec = lookup(run(io_, q().message_record(m.id))).value.as_object();
     EXPECT_EQ(rec.at("state").as_string(), "failed");
     EXPECT_EQ(rec.at("last_error").as_object().at("reason").as_string(), "rejected_by_carrier");
     EXPECT_EQ(event_json(ev.event_id).at("state").as_string(), "failed");
@@ -516,15 +514,15 @@ TEST_P(QueueConformance, AnOlderWaitingNoticeBlocksTheDossier) {
     ASSERT_TRUE(run(io_, q().commit(c)));
 
     auto t_new = now_ms();
-    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", t_new, "m-new")), due);
-    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", t_old, "m-new")), 0);  // not older
-    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", t_new, "m-old")), 0);  // itself
-    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-OTHER", t_new, "m-new")), 0);
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", t_new, "m-new")).value(), due);
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", t_old, "m-new")).value(), 0);  // not older
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", t_new, "m-old")).value(), 0);  // itself
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-OTHER", t_new, "m-new")).value(), 0);
 
     auto newer = make_event("ev-new", "D-ORDER");
     auto entry = ingest_and_read(newer);
-    auto claim = run(io_, q().claim(entry, newer, {make_record("m-new", newer)}));
-    ASSERT_EQ(claim.kind, Claim::Kind::process);
+    auto claim = claimed(run(io_, q().claim(entry, newer, {make_record("m-new", newer)})));
+    ASSERT_EQ(claim.kind, Claimed::Kind::process);
     EXPECT_EQ(claim.blocked_until_ms, due);
 
     // Once the older notice is sent, nothing waits any more.
@@ -532,10 +530,10 @@ TEST_P(QueueConformance, AnOlderWaitingNoticeBlocksTheDossier) {
     auto sent = make_commit(older, {waiting});
     sent.done.push_back(waiting.id);
     ASSERT_TRUE(run(io_, q().commit(sent)));
-    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", now_ms() + 1, "m-new")), 0);
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-ORDER", now_ms() + 1, "m-new")).value(), 0);
     auto other = make_event("ev-newer", "D-ORDER");
     Entry e2{"888888888", payload_of(other), "stream"};
-    EXPECT_EQ(run(io_, q().claim(e2, other, {})).blocked_until_ms, 0);
+    EXPECT_EQ(claimed(run(io_, q().claim(e2, other, {}))).blocked_until_ms, 0);
 }
 
 TEST_P(QueueConformance, StateStorePutGetAndLock) {
@@ -569,16 +567,16 @@ TEST_P(QueueConformance, StateStorePutGetAndLock) {
 }
 
 TEST_P(QueueConformance, LookupsHaveTheApiShapes) {
-    EXPECT_EQ(run(io_, q().event_record("ev-none")).status, Lookup::Status::not_found);
-    EXPECT_EQ(run(io_, q().message_record("m-none")).status, Lookup::Status::not_found);
-    auto empty = run(io_, q().dossier_messages("D-NONE"));
+    EXPECT_EQ(lookup(run(io_, q().event_record("ev-none"))).status, Lookup::Status::not_found);
+    EXPECT_EQ(lookup(run(io_, q().message_record("m-none"))).status, Lookup::Status::not_found);
+    auto empty = lookup(run(io_, q().dossier_messages("D-NONE")));
     ASSERT_EQ(empty.status, Lookup::Status::found);
     EXPECT_TRUE(empty.value.as_object().at("messages").as_array().empty());
 
     auto ev = make_event("ev-shape", "D-SHAPE", "approved");
     auto entry = ingest_and_read(ev);
     auto first = make_record("m-shape-1", ev, state::kQueued, now_ms() - 2000);
-    ASSERT_EQ(run(io_, q().claim(entry, ev, {first})).kind, Claim::Kind::process);
+    ASSERT_EQ(claimed(run(io_, q().claim(entry, ev, {first}))).kind, Claimed::Kind::process);
     first.state = state::kSent;
     first.attempts = 1;
     first.provider_message_id = "P-1";
@@ -603,11 +601,11 @@ TEST_P(QueueConformance, LookupsHaveTheApiShapes) {
     EXPECT_EQ(msgs[0], json::value(first.to_json()));  // the record exactly as written
     EXPECT_EQ(msgs[1], json::value(second.to_json()));
 
-    auto m = run(io_, q().message_record("m-shape-2"));
+    auto m = lookup(run(io_, q().message_record("m-shape-2")));
     ASSERT_EQ(m.status, Lookup::Status::found);
     EXPECT_EQ(m.value, json::value(second.to_json()));
 
-    auto d = run(io_, q().dossier_messages("D-SHAPE"));
+    auto d = lookup(run(io_, q().dossier_messages("D-SHAPE")));
     ASSERT_EQ(d.status, Lookup::Status::found);
     EXPECT_EQ(d.value.as_object().at("dossier_code").as_string(), "D-SHAPE");
     auto& dm = d.value.as_object().at("messages").as_array();
@@ -619,7 +617,7 @@ TEST_P(QueueConformance, LookupsHaveTheApiShapes) {
 }
 
 TEST_P(QueueConformance, OneInstanceCountsItself) {
-    EXPECT_EQ(run(io_, q().heartbeat_instances()), 1);
+    EXPECT_EQ(run(io_, q().heartbeat_instances()).value(), 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueueConformance,

@@ -18,6 +18,48 @@
 
 namespace tinbao::test {
 
+// The queue's answers in the shapes the tests compare (an outcome, a lookup with its status,
+// a claim with its kind), so an expectation reads as one line.
+enum class IngestOutcome { accepted, duplicate, unavailable };
+
+inline IngestOutcome outcome_of(const Result<void>& r) {
+    if (r) return IngestOutcome::accepted;
+    return r.error() == Errc::duplicate ? IngestOutcome::duplicate : IngestOutcome::unavailable;
+}
+
+struct Lookup {
+    enum class Status { found, not_found, unavailable } status = Status::not_found;
+    boost::json::value value;
+};
+
+inline Lookup lookup(Result<boost::json::value> r) {
+    Lookup out;
+    if (r) {
+        out.status = Lookup::Status::found;
+        out.value = std::move(*r);
+    } else {
+        out.status = r.error() == Errc::not_found ? Lookup::Status::not_found
+                                                  : Lookup::Status::unavailable;
+    }
+    return out;
+}
+
+struct Claimed : queue::Claim {
+    enum class Kind { process, duplicate, unavailable } kind = Kind::unavailable;
+};
+
+inline Claimed claimed(Result<queue::Claim> r) {
+    Claimed out;
+    if (r) {
+        static_cast<queue::Claim&>(out) = std::move(*r);
+        out.kind = Claimed::Kind::process;
+    } else {
+        out.kind = r.error() == Errc::duplicate ? Claimed::Kind::duplicate
+                                                : Claimed::Kind::unavailable;
+    }
+    return out;
+}
+
 // Runs `a` on `io` until it finishes (other work on `io`, such as a Redis connection, stays
 // pending for the next call). Fails the test when it does not finish within 10 s.
 template <class T>

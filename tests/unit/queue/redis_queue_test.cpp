@@ -56,7 +56,7 @@ protected:
     void ingest_all(queue::RedisQueue& q, const std::vector<Event>& events) {
         for (auto& ev : events) {
             payloads_.push_back(std::make_unique<std::string>(payload_of(ev)));
-            ASSERT_EQ(run(io_, q.ingest(ev, *payloads_.back())), queue::IngestOutcome::accepted);
+            ASSERT_EQ(outcome_of(run(io_, q.ingest(ev, *payloads_.back()))), IngestOutcome::accepted);
         }
     }
 
@@ -102,7 +102,7 @@ TEST_F(RedisQueueTest, RecordsExpireAfterRetentionEventKeysAfterDedupeTtl) {
         return r.ok ? r.reply.integer : -100;
     };
     auto m = make_record("m-ret", evs[0]);
-    ASSERT_EQ(run(io_, q.claim(entries[0], evs[0], {m})).kind, queue::Claim::Kind::process);
+    ASSERT_EQ(claimed(run(io_, q.claim(entries[0], evs[0], {m}))).kind, Claimed::Kind::process);
     EXPECT_LE(pttl("t:msg:m-ret"), 60000);  // claimed: retention already
     EXPECT_GT(pttl("t:msg:m-ret"), 50000);
     m.state = state::kSent;
@@ -165,9 +165,9 @@ TEST_F(RedisQueueTest, ConcurrentIngestsShareScriptRuns) {
     int accepted = 0, answered = 0;
     for (size_t i = 0; i < evs.size(); ++i)
         asio::co_spawn(io_, q.ingest(evs[i], payloads[i]),
-                       [&](std::exception_ptr, queue::IngestOutcome o) {
+                       [&](std::exception_ptr, Result<void> o) {
                            ++answered;
-                           if (o == queue::IngestOutcome::accepted) ++accepted;
+                           if (o) ++accepted;
                        });
     io_.restart();
     auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -190,8 +190,8 @@ TEST_F(RedisQueueTest, AQueueDestroyedWithABatchInFlightAnswersItsCallers) {
     std::vector<int> outcome(evs.size(), -1);
     for (size_t i = 0; i < evs.size(); ++i)
         asio::co_spawn(io_, q.ingest(evs[i], payloads[i]),
-                       [&outcome, i](std::exception_ptr, queue::IngestOutcome o) {
-                           outcome[i] = static_cast<int>(o);
+                       [&outcome, i](std::exception_ptr, Result<void> o) {
+                           outcome[i] = static_cast<int>(outcome_of(o));
                        });
     // Until the batch has been written to Redis, then the queue goes away.
     for (int i = 0; i < 10; ++i) io_.poll();
@@ -200,7 +200,7 @@ TEST_F(RedisQueueTest, AQueueDestroyedWithABatchInFlightAnswersItsCallers) {
     io_.restart();
     io_.run_for(500ms);
     for (size_t i = 0; i < outcome.size(); ++i)
-        EXPECT_EQ(outcome[i], static_cast<int>(queue::IngestOutcome::unavailable)) << i;
+        EXPECT_EQ(outcome[i], static_cast<int>(IngestOutcome::unavailable)) << i;
 }
 
 // A call that makes the script fail (here a key of the wrong type, as an operator's mistake
@@ -223,8 +223,8 @@ TEST_F(RedisQueueTest, ABadCallFailsAloneNotItsWholeBatch) {
             io_,
             [&, i]() -> asio::awaitable<void> {
                 std::vector<MessageRecord> initial{records[i]};
-                queue::Claim c = co_await q.claim(entries[i], evs[i], initial);
-                kinds[i] = static_cast<int>(c.kind);
+                Result<queue::Claim> c = co_await q.claim(entries[i], evs[i], initial);
+                kinds[i] = static_cast<int>(claimed(std::move(c)).kind);
             },
             asio::detached);
     io_.restart();
@@ -233,8 +233,8 @@ TEST_F(RedisQueueTest, ABadCallFailsAloneNotItsWholeBatch) {
            std::chrono::steady_clock::now() < deadline)
         io_.run_one_for(20ms);
     for (int i = 0; i < 8; ++i)
-        EXPECT_EQ(kinds[i], static_cast<int>(i == 3 ? queue::Claim::Kind::unavailable
-                                                    : queue::Claim::Kind::process))
+        EXPECT_EQ(kinds[i], static_cast<int>(i == 3 ? Claimed::Kind::unavailable
+                                                    : Claimed::Kind::process))
             << i;
 }
 

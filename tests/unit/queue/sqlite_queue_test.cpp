@@ -16,8 +16,6 @@ using namespace std::chrono_literals;
 namespace tinbao::test {
 namespace {
 
-using queue::IngestOutcome;
-using queue::Lookup;
 using queue::SqliteQueue;
 
 // A value read straight from the file, as another process would see it.
@@ -81,7 +79,7 @@ TEST_F(SqliteQueueTest, ManyConcurrentIngestsAreAllDurable) {
             [&, i]() -> asio::awaitable<void> {
                 auto ev = make_event("ev-" + std::to_string(i));
                 auto out = co_await q->ingest(ev, payload_of(ev));
-                if (out == IngestOutcome::accepted) ++accepted;
+                if (out) ++accepted;
                 ++finished;
             },
             asio::detached);
@@ -99,12 +97,12 @@ TEST_F(SqliteQueueTest, ManyConcurrentIngestsAreAllDurable) {
     ASSERT_TRUE(got);
     EXPECT_EQ(got->size(), static_cast<size_t>(kEvents));
     auto dup = make_event("ev-7");
-    EXPECT_EQ(run(io_, q->ingest(dup, payload_of(dup))), IngestOutcome::duplicate);
+    EXPECT_EQ(outcome_of(run(io_, q->ingest(dup, payload_of(dup)))), IngestOutcome::duplicate);
 }
 
 TEST_F(SqliteQueueTest, ReadWakesUpWhenAnEventArrives) {
     auto q = open();
-    std::optional<std::vector<queue::Entry>> got;
+    Result<std::vector<queue::Entry>> got;
     bool done = false;
     auto t0 = std::chrono::steady_clock::now();
     asio::co_spawn(
@@ -118,7 +116,7 @@ TEST_F(SqliteQueueTest, ReadWakesUpWhenAnEventArrives) {
     io_.run_for(50ms);  // the read is waiting now
     EXPECT_FALSE(done);
     auto ev = make_event("ev-wake");
-    EXPECT_EQ(run(io_, q->ingest(ev, payload_of(ev))), IngestOutcome::accepted);
+    EXPECT_EQ(outcome_of(run(io_, q->ingest(ev, payload_of(ev)))), IngestOutcome::accepted);
     while (!done && std::chrono::steady_clock::now() - t0 < 10s) io_.run_one_for(50ms);
     ASSERT_TRUE(done);
     ASSERT_TRUE(got);
@@ -138,9 +136,9 @@ TEST_F(SqliteQueueTest, PurgeDeletesWhatIsOlderThanTheRetention) {
     auto recent_ev = make_event("ev-recent", "D-PURGE");
     auto recent = make_record("m-recent", recent_ev, state::kSent);
     ASSERT_TRUE(run(io_, q->commit(make_commit(recent_ev, {recent}))));
-    ASSERT_EQ(run(io_, q->ingest(recent_ev, payload_of(recent_ev))), IngestOutcome::duplicate);
+    ASSERT_EQ(outcome_of(run(io_, q->ingest(recent_ev, payload_of(recent_ev)))), IngestOutcome::duplicate);
     auto bad = make_event("ev-bad");
-    ASSERT_EQ(run(io_, q->ingest(bad, payload_of(bad))), IngestOutcome::accepted);
+    ASSERT_EQ(outcome_of(run(io_, q->ingest(bad, payload_of(bad)))), IngestOutcome::accepted);
     auto entries = run(io_, q->read(10, 0ms));
     ASSERT_TRUE(entries && entries->size() == 1u);
     ASSERT_TRUE(run(io_, q->reject(entries->front(), "invalid_event")));
@@ -153,15 +151,15 @@ TEST_F(SqliteQueueTest, PurgeDeletesWhatIsOlderThanTheRetention) {
                     .c_str());
 
     ASSERT_TRUE(run(io_, q->purge(24LL * 3600 * 1000)));
-    EXPECT_EQ(run(io_, q->message_record("m-old")).status, Lookup::Status::not_found);
-    EXPECT_EQ(run(io_, q->event_record("ev-old")).status, Lookup::Status::not_found);
+    EXPECT_EQ(lookup(run(io_, q->message_record("m-old"))).status, Lookup::Status::not_found);
+    EXPECT_EQ(lookup(run(io_, q->event_record("ev-old"))).status, Lookup::Status::not_found);
     EXPECT_EQ(run(io_, q->gauges()).dead, 0);
     EXPECT_EQ(scalar(file_, "SELECT count(*) FROM invalid"), 0);
     EXPECT_EQ(scalar(file_, "SELECT count(*) FROM entries"), 0);
     // What is recent stays.
-    EXPECT_EQ(run(io_, q->message_record("m-recent")).status, Lookup::Status::found);
-    EXPECT_EQ(run(io_, q->event_record("ev-recent")).status, Lookup::Status::found);
-    auto d = run(io_, q->dossier_messages("D-PURGE"));
+    EXPECT_EQ(lookup(run(io_, q->message_record("m-recent"))).status, Lookup::Status::found);
+    EXPECT_EQ(lookup(run(io_, q->event_record("ev-recent"))).status, Lookup::Status::found);
+    auto d = lookup(run(io_, q->dossier_messages("D-PURGE")));
     EXPECT_EQ(d.value.as_object().at("messages").as_array().size(), 1u);
 }
 
@@ -171,7 +169,7 @@ TEST_F(SqliteQueueTest, NoPurgeByAgeWithoutARetention) {
     auto old = make_record("m-keep", ev, state::kSent, now_ms() - 1000000);
     ASSERT_TRUE(run(io_, q->commit(make_commit(ev, {old}))));
     ASSERT_TRUE(run(io_, q->purge(0)));
-    EXPECT_EQ(run(io_, q->message_record("m-keep")).status, Lookup::Status::found);
+    EXPECT_EQ(lookup(run(io_, q->message_record("m-keep"))).status, Lookup::Status::found);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // MessageRecord's two JSON writers agree: to_json_text() (what the queue stores) is the same
 // document as to_json() (what the API answers), and reads back into the same record.
-#include "daemon/pipeline/records.hpp"
+#include "daemon/model/records.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "daemon/pipeline/records.hpp"
+#include "daemon/model/records.hpp"
 
 #include "common/encoding.hpp"
 
