@@ -72,7 +72,8 @@ class FlakyStore final : public StateStore {
     asio::awaitable<StoreRead> get(std::string key) override { return inner_.get(key); }
     asio::awaitable<bool> put(std::string key, std::string value) override {
         if (fail_puts) co_return false;
-        co_return co_await inner_.put(key, value);
+        bool stored = co_await inner_.put(key, value);
+        co_return stored;
     }
     asio::awaitable<bool> try_lock(std::string key, std::chrono::milliseconds ttl) override {
         return inner_.try_lock(key, ttl);
