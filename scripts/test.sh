@@ -11,6 +11,7 @@ bash scripts/install-deps.sh
 # Guards on the sources, before anything is built: they are quick, and what they say is plain.
 bash scripts/check-format.sh     # the C++ lines of the last commit(s) follow .clang-format
 bash scripts/check-co-return.sh  # no `co_return co_await` (g++ 12 miscompiles it)
+bash scripts/check-layers.sh     # includes run one way: common <- model <- ... <- app
 
 bash scripts/build.sh ci
 
