@@ -1,4 +1,4 @@
-// The configuration model (CONTRACT §7) and its loader.
+// The configuration model (docs/configuration.md) and its loader.
 //
 // load_config() reads the YAML file, validates every key (errors name file:line and the key
 // path), rejects unknown keys, expands ${ENV} and ${file:PATH}, and fills Config. Provider
@@ -120,7 +120,7 @@ struct Config {
     std::optional<std::string> canonical_status(std::string_view status) const;
 };
 
-// The canonical statuses of CONTRACT §2.
+// The canonical statuses (docs/api.md).
 const std::vector<std::string>& canonical_statuses();
 bool is_canonical_status(std::string_view s);
 

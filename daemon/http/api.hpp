@@ -1,4 +1,4 @@
-// The HTTP API of CONTRACT §3: authentication (bearer token, optional HMAC signature), event
+// The HTTP API (docs/api.md): authentication (bearer token, optional HMAC signature), event
 // validation, and the routes, in front of an ApiBackend that queues events and reads records.
 //
 // Threading: runs on the daemon's io_context.

@@ -1,4 +1,4 @@
-// Message and event records (CONTRACT §4): what the API shows and the queue stores.
+// Message and event records (docs/api.md): what the API shows and the queue stores.
 // Plain values; thread-safe to copy.
 #pragma once
 
@@ -69,7 +69,7 @@ struct EventRecord {
     int64_t updated_at_ms = 0;
 };
 
-// The event state from its messages (CONTRACT §4).
+// The event state from its messages (docs/api.md).
 std::string_view event_state(const std::vector<MessageRecord>& messages, bool skipped_by_route);
 
 // Deterministic message id for (event, stream entry, channel): the same after a crash and

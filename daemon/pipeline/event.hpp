@@ -1,4 +1,4 @@
-// The dossier status event (CONTRACT §2): parsing and validation, shared by HTTP ingest and the
+// The dossier status event (docs/api.md): parsing and validation, shared by HTTP ingest and the
 // Redis stream consumer so both take exactly the same path.
 //
 // Pure functions; thread-safe.

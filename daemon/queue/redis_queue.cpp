@@ -26,7 +26,7 @@ Failure unavailable() {
 }
 
 // Lua shared by the scripts below. `prefix` always ends with ':'.
-//  - event_state: the event's state from its messages (CONTRACT §4). Each message's state is kept
+//  - event_state: the event's state from its messages (docs/api.md). Each message's state is kept
 //    in the event hash as field "s:<id>", so no record is decoded; a message without that field
 //    (written before the field existed) is read from its record.
 //  - blocked_by: per-dossier order. p:dwait:<dossier> holds the dossier's messages that wait for

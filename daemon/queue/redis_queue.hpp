@@ -1,4 +1,4 @@
-// The Redis Streams backend of the queue (CONTRACT §6).
+// The Redis Streams backend of the queue (docs/redis.md).
 //
 // Keys, all under the prefix p:
 //   p:events            the input stream (field `event`), consumer group "tinbao"; entries

@@ -1,4 +1,4 @@
-// The embedded SQLite backend of the queue (issue 7): one node, no Redis, the same guarantees as
+// The embedded SQLite backend of the queue: one node, no Redis, the same guarantees as
 // RedisQueue (whose Lua scripts define the semantics mirrored here).
 //
 // One database file, WAL mode. Tables (schema_version records the layout):

@@ -3,7 +3,7 @@
 
 Usage: fake_esms.py [--port 0] [--record FILE] [--api-key K] [--secret-key S] [--script FILE]
 
-Prints "PORT <n>" as its first stdout line once it listens. Answers like eSMS (DOMAIN.md 2.1):
+Prints "PORT <n>" as its first stdout line once it listens. Answers like eSMS (developers.esms.vn):
   - wrong ApiKey/SecretKey                    -> CodeResult "101", ErrorMessage "Authorize Failed"
   - a RequestId already accepted the same day -> CodeResult "124", ErrorMessage "Request exist 1"
   - missing Phone/Content/Brandname, bad JSON -> CodeResult "110", ErrorMessage "Invalid data"

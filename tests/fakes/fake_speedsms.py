@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A fake SpeedSMS.vn for tests: speaks POST /index.php/sms/send on loopback (DOMAIN.md 2.2).
+"""A fake SpeedSMS.vn for tests: speaks POST /index.php/sms/send on loopback (speedsms.vn/sms-api).
 
 Usage: fake_speedsms.py [--port 0] [--token T]
 

@@ -4,14 +4,14 @@
 Usage: fake_zalo.py [--port 0] [--app-id A] [--secret-key S] [--refresh-token R]
                     [--expires-in 90000]
 
-Prints "PORT <n>" as its first stdout line once it listens. Speaks DOMAIN.md section 1:
+Prints "PORT <n>" as its first stdout line once it listens. Speaks docs/providers/zalo_zns.md:
   POST /v4/oa/access_token  (form: app_id, grant_type=refresh_token, refresh_token;
                              header secret_key)
     -> {"access_token": "...", "refresh_token": "...", "expires_in": "90000"}
     Each refresh token is SINGLE USE: a reused, unknown or expired one gets
     {"error": -14014, "error_name": "Invalid refresh token", ...}; every refresh returns a new
     refresh token. A wrong app_id or secret_key gets an error too (code -14002: assumed, not
-    in DOMAIN.md). `--refresh-token` is the one valid token at start.
+    documented). `--refresh-token` is the one valid token at start.
   POST /message/template  (header access_token; JSON phone, template_id, template_data,
                            tracking_id[, mode])
     -> {"error":0,"message":"Success","data":{"msg_id":"...","sent_time":"...",

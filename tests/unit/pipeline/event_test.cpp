@@ -1,4 +1,4 @@
-// Tests of parse_event(): CONTRACT §2's rules, one bad event at a time, NFC and aliases.
+// Tests of parse_event(): docs/api.md's rules, one bad event at a time, NFC and aliases.
 #include "daemon/pipeline/event.hpp"
 
 #include <boost/json.hpp>
