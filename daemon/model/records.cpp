@@ -176,17 +176,6 @@ std::optional<MessageRecord> MessageRecord::from_json(std::string_view text) {
     return r;
 }
 
-std::string_view event_state(const std::vector<MessageRecord>& messages, bool skipped_by_route) {
-    if (skipped_by_route) return state::kSkipped;
-    bool any_success = false;
-    for (auto& m : messages) {
-        if (!is_settled(m.state)) return state::kAccepted;
-        if (is_success(m.state)) any_success = true;
-    }
-    if (messages.empty()) return state::kSkipped;
-    return any_success ? state::kDone : state::kFailed;
-}
-
 std::string message_id(std::string_view event_id, std::string_view entry_id,
                        std::string_view channel) {
     std::string input;

@@ -69,9 +69,6 @@ struct EventRecord {
     int64_t updated_at_ms = 0;
 };
 
-// The event state from its messages (docs/api.md).
-std::string_view event_state(const std::vector<MessageRecord>& messages, bool skipped_by_route);
-
 // Deterministic message id for (event, stream entry, channel): the same after a crash and
 // redelivery, so providers deduplicate a resend by it. 26 characters: "m" + 25 base32 chars.
 std::string message_id(std::string_view event_id, std::string_view entry_id, std::string_view channel);

@@ -11,6 +11,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
 #include <functional>
+#include <unordered_map>
+
+#include "daemon/model/limits.hpp"
+#include "daemon/model/rules.hpp"
+#include "daemon/queue/redis/scripts.hpp"
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -25,321 +30,31 @@ Failure unavailable() {
     return fail(Errc::queue_unavailable);
 }
 
-// Lua shared by the scripts below. `prefix` always ends with ':'.
-//  - event_state: the event's state from its messages (docs/api.md). Each message's state is kept
-//    in the event hash as field "s:<id>", so no record is decoded; a message without that field
-//    (written before the field existed) is read from its record.
-//  - blocked_by: per-dossier order. p:dwait:<dossier> holds the dossier's messages that wait for
-//    a scheduled attempt (id -> created ms); the latest next attempt (their score in p:sched,
-//    a lease end while one runs) among those created before `before` (nil: all), other than
-//    `except`. Empty for almost every dossier, so one HGETALL.
-constexpr const char* kLuaShared = R"lua(
-local function hash_table(flat)
-  local t = {}
-  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
-  return t
-end
-local function states_of(h)
-  local s = {}
-  for k, v in pairs(h) do
-    if string.sub(k, 1, 2) == 's:' then s[string.sub(k, 3)] = v end
-  end
-  return s
-end
-local function event_state(prefix, msgs, states)
-  local any, success = false, false
-  for id in string.gmatch(msgs, '[^,]+') do
-    local st = states[id]
-    if st == nil then
-      local raw = redis.call('GET', prefix .. 'msg:' .. id)
-      if raw then st = cjson.decode(raw).state end
-    end
-    if st then
-      any = true
-      if st == 'queued' or st == 'sending' then return 'accepted' end
-      if st == 'sent' or st == 'delivered' then success = true end
-    end
-  end
-  if not any then return 'skipped' end
-  if success then return 'done' end
-  return 'failed'
-end
-local function blocked_by(prefix, dossier, before, except)
-  local w = redis.call('HGETALL', prefix .. 'dwait:' .. dossier)
-  local blocked = 0
-  for i = 1, #w, 2 do
-    local id, created = w[i], tonumber(w[i + 1]) or 0
-    if id ~= except and (before == nil or created < before) then
-      local due = redis.call('ZSCORE', prefix .. 'sched', id)
-      if due and tonumber(due) > blocked then blocked = tonumber(due) end
-    end
-  end
-  return blocked
-end
-)lua";
+// The scripts (daemon/queue/redis/*.lua). Every script that serves many callers at once
+// (RedisQueue::Batcher) takes shared arguments first, then each call's arguments, and answers
+// one reply per call, in order.
+const redis::Script kIngest(lua::ingest);
+const redis::Script kClaim(std::string(lua::shared) + lua::claim);
+const redis::Script kCommit(lua::commit);
+const redis::Script kTakeDue(lua::take_due);
+const redis::Script kTakeDead(lua::take_dead);
+const redis::Script kReport(lua::report);
+const redis::Script kWaiting(std::string(lua::shared) + lua::waiting);
+const redis::Script kUnlock(lua::unlock);
 
-// Every script that serves many callers at once (RedisQueue::Batcher) takes shared arguments
-// first, then each call's arguments, and answers one reply per call, in order.
-
-// ARGV: ttl ms, now ms, key prefix, stream; per event: event id, payload, dossier code, status.
-// Elects each event's first copy (the event key does not exist yet) and appends it to the
-// stream. Per event: the stream entry id, or '' for a duplicate.
-const redis::Script kIngest(R"lua(
-local ttl, now, prefix, stream = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local out = {}
-for i = 5, #ARGV, 4 do
-  local evkey = prefix .. 'ev:' .. ARGV[i]
-  if redis.call('EXISTS', evkey) == 1 then
-    out[#out + 1] = ''
-  else
-    local id = redis.call('XADD', stream, '*', 'event', ARGV[i + 1], 'src', 'http')
-    redis.call('HSET', evkey, 'entry', id, 'state', 'accepted', 'dossier_code', ARGV[i + 2],
-               'status', ARGV[i + 3], 'created_at', now, 'updated_at', now)
-    redis.call('PEXPIRE', evkey, ttl)
-    out[#out + 1] = id
-  end
-end
-return out
-)lua");
-
-// ARGV: ttl ms, now ms, key prefix, record ttl ms; per entry: entry id, event id, dossier code,
-// status, n, then n times (message id, created ms, record JSON, state).
-// Per entry: {'duplicate'} when another entry owns the event, else {'process', blocked_until,
-// existing...}: the stored record of each message ('' when it was created now).
-const redis::Script kClaim(std::string(kLuaShared) + R"lua(
-local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local function after(a, b)
-  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
-  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
-  ams, aseq = tonumber(ams) or 0, tonumber(aseq) or 0
-  bms, bseq = tonumber(bms) or 0, tonumber(bseq) or 0
-  return ams > bms or (ams == bms and aseq > bseq)
-end
-local out = {}
--- Nothing is scheduled at all (the usual case): no dossier has a waiting notice.
-local any_scheduled = redis.call('ZCARD', prefix .. 'sched') > 0
-local i = 5
-while i <= #ARGV do
-  local entry, event_id, dossier, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local n = tonumber(ARGV[i + 4])
-  local first = i + 5
-  i = first + 4 * n
-  local evkey = prefix .. 'ev:' .. event_id
-  -- A message has a record only once its state is in the event hash ("s:<id>").
-  local fields = {'entry', 'msgs'}
-  for m = 0, n - 1 do fields[#fields + 1] = 's:' .. ARGV[first + 4 * m] end
-  local f = redis.call('HMGET', evkey, unpack(fields))
-  local owner, msgs = f[1], f[2]
-  if owner and owner ~= entry then
-    out[#out + 1] = {'duplicate'}
-  else
-    local set = {}
-    if not owner then
-      set = {'entry', entry, 'state', 'accepted', 'dossier_code', dossier, 'status', status,
-             'created_at', now, 'updated_at', now}
-    end
-    -- An earlier notice of this dossier still waiting (a retry, quiet hours) holds the new
-    -- ones back until its own next attempt.
-    local blocked = 0
-    if any_scheduled then blocked = blocked_by(prefix, dossier, nil, nil) end
-    -- The dossier's latest claimed entry, for coalescing.
-    local dkey = prefix .. 'dlast:' .. dossier
-    local prev = redis.call('SET', dkey, entry, 'PX', ttl, 'GET')
-    if prev and after(prev, entry) then redis.call('SET', dkey, prev, 'PX', ttl) end
-    local r = {'process', tostring(blocked)}
-    local ids = {}
-    local zkey = prefix .. 'dossier:' .. dossier
-    for m = 0, n - 1 do
-      local at = first + 4 * m
-      local id = ARGV[at]
-      ids[#ids + 1] = id
-      local k = prefix .. 'msg:' .. id
-      local cur = f[3 + m] and redis.call('GET', k)
-      if cur then
-        r[#r + 1] = cur
-      else
-        redis.call('SET', k, ARGV[at + 2], 'PX', record_ttl)
-        redis.call('ZADD', zkey, 'NX', ARGV[at + 1], id)
-        set[#set + 1] = 's:' .. id
-        set[#set + 1] = ARGV[at + 3]
-        r[#r + 1] = ''
-      end
-    end
-    if not msgs and n > 0 then
-      set[#set + 1] = 'msgs'
-      set[#set + 1] = table.concat(ids, ',')
-    end
-    if #set > 0 then redis.call('HSET', evkey, unpack(set)) end
-    if not owner then redis.call('PEXPIRE', evkey, ttl) end
-    if n > 0 then redis.call('PEXPIRE', zkey, ttl) end
-    out[#out + 1] = r
-  end
-end
-return out
-)lua");
-
-// ARGV: ttl ms, now ms, key prefix, record ttl ms, stream, group; per commit: event id, dossier
-// code, status, entry id to acknowledge or '', then the counts nm, ns, nd, nx, then nm times
-// (message id, created ms, state, record JSON), ns times (job id, due ms, created ms, payload),
-// nd times (finished job id), nx times (dead letter id, payload).
-// Writes records, jobs, dead letters, the event's list and state, and acknowledges the entry.
-// Per commit: the event's state.
-const redis::Script kCommit(std::string(kLuaShared) + R"lua(
-local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local stream, group = ARGV[5], ARGV[6]
-local sched, dlq = prefix .. 'sched', prefix .. 'dlq'
-local out, acks = {}, {}
--- Whether a finished job may still be in the schedule (none is when it is empty).
-local any_scheduled = redis.call('ZCARD', sched) > 0
-local i = 7
-while i <= #ARGV do
-  local event_id, dossier, status, ack = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local nm, ns = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
-  local nd, nx = tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7])
-  i = i + 8
-  local evkey = prefix .. 'ev:' .. event_id
-  local zkey = prefix .. 'dossier:' .. dossier
-  local wkey = prefix .. 'dwait:' .. dossier
-  local h = hash_table(redis.call('HGETALL', evkey))
-  local states = states_of(h)
-  local msgs = h.msgs or ''
-  local set = {'status', status, 'dossier_code', dossier, 'updated_at', now}
-  local added = false
-  for _ = 1, nm do
-    local id, created, st = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-    redis.call('SET', prefix .. 'msg:' .. id, ARGV[i + 3], 'PX', record_ttl)
-    i = i + 4
-    if not string.find(',' .. msgs .. ',', ',' .. id .. ',', 1, true) then
-      redis.call('ZADD', zkey, 'NX', created, id)
-      added = true
-      if msgs == '' then msgs = id else msgs = msgs .. ',' .. id end
-    end
-    states[id] = st
-    set[#set + 1] = 's:' .. id
-    set[#set + 1] = st
-  end
-  -- The claim set the expiry of the event and the dossier; only what is new here needs one.
-  if added then redis.call('PEXPIRE', zkey, ttl) end
-  for _ = 1, ns do
-    local id = ARGV[i]
-    redis.call('SET', prefix .. 'job:' .. id, ARGV[i + 3], 'PX', ttl)
-    redis.call('ZADD', sched, ARGV[i + 1], id)
-    any_scheduled = true
-    redis.call('HSET', wkey, id, ARGV[i + 2])
-    redis.call('PEXPIRE', wkey, ttl)
-    i = i + 4
-  end
-  for _ = 1, nd do
-    local id = ARGV[i]
-    i = i + 1
-    if any_scheduled and redis.call('ZREM', sched, id) == 1 then
-      redis.call('DEL', prefix .. 'job:' .. id)
-      redis.call('HDEL', wkey, id)
-    end
-  end
-  for _ = 1, nx do
-    local id = ARGV[i]
-    redis.call('ZREM', sched, id)
-    redis.call('HDEL', wkey, id)
-    redis.call('SET', prefix .. 'job:' .. id, ARGV[i + 1], 'PX', ttl)
-    redis.call('ZADD', dlq, now, id)
-    i = i + 2
-  end
-  set[#set + 1] = 'msgs'
-  set[#set + 1] = msgs
-  if not h.created_at then
-    set[#set + 1] = 'created_at'
-    set[#set + 1] = now
-  end
-  local st = event_state(prefix, msgs, states)
-  set[#set + 1] = 'state'
-  set[#set + 1] = st
-  redis.call('HSET', evkey, unpack(set))
-  if next(h) == nil then redis.call('PEXPIRE', evkey, ttl) end
-  if ack ~= '' then acks[#acks + 1] = ack end
-  out[#out + 1] = st
-end
-if #acks > 0 then redis.call('XACK', stream, group, unpack(acks)) end
-return out
-)lua");
-
-// KEYS: sched zset. ARGV: now, lease until, limit, key prefix. Leases due jobs by moving their
-// score to the lease end; returns id, payload, record for each.
-const redis::Script kTakeDue(R"lua(
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for _, id in ipairs(ids) do
-  local payload = redis.call('GET', ARGV[4] .. 'job:' .. id)
-  if payload then
-    redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id)
-    out[#out + 1] = id
-    out[#out + 1] = payload
-    out[#out + 1] = redis.call('GET', ARGV[4] .. 'msg:' .. id) or ''
-  else
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
-return out
-)lua");
-
-// KEYS: dlq zset. ARGV: key prefix, ids... Removes each from the dead letters, returning id and
-// job payload of those that were there.
-const redis::Script kTakeDead(R"lua(
-local out = {}
-for i = 2, #ARGV do
-  local id = ARGV[i]
-  if redis.call('ZREM', KEYS[1], id) == 1 then
-    local payload = redis.call('GET', ARGV[1] .. 'job:' .. id)
-    if payload then
-      out[#out + 1] = id
-      out[#out + 1] = payload
-    end
-  end
-end
-return out
-)lua");
-
-// ARGV: key prefix, update JSON, now, ttl. A delivery report: sent -> delivered or failed (never
-// backwards), once per provider event id; the event's state follows.
-const redis::Script kUpdate(std::string(kLuaShared) + R"lua(
-local prefix, u, now, ttl = ARGV[1], cjson.decode(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-if u.dedupe ~= '' then
-  if not redis.call('SET', prefix .. 'cb:' .. u.dedupe, '1', 'NX', 'PX', ttl) then
-    return 'duplicate'
-  end
-end
-local key = prefix .. 'msg:' .. u.id
-local raw = redis.call('GET', key)
-if not raw then return 'unknown' end
-local m = cjson.decode(raw)
-if m.state ~= 'sent' then return 'ignored' end
-m.state = u.state
-m.updated_at_ms = now
-if u.provider_message_id ~= '' then m.provider_message_id = u.provider_message_id end
-if u.state == 'failed' then m.last_error = { reason = u.reason, detail = u.detail } end
-redis.call('SET', key, cjson.encode(m), 'KEEPTTL')
-local evkey = prefix .. 'ev:' .. m.event_id
-local h = hash_table(redis.call('HGETALL', evkey))
-if next(h) ~= nil then
-  local states = states_of(h)
-  states[u.id] = u.state
-  redis.call('HSET', evkey, 's:' .. u.id, u.state, 'state',
-             event_state(prefix, h.msgs or '', states), 'updated_at', now)
-end
-return 'updated'
-)lua");
-
-// ARGV: key prefix, dossier code, created ms, own message id. The latest next attempt of an
-// older notice of the dossier that still waits (0: none).
-const redis::Script kBlocked(std::string(kLuaShared) + R"lua(
-return tostring(blocked_by(ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]))
-)lua");
-
-// KEYS: lock. ARGV: owner. Deletes the lock only when this owner holds it.
-const redis::Script kUnlock(R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-)lua");
+// waiting_of's flat list {id, created ms, next attempt ms, ...}.
+std::vector<WaitingNotice> waiting_from(const redis::Reply& flat) {
+    std::vector<WaitingNotice> out;
+    auto& e = flat.elements;
+    for (size_t i = 0; i + 2 < e.size(); i += 3) {
+        WaitingNotice w;
+        w.message_id = e[i].str;
+        w.created_ms = std::strtoll(e[i + 1].str.c_str(), nullptr, 10);
+        w.next_attempt_ms = static_cast<int64_t>(std::strtod(e[i + 2].str.c_str(), nullptr));
+        out.push_back(std::move(w));
+    }
+    return out;
+}
 
 // Stream ids "<ms>-<seq>" in the order Redis gave them.
 bool stream_id_less(const std::string& a, const std::string& b) {
@@ -539,19 +254,18 @@ RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std:
     });
     auto ttl = [this] { return std::to_string(settings_.dedupe_ttl.count()); };
     auto now = [] { return std::to_string(now_ms()); };
-    // At most 128 calls per run: a script blocks Redis while it runs (about 1 ms for 128).
     ingest_batch_ = std::make_unique<Batcher>(
-        io, cmd_, kIngest, "ingest", 128,
+        io, cmd_, kIngest, "ingest", limits::kCallsPerScriptRun,
         [this, ttl, now](redis::Args& a) {
             a.insert(a.end(), {ttl(), now(), prefix_ + ":", stream_});
         });
     claim_batch_ = std::make_unique<Batcher>(
-        io, cmd_, kClaim, "claim", 128,
+        io, cmd_, kClaim, "claim", limits::kCallsPerScriptRun,
         [this, ttl, now](redis::Args& a) {
             a.insert(a.end(), {ttl(), now(), prefix_ + ":", record_ttl()});
         });
     commit_batch_ = std::make_unique<Batcher>(
-        io, cmd_, kCommit, "commit", 128,
+        io, cmd_, kCommit, "commit", limits::kCallsPerScriptRun,
         [this, ttl, now](redis::Args& a) {
             a.insert(a.end(), {ttl(), now(), prefix_ + ":", record_ttl(), stream_, kGroup});
         });
@@ -716,12 +430,9 @@ asio::awaitable<Result<Claim>> RedisQueue::claim(const Entry& entry, const Event
         co_return unavailable();
     if (r->elements[0].str == "duplicate") co_return fail(Errc::duplicate);
     Claim c;
-    if (r->elements.size() >= 2) {
-        try {
-            c.blocked_until_ms = static_cast<int64_t>(std::stod(r->elements[1].str));
-        } catch (...) {
-        }
-    }
+    if (r->elements.size() >= 2)
+        c.blocked_until_ms =
+            tinbao::dossier_blocked_until(waiting_from(r->elements[1]), std::nullopt, "");
     for (size_t i = 2; i < r->elements.size(); ++i) {
         auto& s = r->elements[i].str;
         c.existing.push_back(s.empty() ? std::nullopt : MessageRecord::from_json(s));
@@ -790,7 +501,8 @@ asio::awaitable<Result<std::vector<DueJob>>> RedisQueue::take_due(
 
 asio::awaitable<Result<json::value>> RedisQueue::dead_letters(const DeadLetterQuery& q) {
     // Newest first; filtered here by reason, reading at most a few thousand.
-    redis::Args range{"ZREVRANGE", prefix_ + ":dlq", "0", "4999"};
+    redis::Args range{"ZREVRANGE", prefix_ + ":dlq", "0",
+                      std::to_string(limits::kDeadLetters - 1)};
     auto r = co_await cmd_.command(std::move(range));
     if (!r.ok || r.reply.is_error()) co_return unavailable();
     std::vector<std::string> ids;
@@ -816,7 +528,7 @@ asio::awaitable<Result<std::vector<Job>>> RedisQueue::take_dead(
     if (chosen.empty() && !reason.empty()) {
         DeadLetterQuery q;
         q.reason = reason;
-        q.limit = 5000;
+        q.limit = limits::kDeadLetters;
         auto found = co_await dead_letters(q);
         if (!found) co_return found.error();
         for (auto& v : found->as_object()["dead_letters"].as_array())
@@ -866,25 +578,40 @@ asio::awaitable<Queue::Gauges> RedisQueue::gauges() {
     co_return g;
 }
 
-asio::awaitable<Result<void>> RedisQueue::apply_updates(const std::vector<DeliveryUpdate>& updates) {
+asio::awaitable<Result<void>> RedisQueue::apply_updates(
+    const std::vector<DeliveryUpdate>& updates) {
     bool all = true;
     for (auto& u : updates) {
-        json::object body{{"id", u.message_id},
-                          {"state", u.state},
-                          {"reason", u.reason},
-                          {"detail", u.detail},
-                          {"provider_message_id", u.provider_message_id},
-                          {"dedupe", u.dedupe_key}};
-        std::vector<std::string> keys;
-        std::vector<std::string> args{prefix_ + ":", json::serialize(body),
-                                      std::to_string(now_ms()),
-                                      std::to_string(settings_.dedupe_ttl.count())};
-        auto r = co_await kUpdate.run(cmd_, keys, args);
-        if (!r.ok || r.reply.is_error()) {
-            spdlog::warn("queue: delivery update of message {} failed: {}", u.message_id,
-                         r.ok ? r.reply.str : r.error);
-            all = false;
+        // Read, apply the rule to the record, write unless it changed meanwhile (a commit of
+        // the same message): then again from the new record.
+        std::string outcome;
+        for (int tries = 0; tries < 5 && (outcome.empty() || outcome == "changed"); ++tries) {
+            redis::Args get{"GET", key("msg", u.message_id)};
+            auto cur = co_await cmd_.command(std::move(get));
+            if (!cur.ok || cur.reply.is_error()) break;
+            std::string seen = cur.reply.is_nil() ? std::string() : cur.reply.str;
+            std::optional<MessageRecord> rec = MessageRecord::from_json(seen);
+            int64_t now = now_ms();
+            bool changed = rec && apply_delivery_report(*rec, u, now);
+            std::vector<std::string> keys;
+            std::vector<std::string> args{prefix_ + ":",
+                                          u.message_id,
+                                          seen,
+                                          changed ? rec->to_json_text() : std::string(),
+                                          changed ? rec->state : std::string(),
+                                          rec ? rec->event_id : std::string(),
+                                          u.dedupe_key,
+                                          std::to_string(now),
+                                          std::to_string(settings_.dedupe_ttl.count())};
+            auto r = co_await kReport.run(cmd_, keys, args);
+            if (!r.ok || r.reply.is_error()) {
+                spdlog::warn("queue: delivery update of message {} failed: {}", u.message_id,
+                             r.ok ? r.reply.str : r.error);
+                break;
+            }
+            outcome = r.reply.str;
         }
+        if (outcome.empty() || outcome == "changed") all = false;
     }
     if (!all) co_return unavailable();
     co_return Result<void>();
@@ -900,7 +627,8 @@ asio::awaitable<Result<void>> RedisQueue::ack(const Entry& entry) {
 asio::awaitable<Result<void>> RedisQueue::reject(const Entry& entry, const std::string& reason) {
     std::vector<redis::Args> cmds{
         {"MULTI"},
-        {"XADD", stream_ + ":invalid", "MAXLEN", "~", "100000", "*", "event", entry.payload,
+        {"XADD", stream_ + ":invalid", "MAXLEN", "~",
+         std::to_string(limits::kInvalidEntriesKept), "*", "event", entry.payload,
          "reason", reason, "entry", entry.id},
         {"XACK", stream_, kGroup, entry.id},
         {"EXEC"}};
@@ -927,11 +655,17 @@ asio::awaitable<Result<json::value>> RedisQueue::event_record(const std::string&
     json::object rec;
     rec["event_id"] = event_id;
     std::string msgs;
+    bool processed = false;  // the event's messages are known (else it waits to be processed)
+    std::unordered_map<std::string, std::string> states;  // "s:<id>" fields
     for (size_t i = 0; i + 1 < r.reply.elements.size(); i += 2) {
         auto& f = r.reply.elements[i].str;
         auto& v = r.reply.elements[i + 1].str;
-        if (f == "dossier_code" || f == "status" || f == "state") rec[f] = v;
-        if (f == "msgs") msgs = v;
+        if (f == "dossier_code" || f == "status") rec[f] = v;
+        if (f.rfind("s:", 0) == 0) states[f.substr(2)] = v;
+        if (f == "msgs") {
+            msgs = v;
+            processed = true;
+        }
         if (f == "created_at" || f == "updated_at") {
             try {
                 rec[f] = rfc3339_utc(std::stoll(v));
@@ -941,6 +675,19 @@ asio::awaitable<Result<json::value>> RedisQueue::event_record(const std::string&
     }
     std::optional<json::array> list = co_await fetch_messages(split(msgs, ','));
     if (!list) co_return unavailable();
+    // The event's state from its messages' states: those in the hash, else the record's (a
+    // message written before the hash kept its state); a message with neither is left out.
+    for (auto& m : *list) {
+        auto& o = m.as_object();
+        auto* id = o.if_contains("id");
+        auto* st = o.if_contains("state");
+        if (id && id->is_string() && st && st->is_string())
+            states.try_emplace(std::string(id->as_string()), std::string(st->as_string()));
+    }
+    std::vector<std::string_view> known;
+    for (auto& id : split(msgs, ','))
+        if (auto it = states.find(id); it != states.end()) known.push_back(it->second);
+    rec["state"] = processed ? event_state(known) : state::kAccepted;
     rec["messages"] = std::move(*list);
     co_return json::value(std::move(rec));
 }
@@ -975,7 +722,8 @@ asio::awaitable<Result<json::value>> RedisQueue::message_record(const std::strin
 
 asio::awaitable<Result<json::value>> RedisQueue::dossier_messages(
     const std::string& dossier_code) {
-    redis::Args cmd6{"ZREVRANGE", key("dossier", dossier_code), "0", "199"};
+    redis::Args cmd6{"ZREVRANGE", key("dossier", dossier_code), "0",
+                     std::to_string(limits::kDossierMessages - 1)};
     auto r = co_await cmd_.command(std::move(cmd6));
     if (!r.ok || r.reply.is_error()) co_return unavailable();
     std::vector<std::string> ids;
@@ -1018,17 +766,10 @@ asio::awaitable<void> RedisQueue::unlock(std::string k) {
 asio::awaitable<Result<int64_t>> RedisQueue::dossier_blocked_until(
     const std::string& dossier_code, int64_t created_ms, const std::string& message_id) {
     std::vector<std::string> keys;
-    std::vector<std::string> args{prefix_ + ":", dossier_code, std::to_string(created_ms),
-                                  message_id};
-    auto r = co_await kBlocked.run(cmd_, keys, args);
-    if (!r.ok || r.reply.is_error()) co_return unavailable();
-    double blocked = 0;
-    try {
-        blocked = std::stod(r.reply.str);
-    } catch (...) {
-        co_return unavailable();
-    }
-    co_return static_cast<int64_t>(blocked);
+    std::vector<std::string> args{prefix_ + ":", dossier_code};
+    auto r = co_await kWaiting.run(cmd_, keys, args);
+    if (!r.ok || r.reply.type != redis::Reply::Type::array) co_return unavailable();
+    co_return tinbao::dossier_blocked_until(waiting_from(r.reply), created_ms, message_id);
 }
 
 asio::awaitable<Result<bool>> RedisQueue::dossier_has_newer(const std::string& dossier_code,

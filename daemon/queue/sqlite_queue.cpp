@@ -23,6 +23,8 @@
 #include <unordered_set>
 
 #include "common/time.hpp"
+#include "daemon/model/limits.hpp"
+#include "daemon/model/rules.hpp"
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -374,30 +376,26 @@ std::optional<std::string> message_json(Db& db, const std::string& id, int64_t n
     return std::nullopt;
 }
 
-// The event's state from its messages, as the Redis backend's event_state Lua function.
-std::string event_state(Db& db, const std::string& msgs, int64_t now) {
-    bool any = false, success = false;
+// The event's state from the states of its messages still kept (the rule: model/rules.hpp).
+std::string stored_event_state(Db& db, const std::string& msgs, int64_t now) {
+    std::vector<std::string> states;
     for (auto& id : split(msgs, ',')) {
         auto st = db.query("SELECT state FROM messages WHERE id = ? AND expires_at > ?", id, now);
-        if (!st.next()) continue;
-        auto s = st.text(0);
-        any = true;
-        if (s == state::kQueued || s == state::kSending) return std::string(state::kAccepted);
-        if (s == state::kSent || s == state::kDelivered) success = true;
+        if (st.next()) states.push_back(st.text(0));
     }
-    if (!any) return std::string(state::kSkipped);
-    return std::string(success ? state::kDone : state::kFailed);
+    std::vector<std::string_view> views(states.begin(), states.end());
+    return std::string(event_state(views));
 }
 
-// The latest due time among queued notices in `ids` (0: none).
-int64_t latest_due(Db& db, const std::vector<std::pair<std::string, std::string>>& id_state) {
-    int64_t blocked = 0;
-    for (auto& [id, st] : id_state) {
-        if (st != state::kQueued) continue;
-        auto q = db.query("SELECT due_ms FROM jobs WHERE message_id = ?", id);
-        if (q.next()) blocked = std::max(blocked, q.i64(0));
-    }
-    return blocked;
+// The dossier's notices that wait for a scheduled attempt (queued, with a job).
+std::vector<WaitingNotice> waiting_of(Db& db, const std::string& dossier, int64_t now) {
+    std::vector<WaitingNotice> out;
+    auto st = db.query("SELECT m.id, m.created_at, j.due_ms FROM messages m"
+                       " JOIN jobs j ON j.message_id = m.id"
+                       " WHERE m.dossier_code = ? AND m.state = 'queued' AND m.expires_at > ?",
+                       dossier, now);
+    while (st.next()) out.push_back(WaitingNotice{st.text(0), st.i64(1), st.i64(2)});
+    return out;
 }
 
 // Stored records of these ids in order; expired or missing ones left out.
@@ -671,15 +669,8 @@ asio::awaitable<Result<Claim>> SqliteQueue::claim(const Entry& entry, const Even
         }
         // Per-dossier order: an earlier notice of this dossier still waiting (a retry, quiet
         // hours) holds the new ones back until its own next attempt.
-        std::vector<std::pair<std::string, std::string>> recent;
-        {
-            auto st = db.query("SELECT id, state, expires_at FROM messages WHERE dossier_code = ?"
-                               " ORDER BY created_at DESC, id DESC LIMIT 20",
-                               dossier);
-            while (st.next())
-                if (st.i64(2) > now) recent.emplace_back(st.text(0), st.text(1));
-        }
-        c.blocked_until_ms = latest_due(db, recent);
+        c.blocked_until_ms =
+            tinbao::dossier_blocked_until(waiting_of(db, dossier, now), std::nullopt, "");
         for (size_t i = 0; i < msgs.size(); ++i) {
             auto& [id, j] = msgs[i];
             if (auto cur = message_json(db, id, now)) {
@@ -780,7 +771,7 @@ asio::awaitable<Result<void>> SqliteQueue::commit(const Commit& c) {
                         event_id, status, dossier, list, now, now, now + ttl);
             }
             db.exec("UPDATE events SET state = ?, expires_at = ? WHERE event_id = ?",
-                    event_state(db, list, now), now + ttl, event_id);
+                    stored_event_state(db, list, now), now + ttl, event_id);
         }
         if (ack) db.exec("UPDATE entries SET acked = 1 WHERE id = ?", *ack);
         return true;
@@ -831,8 +822,8 @@ asio::awaitable<Result<json::value>> SqliteQueue::dead_letters(const DeadLetterQ
         std::vector<std::string> ids;
         {
             auto st = db.query("SELECT message_id FROM dead WHERE (? = '' OR reason = ?)"
-                               " ORDER BY at_ms DESC, message_id DESC LIMIT 5000",
-                               q.reason, q.reason);
+                               " ORDER BY at_ms DESC, message_id DESC LIMIT ?",
+                               q.reason, q.reason, limits::kDeadLetters);
             while (st.next()) ids.push_back(st.text(0));
         }
         json::array list = fetch_messages(db, ids, now);
@@ -852,8 +843,8 @@ asio::awaitable<Result<std::vector<Job>>> SqliteQueue::take_dead(
         if (chosen.empty() && !reason.empty()) {
             // As the listing does: only letters whose record is still kept.
             auto st = db.query("SELECT message_id FROM dead WHERE reason = ?"
-                               " ORDER BY at_ms DESC, message_id DESC LIMIT 5000",
-                               reason);
+                               " ORDER BY at_ms DESC, message_id DESC LIMIT ?",
+                               reason, limits::kDeadLetters);
             while (st.next()) chosen.push_back(st.text(0));
             std::erase_if(chosen, [&](const std::string& id) {
                 return !message_json(db, id, now).has_value();
@@ -888,17 +879,8 @@ asio::awaitable<Result<int>> SqliteQueue::heartbeat_instances() {
 asio::awaitable<Result<int64_t>> SqliteQueue::dossier_blocked_until(
     const std::string& dossier_code, int64_t created_ms, const std::string& message_id) {
     std::function<Result<int64_t>(Db&)> fn = [dossier_code, created_ms, message_id](Db& db) {
-        auto now = now_ms();
-        std::vector<std::pair<std::string, std::string>> older;
-        {
-            auto st = db.query("SELECT id, state, expires_at FROM messages WHERE dossier_code = ?"
-                               " AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT 20",
-                               dossier_code, created_ms);
-            while (st.next())
-                if (st.text(0) != message_id && st.i64(2) > now)
-                    older.emplace_back(st.text(0), st.text(1));
-        }
-        return Result<int64_t>(latest_due(db, older));
+        auto waiting = waiting_of(db, dossier_code, now_ms());
+        return Result<int64_t>(tinbao::dossier_blocked_until(waiting, created_ms, message_id));
     };
     Result<int64_t> out = co_await on_reader<Result<int64_t>>(std::move(fn), unavailable());
     co_return out;
@@ -946,23 +928,12 @@ asio::awaitable<Result<void>> SqliteQueue::apply_updates(const std::vector<Deliv
                 if (db.changes() == 0) continue;
             }
             auto raw = message_json(db, u.message_id, now);
-            if (!raw) continue;
-            boost::system::error_code ec;
-            auto v = json::parse(*raw, ec);
-            if (ec || !v.is_object()) continue;
-            auto& m = v.as_object();
-            auto* st = m.if_contains("state");
-            if (!st || !st->is_string() || st->as_string() != state::kSent) continue;
-            m["state"] = u.state;
-            m["updated_at_ms"] = now;
-            if (!u.provider_message_id.empty()) m["provider_message_id"] = u.provider_message_id;
-            if (u.state == state::kFailed)
-                m["last_error"] = json::object{{"reason", u.reason}, {"detail", u.detail}};
-            db.exec("UPDATE messages SET json = ?, state = ? WHERE id = ?", json::serialize(v),
-                    u.state, u.message_id);
-            std::string event_id = m.contains("event_id") && m["event_id"].is_string()
-                                       ? std::string(m["event_id"].as_string())
-                                       : std::string();
+            std::optional<MessageRecord> rec;
+            if (raw) rec = MessageRecord::from_json(*raw);
+            if (!rec || !apply_delivery_report(*rec, u, now)) continue;
+            db.exec("UPDATE messages SET json = ?, state = ? WHERE id = ?", rec->to_json_text(),
+                    rec->state, u.message_id);
+            const std::string& event_id = rec->event_id;
             std::optional<std::string> list;
             {
                 auto q = db.query("SELECT msgs FROM events WHERE event_id = ? AND expires_at > ?",
@@ -971,7 +942,7 @@ asio::awaitable<Result<void>> SqliteQueue::apply_updates(const std::vector<Deliv
             }
             if (list)
                 db.exec("UPDATE events SET state = ?, updated_at = ? WHERE event_id = ?",
-                        event_state(db, *list, now), now, event_id);
+                        stored_event_state(db, *list, now), now, event_id);
         }
         return true;
     };
@@ -1001,7 +972,8 @@ asio::awaitable<Result<void>> SqliteQueue::reject(const Entry& entry, const std:
         db.exec("INSERT INTO invalid (entry_id, payload, reason, at_ms) VALUES (?, ?, ?, ?)",
                 entry.id, entry.payload, reason, now);
         // At most about 100,000 kept, as the Redis backend's MAXLEN.
-        db.exec("DELETE FROM invalid WHERE id <= (SELECT max(id) FROM invalid) - 100000");
+        db.exec("DELETE FROM invalid WHERE id <= (SELECT max(id) FROM invalid) - ?",
+                limits::kInvalidEntriesKept);
         if (auto id = entry_number(entry.id))
             db.exec("UPDATE entries SET acked = 1 WHERE id = ?", *id);
         return true;
@@ -1072,8 +1044,8 @@ asio::awaitable<Result<json::value>> SqliteQueue::dossier_messages(const std::st
         std::vector<std::string> ids;
         {
             auto st = db.query("SELECT id FROM messages WHERE dossier_code = ?"
-                               " ORDER BY created_at DESC, id DESC LIMIT 200",
-                               dossier_code);
+                               " ORDER BY created_at DESC, id DESC LIMIT ?",
+                               dossier_code, limits::kDossierMessages);
             while (st.next()) ids.push_back(st.text(0));
         }
         return json::value(json::object{{"dossier_code", dossier_code},

