@@ -59,6 +59,10 @@ void CircuitBreaker::on_failure(Clock::time_point now) {
     }
 }
 
+void CircuitBreaker::on_neutral(Clock::time_point) {
+    if (state_ == State::half_open) probing_ = false;
+}
+
 void CircuitBreaker::open(Clock::time_point now) {
     state_ = State::open;
     probing_ = false;

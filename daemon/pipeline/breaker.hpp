@@ -29,10 +29,21 @@ public:
 
     explicit CircuitBreaker(BreakerSettings s = {}) : s_(s) {}
 
-    // May a request go to the provider now? In half-open, only one probe at a time.
+    // May a request go to the provider now? In half-open, only one probe at a time: the
+    // request allowed then is the probe, and its outcome (one of the three on_*) decides.
     bool allow(Clock::time_point now);
     void on_success(Clock::time_point now);
     void on_failure(Clock::time_point now);
+    // An answer that says nothing about the provider's health (a message's own permanent
+    // error): a probe ends without a verdict, and the next request may probe again.
+    void on_neutral(Clock::time_point now);
+    // A half-open probe is out: other requests wait for its outcome.
+    bool probing() const { return state_ == State::half_open && probing_; }
+    // Does a request allowed earlier (`probe`: as the half-open probe) still go through? False
+    // once the circuit opened meanwhile (it waited for a connection slot).
+    bool still_allows(bool probe) const {
+        return state_ == State::closed || (probe && probing());
+    }
     // When an open breaker lets the next probe through.
     Clock::time_point retry_at() const { return open_until_; }
     State state(Clock::time_point now) const;

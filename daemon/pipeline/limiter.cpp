@@ -8,8 +8,10 @@ namespace asio = boost::asio;
 
 namespace tinbao {
 
-Limiter::Limiter(asio::any_io_executor ex, double rate_per_second, int max_in_flight)
+Limiter::Limiter(asio::any_io_executor ex, double rate_per_second, int max_in_flight,
+                 Clock& clock)
     : ex_(std::move(ex)),
+      clock_(clock),
       base_rate_(rate_per_second),
       base_max_in_flight_(max_in_flight),
       rate_(rate_per_second),
@@ -60,14 +62,13 @@ asio::awaitable<void> Limiter::take_token() {
                        duration<double>(rate_ >= 1 ? 1.0 : 1.0 / rate_)) +
                    kMargin;
     for (;;) {
-        auto now = steady_clock::now();
+        auto now = clock_.steady_now();
         while (!sent_.empty() && now - sent_.front() >= w) sent_.pop_front();
         if (sent_.size() < n) {
             sent_.push_back(now);
             co_return;
         }
-        asio::steady_timer t(ex_, sent_.front() + w);
-        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await clock_.wait_until(ex_, sent_.front() + w);
     }
 }
 

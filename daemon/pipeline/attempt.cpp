@@ -1,0 +1,381 @@
+#include "daemon/pipeline/attempt.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <optional>
+
+#include "providers/reasons.hpp"
+#include "common/redact.hpp"
+#include "common/time.hpp"
+
+namespace asio = boost::asio;
+
+namespace tinbao {
+namespace {
+// "event E dossier D message M (sms to 8491***678)", for the log lines about one message.
+struct MessageLogPrefix {
+    const MessageRecord& rec;
+};
+}  // namespace
+}  // namespace tinbao
+
+template <>
+struct fmt::formatter<tinbao::MessageLogPrefix> : fmt::formatter<std::string_view> {
+    template <class Context>
+    auto format(const tinbao::MessageLogPrefix& p, Context& ctx) const {
+        return fmt::format_to(ctx.out(), "event {} dossier {} message {} ({} to {})",
+                              p.rec.event_id, p.rec.dossier_code, p.rec.id, p.rec.channel,
+                              tinbao::mask_address(p.rec.to));
+    }
+};
+
+namespace tinbao {
+namespace {
+
+// A failure of the provider's account rather than of the message (credentials refused): the
+// next provider of the channel may well send it, and the provider counts as down.
+bool account_level(std::string_view reason) { return reason == reason::kAuthFailed; }
+
+// Busy, not unwell: these answers do not count against a provider's circuit.
+bool busy(std::string_view reason) {
+    return reason == reason::kThrottled || reason == reason::kQuotaExceeded;
+}
+
+class Attempt {
+public:
+    Attempt(AttemptContext& ctx, const Runtime& rt, Work& w)
+        : ctx_(ctx),
+          cfg_(*rt.config),
+          w_(w),
+          rec_(w.msg.record),
+          retry_(cfg_.retry, ctx.jitter),
+          give_up_at_(retry_.give_up_at(w.job.epoch_ms)),
+          providers_(rt.for_channel(w.msg.outbound.channel)),
+          log_{rec_} {}
+
+    asio::awaitable<void> run();
+
+private:
+    struct Choice {
+        enum class Kind { send, wait_for_probe, all_open, none } kind = Kind::none;
+        ProviderSlot* slot = nullptr;
+        int index = 0;
+        bool probe = false;  // the request is the half-open circuit's probe
+        std::optional<ProviderText> text;
+        Clock::Steady::time_point retry_at = Clock::Steady::time_point::max();
+    };
+    enum class Next { done, next_provider };
+
+    bool failed_before_sending();
+    bool past_give_up();
+    bool held_back();
+    Choice choose_provider();
+    asio::awaitable<void> wait_for_probe(ProviderSlot& slot);
+    void wait_for_circuits(Clock::Steady::time_point retry_at);
+    asio::awaitable<std::optional<SendResult>> send(Choice& c);
+    Next on_answer(ProviderSlot& slot, const SendResult& result);
+    void on_sent(const Provider& provider, const SendResult& result);
+    void next_provider();
+
+    int64_t now() const { return ctx_.clock.now_ms(); }
+    void settle(std::string_view st) {
+        rec_.state = st;
+        rec_.updated_at_ms = now();
+    }
+    void schedule(int64_t due) {
+        w_.due_ms = due;
+        settle(state::kQueued);
+    }
+    void defer(std::string_view why) {
+        ctx_.metrics.inc("tinbao_messages_deferred_total",
+                         {{"channel", rec_.channel}, {"why", std::string(why)}});
+    }
+
+    AttemptContext& ctx_;
+    const Config& cfg_;
+    Work& w_;
+    MessageRecord& rec_;
+    RetryPolicy retry_;
+    const int64_t give_up_at_;
+    std::vector<std::shared_ptr<ProviderSlot>> providers_;
+    const MessageLogPrefix log_;  // formatted only when a line is logged
+};
+
+asio::awaitable<void> Attempt::run() {
+    if (failed_before_sending() || past_give_up() || held_back()) co_return;
+    while (w_.job.provider_index < static_cast<int>(providers_.size())) {
+        auto choice = choose_provider();
+        if (choice.kind == Choice::Kind::none) break;
+        if (choice.kind == Choice::Kind::all_open) {
+            wait_for_circuits(choice.retry_at);
+            co_return;
+        }
+        if (choice.kind == Choice::Kind::wait_for_probe) {
+            co_await wait_for_probe(*choice.slot);
+            continue;
+        }
+        auto result = co_await send(choice);
+        if (!result) continue;  // its circuit opened while the message waited for a slot
+        if (on_answer(*choice.slot, *result) == Next::done) co_return;
+    }
+    settle(state::kFailed);  // no provider may send this text, or each used its attempts
+}
+
+bool Attempt::failed_before_sending() {
+    if (!w_.msg.preflight_reason.empty()) {
+        rec_.last_error_reason = w_.msg.preflight_reason;
+        rec_.last_error_detail = w_.msg.preflight_detail;
+        settle(state::kFailed);
+        spdlog::warn("{}: failed before sending: {}: {}", log_, rec_.last_error_reason,
+                     rec_.last_error_detail);
+        return true;
+    }
+    if (providers_.empty()) {
+        rec_.last_error_reason = reason::kNoProvider;
+        rec_.last_error_detail = "no enabled provider for channel " + rec_.channel;
+        settle(state::kFailed);
+        return true;
+    }
+    return false;
+}
+
+bool Attempt::past_give_up() {
+    if (now() <= give_up_at_) return false;
+    settle(state::kExpired);
+    spdlog::warn("{}: expired after {} attempt(s)", log_, rec_.attempts);
+    return true;
+}
+
+bool Attempt::held_back() {
+    const int64_t coalesce = cfg_.coalesce_window.count();
+    if (coalesce > 0 && rec_.attempts == 0 && !w_.coalesce_checked &&
+        now() < rec_.created_at_ms + coalesce) {
+        // A newer status of the dossier within the window replaces this one: wait and see.
+        defer("coalesce");
+        schedule(rec_.created_at_ms + coalesce);
+        return true;
+    }
+    if (w_.not_before_ms > now()) {
+        // An earlier notice of this dossier is still waiting: keep their order.
+        defer("dossier_order");
+        spdlog::info("{}: waits behind an earlier notice of the dossier until {}", log_,
+                     rfc3339_utc(w_.not_before_ms));
+        schedule(w_.not_before_ms);
+        w_.not_before_ms = 0;
+        return true;
+    }
+    auto until = quiet_until(cfg_, w_.msg.outbound.channel, now());
+    if (!until) return false;
+    if (*until > give_up_at_) {
+        rec_.last_error_reason = kQuietHoursReason;
+        rec_.last_error_detail = "quiet hours last past give_up_after";
+        settle(state::kExpired);
+        spdlog::warn("{}: expired: quiet hours last past give_up_after", log_);
+        return true;
+    }
+    ++ctx_.stats.deferred_quiet;
+    defer("quiet_hours");
+    spdlog::info("{}: quiet hours; held until {}", log_, rfc3339_utc(*until));
+    schedule(*until);
+    return true;
+}
+
+Attempt::Choice Attempt::choose_provider() {
+    // The first provider whose circuit lets a request through, from where the message is.
+    Choice c;
+    const auto now_steady = ctx_.clock.steady_now();
+    ProviderSlot* probing = nullptr;
+    bool open = false;
+    for (int i = w_.job.provider_index; i < static_cast<int>(providers_.size()); ++i) {
+        auto& slot = *providers_[i];
+        // A provider whose brandname has no registered wording for this text is passed over:
+        // the carrier would reject it (another provider's brandname may have it).
+        auto text = for_provider(slot, w_.msg.outbound);
+        if (!text.reason.empty()) {
+            rec_.last_error_reason = text.reason;
+            rec_.last_error_detail = text.detail;
+            spdlog::warn("{}: {}", log_, text.detail);
+            continue;
+        }
+        if (slot.breaker.allow(now_steady)) {
+            c.kind = Choice::Kind::send;
+            c.slot = &slot;
+            c.index = i;
+            c.probe = slot.breaker.probing();
+            c.text = std::move(text);
+            return c;
+        }
+        if (slot.breaker.probing()) {
+            if (!probing) probing = &slot;
+            continue;
+        }
+        open = true;
+        c.retry_at = std::min(c.retry_at, slot.breaker.retry_at());
+    }
+    if (probing) {
+        c.kind = Choice::Kind::wait_for_probe;
+        c.slot = probing;
+    } else if (open) {
+        c.kind = Choice::Kind::all_open;
+    }
+    return c;
+}
+
+asio::awaitable<void> Attempt::wait_for_probe(ProviderSlot& slot) {
+    // The probe's outcome decides for everyone: a closed circuit lets the message go, an open
+    // one puts it back in the schedule until the next probe. The probe ends within its
+    // provider's deadline; the bound only guards against a wake-up that never comes.
+    auto turn = std::make_shared<asio::steady_timer>(
+        ctx_.executor, slot.provider->settings().timeout + std::chrono::seconds(1));
+    slot.probe_waiters.push_back(turn);
+    co_await turn->async_wait(asio::as_tuple(asio::use_awaitable));
+    std::erase(slot.probe_waiters, turn);
+}
+
+// Wakes the messages waiting for the slot's probe: called after each answer of the provider.
+void probe_ended(ProviderSlot& slot) {
+    for (auto& t : slot.probe_waiters) t->cancel();
+    slot.probe_waiters.clear();
+}
+
+void Attempt::wait_for_circuits(Clock::Steady::time_point retry_at) {
+    // An open circuit's next probe is always ahead: allow() turned a due one half-open.
+    auto wait = std::max<int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(retry_at - ctx_.clock.steady_now())
+            .count(),
+        1);
+    rec_.last_error_reason = reason::kProviderUnavailable;
+    rec_.last_error_detail = "every provider's circuit is open";
+    const int64_t due = now() + wait;
+    if (due > give_up_at_) {
+        settle(state::kExpired);
+        spdlog::warn("{}: expired: every provider is down past give_up_after", log_);
+        return;
+    }
+    spdlog::warn("{}: every provider of the channel is down; next try in {} ms", log_, wait);
+    schedule(due);
+}
+
+asio::awaitable<std::optional<SendResult>> Attempt::send(Choice& c) {
+    if (c.index != w_.job.provider_index) {
+        w_.job.provider_index = c.index;
+        w_.job.provider_attempts = 0;
+    }
+    auto& slot = *c.slot;
+    auto& provider = *slot.provider;
+    co_await slot.limiter->acquire();
+    if (!slot.breaker.still_allows(c.probe)) {
+        // The circuit opened while the message waited for a connection slot: the provider is
+        // not asked again before its probe.
+        slot.limiter->release();
+        co_return std::nullopt;
+    }
+    auto& text = *c.text;
+    if (text.message.text != w_.msg.outbound.text) {
+        rec_.body = text.message.text;
+        rec_.segments = text.message.segments;
+    }
+    rec_.provider = provider.name();
+    const auto started = ctx_.clock.steady_now();
+    auto result = co_await provider.send(text.message);
+    slot.limiter->release();
+    ctx_.metrics.observe(
+        "tinbao_provider_request_seconds", {{"provider", provider.name()}},
+        std::chrono::duration<double>(ctx_.clock.steady_now() - started).count());
+    ctx_.metrics.inc("tinbao_provider_requests_total",
+                     {{"provider", provider.name()},
+                      {"result", result.ok ? "ok"
+                                 : result.failure == FailureClass::permanent ? "permanent"
+                                                                             : "retryable"}});
+    ++rec_.attempts;
+    ++w_.job.provider_attempts;
+    rec_.updated_at_ms = now();
+    co_return result;
+}
+
+Attempt::Next Attempt::on_answer(ProviderSlot& slot, const SendResult& result) {
+    const auto now_steady = ctx_.clock.steady_now();
+    auto& provider = *slot.provider;
+    if (result.ok) {
+        slot.breaker.on_success(now_steady);
+        probe_ended(slot);
+        on_sent(provider, result);
+        return Next::done;
+    }
+    rec_.last_error_reason = result.reason;
+    rec_.last_error_detail = result.detail;
+    const bool account = account_level(result.reason);
+    if (result.failure == FailureClass::permanent && !account) {
+        slot.breaker.on_neutral(now_steady);  // the message's own fault, not the provider's
+        probe_ended(slot);
+        settle(state::kFailed);
+        spdlog::warn("{}: failed permanently via {}: {}: {}", log_, provider.name(),
+                     result.reason, result.detail);
+        return Next::done;
+    }
+    if (busy(result.reason))
+        slot.breaker.on_success(now_steady);
+    else
+        slot.breaker.on_failure(now_steady);  // the provider is unwell or refuses the account
+    probe_ended(slot);
+    if (account) {
+        spdlog::warn("{}: {} refused the account ({}: {}); next provider", log_, provider.name(),
+                     result.reason, result.detail);
+        next_provider();
+        return Next::next_provider;
+    }
+    auto decision = retry_.after_failure(result, w_.job.provider_attempts, now(), w_.job.epoch_ms);
+    switch (decision.kind) {
+        case RetryDecision::Kind::next_provider:
+            spdlog::warn("{}: {} attempt(s) via {} failed ({}: {}); next provider", log_,
+                         w_.job.provider_attempts, provider.name(), result.reason, result.detail);
+            next_provider();
+            return Next::next_provider;
+        case RetryDecision::Kind::expire:
+            settle(state::kExpired);
+            spdlog::warn("{}: expired: the next attempt would come after give_up_after ({}: {})",
+                         log_, result.reason, result.detail);
+            return Next::done;
+        case RetryDecision::Kind::retry: break;
+    }
+    ++ctx_.stats.retries;
+    ctx_.metrics.inc("tinbao_retries_total",
+                     {{"provider", provider.name()}, {"reason", result.reason}});
+    spdlog::info("{}: attempt {} via {} failed ({}: {}); next at {}", log_, rec_.attempts,
+                 provider.name(), result.reason, result.detail, rfc3339_utc(decision.due_ms));
+    schedule(decision.due_ms);
+    return Next::done;
+}
+
+void Attempt::on_sent(const Provider& provider, const SendResult& result) {
+    rec_.provider_message_id = result.provider_message_id;
+    rec_.last_error_reason.clear();
+    rec_.last_error_detail.clear();
+    settle(state::kSent);
+    ++ctx_.stats.messages_sent;
+    if (w_.job.accepted_ms > 0)
+        ctx_.metrics.observe("tinbao_end_to_end_seconds", {{"channel", rec_.channel}},
+                             static_cast<double>(now() - w_.job.accepted_ms) / 1000.0);
+    if (!rec_.encoding.empty())
+        ctx_.metrics.inc("tinbao_sms_segments_total", {{"encoding", rec_.encoding}},
+                         rec_.segments);
+    spdlog::info("{}: sent via {} (attempt {})", log_, provider.name(), rec_.attempts);
+}
+
+void Attempt::next_provider() {
+    ++w_.job.provider_index;
+    w_.job.provider_attempts = 0;
+}
+
+}  // namespace
+
+asio::awaitable<void> attempt(AttemptContext& ctx, std::shared_ptr<const Runtime> rt, Work& w) {
+    Attempt a(ctx, *rt, w);
+    co_await a.run();
+}
+
+}  // namespace tinbao

@@ -1,0 +1,54 @@
+// What changes on reload, as the pipeline uses it: the config, the templates, and each provider
+// with its limits and its circuit breaker.
+//
+// Threading: one io_context thread. Ownership: the Processor holds the current Runtime by
+// shared_ptr; work in progress keeps the Runtime it started with, so a reload never pulls a
+// provider from under a send.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/config/config.hpp"
+#include "daemon/pipeline/breaker.hpp"
+#include "daemon/pipeline/limiter.hpp"
+#include "daemon/render/registered.hpp"
+#include "daemon/render/template.hpp"
+#include "providers/provider.hpp"
+
+namespace tinbao {
+
+// A provider with its limits and its circuit breaker.
+struct ProviderSlot {
+    std::unique_ptr<Provider> provider;
+    std::unique_ptr<Limiter> limiter;
+    CircuitBreaker breaker;
+    sms::RegisteredTemplates registered;  // SMS: the wording registered for the brandname
+    // Messages waiting for the outcome of the breaker's half-open probe (see attempt.cpp).
+    std::vector<std::shared_ptr<boost::asio::steady_timer>> probe_waiters;
+};
+
+// The SMS as this provider will send it: forbidden characters replaced, segments recounted.
+// `reason` is set (template_not_registered) when it matches none of the registered wording.
+struct ProviderText {
+    OutboundMessage message;
+    std::string reason;
+    std::string detail;
+};
+ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg);
+
+// Everything that changes on reload.
+struct Runtime {
+    std::shared_ptr<const Config> config;
+    std::shared_ptr<const tpl::TemplateSet> templates;
+    std::vector<std::shared_ptr<ProviderSlot>> providers;  // in config order
+
+    std::vector<std::shared_ptr<ProviderSlot>> for_channel(Channel c) const;
+    // Requests the providers may have outstanding at once: the sum of their max_in_flight,
+    // an unlimited one counted as 1000.
+    std::size_t in_flight_capacity() const;
+};
+
+}  // namespace tinbao
