@@ -356,6 +356,9 @@ asio::awaitable<Result<std::vector<Entry>>> RedisQueue::read(std::size_t max,
             if (!out.empty())
                 spdlog::info("queue: took over {} entries from a consumer that stopped",
                              out.size());
+            // A full batch: more of a dead consumer's entries may wait. Take them at the next
+            // read, not a quarter of claim_idle later.
+            if (out.size() >= max) next_autoclaim_ = now;
         }
         if (!out.empty()) co_return out;
     }
