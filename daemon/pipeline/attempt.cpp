@@ -46,7 +46,7 @@ bool busy(std::string_view reason) {
 }
 
 class Attempt {
-public:
+  public:
     Attempt(AttemptContext& ctx, const Runtime& rt, Work& w)
         : ctx_(ctx),
           cfg_(*rt.config),
@@ -59,7 +59,7 @@ public:
 
     asio::awaitable<void> run();
 
-private:
+  private:
     struct Choice {
         enum class Kind { send, wait_for_probe, all_open, none } kind = Kind::none;
         ProviderSlot* slot = nullptr;
@@ -283,12 +283,11 @@ asio::awaitable<std::optional<SendResult>> Attempt::send(Choice& c) {
     const auto started = ctx_.clock.steady_now();
     auto result = co_await provider.send(text.message);
     slot.limiter->release();
-    ctx_.metrics.observe(
-        "tinbao_provider_request_seconds", {{"provider", provider.name()}},
-        std::chrono::duration<double>(ctx_.clock.steady_now() - started).count());
+    ctx_.metrics.observe("tinbao_provider_request_seconds", {{"provider", provider.name()}},
+                         std::chrono::duration<double>(ctx_.clock.steady_now() - started).count());
     ctx_.metrics.inc("tinbao_provider_requests_total",
                      {{"provider", provider.name()},
-                      {"result", result.ok ? "ok"
+                      {"result", result.ok                                   ? "ok"
                                  : result.failure == FailureClass::permanent ? "permanent"
                                                                              : "retryable"}});
     ++rec_.attempts;
@@ -313,8 +312,8 @@ Attempt::Next Attempt::on_answer(ProviderSlot& slot, const SendResult& result) {
         slot.breaker.on_neutral(now_steady);  // the message's own fault, not the provider's
         probe_ended(slot);
         settle(state::kFailed);
-        spdlog::warn("{}: failed permanently via {}: {}: {}", log_, provider.name(),
-                     result.reason, result.detail);
+        spdlog::warn("{}: failed permanently via {}: {}: {}", log_, provider.name(), result.reason,
+                     result.detail);
         return Next::done;
     }
     if (busy(result.reason))
@@ -340,7 +339,8 @@ Attempt::Next Attempt::on_answer(ProviderSlot& slot, const SendResult& result) {
             spdlog::warn("{}: expired: the next attempt would come after give_up_after ({}: {})",
                          log_, result.reason, result.detail);
             return Next::done;
-        case RetryDecision::Kind::retry: break;
+        case RetryDecision::Kind::retry:
+            break;
     }
     ++ctx_.stats.retries;
     ctx_.metrics.inc("tinbao_retries_total",
@@ -361,8 +361,7 @@ void Attempt::on_sent(const Provider& provider, const SendResult& result) {
         ctx_.metrics.observe("tinbao_end_to_end_seconds", {{"channel", rec_.channel}},
                              static_cast<double>(now() - w_.job.accepted_ms) / 1000.0);
     if (!rec_.encoding.empty())
-        ctx_.metrics.inc("tinbao_sms_segments_total", {{"encoding", rec_.encoding}},
-                         rec_.segments);
+        ctx_.metrics.inc("tinbao_sms_segments_total", {{"encoding", rec_.encoding}}, rec_.segments);
     spdlog::info("{}: sent via {} (attempt {})", log_, provider.name(), rec_.attempts);
 }
 

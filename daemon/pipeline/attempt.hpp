@@ -36,9 +36,9 @@ struct PipelineStats {
     uint64_t messages_sent = 0;
     uint64_t messages_failed = 0;   // messages that ended failed or expired, each once
     uint64_t messages_expired = 0;  // of those, the expired ones
-    uint64_t retries = 0;          // attempts scheduled again after a retryable failure
-    uint64_t fallbacks = 0;        // messages handed to the next channel
-    uint64_t deferred_quiet = 0;   // messages held for the end of quiet hours
+    uint64_t retries = 0;           // attempts scheduled again after a retryable failure
+    uint64_t fallbacks = 0;         // messages handed to the next channel
+    uint64_t deferred_quiet = 0;    // messages held for the end of quiet hours
     uint64_t jobs_run = 0;
     uint64_t replayed = 0;
 };
@@ -47,11 +47,11 @@ struct PipelineStats {
 // its current plan.
 struct Work {
     std::shared_ptr<const Event> event;  // never null once the work is set up
-    SavedJob job;                  // job.channel is msg's channel
+    SavedJob job;                        // job.channel is msg's channel
     PlannedMessage msg;
-    int64_t due_ms = 0;            // when scheduled: the next attempt
-    int64_t not_before_ms = 0;     // no attempt before (per-dossier order)
-    bool coalesce_checked = false; // coalesce_window already waited out
+    int64_t due_ms = 0;             // when scheduled: the next attempt
+    int64_t not_before_ms = 0;      // no attempt before (per-dossier order)
+    bool coalesce_checked = false;  // coalesce_window already waited out
 };
 
 // What an attempt uses besides the message. Owned by the Processor.

@@ -4,9 +4,12 @@ namespace tinbao {
 
 std::string_view CircuitBreaker::to_string(State s) {
     switch (s) {
-        case State::closed: return "closed";
-        case State::open: return "open";
-        case State::half_open: return "half_open";
+        case State::closed:
+            return "closed";
+        case State::open:
+            return "open";
+        case State::half_open:
+            return "half_open";
     }
     return "closed";
 }

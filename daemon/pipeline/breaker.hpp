@@ -17,13 +17,13 @@ namespace tinbao {
 struct BreakerSettings {
     int consecutive_failures = 5;
     std::chrono::milliseconds window{60000};
-    int min_requests = 20;          // in the window, before the error rate counts
+    int min_requests = 20;  // in the window, before the error rate counts
     double error_rate = 0.5;
     std::chrono::milliseconds cooldown{30000};
 };
 
 class CircuitBreaker {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
     enum class State { closed, open, half_open };
 
@@ -41,15 +41,13 @@ public:
     bool probing() const { return state_ == State::half_open && probing_; }
     // Does a request allowed earlier (`probe`: as the half-open probe) still go through? False
     // once the circuit opened meanwhile (it waited for a connection slot).
-    bool still_allows(bool probe) const {
-        return state_ == State::closed || (probe && probing());
-    }
+    bool still_allows(bool probe) const { return state_ == State::closed || (probe && probing()); }
     // When an open breaker lets the next probe through.
     Clock::time_point retry_at() const { return open_until_; }
     State state(Clock::time_point now) const;
     static std::string_view to_string(State s);
 
-private:
+  private:
     void trim(Clock::time_point now);
     void open(Clock::time_point now);
 

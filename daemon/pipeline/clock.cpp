@@ -10,7 +10,7 @@ namespace tinbao {
 namespace {
 
 class SystemClock final : public Clock {
-public:
+  public:
     int64_t now_ms() const override {
         using namespace std::chrono;
         return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();

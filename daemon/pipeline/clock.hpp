@@ -15,7 +15,7 @@
 namespace tinbao {
 
 class Clock {
-public:
+  public:
     using Steady = std::chrono::steady_clock;
 
     virtual ~Clock() = default;

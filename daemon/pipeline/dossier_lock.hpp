@@ -18,18 +18,19 @@
 namespace tinbao {
 
 class DossierLocks {
-public:
+  public:
     class Guard {
-    public:
+      public:
         Guard(DossierLocks* locks, std::string code) : locks_(locks), code_(std::move(code)) {}
-        Guard(Guard&& o) noexcept : locks_(std::exchange(o.locks_, nullptr)), code_(std::move(o.code_)) {}
+        Guard(Guard&& o) noexcept
+            : locks_(std::exchange(o.locks_, nullptr)), code_(std::move(o.code_)) {}
         Guard& operator=(Guard&&) = delete;
         Guard(const Guard&) = delete;
         ~Guard() {
             if (locks_) locks_->unlock(code_);
         }
 
-    private:
+      private:
         DossierLocks* locks_;
         std::string code_;
     };
@@ -41,7 +42,7 @@ public:
     // Dossiers held right now (each with its queue of waiters).
     std::size_t held() const { return dossiers_.size(); }
 
-private:
+  private:
     void unlock(const std::string& code);
 
     boost::asio::any_io_executor ex_;

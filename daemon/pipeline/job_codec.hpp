@@ -23,15 +23,15 @@
 namespace tinbao {
 
 struct SavedJob {
-    std::string event;             // the event JSON as queued
-    std::string entry_id;          // the stream entry it came from (part of the message id)
+    std::string event;     // the event JSON as queued
+    std::string entry_id;  // the stream entry it came from (part of the message id)
     Channel channel = Channel::sms;
     Route::Mode mode = Route::Mode::fallback;
-    std::vector<Channel> channels; // the route's candidate channels, in order
-    int provider_index = 0;        // where the message stands in its channel's provider list
-    int provider_attempts = 0;     // attempts with that provider so far
-    int64_t epoch_ms = 0;          // give_up_after counts from here (creation, or a replay)
-    int64_t accepted_ms = 0;       // when the event was queued (end-to-end latency)
+    std::vector<Channel> channels;  // the route's candidate channels, in order
+    int provider_index = 0;         // where the message stands in its channel's provider list
+    int provider_attempts = 0;      // attempts with that provider so far
+    int64_t epoch_ms = 0;           // give_up_after counts from here (creation, or a replay)
+    int64_t accepted_ms = 0;        // when the event was queued (end-to-end latency)
 };
 
 std::string encode_job(const SavedJob& job);

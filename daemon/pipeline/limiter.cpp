@@ -8,8 +8,7 @@ namespace asio = boost::asio;
 
 namespace tinbao {
 
-Limiter::Limiter(asio::any_io_executor ex, double rate_per_second, int max_in_flight,
-                 Clock& clock)
+Limiter::Limiter(asio::any_io_executor ex, double rate_per_second, int max_in_flight, Clock& clock)
     : ex_(std::move(ex)),
       clock_(clock),
       base_rate_(rate_per_second),
@@ -20,7 +19,8 @@ Limiter::Limiter(asio::any_io_executor ex, double rate_per_second, int max_in_fl
 asio::awaitable<void> Limiter::acquire() {
     if (max_in_flight_ > 0) {
         while (in_flight_ >= max_in_flight_) {
-            auto t = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
+            auto t =
+                std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
             waiters_.push_back(t);
             co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
         }
@@ -58,9 +58,9 @@ asio::awaitable<void> Limiter::take_token() {
     using namespace std::chrono;
     constexpr auto kMargin = milliseconds(50);
     const std::size_t n = rate_ >= 1 ? static_cast<std::size_t>(rate_) : 1;
-    const auto w = duration_cast<steady_clock::duration>(
-                       duration<double>(rate_ >= 1 ? 1.0 : 1.0 / rate_)) +
-                   kMargin;
+    const auto w =
+        duration_cast<steady_clock::duration>(duration<double>(rate_ >= 1 ? 1.0 : 1.0 / rate_)) +
+        kMargin;
     for (;;) {
         auto now = clock_.steady_now();
         while (!sent_.empty() && now - sent_.front() >= w) sent_.pop_front();

@@ -18,7 +18,7 @@
 namespace tinbao {
 
 class Limiter {
-public:
+  public:
     Limiter(boost::asio::any_io_executor ex, double rate_per_second, int max_in_flight,
             Clock& clock = Clock::system());
     // Waits for a free slot and a token. Pair every acquire() with one release().
@@ -29,7 +29,7 @@ public:
     // together they never exceed them (n from the queue's instance registry).
     void set_instances(int n);
 
-private:
+  private:
     boost::asio::awaitable<void> take_token();
 
     boost::asio::any_io_executor ex_;

@@ -14,9 +14,12 @@ namespace tinbao {
 
 bool has_contact(const Event& ev, Channel c) {
     switch (c) {
-        case Channel::sms: return !ev.phone.empty();
-        case Channel::zalo: return !ev.phone.empty() || !ev.zalo_user_id.empty();
-        case Channel::email: return !ev.email.empty();
+        case Channel::sms:
+            return !ev.phone.empty();
+        case Channel::zalo:
+            return !ev.phone.empty() || !ev.zalo_user_id.empty();
+        case Channel::email:
+            return !ev.email.empty();
     }
     return false;
 }
@@ -38,9 +41,12 @@ json::value render_context(const Event& ev) {
 
 sms::UnicodePolicy policy_of(const SmsSettings& s) {
     switch (s.unicode) {
-        case SmsSettings::Unicode::never: return sms::UnicodePolicy::never;
-        case SmsSettings::Unicode::always: return sms::UnicodePolicy::always;
-        default: return sms::UnicodePolicy::auto_;
+        case SmsSettings::Unicode::never:
+            return sms::UnicodePolicy::never;
+        case SmsSettings::Unicode::always:
+            return sms::UnicodePolicy::always;
+        default:
+            return sms::UnicodePolicy::auto_;
     }
 }
 
@@ -217,13 +223,13 @@ json::value preview(const Runtime& rt, const Event& ev) {
         o["channel"] = to_string(c);
         o["to"] = m.record.to;
         if (!m.preflight_reason.empty())
-            o["error"] = json::object{{"reason", m.preflight_reason},
-                                      {"detail", m.preflight_detail}};
+            o["error"] =
+                json::object{{"reason", m.preflight_reason}, {"detail", m.preflight_detail}};
         if (c == Channel::sms) {
             o["text"] = m.outbound.text.empty() ? m.record.body : m.outbound.text;
             if (!m.record.encoding.empty()) {
                 auto count = sms::count(m.outbound.text, m.outbound.unicode ? sms::Encoding::ucs2
-                                                                             : sms::Encoding::gsm7);
+                                                                            : sms::Encoding::gsm7);
                 o["encoding"] = m.record.encoding;
                 o["characters"] = count.characters;
                 o["segments"] = count.segments;

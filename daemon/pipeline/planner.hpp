@@ -28,9 +28,9 @@ struct PlannedMessage {
 };
 
 struct Plan {
-    bool routed = false;              // false: no route covers the status -> skipped
+    bool routed = false;  // false: no route covers the status -> skipped
     Route::Mode mode = Route::Mode::fallback;
-    std::vector<Channel> channels;    // candidate channels in order
+    std::vector<Channel> channels;         // candidate channels in order
     std::vector<PlannedMessage> messages;  // fallback: only the first channel with a contact
 };
 

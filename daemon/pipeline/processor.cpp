@@ -13,7 +13,7 @@ namespace asio = boost::asio;
 namespace tinbao {
 
 class Processor::InProgress {
-public:
+  public:
     InProgress(Processor* p, std::string key) : p_(p), key_(std::move(key)) {
         p_->active_.insert(key_);
     }
@@ -21,7 +21,7 @@ public:
     InProgress(const InProgress&) = delete;
     InProgress& operator=(const InProgress&) = delete;
 
-private:
+  private:
     Processor* p_;
     std::string key_;
 };
@@ -150,9 +150,10 @@ asio::awaitable<void> Processor::heartbeat() {
             if (instances_ready_) instances_ready_->cancel();
         }
         if (n != instances_) {
-            spdlog::info("{} instance(s) share this queue: each takes 1/{} of every provider's "
-                         "rate and in-flight limits",
-                         n, n);
+            spdlog::info(
+                "{} instance(s) share this queue: each takes 1/{} of every provider's "
+                "rate and in-flight limits",
+                n, n);
             instances_ = n;
         }
         for (auto& p : rt->providers) p->limiter->set_instances(instances_);
@@ -356,8 +357,8 @@ std::optional<Work> Processor::open_job(const queue::DueJob& due, queue::Commit&
     return w;
 }
 
-asio::awaitable<bool> Processor::ready_to_run(const Runtime& rt, const queue::DueJob& due,
-                                              Work& w, queue::Commit& c) {
+asio::awaitable<bool> Processor::ready_to_run(const Runtime& rt, const queue::DueJob& due, Work& w,
+                                              queue::Commit& c) {
     auto& rec = w.msg.record;
     // Coalescing: a newer notice of the dossier arrived within the window: this one is not sent.
     if (rt.config->coalesce_window.count() > 0 && rec.attempts == 0) {
@@ -372,9 +373,10 @@ asio::awaitable<bool> Processor::ready_to_run(const Runtime& rt, const queue::Du
                                                    {"provider", ""},
                                                    {"outcome", "superseded"},
                                                    {"reason", "coalesced"}});
-            spdlog::info("event {} dossier {} message {}: superseded by a newer status within "
-                         "coalesce_window; not sent",
-                         w.event->event_id, w.event->dossier_code, rec.id);
+            spdlog::info(
+                "event {} dossier {} message {}: superseded by a newer status within "
+                "coalesce_window; not sent",
+                w.event->event_id, w.event->dossier_code, rec.id);
             c.messages.push_back(rec);
             c.done.push_back(rec.id);
             co_return false;

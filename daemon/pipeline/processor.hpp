@@ -31,7 +31,7 @@
 namespace tinbao {
 
 class Processor {
-public:
+  public:
     // `clock` and `jitter` are the system's in the daemon; tests pass their own.
     Processor(boost::asio::io_context& io, queue::Queue& queue, std::shared_ptr<const Runtime> rt,
               Clock& clock = Clock::system(), Jitter jitter = random_jitter());
@@ -63,7 +63,7 @@ public:
     // or -1 when the queue did not answer.
     boost::asio::awaitable<int> replay(std::vector<std::string> ids, std::string reason);
 
-private:
+  private:
     // Marks one entry or job in progress (active_) for as long as it lives.
     class InProgress;
 
@@ -75,8 +75,8 @@ private:
     // instance's: nobody else takes it over while it is kept alive); fails with
     // Errc::duplicate, or Errc::queue_unavailable once stopping.
     boost::asio::awaitable<Result<queue::Claim>> claim(const queue::Entry& entry,
-                                                              const Event& event,
-                                                              const std::vector<MessageRecord>& initial);
+                                                       const Event& event,
+                                                       const std::vector<MessageRecord>& initial);
     // Attempts `w` (and, in fallback mode, the next channels) and adds the outcome to `c`.
     boost::asio::awaitable<void> run_message(std::shared_ptr<const Runtime> rt, Work& w,
                                              queue::Commit& c);
@@ -101,7 +101,7 @@ private:
     Clock& clock_;
     bool running_ = false;
     bool stopping_ = false;
-    std::set<std::string> active_;   // stream entry ids and "job:<id>" in progress
+    std::set<std::string> active_;  // stream entry ids and "job:<id>" in progress
     std::size_t max_active_ = 2048;
     std::shared_ptr<boost::asio::steady_timer> room_;  // woken when active_ shrinks
     PipelineStats stats_;
@@ -109,7 +109,7 @@ private:
     AttemptContext attempt_ctx_;
     int instances_ = 1;
     bool instances_known_ = false;
-    DossierLocks dossiers_;          // events of one dossier one after the other, in order
+    DossierLocks dossiers_;  // events of one dossier one after the other, in order
     std::shared_ptr<boost::asio::steady_timer> instances_ready_;
 };
 

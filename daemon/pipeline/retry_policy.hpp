@@ -30,7 +30,7 @@ struct RetryDecision {
 };
 
 class RetryPolicy {
-public:
+  public:
     explicit RetryPolicy(RetrySettings settings, Jitter jitter = random_jitter())
         : s_(settings), jitter_(std::move(jitter)) {}
 
@@ -46,7 +46,7 @@ public:
     RetryDecision after_failure(const SendResult& result, int provider_attempts, int64_t now_ms,
                                 int64_t epoch_ms) const;
 
-private:
+  private:
     RetrySettings s_;
     Jitter jitter_;
 };

@@ -29,9 +29,9 @@ ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg) 
         out.message.text =
             sms::replace_forbidden(msg.text, s.forbidden_characters, s.forbidden_replacement);
         if (out.message.text != msg.text)
-            out.message.segments =
-                sms::count(out.message.text, msg.unicode ? sms::Encoding::ucs2 : sms::Encoding::gsm7)
-                    .segments;
+            out.message.segments = sms::count(out.message.text, msg.unicode ? sms::Encoding::ucs2
+                                                                            : sms::Encoding::gsm7)
+                                       .segments;
     }
     if (!slot.registered.empty() && !slot.registered.matches(out.message.text)) {
         out.reason = reason::kTemplateNotRegistered;

@@ -15,7 +15,7 @@
 namespace tinbao::testing {
 
 class ManualClock final : public Clock {
-public:
+  public:
     explicit ManualClock(int64_t start_ms) : wall_(start_ms) {}
 
     int64_t now_ms() const override { return wall_; }
@@ -42,7 +42,7 @@ public:
     }
     std::size_t waiting() const { return waiters_.size(); }
 
-private:
+  private:
     int64_t wall_;
     Steady::time_point steady_ = Steady::time_point{} + std::chrono::hours(1000);
     std::multimap<Steady::time_point, std::shared_ptr<boost::asio::steady_timer>> waiters_;

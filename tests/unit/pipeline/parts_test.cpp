@@ -92,8 +92,8 @@ TEST(RetryPolicy, BackoffDoublesUpToItsCapWithFullJitter) {
     EXPECT_EQ(p.after_failure(r, 2, 1000, 0).due_ms, 1000 + 2000);
     EXPECT_EQ(p.after_failure(r, 3, 1000, 0).due_ms, 1000 + 4000);
     EXPECT_EQ(asked, (std::vector<int64_t>{2000, 4000, 8000}));
-    EXPECT_EQ(p.backoff_cap(4), 10000);   // max_delay
-    EXPECT_EQ(p.backoff_cap(100), 10000); // no overflow
+    EXPECT_EQ(p.backoff_cap(4), 10000);    // max_delay
+    EXPECT_EQ(p.backoff_cap(100), 10000);  // no overflow
 }
 
 TEST(RetryPolicy, NeverSoonerThanTheProviderAsked) {
@@ -123,12 +123,15 @@ TEST(DossierLocks, OneHolderAtATimeInArrivalOrder) {
     for (int i = 0; i < 3; ++i) {
         auto gate = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
         gates.push_back(gate);
-        asio::co_spawn(io, [&, i, gate]() -> asio::awaitable<void> {
-            auto g = co_await locks.lock(i == 2 ? "other" : "D");
-            order.push_back("in" + std::to_string(i));
-            co_await gate->async_wait(asio::as_tuple(asio::use_awaitable));
-            order.push_back("out" + std::to_string(i));
-        }, asio::detached);
+        asio::co_spawn(
+            io,
+            [&, i, gate]() -> asio::awaitable<void> {
+                auto g = co_await locks.lock(i == 2 ? "other" : "D");
+                order.push_back("in" + std::to_string(i));
+                co_await gate->async_wait(asio::as_tuple(asio::use_awaitable));
+                order.push_back("out" + std::to_string(i));
+            },
+            asio::detached);
     }
     io.poll();
     EXPECT_EQ(order, (std::vector<std::string>{"in0", "in2"}));  // 1 waits for 0; "other" not

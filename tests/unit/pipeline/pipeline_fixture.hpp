@@ -30,7 +30,7 @@ namespace asio = boost::asio;
 // A provider that answers from a script (success when the script is empty) and can hold
 // requests until the test answers them.
 class FakeProvider : public Provider {
-public:
+  public:
     FakeProvider(asio::io_context& io, std::string name, Channel channel)
         : Provider(settings_for(std::move(name), channel)), io_(io) {}
 
@@ -63,7 +63,7 @@ public:
     int hold = 0;  // the next `hold` requests wait for answer()
     std::vector<OutboundMessage> requests;
 
-private:
+  private:
     struct Held {
         explicit Held(asio::io_context& io) : timer(io, asio::steady_timer::time_point::max()) {}
         asio::steady_timer timer;
@@ -88,7 +88,7 @@ inline SendResult permanent(std::string reason) {
 }
 
 class PipelineTest : public ::testing::Test {
-protected:
+  protected:
     PipelineTest()
         : dir_(std::filesystem::temp_directory_path() /
                ("tinbao-pipeline-" + std::to_string(::getpid()) + "-" +
@@ -99,8 +99,8 @@ protected:
         queue_ = std::make_unique<queue::SqliteQueue>(io_, dir_ / "queue.db",
                                                       std::chrono::hours(24), "test");
         queue_->start();
-        cfg_.routes.push_back(Route{{"result_ready"}, {Channel::sms, Channel::email},
-                                    Route::Mode::fallback, 1});
+        cfg_.routes.push_back(
+            Route{{"result_ready"}, {Channel::sms, Channel::email}, Route::Mode::fallback, 1});
         cfg_.retry.max_attempts = 3;
         cfg_.retry.initial_delay = std::chrono::milliseconds(2000);
         cfg_.retry.max_delay = std::chrono::milliseconds(60000);
@@ -136,8 +136,7 @@ protected:
         auto p = std::make_unique<FakeProvider>(io_, std::move(name), channel);
         auto& ref = *p;
         slot->provider = std::move(p);
-        slot->limiter =
-            std::make_unique<Limiter>(io_.get_executor(), 0, max_in_flight, clock_);
+        slot->limiter = std::make_unique<Limiter>(io_.get_executor(), 0, max_in_flight, clock_);
         slot->breaker = CircuitBreaker(breaker);
         slots_.push_back(slot);
         return ref;
@@ -201,9 +200,8 @@ protected:
         settle();
     }
     asio::awaitable<void> post_async(std::string json) {
-        auto parsed = parse_event(json, [&](std::string_view s) {
-            return cfg_.canonical_status(s);
-        });
+        auto parsed =
+            parse_event(json, [&](std::string_view s) { return cfg_.canonical_status(s); });
         EXPECT_TRUE(parsed.event) << json;
         auto& p = processor();
         co_await queue_->ingest(*parsed.event, json);
@@ -235,8 +233,8 @@ protected:
     std::vector<Scheduled> scheduled() {
         std::vector<Scheduled> out;
         sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v2(db(), "SELECT message_id, due_ms, payload FROM jobs ORDER BY due_ms",
-                           -1, &st, nullptr);
+        sqlite3_prepare_v2(db(), "SELECT message_id, due_ms, payload FROM jobs ORDER BY due_ms", -1,
+                           &st, nullptr);
         while (sqlite3_step(st) == SQLITE_ROW)
             out.push_back({reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
                            sqlite3_column_int64(st, 1),
@@ -250,7 +248,8 @@ protected:
         sqlite3_prepare_v2(db(), "SELECT json FROM messages WHERE id = ?", -1, &st, nullptr);
         sqlite3_bind_text(st, 1, message_id.c_str(), -1, SQLITE_TRANSIENT);
         if (sqlite3_step(st) == SQLITE_ROW)
-            out = MessageRecord::from_json(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+            out =
+                MessageRecord::from_json(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
         sqlite3_finalize(st);
         return out;
     }
@@ -258,8 +257,9 @@ protected:
     std::vector<MessageRecord> records_of(const std::string& event_id) {
         std::vector<std::string> ids;
         sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v2(db(), "SELECT id FROM messages WHERE event_id = ? ORDER BY created_at, id",
-                           -1, &st, nullptr);
+        sqlite3_prepare_v2(db(),
+                           "SELECT id FROM messages WHERE event_id = ? ORDER BY created_at, id", -1,
+                           &st, nullptr);
         sqlite3_bind_text(st, 1, event_id.c_str(), -1, SQLITE_TRANSIENT);
         while (sqlite3_step(st) == SQLITE_ROW)
             ids.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));

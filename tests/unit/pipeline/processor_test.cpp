@@ -125,8 +125,10 @@ TEST_F(PipelineTest, FallsBackToTheNextChannelAndCountsEachFailedMessageOnce) {
     EXPECT_EQ(sent, 1);
     EXPECT_EQ(processor().stats().messages_failed, 2u);  // was 5: superseded ones counted too
     EXPECT_EQ(processor().stats().fallbacks, 3u);
-    EXPECT_EQ(metric(R"(tinbao_messages_total{channel="email",provider="mail",outcome="failed",reason="rejected_content"})"),
-              2);
+    EXPECT_EQ(
+        metric(
+            R"(tinbao_messages_total{channel="email",provider="mail",outcome="failed",reason="rejected_content"})"),
+        2);
 }
 
 // Quiet hours for SMS from now on, for two hours.
@@ -170,8 +172,10 @@ TEST_F(PipelineTest, QuietHoursPastGiveUpExpireWithTheirReason) {
     auto& s = recs[0].channel == "sms" ? recs[0] : recs[1];
     EXPECT_EQ(s.state, state::kExpired);
     EXPECT_EQ(s.last_error_reason, kQuietHoursReason);
-    EXPECT_EQ(metric(R"(tinbao_messages_total{channel="sms",provider="",outcome="expired",reason="quiet_hours"})"),
-              1);
+    EXPECT_EQ(
+        metric(
+            R"(tinbao_messages_total{channel="sms",provider="",outcome="expired",reason="quiet_hours"})"),
+        1);
     EXPECT_EQ(processor().stats().messages_expired, 1u);
 }
 
@@ -221,13 +225,17 @@ TEST_F(PipelineTest, MessagesWaitForTheHalfOpenProbe) {
     ASSERT_EQ(sms.held(), 1u);
     bool done[3] = {false, false, false};
     for (int i = 0; i < 3; ++i)
-        asio::co_spawn(io_, [this, i, &done]() -> asio::awaitable<void> {
-            co_await post_async(event_json("ev-" + std::to_string(i + 2), "D-" + std::to_string(i + 2)));
-            done[i] = true;
-        }, asio::detached);
+        asio::co_spawn(
+            io_,
+            [this, i, &done]() -> asio::awaitable<void> {
+                co_await post_async(
+                    event_json("ev-" + std::to_string(i + 2), "D-" + std::to_string(i + 2)));
+                done[i] = true;
+            },
+            asio::detached);
     settle();
     EXPECT_FALSE(done[0] || done[1] || done[2]);  // waiting, not rescheduled
-    EXPECT_EQ(scheduled().size(), 1u);             // only ev-0's retry
+    EXPECT_EQ(scheduled().size(), 1u);            // only ev-0's retry
     EXPECT_EQ(sms.requests.size(), 2u);
     sms.answer(SendResult::success("p"));
     settle([&] { return done[0] && done[1] && done[2]; });
@@ -252,10 +260,13 @@ TEST_F(PipelineTest, AFailedProbePutsTheWaitingMessagesBackUntilTheNextProbe) {
     sms.hold = 1;
     start_post(event_json("ev-1", "D-1"));
     bool done = false;
-    asio::co_spawn(io_, [this, &done]() -> asio::awaitable<void> {
-        co_await post_async(event_json("ev-2", "D-2"));
-        done = true;
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [this, &done]() -> asio::awaitable<void> {
+            co_await post_async(event_json("ev-2", "D-2"));
+            done = true;
+        },
+        asio::detached);
     settle();
     EXPECT_FALSE(done);
     const int64_t failed_at = clock_.now_ms();
@@ -284,12 +295,16 @@ TEST_F(PipelineTest, AnOpenCircuitStopsMessagesWaitingForASlot) {
     ASSERT_EQ(a.held(), 1u);
     int done = 0;
     for (int i = 2; i <= 4; ++i)
-        asio::co_spawn(io_, [this, i, &done]() -> asio::awaitable<void> {
-            co_await post_async(event_json("ev-" + std::to_string(i), "D-" + std::to_string(i)));
-            ++done;
-        }, asio::detached);
+        asio::co_spawn(
+            io_,
+            [this, i, &done]() -> asio::awaitable<void> {
+                co_await post_async(
+                    event_json("ev-" + std::to_string(i), "D-" + std::to_string(i)));
+                ++done;
+            },
+            asio::detached);
     settle();
-    EXPECT_EQ(done, 0);  // waiting for sms-a's one slot
+    EXPECT_EQ(done, 0);     // waiting for sms-a's one slot
     a.answer(retryable());  // the circuit opens
     settle([&] { return done == 3; });
     EXPECT_EQ(done, 3);
@@ -302,13 +317,17 @@ TEST_F(PipelineTest, AnOpenCircuitStopsMessagesWaitingForASlot) {
 TEST_F(PipelineTest, AFailedClaimIsAskedAgainSoon) {
     auto& sms = add_provider("sms-a", Channel::sms);
     processor();
-    exec("CREATE TRIGGER refuse_claims BEFORE INSERT ON messages "
-         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    exec(
+        "CREATE TRIGGER refuse_claims BEFORE INSERT ON messages "
+        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
     bool done = false;
-    asio::co_spawn(io_, [this, &done]() -> asio::awaitable<void> {
-        co_await post_async(event_json("ev-1", "D-1"));
-        done = true;
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [this, &done]() -> asio::awaitable<void> {
+            co_await post_async(event_json("ev-1", "D-1"));
+            done = true;
+        },
+        asio::detached);
     settle([&] { return done; });
     EXPECT_FALSE(done);
     EXPECT_TRUE(sms.requests.empty());

@@ -2,10 +2,10 @@
 // need a queue.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -33,14 +33,14 @@ TEST(CircuitBreaker, OpensAfterConsecutiveFailuresAndProbesAfterCooldown) {
     b.on_failure(t);
     EXPECT_TRUE(b.allow(t));
     b.on_failure(t);
-    EXPECT_FALSE(b.allow(t));                 // open
+    EXPECT_FALSE(b.allow(t));  // open
     EXPECT_FALSE(b.allow(t + 9s));
-    EXPECT_TRUE(b.allow(t + 10s));            // half open: one probe
-    EXPECT_FALSE(b.allow(t + 10s));           // and only one
-    b.on_failure(t + 11s);                    // the probe failed: open again
+    EXPECT_TRUE(b.allow(t + 10s));   // half open: one probe
+    EXPECT_FALSE(b.allow(t + 10s));  // and only one
+    b.on_failure(t + 11s);           // the probe failed: open again
     EXPECT_FALSE(b.allow(t + 12s));
     EXPECT_TRUE(b.allow(t + 21s));
-    b.on_success(t + 21s);                    // the probe succeeded: closed
+    b.on_success(t + 21s);  // the probe succeeded: closed
     EXPECT_TRUE(b.allow(t + 21s));
     EXPECT_TRUE(b.allow(t + 21s));
     EXPECT_EQ(b.state(t + 21s), CircuitBreaker::State::closed);
@@ -57,13 +57,13 @@ TEST(CircuitBreaker, TheProbeDecidesAndOthersSeeItOut) {
     b.on_failure(t);
     EXPECT_FALSE(b.still_allows(false));  // a request allowed before the circuit opened
     EXPECT_FALSE(b.probing());
-    EXPECT_TRUE(b.allow(t + 10s));        // the probe
+    EXPECT_TRUE(b.allow(t + 10s));  // the probe
     EXPECT_TRUE(b.probing());
     EXPECT_TRUE(b.still_allows(true));
     EXPECT_FALSE(b.still_allows(false));
-    b.on_neutral(t + 11s);                // an answer about the message, not the provider
+    b.on_neutral(t + 11s);  // an answer about the message, not the provider
     EXPECT_FALSE(b.probing());
-    EXPECT_TRUE(b.allow(t + 11s));        // the next request probes
+    EXPECT_TRUE(b.allow(t + 11s));  // the next request probes
     b.on_success(t + 11s);
     EXPECT_FALSE(b.probing());
     EXPECT_TRUE(b.still_allows(false));
@@ -82,7 +82,7 @@ TEST(CircuitBreaker, OpensOnErrorRateInTheWindow) {
     }
     EXPECT_TRUE(b.allow(t));  // 8 requests: below min_requests
     b.on_success(t);
-    b.on_failure(t);          // 10 requests, half failed
+    b.on_failure(t);  // 10 requests, half failed
     EXPECT_FALSE(b.allow(t));
 }
 
@@ -178,8 +178,8 @@ TEST(QuietHours, WindowsInVietnamTime) {
     const int64_t t1 = 1795791600000;  // 2026-11-27T15:00:00Z
     auto until = quiet_until(cfg, Channel::sms, t1);
     ASSERT_TRUE(until);
-    EXPECT_EQ(*until, 1795824000000);  // 2026-11-28T00:00:00Z
-    EXPECT_FALSE(quiet_until(cfg, Channel::zalo, t1));       // not a covered channel
+    EXPECT_EQ(*until, 1795824000000);                                    // 2026-11-28T00:00:00Z
+    EXPECT_FALSE(quiet_until(cfg, Channel::zalo, t1));                   // not a covered channel
     EXPECT_FALSE(quiet_until(cfg, Channel::sms, t1 - 3 * 3600 * 1000));  // 19:00 local
     // 06:59 local (23:59 UTC) is still inside; 07:00 is not.
     EXPECT_TRUE(quiet_until(cfg, Channel::sms, 1795823940000));
