@@ -219,19 +219,22 @@ asio::awaitable<void> Processor::run_message(std::shared_ptr<const Runtime> rt, 
 
 bool Processor::settle_message(const Runtime& rt, Work& w, queue::Commit& c) {
     auto& rec = w.msg.record;
-    auto record = [&] {
+    // Each message is counted once, by what became of it.
+    auto record = [&](std::string_view outcome) {
         metrics_.inc("tinbao_messages_total", {{"channel", rec.channel},
                                                {"provider", rec.provider},
-                                               {"outcome", rec.state},
+                                               {"outcome", std::string(outcome)},
                                                {"reason", rec.last_error_reason}});
         c.messages.push_back(rec);
     };
     if (rec.state == state::kSent || rec.state == state::kSkipped) {
-        record();
+        record(rec.state);
         if (rec.state == state::kSent) c.done.push_back(rec.id);
         return false;
     }
-    // Failed or expired. In fallback mode the next channel with a contact takes over.
+    // Failed or expired. In fallback mode the next channel with a contact takes over, and the
+    // message's record says superseded. A failure handed on counts as a fallback; an expiry
+    // counts as one whatever comes next (the message's time ran out).
     std::optional<Channel> next;
     if (w.job.mode == Route::Mode::fallback) {
         auto it = std::find(w.job.channels.begin(), w.job.channels.end(), w.job.channel);
@@ -239,22 +242,21 @@ bool Processor::settle_message(const Runtime& rt, Work& w, queue::Commit& c) {
         while (it != w.job.channels.end() && !has_contact(*w.event, *it)) ++it;
         if (it != w.job.channels.end()) next = *it;
     }
-    // A failed message handed on is superseded; an expired one stays expired (its time ran
-    // out, whatever comes next), and counts as such.
-    if (next && rec.state == state::kFailed) {
-        rec.state = state::kSuperseded;
-    } else {
+    const bool expired = rec.state == state::kExpired;
+    if (expired || !next) {
         ++stats_.messages_failed;
-        if (rec.state == state::kExpired) ++stats_.messages_expired;
+        if (expired) ++stats_.messages_expired;
     }
-    record();
     if (!next) {
+        record(rec.state);
         c.dead.push_back(queue::Job{rec.id, encode_job(w.job), 0});
         return false;
     }
+    rec.state = state::kSuperseded;
+    record(expired ? state::kExpired : state::kSuperseded);
     spdlog::info("event {} dossier {}: {} {} ({}); falling back to {}", w.event->event_id,
-                 w.event->dossier_code, rec.channel, rec.state, rec.last_error_reason,
-                 to_string(*next));
+                 w.event->dossier_code, rec.channel, expired ? "expired" : "failed",
+                 rec.last_error_reason, to_string(*next));
     metrics_.inc("tinbao_fallbacks_total",
                  {{"from", rec.channel}, {"to", std::string(to_string(*next))}});
     ++stats_.fallbacks;

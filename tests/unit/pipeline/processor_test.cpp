@@ -157,8 +157,8 @@ TEST_F(PipelineTest, QuietHoursHoldTheMessageUntilTheirEnd) {
     EXPECT_EQ(processor().stats().deferred_quiet, 1u);
 }
 
-// Quiet hours that outlast give_up_after: the SMS expires (it read `superseded` with no reason
-// in the metrics), and the email goes out.
+// Quiet hours that outlast give_up_after: the SMS expires (the metrics said `superseded` with no
+// reason), and the email goes out.
 TEST_F(PipelineTest, QuietHoursPastGiveUpExpireWithTheirReason) {
     auto& sms = add_provider("sms-a", Channel::sms);
     auto& mail = add_provider("mail", Channel::email);
@@ -170,13 +170,32 @@ TEST_F(PipelineTest, QuietHoursPastGiveUpExpireWithTheirReason) {
     auto recs = records_of("ev-1");
     ASSERT_EQ(recs.size(), 2u);
     auto& s = recs[0].channel == "sms" ? recs[0] : recs[1];
-    EXPECT_EQ(s.state, state::kExpired);
+    EXPECT_EQ(s.state, state::kSuperseded);  // the email was sent instead
     EXPECT_EQ(s.last_error_reason, kQuietHoursReason);
     EXPECT_EQ(
         metric(
             R"(tinbao_messages_total{channel="sms",provider="",outcome="expired",reason="quiet_hours"})"),
         1);
     EXPECT_EQ(processor().stats().messages_expired, 1u);
+    EXPECT_EQ(processor().stats().messages_failed, 1u);
+}
+
+// Without another channel, the expired message is a dead letter with its reason.
+TEST_F(PipelineTest, QuietHoursPastGiveUpWithNoOtherChannel) {
+    auto& sms = add_provider("sms-a", Channel::sms);
+    cfg_.routes[0].channels = {Channel::sms};
+    cfg_.retry.give_up_after = 1h;
+    quiet_for_two_hours(cfg_, clock_.now_ms());
+    ASSERT_TRUE(post(event_json("ev-1", "D-1")));
+    EXPECT_TRUE(sms.requests.empty());
+    auto recs = records_of("ev-1");
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_EQ(recs[0].state, state::kExpired);
+    EXPECT_EQ(recs[0].last_error_reason, kQuietHoursReason);
+    EXPECT_EQ(
+        metric(
+            R"(tinbao_messages_total{channel="sms",provider="",outcome="expired",reason="quiet_hours"})"),
+        1);
 }
 
 TEST_F(PipelineTest, ALaterNoticeOfTheDossierWaitsForTheEarlierOne) {
