@@ -8,9 +8,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
-#include "providers/reasons.hpp"
 #include "common/redact.hpp"
 #include "common/time.hpp"
+#include "providers/reasons.hpp"
 
 namespace asio = boost::asio;
 

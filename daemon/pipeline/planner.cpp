@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
+#include "common/redact.hpp"
 #include "common/time.hpp"
 #include "daemon/render/phone.hpp"
 #include "daemon/render/sms_text.hpp"
 #include "providers/reasons.hpp"
-#include "common/redact.hpp"
 
 namespace json = boost::json;
 
