@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/pipeline/event.hpp"
 #include "daemon/model/records.hpp"
+#include "daemon/pipeline/event.hpp"
 #include "daemon/pipeline/runtime.hpp"
 
 namespace tinbao {

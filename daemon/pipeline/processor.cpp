@@ -189,8 +189,8 @@ asio::awaitable<void> Processor::commit(queue::Commit c) {
     }
 }
 
-asio::awaitable<Result<queue::Claim>> Processor::claim(
-    const queue::Entry& entry, const Event& ev, const std::vector<MessageRecord>& initial) {
+asio::awaitable<Result<queue::Claim>> Processor::claim(const queue::Entry& entry, const Event& ev,
+                                                       const std::vector<MessageRecord>& initial) {
     // The entry is in progress here and kept alive, so no one takes it over: ask again soon
     // rather than leave it to a takeover, which would wait for claim_idle.
     std::chrono::milliseconds delay(200);
