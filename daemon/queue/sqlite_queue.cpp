@@ -140,6 +140,7 @@ public:
         char* err = nullptr;
         int rc = sqlite3_exec(h_, sql, nullptr, nullptr, &err);
         if (rc != SQLITE_OK) {
+            note(rc);
             error_ = err ? err : sqlite3_errstr(rc);
             sqlite3_free(err);
             return false;
@@ -148,6 +149,10 @@ public:
     }
     int64_t changes() const { return sqlite3_changes64(h_); }
     int64_t last_rowid() const { return sqlite3_last_insert_rowid(h_); }
+    int64_t total_changes() const { return sqlite3_total_changes64(h_); }
+    // Whether a statement failed because the database cannot be written (disk full, I/O error,
+    // read-only, broken file) since the last call: not the fault of one operation.
+    bool take_storage_error() { return std::exchange(storage_error_, false); }
 
     bool failed() const { return failed_; }
     const std::string& error() const { return error_; }
@@ -156,6 +161,7 @@ public:
         error_.clear();
     }
     void fail(int rc) {
+        note(rc);
         if (failed_) return;
         failed_ = true;
         error_ = std::string(sqlite3_errstr(rc)) + ": " + sqlite3_errmsg(h_);
@@ -168,6 +174,21 @@ public:
     const char* name() const { return name_; }
 
 private:
+    void note(int rc) {
+        switch (rc & 0xff) {
+            case SQLITE_FULL:
+            case SQLITE_IOERR:
+            case SQLITE_READONLY:
+            case SQLITE_CANTOPEN:
+            case SQLITE_CORRUPT:
+            case SQLITE_NOTADB:
+                storage_error_ = true;
+                break;
+            default:
+                break;
+        }
+    }
+    bool storage_error_ = false;
     const char* name_;
     sqlite3* h_ = nullptr;
     bool failed_ = false;
@@ -221,8 +242,16 @@ private:
         }
     }
 
+public:
+    // False from a write the database refused (disk full, I/O error) until one that changed
+    // something is committed again: /readyz answers what POST would get.
+    bool healthy() const { return healthy_; }
+
+private:
+
     void run_batch(std::deque<Task>& batch) {
         auto& db = *db_;
+        const int64_t changes_before = db.total_changes();
         std::vector<char> ok(batch.size(), 0);
         bool began = db.raw(begin_);
         if (!began) spdlog::error("queue: sqlite {}: cannot begin: {}", db.name(), db.error());
@@ -250,6 +279,10 @@ private:
             spdlog::error("queue: sqlite {}: commit failed: {}", db.name(), db.error());
             db.raw("ROLLBACK");
         }
+        if (db.take_storage_error())
+            healthy_ = false;
+        else if (committed && db.total_changes() > changes_before)
+            healthy_ = true;
         for (size_t i = 0; i < batch.size(); ++i) batch[i].done(committed && ok[i]);
     }
 
@@ -259,6 +292,7 @@ private:
     std::condition_variable cv_;
     std::deque<Task> tasks_;
     bool stopping_ = false;
+    std::atomic<bool> healthy_{true};
     std::thread thread_;
 };
 
@@ -455,7 +489,7 @@ void SqliteQueue::stop() {
 }
 
 bool SqliteQueue::ready() const {
-    return !stopped_;
+    return !stopped_ && writer_->healthy();
 }
 
 std::string SqliteQueue::describe() const {

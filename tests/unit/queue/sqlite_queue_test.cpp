@@ -2,6 +2,9 @@
 // read() for new entries, and retention.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
+
+#include <csignal>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -98,6 +101,32 @@ TEST_F(SqliteQueueTest, ManyConcurrentIngestsAreAllDurable) {
     EXPECT_EQ(got->size(), static_cast<size_t>(kEvents));
     auto dup = make_event("ev-7");
     EXPECT_EQ(outcome_of(run(io_, q->ingest(dup, payload_of(dup)))), IngestOutcome::duplicate);
+}
+
+// The database cannot be written (here the file size limit, as a full disk would): ingest
+// fails, and ready() says so (/readyz answers 503 like POST) until a write goes through again.
+TEST_F(SqliteQueueTest, NotReadyWhileTheDatabaseCannotBeWritten) {
+    auto q = open();
+    ASSERT_TRUE(q->ready());
+    auto small = make_event("ev-small");
+    ASSERT_EQ(outcome_of(run(io_, q->ingest(small, payload_of(small)))), IngestOutcome::accepted);
+    std::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    rlimit tiny = saved;
+    tiny.rlim_cur = 64 * 1024;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    auto big = make_event("ev-big");
+    std::string payload(1024 * 1024, 'x');
+    auto refused = outcome_of(run(io_, q->ingest(big, payload)));
+    bool ready_while_full = q->ready();
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    EXPECT_EQ(refused, IngestOutcome::unavailable);
+    EXPECT_FALSE(ready_while_full);
+    // Room again: the next write goes through and the queue is ready.
+    auto after = make_event("ev-after");
+    EXPECT_EQ(outcome_of(run(io_, q->ingest(after, payload_of(after)))), IngestOutcome::accepted);
+    EXPECT_TRUE(q->ready());
 }
 
 TEST_F(SqliteQueueTest, ReadWakesUpWhenAnEventArrives) {
