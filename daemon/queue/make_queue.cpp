@@ -3,7 +3,7 @@
 #include <stdexcept>
 
 #include "daemon/queue/redis_queue.hpp"
-#include "daemon/queue/sqlite_queue.hpp"
+#include "daemon/queue/sqlite/sqlite_queue.hpp"
 
 namespace tinbao::queue {
 

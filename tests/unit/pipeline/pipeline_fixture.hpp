@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "daemon/pipeline/processor.hpp"
-#include "daemon/queue/sqlite_queue.hpp"
+#include "daemon/queue/sqlite/sqlite_queue.hpp"
 #include "tests/unit/pipeline/manual_clock.hpp"
 
 namespace tinbao::testing {

@@ -17,7 +17,7 @@
 #include "daemon/model/rules.hpp"
 #include "daemon/pipeline/event.hpp"
 #include "daemon/queue/redis_queue.hpp"
-#include "daemon/queue/sqlite_queue.hpp"
+#include "daemon/queue/sqlite/sqlite_queue.hpp"
 #include "tests/unit/queue/queue_test_util.hpp"
 #include "tests/unit/queue/redis_server.hpp"
 

@@ -9,7 +9,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
-#include "daemon/queue/sqlite_queue.hpp"
+#include "daemon/queue/sqlite/sqlite_queue.hpp"
 #include "tests/unit/queue/queue_test_util.hpp"
 #include "tests/unit/queue/redis_server.hpp"
 

@@ -42,7 +42,7 @@ class Worker;
 }  // namespace sqlite_detail
 
 class SqliteQueue : public Queue, public StateStore {
-public:
+  public:
     using Millis = std::chrono::milliseconds;
 
     // `claim_idle`: entries leased to a consumer that stopped refreshing them are taken over
@@ -96,7 +96,7 @@ public:
 
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     template <class R>
     boost::asio::awaitable<R> on_writer(std::function<R(sqlite_detail::Db&)> fn, R fail);
     template <class R>

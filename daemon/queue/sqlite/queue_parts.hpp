@@ -1,0 +1,53 @@
+// What the two halves of SqliteQueue share (sqlite_queue.cpp: lifecycle and the write paths;
+// sqlite_lookups.cpp: lookups, dead letters, the StateStore, purge): the helpers that read
+// stored rows, and on_writer / on_reader. Private to the SQLite queue; nothing else includes it.
+//
+// Threading: the helpers taking a Db run on a worker thread, inside a task; on_writer and
+// on_reader are awaited on the io_context.
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/model/rules.hpp"
+#include "daemon/queue/sqlite/connection.hpp"
+#include "daemon/queue/sqlite/sqlite_queue.hpp"
+#include "daemon/queue/sqlite/writer.hpp"
+
+namespace tinbao::queue {
+
+namespace sqlite_detail {
+
+inline Failure unavailable() { return fail(Errc::queue_unavailable); }
+
+std::vector<std::string> split(std::string_view s, char sep);
+std::optional<int64_t> entry_number(std::string_view id);
+// The stored record of a message still within its TTL.
+std::optional<std::string> message_json(Db& db, const std::string& id, int64_t now);
+// The event's state from the states of its messages still kept (the rule: model/rules.hpp).
+std::string stored_event_state(Db& db, const std::string& msgs, int64_t now);
+// The dossier's notices that wait for a scheduled attempt (queued, with a job).
+std::vector<WaitingNotice> waiting_of(Db& db, const std::string& dossier, int64_t now);
+// Stored records of these ids in order; expired or missing ones left out.
+boost::json::array fetch_messages(Db& db, const std::vector<std::string>& ids, int64_t now);
+std::string last_error_reason(const std::string& record_json);
+
+}  // namespace sqlite_detail
+
+template <class R>
+boost::asio::awaitable<R> SqliteQueue::on_writer(std::function<R(sqlite_detail::Db&)> fn, R fail) {
+    R r = co_await sqlite_detail::run_on<R>(io_, *writer_, std::move(fn), std::move(fail));
+    co_return r;
+}
+
+template <class R>
+boost::asio::awaitable<R> SqliteQueue::on_reader(std::function<R(sqlite_detail::Db&)> fn, R fail) {
+    R r = co_await sqlite_detail::run_on<R>(io_, *reader_, std::move(fn), std::move(fail));
+    co_return r;
+}
+
+}  // namespace tinbao::queue
