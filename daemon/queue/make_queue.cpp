@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "daemon/queue/redis_queue.hpp"
+#include "daemon/queue/redis/redis_queue.hpp"
 #include "daemon/queue/sqlite/sqlite_queue.hpp"
 
 namespace tinbao::queue {

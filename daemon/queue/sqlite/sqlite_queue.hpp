@@ -21,6 +21,8 @@
 // savepoint; one reader thread owns a read connection for lookups. Every public method is
 // called and awaited on the io_context; its result is posted back there. The constructor opens
 // the file and creates or migrates the schema (it throws std::runtime_error on failure: startup).
+// Ownership: the queue owns both worker threads and their connections (sqlite/writer.hpp,
+// sqlite/connection.hpp); its destructor lets them finish what was queued, then joins them.
 #pragma once
 
 #include <atomic>

@@ -16,7 +16,7 @@
 #include "daemon/config/config.hpp"
 #include "daemon/model/rules.hpp"
 #include "daemon/pipeline/event.hpp"
-#include "daemon/queue/redis_queue.hpp"
+#include "daemon/queue/redis/redis_queue.hpp"
 #include "daemon/queue/sqlite/sqlite_queue.hpp"
 #include "tests/unit/queue/queue_test_util.hpp"
 #include "tests/unit/queue/redis_server.hpp"

@@ -10,7 +10,7 @@
 #include <boost/asio/detached.hpp>
 
 #include "daemon/io/redis.hpp"
-#include "daemon/queue/redis_queue.hpp"
+#include "daemon/queue/redis/redis_queue.hpp"
 #include "tests/unit/queue/queue_test_util.hpp"
 #include "tests/unit/queue/redis_server.hpp"
 

@@ -16,6 +16,8 @@
 // on any number of instances) elect exactly one stream entry to notify.
 //
 // Threading: one io_context thread. Two connections: one for commands, one for the blocking read.
+// Ownership: the queue owns both connections and its batchers (redis/batcher.hpp); the caller's
+// io_context outlives it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -30,7 +32,7 @@
 namespace tinbao::queue {
 
 class RedisQueue : public Queue, public StateStore {
-public:
+  public:
     RedisQueue(boost::asio::io_context& io, const QueueSettings& settings, std::string consumer);
     ~RedisQueue() override;
 
@@ -76,7 +78,7 @@ public:
     // when Redis did not answer.
     boost::asio::awaitable<int64_t> trim_acknowledged();
 
-private:
+  private:
     boost::asio::awaitable<bool> ensure_group();
     // The stored records of these message ids, in order (expired ones left out); nullopt when
     // Redis did not answer.

@@ -1,0 +1,248 @@
+// RedisQueue's lookups (events, messages, dossiers, gauges), dead letters and the StateStore;
+// the lifecycle and the write paths are in redis_queue.cpp.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <unordered_map>
+
+#include "daemon/model/limits.hpp"
+#include "daemon/model/rules.hpp"
+#include "daemon/queue/redis/batcher.hpp"
+#include "daemon/queue/redis/queue_parts.hpp"
+#include "daemon/queue/redis/redis_queue.hpp"
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace tinbao::queue {
+
+using redis_detail::collect_entries;
+using redis_detail::kClaim;
+using redis_detail::kCommit;
+using redis_detail::kGroup;
+using redis_detail::kIngest;
+using redis_detail::kReport;
+using redis_detail::kTakeDead;
+using redis_detail::kTakeDue;
+using redis_detail::kUnlock;
+using redis_detail::kWaiting;
+using redis_detail::options_for;
+using redis_detail::split;
+using redis_detail::stream_id_less;
+using redis_detail::unavailable;
+using redis_detail::waiting_from;
+
+asio::awaitable<Result<json::value>> RedisQueue::dead_letters(const DeadLetterQuery& q) {
+    // Newest first; filtered here by reason, reading at most a few thousand.
+    redis::Args range{"ZREVRANGE", prefix_ + ":dlq", "0", std::to_string(limits::kDeadLetters - 1)};
+    auto r = co_await cmd_.command(std::move(range));
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    std::vector<std::string> ids;
+    for (auto& e : r.reply.elements) ids.push_back(e.str);
+    auto list = co_await fetch_messages(std::move(ids));
+    if (!list) co_return unavailable();
+    json::array filtered;
+    for (auto& v : *list) {
+        if (filtered.size() >= q.limit) break;
+        if (!q.reason.empty()) {
+            auto* le = v.as_object().if_contains("last_error");
+            auto* rs = le && le->is_object() ? le->as_object().if_contains("reason") : nullptr;
+            if (!rs || !rs->is_string() || rs->as_string() != q.reason) continue;
+        }
+        filtered.push_back(v);
+    }
+    co_return json::value(json::object{{"dead_letters", std::move(filtered)}});
+}
+
+asio::awaitable<Result<std::vector<Job>>> RedisQueue::take_dead(const std::vector<std::string>& ids,
+                                                                const std::string& reason) {
+    std::vector<std::string> chosen = ids;
+    if (chosen.empty() && !reason.empty()) {
+        DeadLetterQuery q;
+        q.reason = reason;
+        q.limit = limits::kDeadLetters;
+        auto found = co_await dead_letters(q);
+        if (!found) co_return found.error();
+        for (auto& v : found->as_object()["dead_letters"].as_array())
+            chosen.emplace_back(v.as_object()["id"].as_string());
+    }
+    std::vector<Job> out;
+    if (chosen.empty()) co_return out;
+    std::vector<std::string> keys{prefix_ + ":dlq"};
+    std::vector<std::string> args{prefix_ + ":"};
+    args.insert(args.end(), chosen.begin(), chosen.end());
+    auto r = co_await kTakeDead.run(cmd_, keys, args);
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    auto& e = r.reply.elements;
+    for (size_t i = 0; i + 1 < e.size(); i += 2) {
+        Job j;
+        j.message_id = e[i].str;
+        j.payload = e[i + 1].str;
+        out.push_back(std::move(j));
+    }
+    co_return out;
+}
+
+asio::awaitable<Result<int>> RedisQueue::heartbeat_instances() {
+    auto now = now_ms();
+    std::vector<redis::Args> cmds{
+        {"ZADD", prefix_ + ":instances", std::to_string(now), consumer_},
+        {"ZREMRANGEBYSCORE", prefix_ + ":instances", "-inf", std::to_string(now - 10000)},
+        {"ZCARD", prefix_ + ":instances"}};
+    auto rs = co_await cmd_.pipeline(std::move(cmds));
+    auto& last = rs.back();
+    if (!last.ok || last.reply.type != redis::Reply::Type::integer) co_return unavailable();
+    co_return std::max<int>(1, static_cast<int>(last.reply.integer));
+}
+
+asio::awaitable<Queue::Gauges> RedisQueue::gauges() {
+    Gauges g;
+    std::vector<redis::Args> cmds{
+        {"XLEN", stream_}, {"ZCARD", prefix_ + ":sched"}, {"ZCARD", prefix_ + ":dlq"}};
+    auto rs = co_await cmd_.pipeline(std::move(cmds));
+    auto val = [](const redis::Result& r) -> int64_t {
+        return r.ok && r.reply.type == redis::Reply::Type::integer ? r.reply.integer : -1;
+    };
+    g.backlog = val(rs[0]);
+    g.scheduled = val(rs[1]);
+    g.dead = val(rs[2]);
+    co_return g;
+}
+
+asio::awaitable<Result<json::value>> RedisQueue::event_record(const std::string& event_id) {
+    redis::Args cmd4{"HGETALL", key("ev", event_id)};
+    auto r = co_await cmd_.command(std::move(cmd4));
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    if (r.reply.elements.empty()) co_return fail(Errc::not_found);
+    json::object rec;
+    rec["event_id"] = event_id;
+    std::string msgs;
+    bool processed = false;  // the event's messages are known (else it waits to be processed)
+    std::unordered_map<std::string, std::string> states;  // "s:<id>" fields
+    for (size_t i = 0; i + 1 < r.reply.elements.size(); i += 2) {
+        auto& f = r.reply.elements[i].str;
+        auto& v = r.reply.elements[i + 1].str;
+        if (f == "dossier_code" || f == "status") rec[f] = v;
+        if (f.rfind("s:", 0) == 0) states[f.substr(2)] = v;
+        if (f == "msgs") {
+            msgs = v;
+            processed = true;
+        }
+        if (f == "created_at" || f == "updated_at") {
+            try {
+                rec[f] = rfc3339_utc(std::stoll(v));
+            } catch (...) {
+            }
+        }
+    }
+    std::optional<json::array> list = co_await fetch_messages(split(msgs, ','));
+    if (!list) co_return unavailable();
+    // The event's state from its messages' states: those in the hash, else the record's (a
+    // message written before the hash kept its state); a message with neither is left out.
+    for (auto& m : *list) {
+        auto& o = m.as_object();
+        auto* id = o.if_contains("id");
+        auto* st = o.if_contains("state");
+        if (id && id->is_string() && st && st->is_string())
+            states.try_emplace(std::string(id->as_string()), std::string(st->as_string()));
+    }
+    std::vector<std::string_view> known;
+    for (auto& id : split(msgs, ','))
+        if (auto it = states.find(id); it != states.end()) known.push_back(it->second);
+    rec["state"] = processed ? event_state(known) : state::kAccepted;
+    rec["messages"] = std::move(*list);
+    co_return json::value(std::move(rec));
+}
+
+asio::awaitable<std::optional<json::array>> RedisQueue::fetch_messages(
+    std::vector<std::string> ids) {
+    json::array list;
+    if (ids.empty()) co_return list;
+    redis::Args mget{"MGET"};
+    for (auto& id : ids) mget.push_back(key("msg", id));
+    auto m = co_await cmd_.command(std::move(mget));
+    if (!m.ok || m.reply.is_error()) co_return std::nullopt;
+    for (auto& e : m.reply.elements) {
+        if (e.is_nil()) continue;  // expired since
+        boost::system::error_code ec;
+        auto v = json::parse(e.str, ec);
+        if (!ec) list.push_back(std::move(v));
+    }
+    co_return list;
+}
+
+asio::awaitable<Result<json::value>> RedisQueue::message_record(const std::string& message_id) {
+    redis::Args cmd5{"GET", key("msg", message_id)};
+    auto r = co_await cmd_.command(std::move(cmd5));
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    if (r.reply.is_nil()) co_return fail(Errc::not_found);
+    boost::system::error_code ec;
+    json::value v = json::parse(r.reply.str, ec);
+    if (ec) co_return unavailable();
+    co_return v;
+}
+
+asio::awaitable<Result<json::value>> RedisQueue::dossier_messages(const std::string& dossier_code) {
+    redis::Args cmd6{"ZREVRANGE", key("dossier", dossier_code), "0",
+                     std::to_string(limits::kDossierMessages - 1)};
+    auto r = co_await cmd_.command(std::move(cmd6));
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    std::vector<std::string> ids;
+    for (auto& e : r.reply.elements) ids.push_back(e.str);
+    std::optional<json::array> list = co_await fetch_messages(std::move(ids));
+    if (!list) co_return unavailable();
+    co_return json::value(
+        json::object{{"dossier_code", dossier_code}, {"messages", std::move(*list)}});
+}
+
+asio::awaitable<StoreRead> RedisQueue::get(std::string k) {
+    StoreRead out;
+    redis::Args cmd{"GET", prefix_ + ":state:" + k};
+    auto r = co_await cmd_.command(std::move(cmd));
+    if (!r.ok || r.reply.is_error()) co_return out;
+    out.ok = true;
+    if (!r.reply.is_nil()) out.value = r.reply.str;
+    co_return out;
+}
+
+asio::awaitable<bool> RedisQueue::put(std::string k, std::string value) {
+    redis::Args cmd{"SET", prefix_ + ":state:" + k, std::move(value)};
+    auto r = co_await cmd_.command(std::move(cmd));
+    co_return r.ok && !r.reply.is_error();
+}
+
+asio::awaitable<bool> RedisQueue::try_lock(std::string k, std::chrono::milliseconds ttl) {
+    redis::Args cmd{"SET", prefix_ + ":lock:" + k,     consumer_, "NX",
+                    "PX",  std::to_string(ttl.count())};
+    auto r = co_await cmd_.command(std::move(cmd));
+    co_return r.ok&& r.reply.type == redis::Reply::Type::status;
+}
+
+asio::awaitable<void> RedisQueue::unlock(std::string k) {
+    std::vector<std::string> keys{prefix_ + ":lock:" + k};
+    std::vector<std::string> args{consumer_};
+    co_await kUnlock.run(cmd_, keys, args);
+}
+
+asio::awaitable<Result<int64_t>> RedisQueue::dossier_blocked_until(const std::string& dossier_code,
+                                                                   int64_t created_ms,
+                                                                   const std::string& message_id) {
+    std::vector<std::string> keys;
+    std::vector<std::string> args{prefix_ + ":", dossier_code};
+    auto r = co_await kWaiting.run(cmd_, keys, args);
+    if (!r.ok || r.reply.type != redis::Reply::Type::array) co_return unavailable();
+    co_return tinbao::dossier_blocked_until(waiting_from(r.reply), created_ms, message_id);
+}
+
+asio::awaitable<Result<bool>> RedisQueue::dossier_has_newer(const std::string& dossier_code,
+                                                            const std::string& entry_id) {
+    redis::Args cmd{"GET", key("dlast", dossier_code)};
+    auto r = co_await cmd_.command(std::move(cmd));
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    if (r.reply.is_nil()) co_return false;
+    co_return stream_id_less(entry_id, r.reply.str);
+}
+
+}  // namespace tinbao::queue

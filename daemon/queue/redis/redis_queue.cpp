@@ -1,0 +1,360 @@
+#include "daemon/queue/redis/redis_queue.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <unordered_map>
+
+#include "daemon/model/limits.hpp"
+#include "daemon/model/rules.hpp"
+#include "daemon/queue/redis/batcher.hpp"
+#include "daemon/queue/redis/queue_parts.hpp"
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace tinbao::queue {
+
+using redis_detail::collect_entries;
+using redis_detail::kClaim;
+using redis_detail::kCommit;
+using redis_detail::kGroup;
+using redis_detail::kIngest;
+using redis_detail::kReport;
+using redis_detail::kTakeDead;
+using redis_detail::kTakeDue;
+using redis_detail::kUnlock;
+using redis_detail::kWaiting;
+using redis_detail::options_for;
+using redis_detail::split;
+using redis_detail::stream_id_less;
+using redis_detail::unavailable;
+using redis_detail::waiting_from;
+
+RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std::string consumer)
+    : settings_(settings),
+      consumer_(std::move(consumer)),
+      prefix_(settings.redis.prefix),
+      stream_(settings.redis.prefix + ":events"),
+      cmd_(io, options_for(settings, "commands")),
+      reader_(io, options_for(settings, "reader")) {
+    cmd_.on_state_change([this](bool up) {
+        if (!up) group_ok_ = false;
+    });
+    auto ttl = [this] { return std::to_string(settings_.dedupe_ttl.count()); };
+    auto now = [] { return std::to_string(now_ms()); };
+    ingest_batch_ = std::make_unique<Batcher>(
+        io, cmd_, kIngest, "ingest", limits::kCallsPerScriptRun, [this, ttl, now](redis::Args& a) {
+            a.insert(a.end(), {ttl(), now(), prefix_ + ":", stream_});
+        });
+    claim_batch_ = std::make_unique<Batcher>(
+        io, cmd_, kClaim, "claim", limits::kCallsPerScriptRun, [this, ttl, now](redis::Args& a) {
+            a.insert(a.end(), {ttl(), now(), prefix_ + ":", record_ttl()});
+        });
+    commit_batch_ = std::make_unique<Batcher>(
+        io, cmd_, kCommit, "commit", limits::kCallsPerScriptRun, [this, ttl, now](redis::Args& a) {
+            a.insert(a.end(), {ttl(), now(), prefix_ + ":", record_ttl(), stream_, kGroup});
+        });
+}
+
+RedisQueue::~RedisQueue() = default;
+
+void RedisQueue::start() {
+    cmd_.start();
+    reader_.start();
+}
+
+void RedisQueue::stop() {
+    cmd_.stop();
+    reader_.stop();
+}
+
+bool RedisQueue::ready() const { return cmd_.ready(); }
+
+std::string RedisQueue::describe() const {
+    return "redis " + settings_.redis.host + ":" + std::to_string(settings_.redis.port) + "/" +
+           std::to_string(settings_.redis.db) + " prefix " + prefix_ + " consumer " + consumer_;
+}
+
+std::string RedisQueue::record_ttl() const {
+    // Message records hold personal data: kept for `retention` when set. The event key is the
+    // idempotency key and keeps dedupe_ttl.
+    auto ttl = settings_.retention.count() > 0 ? settings_.retention : settings_.dedupe_ttl;
+    return std::to_string(ttl.count());
+}
+
+std::string RedisQueue::key(std::string_view kind, std::string_view id) const {
+    std::string k;
+    k.reserve(prefix_.size() + kind.size() + id.size() + 2);
+    k.append(prefix_).push_back(':');
+    k.append(kind).push_back(':');
+    k.append(id);
+    return k;
+}
+
+asio::awaitable<Result<void>> RedisQueue::ingest(const Event& event, const std::string& payload) {
+    redis::Args args{event.event_id, payload, event.dossier_code, event.status};
+    std::optional<redis::Reply> r = co_await ingest_batch_->call(std::move(args));
+    if (!r || r->type != redis::Reply::Type::string) co_return unavailable();
+    if (r->str.empty()) co_return fail(Errc::duplicate);
+    co_return Result<void>();
+}
+
+asio::awaitable<bool> RedisQueue::ensure_group() {
+    if (group_ok_) co_return true;
+    // From "0": entries added before the group existed are delivered too.
+    redis::Args cmd1{"XGROUP", "CREATE", stream_, kGroup, "0", "MKSTREAM"};
+    auto r = co_await cmd_.command(std::move(cmd1));
+    if (!r.ok) co_return false;
+    if (r.reply.is_error() && r.reply.str.rfind("BUSYGROUP", 0) != 0) {
+        spdlog::error("queue: cannot create the consumer group: {}", r.reply.str);
+        co_return false;
+    }
+    group_ok_ = true;
+    co_return true;
+}
+
+asio::awaitable<Result<std::vector<Entry>>> RedisQueue::read(std::size_t max,
+                                                             std::chrono::milliseconds wait) {
+    bool group = co_await ensure_group();
+    if (!group) co_return unavailable();
+    std::vector<Entry> out;
+    auto count = std::to_string(max);
+
+    // Acknowledged entries leave the stream every few seconds: the records keep what matters.
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_trim_) {
+        next_trim_ = now + std::chrono::seconds(5);
+        co_await trim_acknowledged();
+    }
+
+    // Entries of consumers that died: taken over once idle for claim_idle.
+    if (now >= next_autoclaim_) {
+        next_autoclaim_ = now + settings_.claim_idle / 4;
+        redis::Args cmd2{
+            "XAUTOCLAIM", stream_, kGroup, consumer_, std::to_string(settings_.claim_idle.count()),
+            "0-0",        "COUNT", count};
+        auto r = co_await cmd_.command(std::move(cmd2));
+        if (r.ok && !r.reply.is_error() && r.reply.elements.size() >= 2) {
+            collect_entries(r.reply.elements[1], out);
+            if (!out.empty())
+                spdlog::info("queue: took over {} entries from a consumer that stopped",
+                             out.size());
+            // A full batch: more of a dead consumer's entries may wait. Take them at the next
+            // read, not a quarter of claim_idle later.
+            if (out.size() >= max) next_autoclaim_ = now;
+        }
+        if (!out.empty()) co_return out;
+    }
+
+    // After a start, what this consumer held before (a crash) comes first.
+    std::string from = reading_own_pending_ ? "0" : ">";
+    redis::Args args{"XREADGROUP", "GROUP", kGroup, consumer_, "COUNT", count};
+    if (!reading_own_pending_) {
+        args.push_back("BLOCK");
+        args.push_back(std::to_string(wait.count()));
+    }
+    args.push_back("STREAMS");
+    args.push_back(stream_);
+    args.push_back(from);
+    auto r = co_await reader_.command(std::move(args), wait + settings_.redis.command_timeout);
+    if (!r.ok) co_return unavailable();
+    if (r.reply.is_error()) {
+        if (r.reply.str.rfind("NOGROUP", 0) == 0) group_ok_ = false;
+        spdlog::warn("queue: read failed: {}", r.reply.str);
+        co_return unavailable();
+    }
+    if (r.reply.type == redis::Reply::Type::array) {
+        for (auto& stream : r.reply.elements)
+            if (stream.elements.size() >= 2) collect_entries(stream.elements[1], out);
+    }
+    if (reading_own_pending_ && out.empty()) reading_own_pending_ = false;
+    co_return out;
+}
+
+asio::awaitable<int64_t> RedisQueue::trim_acknowledged() {
+    // Below both the oldest entry still pending and the group's last delivered id, every entry
+    // has been acknowledged. Entries added later have higher ids, so the answer stays true
+    // while the trim is on its way.
+    std::vector<redis::Args> cmds{{"XINFO", "GROUPS", stream_}, {"XPENDING", stream_, kGroup}};
+    auto rs = co_await cmd_.pipeline(std::move(cmds));
+    if (rs.size() != 2 || !rs[0].ok || !rs[1].ok || rs[0].reply.type != redis::Reply::Type::array ||
+        rs[1].reply.type != redis::Reply::Type::array || rs[1].reply.elements.size() < 2)
+        co_return -1;
+    std::string floor;
+    for (auto& g : rs[0].reply.elements) {
+        std::string name, last;
+        for (size_t i = 0; i + 1 < g.elements.size(); i += 2) {
+            if (g.elements[i].str == "name") name = g.elements[i + 1].str;
+            if (g.elements[i].str == "last-delivered-id") last = g.elements[i + 1].str;
+        }
+        if (name == kGroup) floor = last;
+    }
+    if (floor.empty() || floor == "0-0") co_return 0;
+    auto& oldest_pending = rs[1].reply.elements[1];
+    if (rs[1].reply.elements[0].integer > 0 && !oldest_pending.str.empty() &&
+        stream_id_less(oldest_pending.str, floor))
+        floor = oldest_pending.str;
+    redis::Args trim{"XTRIM", stream_, "MINID", floor};
+    auto r = co_await cmd_.command(std::move(trim));
+    if (!r.ok || r.reply.type != redis::Reply::Type::integer) co_return -1;
+    co_return r.reply.integer;
+}
+
+asio::awaitable<Result<Claim>> RedisQueue::claim(const Entry& entry, const Event& event,
+                                                 const std::vector<MessageRecord>& initial) {
+    redis::Args args{entry.id, event.event_id, event.dossier_code, event.status,
+                     std::to_string(initial.size())};
+    args.reserve(args.size() + 4 * initial.size());
+    for (auto& m : initial) {
+        args.push_back(m.id);
+        args.push_back(std::to_string(m.created_at_ms));
+        args.push_back(m.to_json_text());
+        args.push_back(m.state);
+    }
+    std::optional<redis::Reply> r = co_await claim_batch_->call(std::move(args));
+    if (!r || r->type != redis::Reply::Type::array || r->elements.empty()) co_return unavailable();
+    if (r->elements[0].str == "duplicate") co_return fail(Errc::duplicate);
+    Claim c;
+    if (r->elements.size() >= 2)
+        c.blocked_until_ms =
+            tinbao::dossier_blocked_until(waiting_from(r->elements[1]), std::nullopt, "");
+    for (size_t i = 2; i < r->elements.size(); ++i) {
+        auto& s = r->elements[i].str;
+        c.existing.push_back(s.empty() ? std::nullopt : MessageRecord::from_json(s));
+    }
+    c.existing.resize(initial.size());
+    co_return c;
+}
+
+asio::awaitable<Result<void>> RedisQueue::commit(const Commit& c) {
+    redis::Args args{c.event_id,
+                     c.dossier_code,
+                     c.status,
+                     c.ack ? c.ack->id : std::string(),
+                     std::to_string(c.messages.size()),
+                     std::to_string(c.schedule.size()),
+                     std::to_string(c.done.size()),
+                     std::to_string(c.dead.size())};
+    args.reserve(args.size() + 4 * (c.messages.size() + c.schedule.size()) + c.done.size() +
+                 2 * c.dead.size());
+    for (auto& m : c.messages) {
+        args.push_back(m.id);
+        args.push_back(std::to_string(m.created_at_ms));
+        args.push_back(m.state);
+        args.push_back(m.to_json_text());
+    }
+    for (auto& j : c.schedule) {
+        // The job's message was created when its record says (for the dossier's order).
+        int64_t created = now_ms();
+        for (auto& m : c.messages)
+            if (m.id == j.message_id) created = m.created_at_ms;
+        args.push_back(j.message_id);
+        args.push_back(std::to_string(j.due_ms));
+        args.push_back(std::to_string(created));
+        args.push_back(j.payload);
+    }
+    for (auto& id : c.done) args.push_back(id);
+    for (auto& j : c.dead) {
+        args.push_back(j.message_id);
+        args.push_back(j.payload);
+    }
+    std::optional<redis::Reply> r = co_await commit_batch_->call(std::move(args));
+    if (!r || r->type != redis::Reply::Type::string) co_return unavailable();
+    co_return Result<void>();
+}
+
+asio::awaitable<Result<std::vector<DueJob>>> RedisQueue::take_due(std::size_t max,
+                                                                  std::chrono::milliseconds lease) {
+    auto now = now_ms();
+    std::vector<std::string> keys{prefix_ + ":sched"};
+    std::vector<std::string> args{std::to_string(now), std::to_string(now + lease.count()),
+                                  std::to_string(max), prefix_ + ":"};
+    auto r = co_await kTakeDue.run(cmd_, keys, args);
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    std::vector<DueJob> out;
+    auto& e = r.reply.elements;
+    for (size_t i = 0; i + 2 < e.size(); i += 3) {
+        DueJob d;
+        d.job.message_id = e[i].str;
+        d.job.payload = e[i + 1].str;
+        d.job.due_ms = now;
+        if (!e[i + 2].str.empty()) d.record = MessageRecord::from_json(e[i + 2].str);
+        out.push_back(std::move(d));
+    }
+    co_return out;
+}
+
+asio::awaitable<Result<void>> RedisQueue::apply_updates(
+    const std::vector<DeliveryUpdate>& updates) {
+    bool all = true;
+    for (auto& u : updates) {
+        // Read, apply the rule to the record, write unless it changed meanwhile (a commit of
+        // the same message): then again from the new record.
+        std::string outcome;
+        for (int tries = 0; tries < 5 && (outcome.empty() || outcome == "changed"); ++tries) {
+            redis::Args get{"GET", key("msg", u.message_id)};
+            auto cur = co_await cmd_.command(std::move(get));
+            if (!cur.ok || cur.reply.is_error()) break;
+            std::string seen = cur.reply.is_nil() ? std::string() : cur.reply.str;
+            std::optional<MessageRecord> rec = MessageRecord::from_json(seen);
+            int64_t now = now_ms();
+            bool changed = rec && apply_delivery_report(*rec, u, now);
+            std::vector<std::string> keys;
+            std::vector<std::string> args{prefix_ + ":",
+                                          u.message_id,
+                                          seen,
+                                          changed ? rec->to_json_text() : std::string(),
+                                          changed ? rec->state : std::string(),
+                                          rec ? rec->event_id : std::string(),
+                                          u.dedupe_key,
+                                          std::to_string(now),
+                                          std::to_string(settings_.dedupe_ttl.count())};
+            auto r = co_await kReport.run(cmd_, keys, args);
+            if (!r.ok || r.reply.is_error()) {
+                spdlog::warn("queue: delivery update of message {} failed: {}", u.message_id,
+                             r.ok ? r.reply.str : r.error);
+                break;
+            }
+            outcome = r.reply.str;
+        }
+        if (outcome.empty() || outcome == "changed") all = false;
+    }
+    if (!all) co_return unavailable();
+    co_return Result<void>();
+}
+
+asio::awaitable<Result<void>> RedisQueue::ack(const Entry& entry) {
+    redis::Args cmd3{"XACK", stream_, kGroup, entry.id};
+    auto r = co_await cmd_.command(std::move(cmd3));
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    co_return Result<void>();
+}
+
+asio::awaitable<Result<void>> RedisQueue::reject(const Entry& entry, const std::string& reason) {
+    std::vector<redis::Args> cmds{
+        {"MULTI"},
+        {"XADD", stream_ + ":invalid", "MAXLEN", "~", std::to_string(limits::kInvalidEntriesKept),
+         "*", "event", entry.payload, "reason", reason, "entry", entry.id},
+        {"XACK", stream_, kGroup, entry.id},
+        {"EXEC"}};
+    auto results = co_await cmd_.pipeline(std::move(cmds));
+    if (!results.back().ok || results.back().reply.type != redis::Reply::Type::array)
+        co_return unavailable();
+    co_return Result<void>();
+}
+
+asio::awaitable<void> RedisQueue::keep_alive(const std::vector<std::string>& entry_ids) {
+    if (entry_ids.empty()) co_return;
+    // XCLAIM to ourselves with JUSTID resets the idle time without counting a delivery.
+    redis::Args args{"XCLAIM", stream_, kGroup, consumer_, "0"};
+    args.insert(args.end(), entry_ids.begin(), entry_ids.end());
+    args.push_back("JUSTID");
+    co_await cmd_.command(std::move(args));
+}
+
+}  // namespace tinbao::queue
