@@ -10,7 +10,7 @@
 //  - MUST finish within its deadline (settings().timeout): a request that times out is
 //    retryable with reason "timeout".
 //  - MUST NOT log secrets (tokens, keys, passwords) or full phone numbers / emails
-//    (redact.hpp masks them).
+//    (common/redact.hpp masks them).
 //  - SHOULD pass OutboundMessage::id to the provider as its client-side id (eSMS RequestId,
 //    Zalo tracking_id) so a resend after a crash is deduplicated on the provider side.
 //
@@ -196,7 +196,8 @@ private:
     std::vector<std::unique_ptr<ProviderFactory>> factories_;
 };
 
-// The adapters shipped with tinbao (providers/register_builtin.cpp): an explicit list.
+// The adapters shipped with tinbao: generated from the one list TINBAO_BUILTIN_ADAPTERS in
+// providers/CMakeLists.txt; nothing registers itself.
 void register_builtin_providers(ProviderRegistry& registry);
 
 }  // namespace tinbao
