@@ -142,4 +142,16 @@ std::string json_escaped(std::string_view s) {
     return out;
 }
 
+std::vector<std::string> split_nonempty(std::string_view s, char sep) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= s.size()) {
+        auto pos = s.find(sep, start);
+        if (pos == std::string_view::npos) pos = s.size();
+        if (pos > start) out.emplace_back(s.substr(start, pos - start));
+        start = pos + 1;
+    }
+    return out;
+}
+
 }  // namespace tinbao

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tinbao {
 
@@ -28,5 +29,8 @@ std::string hex_encode(std::string_view bytes);
 void append_json_escaped(std::string& out, std::string_view s);
 // The same, as a new string.
 std::string json_escaped(std::string_view s);
+
+// The non-empty pieces of `s` between separators (a stored list such as "id1,id2").
+std::vector<std::string> split_nonempty(std::string_view s, char sep);
 
 }  // namespace tinbao

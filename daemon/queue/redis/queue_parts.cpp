@@ -39,18 +39,6 @@ bool stream_id_less(const std::string& a, const std::string& b) {
     return split_id(a) < split_id(b);
 }
 
-std::vector<std::string> split(std::string_view s, char sep) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (start <= s.size()) {
-        auto pos = s.find(sep, start);
-        if (pos == std::string_view::npos) pos = s.size();
-        if (pos > start) out.emplace_back(s.substr(start, pos - start));
-        start = pos + 1;
-    }
-    return out;
-}
-
 redis::Options options_for(const QueueSettings& s, std::string name) {
     redis::Options o;
     o.host = s.redis.host;

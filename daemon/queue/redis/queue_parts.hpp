@@ -37,7 +37,6 @@ extern const redis::Script kUnlock;
 std::vector<WaitingNotice> waiting_from(const redis::Reply& flat);
 // Stream ids "<ms>-<seq>" in the order Redis gave them.
 bool stream_id_less(const std::string& a, const std::string& b);
-std::vector<std::string> split(std::string_view s, char sep);
 redis::Options options_for(const QueueSettings& s, std::string name);
 // Entries of one stream in an XREADGROUP / XAUTOCLAIM reply: [[id, [field, value, ...]], ...].
 void collect_entries(const redis::Reply& list, std::vector<Entry>& out);

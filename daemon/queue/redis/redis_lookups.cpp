@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <unordered_map>
 
+#include "common/encoding.hpp"
 #include "daemon/model/limits.hpp"
 #include "daemon/model/rules.hpp"
 #include "daemon/queue/redis/batcher.hpp"
@@ -29,7 +30,6 @@ using redis_detail::kTakeDue;
 using redis_detail::kUnlock;
 using redis_detail::kWaiting;
 using redis_detail::options_for;
-using redis_detail::split;
 using redis_detail::stream_id_less;
 using redis_detail::unavailable;
 using redis_detail::waiting_from;
@@ -137,7 +137,7 @@ asio::awaitable<Result<json::value>> RedisQueue::event_record(const std::string&
             }
         }
     }
-    std::optional<json::array> list = co_await fetch_messages(split(msgs, ','));
+    std::optional<json::array> list = co_await fetch_messages(split_nonempty(msgs, ','));
     if (!list) co_return unavailable();
     // The event's state from its messages' states: those in the hash, else the record's (a
     // message written before the hash kept its state); a message with neither is left out.
@@ -149,7 +149,7 @@ asio::awaitable<Result<json::value>> RedisQueue::event_record(const std::string&
             states.try_emplace(std::string(id->as_string()), std::string(st->as_string()));
     }
     std::vector<std::string_view> known;
-    for (auto& id : split(msgs, ','))
+    for (auto& id : split_nonempty(msgs, ','))
         if (auto it = states.find(id); it != states.end()) known.push_back(it->second);
     rec["state"] = processed ? event_state(known) : state::kAccepted;
     rec["messages"] = std::move(*list);

@@ -30,7 +30,6 @@ using redis_detail::kTakeDue;
 using redis_detail::kUnlock;
 using redis_detail::kWaiting;
 using redis_detail::options_for;
-using redis_detail::split;
 using redis_detail::stream_id_less;
 using redis_detail::unavailable;
 using redis_detail::waiting_from;

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <utility>
 
+#include "common/encoding.hpp"
 #include "common/time.hpp"
 #include "daemon/model/limits.hpp"
 #include "daemon/model/rules.hpp"
@@ -18,18 +19,6 @@ namespace json = boost::json;
 namespace tinbao::queue {
 
 namespace sqlite_detail {
-
-std::vector<std::string> split(std::string_view s, char sep) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (start <= s.size()) {
-        auto pos = s.find(sep, start);
-        if (pos == std::string_view::npos) pos = s.size();
-        if (pos > start) out.emplace_back(s.substr(start, pos - start));
-        start = pos + 1;
-    }
-    return out;
-}
 
 std::optional<int64_t> entry_number(std::string_view id) {
     int64_t n = 0;
@@ -48,7 +37,7 @@ std::optional<std::string> message_json(Db& db, const std::string& id, int64_t n
 // The event's state from the states of its messages still kept (the rule: model/rules.hpp).
 std::string stored_event_state(Db& db, const std::string& msgs, int64_t now) {
     std::vector<std::string> states;
-    for (auto& id : split(msgs, ',')) {
+    for (auto& id : split_nonempty(msgs, ',')) {
         auto st = db.query("SELECT state FROM messages WHERE id = ? AND expires_at > ?", id, now);
         if (st.next()) states.push_back(st.text(0));
     }
@@ -93,7 +82,6 @@ using sqlite_detail::entry_number;
 using sqlite_detail::fetch_messages;
 using sqlite_detail::last_error_reason;
 using sqlite_detail::message_json;
-using sqlite_detail::split;
 using sqlite_detail::stored_event_state;
 using sqlite_detail::unavailable;
 using sqlite_detail::waiting_of;
@@ -220,7 +208,7 @@ asio::awaitable<Result<json::value>> SqliteQueue::event_record(const std::string
             if (!st.null(4)) rec["updated_at"] = rfc3339_utc(st.i64(4));
             msgs = st.text(5);
         }
-        rec["messages"] = fetch_messages(db, split(msgs, ','), now);
+        rec["messages"] = fetch_messages(db, split_nonempty(msgs, ','), now);
         return json::value(std::move(rec));
     };
     Result<json::value> out = co_await on_reader<Result<json::value>>(std::move(fn), unavailable());

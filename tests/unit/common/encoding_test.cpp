@@ -53,5 +53,12 @@ TEST(JsonEscape, Rfc8259) {
     EXPECT_EQ(out, "x\\\"");
 }
 
+TEST(SplitNonempty, DropsEmptyPieces) {
+    EXPECT_EQ(split_nonempty("a,b", ','), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(split_nonempty(",a,,b,", ','), (std::vector<std::string>{"a", "b"}));
+    EXPECT_TRUE(split_nonempty("", ',').empty());
+    EXPECT_EQ(split_nonempty("one", ','), (std::vector<std::string>{"one"}));
+}
+
 }  // namespace
 }  // namespace tinbao
