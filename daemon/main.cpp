@@ -13,6 +13,7 @@ namespace {
 void usage(std::FILE* out) {
     std::fprintf(out,
                  "usage: tinbaod --config FILE [--check]\n"
+                 "       tinbaod --check FILE\n"
                  "       tinbaod --version\n"
                  "\n"
                  "  --config FILE  the configuration (see config/tinbao.example.yaml)\n"
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
             config = argv[++i];
         } else if (a.rfind("--config=", 0) == 0) {
             config = a.substr(9);
+        } else if (!a.empty() && a[0] != '-' && config.empty()) {
+            config = a;  // `tinbaod --check FILE`, as other daemons' config checks are written
         } else {
             std::fprintf(stderr, "tinbaod: unknown argument '%s'\n", a.c_str());
             usage(stderr);
