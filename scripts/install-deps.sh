@@ -19,6 +19,8 @@ PACKAGES=(
   # scripts/check-format.sh: clang-format 14 and git-clang-format
   clang-format
   redis-server redis-tools curl python3 python3-aiosmtpd
+  # the Debian package (scripts/build-deb.sh) and its man pages; promtool for the alert rules
+  debhelper lintian go-md2man man-db prometheus
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -3,7 +3,8 @@
 # as errors, and runs every test with ctest,
 # in a release build and again in an ASan+UBSan build
 # (unit tests, and the end-to-end test against a real redis-server and a fake eSMS on loopback),
-# and runs the template fuzzer for a bounded time (a crash or sanitizer report fails the run).
+# and runs the template fuzzer for a bounded time (a crash or sanitizer report fails the run);
+# builds the Debian package, checks it with lintian, installs it, checks and purges it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -30,6 +31,11 @@ fi
 tail -n 15 build/fuzz/fuzz.log
 
 ctest --preset ci --output-on-failure --timeout 300 -j2
+
+# The Debian package, made from the ci tree (nothing is compiled again) and checked by lintian,
+# then installed, checked (tinbaod --check, man, systemd-analyze verify) and purged, once.
+DEB_BUILD_OPTIONS=noautodbgsym bash scripts/build-deb.sh build/ci
+bash scripts/check-deb.sh
 
 # The same suite with AddressSanitizer and UndefinedBehaviorSanitizer (the daemon under test in
 # the integration tests is the sanitized one too). Last, so its summary closes the output.
