@@ -37,7 +37,7 @@ void usage(std::FILE* out) {
         "       tinbaoctl [...] dlq replay ID... | dlq replay --reason R\n"
         "       tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
         "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
-        "       tinbaoctl --version\n"
+        "       tinbaoctl COMMAND --help | --version\n"
         "\n"
         "  --config FILE  the daemon's config (default /etc/tinbao/tinbao.yaml)\n"
         "  --url URL      the daemon's API (default: http:// + the config's http.listen)\n"
@@ -50,6 +50,28 @@ void usage(std::FILE* out) {
         "                     rendered anew; attempts and give_up_after start over)\n"
         "  send-test          one real send through a configured provider, with the\n"
         "                     provider's raw answer (for onboarding a provider account)\n");
+}
+
+// `tinbaoctl COMMAND --help`: that command's usage alone; nullptr for an unknown command.
+const char* command_help(const std::string& command) {
+    if (command == "render")
+        return "usage: tinbaoctl [--config FILE] render EVENT.json\n"
+               "Shows each channel's text for the event with the config's templates: encoding,\n"
+               "characters, segments, and the character that forced UCS-2. Sends nothing.\n";
+    if (command == "status")
+        return "usage: tinbaoctl [--config FILE] [--url URL] [--token TOKEN] status ID\n"
+               "The record of an event (its event id) or of a message (m...), from the daemon.\n";
+    if (command == "dlq")
+        return "usage: tinbaoctl [...] dlq list [--reason R] [--limit N]\n"
+               "       tinbaoctl [...] dlq replay ID... | dlq replay --reason R\n"
+               "list: failed and expired messages, newest first, with reasons. replay: send\n"
+               "them again once the cause is fixed (templates rendered anew; the attempts and\n"
+               "give_up_after start over).\n";
+    if (command == "send-test")
+        return "usage: tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
+               "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
+               "One real send through a configured provider, printing its raw answer.\n";
+    return nullptr;
 }
 
 std::string pretty(const json::value& v, int indent = 0) {
@@ -336,6 +358,7 @@ int main(int argc, char** argv) {
     std::string config = "/etc/tinbao/tinbao.yaml", url, token;
     if (auto* t = std::getenv("TINBAO_TOKEN")) token = t;
     std::vector<std::string> rest;
+    bool help = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&](const char* name) -> std::string {
@@ -349,8 +372,7 @@ int main(int argc, char** argv) {
             std::printf("tinbaoctl %s\n", TINBAO_VERSION);
             return 0;
         } else if (a == "--help" || a == "-h") {
-            usage(stdout);
-            return 0;
+            help = true;
         } else if (a == "--config" || a == "-c") {
             config = value("--config");
         } else if (a == "--url") {
@@ -360,6 +382,14 @@ int main(int argc, char** argv) {
         } else {
             rest.push_back(a);
         }
+    }
+    if (help) {
+        const char* text = rest.empty() ? nullptr : command_help(rest[0]);
+        if (text)
+            std::fputs(text, stdout);
+        else
+            usage(stdout);
+        return 0;
     }
     if (rest.size() == 2 && rest[0] == "render") return cmd_render(config, rest[1]);
     if (!rest.empty() && rest[0] == "send-test")
