@@ -21,7 +21,71 @@ int hex_value(char c) {
     return -1;
 }
 
+// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no overlong forms,
+// no surrogates, nothing past U+10FFFF), 0 when there is none.
+std::size_t utf8_sequence(std::string_view s) {
+    auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    if (c < 0x80) return 1;
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
+    for (std::size_t i = 2; i < n; ++i)
+        if (b(i) < 0x80 || b(i) > 0xBF) return 0;
+    return n;
+}
+
+void append_hex_escape(std::string& out, unsigned char c) {
+    out += "\\x";
+    out.push_back(kLowerHex[c >> 4]);
+    out.push_back(kLowerHex[c & 15]);
+}
+
 }  // namespace
+
+void append_log_escaped(std::string& out, std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == '\n' || c == '\r' || c == '\t') {
+            out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t";
+            ++i;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7F) {
+            append_hex_escape(out, c);
+            ++i;
+            continue;
+        }
+        const std::size_t n = utf8_sequence(s.substr(i));
+        if (n == 0) {
+            append_hex_escape(out, c);
+            ++i;
+            continue;
+        }
+        if (n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+            // A C1 control: U+009B alone starts an escape sequence on many terminals.
+            append_hex_escape(out, c);
+            append_hex_escape(out, static_cast<unsigned char>(s[i + 1]));
+            i += 2;
+            continue;
+        }
+        out.append(s.substr(i, n));
+        i += n;
+    }
+}
 
 std::string percent_encode(std::string_view s, bool plus_for_space) {
     std::string out;

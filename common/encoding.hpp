@@ -30,6 +30,11 @@ void append_json_escaped(std::string& out, std::string_view s);
 // The same, as a new string.
 std::string json_escaped(std::string_view s);
 
+// Appends `s` as text that stays on one line and cannot drive a terminal: C0 controls and DEL
+// as \n, \r, \t or \xHH, C1 controls (U+0080..U+009F, e.g. the one-byte CSI) and bytes that
+// are not UTF-8 as \xHH; everything else as it is. Log lines in the text format go through it.
+void append_log_escaped(std::string& out, std::string_view s);
+
 // The non-empty pieces of `s` between separators (a stored list such as "id1,id2").
 std::vector<std::string> split_nonempty(std::string_view s, char sep);
 

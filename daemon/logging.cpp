@@ -4,7 +4,6 @@
 #include "common/time.hpp"
 
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -31,6 +30,22 @@ protected:
     void flush_() override { std::fflush(stderr); }
 };
 
+// The text format: spdlog's pattern around a message whose controls are escaped, so text from
+// outside (a dossier code, a provider's reply) cannot start a forged line or drive a terminal.
+class TextSink final : public spdlog::sinks::base_sink<std::mutex> {
+  protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        std::string escaped;
+        append_log_escaped(escaped, std::string_view(msg.payload.data(), msg.payload.size()));
+        spdlog::details::log_msg copy = msg;
+        copy.payload = spdlog::string_view_t(escaped.data(), escaped.size());
+        spdlog::memory_buf_t formatted;
+        formatter_->format(copy, formatted);
+        std::fwrite(formatted.data(), 1, formatted.size(), stderr);
+    }
+    void flush_() override { std::fflush(stderr); }
+};
+
 }  // namespace
 
 void setup_logging(const LogSettings& settings) {
@@ -38,8 +53,7 @@ void setup_logging(const LogSettings& settings) {
     if (settings.format == "json") {
         logger = std::make_shared<spdlog::logger>("tinbao", std::make_shared<JsonSink>());
     } else {
-        auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-        logger = std::make_shared<spdlog::logger>("tinbao", sink);
+        logger = std::make_shared<spdlog::logger>("tinbao", std::make_shared<TextSink>());
         logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
     }
     logger->set_level(spdlog::level::from_str(settings.level));

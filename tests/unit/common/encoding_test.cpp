@@ -60,5 +60,30 @@ TEST(SplitNonempty, DropsEmptyPieces) {
     EXPECT_EQ(split_nonempty("one", ','), (std::vector<std::string>{"one"}));
 }
 
+std::string log_escaped(std::string_view s) {
+    std::string out;
+    append_log_escaped(out, s);
+    return out;
+}
+
+TEST(LogEscaping, ControlsCannotBreakTheLineOrDriveATerminal) {
+    EXPECT_EQ(log_escaped("a\nb\rc\td"), "a\\nb\\rc\\td");
+    EXPECT_EQ(log_escaped(std::string_view("\0\x1b[31m\x7f", 7)), "\\x00\\x1b[31m\\x7f");
+    EXPECT_EQ(log_escaped("\xc2\x9b"
+                          "2J"),
+              "\\xc2\\x9b2J");                         // U+009B, the one-byte CSI
+    EXPECT_EQ(log_escaped("\xc2\x85"), "\\xc2\\x85");  // U+0085, next line
+}
+
+TEST(LogEscaping, TextStaysAsItIsAndBrokenUtf8IsShownAsBytes) {
+    EXPECT_EQ(log_escaped("Nguyễn Thị Ánh Tuyết \"q\" \\ ¡"), "Nguyễn Thị Ánh Tuyết \"q\" \\ ¡");
+    EXPECT_EQ(log_escaped("\xff"
+                          "a\xc3"),
+              "\\xffa\\xc3");
+    EXPECT_EQ(log_escaped("\xe0\x80\x80"), "\\xe0\\x80\\x80");  // overlong
+    EXPECT_EQ(log_escaped("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+    EXPECT_EQ(log_escaped("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");
+}
+
 }  // namespace
 }  // namespace tinbao
