@@ -4,6 +4,21 @@
 
 namespace tinbao {
 
+namespace {
+
+// The first `n` characters of `s`, never cutting a UTF-8 sequence (a log line stays UTF-8).
+std::string_view first_chars(std::string_view s, std::size_t n) {
+    std::size_t i = 0;
+    for (std::size_t seen = 0; i < s.size(); ++i) {
+        if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;  // continuation byte
+        if (seen == n) break;
+        ++seen;
+    }
+    return s.substr(0, i);
+}
+
+}  // namespace
+
 std::string mask_phone(std::string_view phone) {
     std::string digits;
     for (char c : phone)
@@ -17,7 +32,7 @@ std::string mask_phone(std::string_view phone) {
 std::string mask_email(std::string_view email) {
     auto at = email.rfind('@');
     if (at == std::string_view::npos || at == 0) return "***";
-    return std::string(email.substr(0, 1)) + "***" + std::string(email.substr(at));
+    return std::string(first_chars(email.substr(0, at), 1)) + "***" + std::string(email.substr(at));
 }
 
 std::string mask_address(std::string_view address) {
@@ -28,7 +43,7 @@ std::string mask_address(std::string_view address) {
             c != '(' && c != ')' && c != '.')
             phone_like = false;
     if (phone_like) return mask_phone(address);
-    return std::string(address.substr(0, std::min<size_t>(2, address.size()))) + "***";
+    return std::string(first_chars(address, 2)) + "***";
 }
 
 }  // namespace tinbao

@@ -19,6 +19,14 @@ TEST(Redact, Email) {
     EXPECT_EQ(mask_email("nobody"), "***");
 }
 
+TEST(Redact, MaskingKeepsWholeCharacters) {
+    // A non-ASCII first letter is kept whole: the log line stays valid UTF-8.
+    EXPECT_EQ(mask_email("ánh@example.vn"), "á***@example.vn");
+    EXPECT_EQ(mask_email("\xe1\xbb\x85n@example.vn"), "\xe1\xbb\x85***@example.vn");
+    EXPECT_EQ(mask_address("Ánh Tuyết"), "Án***");
+    EXPECT_EQ(mask_address("ễ"), "ễ***");
+}
+
 TEST(Redact, AddressByShape) {
     EXPECT_EQ(mask_address("tuyet@example.vn"), "t***@example.vn");
     EXPECT_EQ(mask_address("0912 345 678"), "0912***678");
