@@ -1,5 +1,7 @@
 #include "common/time.hpp"
 
+#include <limits>
+
 #include <cstdio>
 
 namespace tinbao {
@@ -127,6 +129,20 @@ std::optional<int64_t> parse_rfc3339_ms(std::string_view s, Rfc3339Options optio
     if (p != s.size()) return std::nullopt;
     return day_ms + (h * 3600LL + mi * 60LL + (sec > 59 ? 59 : sec)) * 1000 + fraction_ms -
            offset_ms;
+}
+
+int64_t seconds_to_ms_saturated(int64_t seconds) {
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 1000;
+    constexpr int64_t kMin = std::numeric_limits<int64_t>::min() / 1000;
+    if (seconds > kMax) return std::numeric_limits<int64_t>::max();
+    if (seconds < kMin) return std::numeric_limits<int64_t>::min();
+    return seconds * 1000;
+}
+
+int64_t add_saturated(int64_t a, int64_t b) {
+    int64_t sum = 0;
+    if (!__builtin_add_overflow(a, b, &sum)) return sum;
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
 }
 
 }  // namespace tinbao

@@ -21,6 +21,11 @@ inline constexpr int64_t kLocalUtcOffsetSeconds = int64_t{kLocalUtcOffsetMinutes
 inline constexpr int64_t kLocalUtcOffsetMs = kLocalUtcOffsetSeconds * 1000;
 inline constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
+// Seconds from outside (a Retry-After header, an OAuth expires_in) as milliseconds, and a sum of
+// two instants or durations, both clamped to int64_t instead of overflowing (undefined in C++).
+int64_t seconds_to_ms_saturated(int64_t seconds);
+int64_t add_saturated(int64_t a, int64_t b);
+
 // The system clock as Unix milliseconds.
 int64_t now_ms();
 

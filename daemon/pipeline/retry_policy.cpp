@@ -1,5 +1,7 @@
 #include "daemon/pipeline/retry_policy.hpp"
 
+#include "common/time.hpp"
+
 #include <algorithm>
 #include <random>
 
@@ -23,7 +25,9 @@ RetryDecision RetryPolicy::after_failure(const SendResult& result, int provider_
                                          int64_t now_ms, int64_t epoch_ms) const {
     if (provider_attempts >= s_.max_attempts) return {RetryDecision::Kind::next_provider, 0};
     int64_t due = now_ms + jitter_(std::max<int64_t>(backoff_cap(provider_attempts), 1));
-    if (result.retry_after) due = std::max(due, now_ms + result.retry_after->count() * 1000);
+    if (result.retry_after)
+        due = std::max(due,
+                       add_saturated(now_ms, seconds_to_ms_saturated(result.retry_after->count())));
     if (result.not_before_ms) due = std::max(due, *result.not_before_ms);
     if (due > give_up_at(epoch_ms)) return {RetryDecision::Kind::expire, due};
     return {RetryDecision::Kind::retry, due};

@@ -258,7 +258,7 @@ asio::awaitable<std::optional<Tokens>> TokenSource::call_oauth(
         if (!text.empty()) detail += ": " + clean(text);
         co_return std::nullopt;
     }
-    t.expires_at_ms = now_ms() + *expires_in * 1000;
+    t.expires_at_ms = add_saturated(now_ms(), seconds_to_ms_saturated(*expires_in));
     co_return t;
 }
 

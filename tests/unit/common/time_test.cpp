@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace tinbao {
 namespace {
 
@@ -78,6 +80,19 @@ TEST(Clock, NowMsIsUnixMilliseconds) {
     // After 2020-01-01 and before 2100-01-01: milliseconds, not seconds or microseconds.
     EXPECT_GT(now_ms(), 1577836800000);
     EXPECT_LT(now_ms(), 4102444800000);
+}
+
+TEST(Saturating, SecondsFromOutsideDoNotOverflow) {
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+    constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+    EXPECT_EQ(seconds_to_ms_saturated(7), 7000);
+    EXPECT_EQ(seconds_to_ms_saturated(-7), -7000);
+    EXPECT_EQ(seconds_to_ms_saturated(kMax / 1000 + 1), kMax);
+    EXPECT_EQ(seconds_to_ms_saturated(kMax), kMax);
+    EXPECT_EQ(seconds_to_ms_saturated(kMin), kMin);
+    EXPECT_EQ(add_saturated(1, 2), 3);
+    EXPECT_EQ(add_saturated(kMax - 1, 5), kMax);
+    EXPECT_EQ(add_saturated(kMin + 1, -5), kMin);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The pipeline's pure parts: the saved job's codec, the retry policy, the per-dossier lock.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -104,6 +106,16 @@ TEST(RetryPolicy, NeverSoonerThanTheProviderAsked) {
     r.retry_after.reset();
     r.not_before_ms = 500000;  // a provider's fixed time
     EXPECT_EQ(p.after_failure(r, 1, 1000, 0).due_ms, 500000);
+}
+
+TEST(RetryPolicy, AHugeRetryAfterSaturatesInsteadOfOverflowing) {
+    RetryPolicy p(settings(), [](int64_t) { return 0; });
+    SendResult r = SendResult::fail(FailureClass::retryable, "throttled", "");
+    // Wrapped around, it would have been a due time in the past: an immediate retry.
+    r.retry_after = std::chrono::seconds(std::numeric_limits<int64_t>::max() / 100);
+    RetryDecision d = p.after_failure(r, 1, 1000, 0);
+    EXPECT_EQ(d.kind, RetryDecision::Kind::expire);
+    EXPECT_EQ(d.due_ms, std::numeric_limits<int64_t>::max());
 }
 
 TEST(RetryPolicy, GivesUpAfterItsAttemptsOrPastGiveUpAfter) {

@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <ctime>
 #include <future>
+#include <limits>
 #include <optional>
 
 #include "daemon/io/curl_multi.hpp"
@@ -197,6 +198,20 @@ TEST_F(ZaloTest, FirstSendRefreshesThenSendsTheDocumentedRequest) {
     EXPECT_TRUE(p->problem().empty());
 
     // The token is reused while it is valid.
+    ASSERT_TRUE(send(*p, zalo("msg-0002")).ok);
+    EXPECT_EQ(requests("/v4/oa/access_token").size(), 1u);
+}
+
+TEST_F(ZaloTest, AHugeExpiresInSaturatesInsteadOfOverflowing) {
+    // expires_in * 1000 fits in int64_t; adding now does not. Wrapped around, the token would be
+    // taken as expired and refreshed on every send.
+    control(R"({"expires_in": 9223372036854775})");
+    auto p = make();
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(send(*p, zalo("msg-0001")).ok);
+    auto stored = stored_tokens(*store_);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->at("expires_at_ms").as_int64(), std::numeric_limits<int64_t>::max());
     ASSERT_TRUE(send(*p, zalo("msg-0002")).ok);
     EXPECT_EQ(requests("/v4/oa/access_token").size(), 1u);
 }
