@@ -7,7 +7,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/serialize.hpp>
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -17,7 +16,7 @@ namespace tinbao {
 void Backend::start() { asio::co_spawn(io_, refresh_gauges(), asio::detached); }
 
 asio::awaitable<http::ApiBackend::Ingest> Backend::ingest(const Event& event) {
-    Result<void> stored = co_await queue_.ingest(event, json::serialize(event.json));
+    Result<void> stored = co_await queue_.ingest(event, event.raw);
     if (stored) {
         ++accepted_;
         co_return Ingest::accepted;

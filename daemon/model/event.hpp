@@ -23,6 +23,9 @@ struct Event {
     std::string zalo_user_id;      // may be empty
     std::vector<std::string> channels;  // the event's override, empty when none
     boost::json::value json;
+    // The bytes `json` was validated from: what the queue stores and the processor parses again.
+    // Never a re-serialisation of `json`, which need not read back as the same event.
+    std::string raw;
 };
 
 }  // namespace tinbao

@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <utility>
 
@@ -52,8 +53,42 @@ struct Path {
     }
 };
 
-// Every string of the document, keys included, is replaced by its NFC form; strings over the
-// limit are refused with their path. Depth is already bounded by the parser. Text that is
+// A control character at the start of `s` (C0, DEL, C1, U+2028 LINE SEPARATOR, U+2029
+// PARAGRAPH SEPARATOR): its length in bytes, else 0. `s` is valid UTF-8.
+std::size_t control_at(std::string_view s) {
+    const auto b0 = static_cast<unsigned char>(s[0]);
+    if (b0 < 0x20 || b0 == 0x7F) return 1;
+    const auto b1 = s.size() > 1 ? static_cast<unsigned char>(s[1]) : 0;
+    if (b0 == 0xC2 && b1 >= 0x80 && b1 <= 0x9F) return 2;
+    if (b0 == 0xE2 && b1 == 0x80 && s.size() > 2 &&
+        (static_cast<unsigned char>(s[2]) == 0xA8 || static_cast<unsigned char>(s[2]) == 0xA9))
+        return 3;
+    return 0;
+}
+
+// Every value is one line of text: a run of control characters becomes one space, so a CR/LF
+// in a name cannot add lines (or headers) to an SMS, an email or a log line. nullopt when
+// there is nothing to replace (the common case: no copy).
+std::optional<std::string> single_line(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size() && control_at(s.substr(i)) == 0) ++i;
+    if (i == s.size()) return std::nullopt;
+    std::string out(s.substr(0, i));
+    while (i < s.size()) {
+        if (std::size_t n = control_at(s.substr(i))) {
+            if (out.empty() || out.back() != ' ') out.push_back(' ');
+            i += n;
+        } else {
+            out.push_back(s[i++]);
+        }
+    }
+    return out;
+}
+
+// Every string of the document, keys included, is replaced by its NFC form, and every value but
+// `event_id` (checked strictly below) made one line; strings over the limit are refused with
+// their path, and so are numbers JSON text can hold but a double cannot (1e400): written back
+// they would not be the number sent. Depth is already bounded by the parser. Text that is
 // already NFC (almost all of it) is left in place without a copy.
 std::optional<EventError> normalise(json::value& v, const Path& path, const EventLimits& limits) {
     auto too_long = [&](const Path& where) {
@@ -67,13 +102,22 @@ std::optional<EventError> normalise(json::value& v, const Path& path, const Even
             json::string& s = v.get_string();
             if (s.size() > limits.max_string_bytes) return too_long(path);
             std::string_view sv(s.data(), s.size());
-            if (text::stable_nfc(sv)) return std::nullopt;
-            auto n = text::nfc(sv);
-            if (!n) return EventError{"invalid_utf8", "string is not valid UTF-8", path.str()};
-            if (n->size() > limits.max_string_bytes) return too_long(path);
-            s = *n;
+            if (!text::stable_nfc(sv)) {
+                auto n = text::nfc(sv);
+                if (!n) return EventError{"invalid_utf8", "string is not valid UTF-8", path.str()};
+                if (n->size() > limits.max_string_bytes) return too_long(path);
+                s = *n;
+            }
+            const bool event_id = path.parent && !path.parent->parent && path.key == "event_id";
+            if (!event_id)
+                if (auto line = single_line(std::string_view(s.data(), s.size()))) s = *line;
             return std::nullopt;
         }
+        case json::kind::double_:
+            if (!std::isfinite(v.get_double()))
+                return EventError{"invalid_event", "number out of range (must fit a double)",
+                                  path.str()};
+            return std::nullopt;
         case json::kind::array: {
             json::array& a = v.get_array();
             for (std::size_t i = 0; i < a.size(); ++i) {
@@ -273,6 +317,7 @@ EventParse parse_event(std::string_view body,
 
     root["dossier"].get_object()["status"] = ev.status;
     ev.json = std::move(doc);
+    ev.raw = std::string(body);
     EventParse r;
     r.event = std::move(ev);
     return r;

@@ -283,5 +283,57 @@ TEST(ParseEvent, DuplicateChannelsCollapse) {
     EXPECT_EQ(r.event->channels, (std::vector<std::string>{"sms", "email"}));
 }
 
+// Queued as sent: the processor parses the same bytes the API validated, not a re-serialisation.
+TEST(ParseEvent, KeepsTheBytesItValidated) {
+    const std::string body = json::serialize(good_event());
+    EventParse r = parse_event(body, test_canonical);
+    ASSERT_TRUE(r.event);
+    EXPECT_EQ(r.event->raw, body);
+}
+
+// 1e400 parses as infinity, which JSON cannot carry: refused at intake (400), not accepted and
+// then lost when the queued copy fails to parse again.
+TEST(ParseEvent, NumbersADoubleCannotHoldAreRefused) {
+    std::string huge(60000, '9');
+    for (const std::string& number : {std::string("1e400"), std::string("-1e400"), huge}) {
+        std::string body = json::serialize(good_event());
+        body.insert(body.rfind('}'), R"(,"x":{"n":)" + number + "}");
+        EventParse r = parse_event(body, test_canonical);
+        ASSERT_TRUE(r.error) << number.substr(0, 10);
+        EXPECT_EQ(r.error->code, "invalid_event");
+        EXPECT_EQ(r.error->field, "x.n");
+    }
+    std::string body = json::serialize(good_event());
+    body.insert(body.rfind('}'), R"(,"x":{"n":1e300,"big":123456789012345678901234567890})");
+    EventParse ok = parse_event(body, test_canonical);
+    ASSERT_TRUE(ok.event) << ok.error->message;
+    EventParse again = parse_event(ok.event->raw, test_canonical);
+    ASSERT_TRUE(again.event);
+    EXPECT_EQ(again.event->json, ok.event->json);
+}
+
+// Single-line fields reach SMS text, mail bodies and log lines: no CR/LF or other controls.
+TEST(ParseEvent, ControlCharactersBecomeOneSpace) {
+    json::object o = good_event();
+    o["dossier"].as_object()["code"] = "000.00.12\r\nBcc: x@example.com";
+    o["applicant"].as_object()["name"] = "Nguyễn\tThị\x1b[31m\xc2\x9bTuyết\xe2\x80\xa8";
+    o["dossier"].as_object()["note"] = "line 1\n\nline 2";
+    o["data"].as_object()["list"] = json::array{
+        "a\x7f"
+        "b"};
+    EventParse r = parse(o);
+    ASSERT_TRUE(r.event) << r.error->message;
+    EXPECT_EQ(r.event->dossier_code, "000.00.12 Bcc: x@example.com");
+    EXPECT_EQ(r.event->json.at("applicant").at("name").as_string(), "Nguyễn Thị [31m Tuyết ");
+    EXPECT_EQ(r.event->json.at("dossier").at("note").as_string(), "line 1 line 2");
+    EXPECT_EQ(r.event->json.at("data").at("list").at(0).as_string(), "a b");
+    // The event id stays strict: a control character in it is an error, not a space.
+    o = good_event();
+    o["event_id"] = "e-1\n";
+    EventParse bad = parse(o);
+    ASSERT_TRUE(bad.error);
+    EXPECT_EQ(bad.error->field, "event_id");
+}
+
 }  // namespace
 }  // namespace tinbao
