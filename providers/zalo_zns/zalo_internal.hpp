@@ -32,6 +32,9 @@ struct ZaloConfig {
     std::string secret_key;
     std::string refresh_token;
     std::string webhook_secret;
+    // How far a webhook's signed `timestamp` may be from our clock before it is refused as a
+    // replay (or a sender whose clock is wrong).
+    std::chrono::milliseconds webhook_window{std::chrono::minutes(10)};
     bool development_mode = false;
     int64_t param_max_length = kDefaultParamMax;
     std::map<std::string, int64_t, std::less<>> param_limits;
@@ -115,10 +118,12 @@ class TokenSource {
 
 // A call-back on /v1/callbacks/<name>: `user_received_message` signed with X-ZEvent-Signature.
 // nullopt when the provider has no webhook_secret (it takes no call-backs). `logged_oa_variant`
-// remembers that the OA-id signature variant was logged once.
+// remembers that the OA-id signature variant was logged once. A signed timestamp further than
+// `webhook_window` from `now_ms` is refused (401 stale_timestamp): a captured call-back cannot
+// be replayed later; within the window a replay repeats an update the pipeline deduplicates.
 std::optional<CallbackResult> handle_webhook(const std::string& provider_name,
                                              const ZaloConfig& config,
                                              const CallbackRequest& request,
-                                             bool& logged_oa_variant);
+                                             bool& logged_oa_variant, int64_t now_ms);
 
 }  // namespace tinbao::zalo

@@ -22,7 +22,7 @@ using adapter::scalar_text;
 std::optional<CallbackResult> handle_webhook(const std::string& provider_name,
                                              const ZaloConfig& config,
                                              const CallbackRequest& request,
-                                             bool& logged_oa_variant) {
+                                             bool& logged_oa_variant, int64_t now_ms) {
     if (config.webhook_secret.empty()) return std::nullopt;
     CallbackResult out;
     auto reject = [&](int status, std::string_view why) {
@@ -67,6 +67,15 @@ std::optional<CallbackResult> handle_webhook(const std::string& provider_name,
         return reject(401, "bad_signature");
     }
     if (!obj) return reject(400, "invalid_json");
+    // The timestamp is inside the signed text, so it cannot be moved without the secret.
+    const auto sent_ms = scalar_int(obj->if_contains("timestamp"));
+    const int64_t window = config.webhook_window.count();
+    if (!sent_ms || *sent_ms < add_saturated(now_ms, -window) ||
+        *sent_ms > add_saturated(now_ms, window)) {
+        spdlog::warn("zalo_zns {}: webhook timestamp outside the {} s window refused",
+                     provider_name, window / 1000);
+        return reject(401, "stale_timestamp");
+    }
 
     std::string event = scalar_text(obj->if_contains("event_name"));
     if (event != "user_received_message") return out;

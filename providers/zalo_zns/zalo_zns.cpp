@@ -226,7 +226,7 @@ class ZaloProvider final : public Provider {
     }
 
     std::optional<CallbackResult> handle_callback(const CallbackRequest& request) override {
-        return handle_webhook(name(), config_, request, logged_oa_variant_);
+        return handle_webhook(name(), config_, request, logged_oa_variant_, now_ms());
     }
 
     std::string problem() const override { return tokens_.problem(); }
@@ -294,6 +294,12 @@ class ZaloFactory final : public adapter::FactoryKit<ZaloConfig> {
         required("secret_key", c.secret_key);
         required("refresh_token", c.refresh_token);
         if (auto v = cfg.string("webhook_secret")) c.webhook_secret = *v;
+        if (auto v = cfg.duration("webhook_window")) {
+            if (*v < std::chrono::seconds(30) || *v > std::chrono::hours(24))
+                cfg.error("webhook_window", "must be between 30s and 24h");
+            else
+                c.webhook_window = *v;
+        }
         if (auto v = cfg.boolean("development_mode")) c.development_mode = *v;
         if (auto v = cfg.integer("param_max_length", 1, 2000)) c.param_max_length = *v;
         if (auto m = cfg.string_map("param_limits")) {

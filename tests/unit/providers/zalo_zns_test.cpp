@@ -543,11 +543,14 @@ std::string sha256_hex(const std::string& s) {
     return out;
 }
 
-const std::string kWebhookBody =
-    R"({"sender":{"id":"579745863508352884"},"recipient":{"id":"84912345678"},)"
-    R"("event_name":"user_received_message","message":{"delivery_time":"1602960467432",)"
-    R"("msg_id":"15a0cc0bbb13bd4ce403","tracking_id":"msg-0001"},"app_id":"the-app",)"
-    R"("timestamp":"1602560967477"})";
+// A delivery webhook as Zalo documents it, sent at `timestamp` (Unix ms).
+std::string webhook_body(int64_t timestamp) {
+    return R"({"sender":{"id":"579745863508352884"},"recipient":{"id":"84912345678"},)"
+           R"("event_name":"user_received_message","message":{"delivery_time":"1602960467432",)"
+           R"("msg_id":"15a0cc0bbb13bd4ce403","tracking_id":"msg-0001"},"app_id":"the-app",)"
+           R"("timestamp":")" +
+           std::to_string(timestamp) + R"("})";
+}
 
 class ZaloWebhook : public ::testing::Test {
   protected:
@@ -567,15 +570,21 @@ class ZaloWebhook : public ::testing::Test {
         if (!signature.empty()) r.headers.emplace_back("x-zevent-signature", signature);
         return r;
     }
-    static std::string sign(const std::string& body, const std::string& id = "the-app") {
-        return "mac=" + sha256_hex(id + body + "1602560967477" + "the-oa-secret");
+    std::string sign(const std::string& body, const std::string& id = "the-app") const {
+        return sign_at(body, now_, id);
+    }
+    static std::string sign_at(const std::string& body, int64_t timestamp,
+                               const std::string& id = "the-app") {
+        return "mac=" + sha256_hex(id + body + std::to_string(timestamp) + "the-oa-secret");
     }
     asio::io_context ioc_;
+    const int64_t now_ = now_ms();
+    const std::string body_ = webhook_body(now_);
 };
 
 TEST_F(ZaloWebhook, SignedDeliveryBecomesAnUpdate) {
     auto p = make();
-    auto r = p->handle_callback(post(kWebhookBody, sign(kWebhookBody)));
+    auto r = p->handle_callback(post(body_, sign(body_)));
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "{}");
@@ -588,7 +597,7 @@ TEST_F(ZaloWebhook, SignedDeliveryBecomesAnUpdate) {
         << r->updates[0].detail;
 
     // The OA-id variant of the signature is accepted too.
-    auto oa = p->handle_callback(post(kWebhookBody, sign(kWebhookBody, "579745863508352884")));
+    auto oa = p->handle_callback(post(body_, sign(body_, "579745863508352884")));
     ASSERT_TRUE(oa.has_value());
     EXPECT_EQ(oa->status, 200);
     EXPECT_EQ(oa->updates.size(), 1u);
@@ -596,16 +605,16 @@ TEST_F(ZaloWebhook, SignedDeliveryBecomesAnUpdate) {
 
 TEST_F(ZaloWebhook, BadOrMissingSignatureIs401WithoutUpdates) {
     auto p = make();
-    std::string tampered = kWebhookBody;
+    std::string tampered = body_;
     tampered.replace(tampered.find("msg-0001"), 8, "msg-9999");
     std::string wrong_secret =
-        "mac=" + sha256_hex("the-app" + kWebhookBody + "1602560967477" + "other-secret");
-    for (const auto& [body, sig] : std::vector<std::pair<std::string, std::string>>{
-             {tampered, sign(kWebhookBody)},
-             {kWebhookBody, wrong_secret},
-             {kWebhookBody, ""},
-             {kWebhookBody, "mac="},
-             {kWebhookBody, sign(kWebhookBody).substr(0, 40)}}) {
+        "mac=" + sha256_hex("the-app" + body_ + std::to_string(now_) + "other-secret");
+    for (const auto& [body, sig] :
+         std::vector<std::pair<std::string, std::string>>{{tampered, sign(body_)},
+                                                          {body_, wrong_secret},
+                                                          {body_, ""},
+                                                          {body_, "mac="},
+                                                          {body_, sign(body_).substr(0, 40)}}) {
         auto r = p->handle_callback(post(body, sig));
         ASSERT_TRUE(r.has_value());
         EXPECT_EQ(r->status, 401) << sig;
@@ -616,16 +625,42 @@ TEST_F(ZaloWebhook, BadOrMissingSignatureIs401WithoutUpdates) {
 TEST_F(ZaloWebhook, OtherEventsAreAcknowledgedWithoutUpdates) {
     auto p = make();
     std::string body =
-        R"({"event_name":"change_template_status","app_id":"the-app","timestamp":"1602560967477"})";
+        R"({"event_name":"change_template_status","app_id":"the-app","timestamp":")" +
+        std::to_string(now_) + R"("})";
     auto r = p->handle_callback(post(body, sign(body)));
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->status, 200);
     EXPECT_TRUE(r->updates.empty());
 }
 
+TEST_F(ZaloWebhook, ACapturedWebhookCannotBeReplayedOutsideTheWindow) {
+    auto p = make("webhook_secret: the-oa-secret\nwebhook_window: 5m\n");
+    // Correctly signed, but sent long ago (Zalo's documented example), or claiming the future.
+    for (int64_t sent : {int64_t{1602560967477}, now_ - 6 * 60 * 1000, now_ + 6 * 60 * 1000}) {
+        std::string body = webhook_body(sent);
+        auto r = p->handle_callback(post(body, sign_at(body, sent)));
+        ASSERT_TRUE(r.has_value());
+        EXPECT_EQ(r->status, 401) << sent;
+        EXPECT_NE(r->body.find("stale_timestamp"), std::string::npos) << r->body;
+        EXPECT_TRUE(r->updates.empty());
+    }
+    // Without a timestamp there is nothing to bound.
+    std::string untimed = R"({"event_name":"user_received_message","app_id":"the-app"})";
+    auto r = p->handle_callback(
+        post(untimed, "mac=" + sha256_hex("the-app" + untimed + "the-oa-secret")));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 401);
+    // Inside the window it is taken.
+    std::string recent = webhook_body(now_ - 4 * 60 * 1000);
+    auto ok = p->handle_callback(post(recent, sign_at(recent, now_ - 4 * 60 * 1000)));
+    ASSERT_TRUE(ok.has_value());
+    EXPECT_EQ(ok->status, 200);
+    EXPECT_EQ(ok->updates.size(), 1u);
+}
+
 TEST_F(ZaloWebhook, WithoutASecretTheAdapterTakesNoCallbacks) {
     auto p = make("");
-    EXPECT_FALSE(p->handle_callback(post(kWebhookBody, sign(kWebhookBody))).has_value());
+    EXPECT_FALSE(p->handle_callback(post(body_, sign(body_))).has_value());
 }
 
 TEST(ZaloFactory, KeysAreChecked) {
