@@ -1,5 +1,9 @@
 #include "providers/smtp/smtp.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cctype>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -28,6 +32,27 @@ struct SmtpConfig {
     bool tls_verify = true;
     bool require_tls = false;
 };
+
+// The host of an smtp:// or smtps:// URL: "[::1]" as "::1", without user info or port.
+std::string url_host(std::string_view url) {
+    std::string_view rest = url.substr(url.find("://") + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    if (auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+    if (rest.starts_with('[')) return std::string(rest.substr(1, rest.find(']') - 1));
+    return std::string(rest.substr(0, rest.find(':')));
+}
+
+// A server on this machine: its traffic never crosses a network a stripped STARTTLS could be
+// forced on, so plain SMTP is allowed by default there and nowhere else.
+bool loopback_host(const std::string& host) {
+    std::string h;
+    for (char c : host) h.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (h == "localhost" || h.ends_with(".localhost")) return true;  // RFC 6761 section 6.3
+    in_addr v4{};
+    if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    return ::inet_pton(AF_INET6, h.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
 
 SendResult classify_reply(int code, const std::string& detail) {
     if (code >= 500) {
@@ -132,9 +157,15 @@ class SmtpFactory final : public adapter::FactoryKit<SmtpConfig> {
                 cfg.error("reply_to", "must be an address or \"Name <address>\"");
         }
         if (auto v = cfg.boolean("tls_verify")) c.tls_verify = *v;
-        if (auto v = cfg.boolean("require_tls")) c.require_tls = *v;
-        if (c.require_tls && c.url.starts_with("smtps://"))
-            cfg.error("require_tls", "smtps:// is always TLS; require_tls is for smtp://");
+        if (auto v = cfg.boolean("require_tls")) {
+            c.require_tls = *v;
+            if (c.require_tls && c.url.starts_with("smtps://"))
+                cfg.error("require_tls", "smtps:// is always TLS; require_tls is for smtp://");
+        } else {
+            // Opportunistic STARTTLS sends the password in clear to anyone who strips the
+            // server's STARTTLS offer (RFC 3207 section 6); only loopback is exempt by default.
+            c.require_tls = c.url.starts_with("smtp://") && !loopback_host(url_host(c.url));
+        }
         return c;
     }
 

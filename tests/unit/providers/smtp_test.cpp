@@ -76,6 +76,8 @@ OutboundMessage mail(std::string id, std::string to = "tuyet.nguyen@example.vn")
     return m;
 }
 
+OutboundMessage mail_to_send() { return mail("msg-1"); }
+
 ProviderSettings smtp_settings() {
     ProviderSettings s;
     s.name = "mail";
@@ -357,6 +359,48 @@ TEST_F(SmtpTest, BadRecipientAddressIsPermanentWithoutSending) {
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::permanent);
     EXPECT_EQ(r.reason, reason::kNoContact);
+}
+
+// Records what the adapter asks of the transport, and accepts it.
+class RecordingMail final : public MailClient {
+  public:
+    asio::awaitable<MailResult> send_mail(MailRequest request) override {
+        requests.push_back(std::move(request));
+        co_return MailResult{};
+    }
+    std::vector<MailRequest> requests;
+};
+
+// A stripped STARTTLS offer must not send the password in clear: STARTTLS is required unless
+// the server is on loopback or the operator turns it off.
+TEST(SmtpRequireTls, DefaultsToRequiredUnlessTheServerIsOnLoopback) {
+    struct Case {
+        std::string url, extra;
+        bool required;
+    };
+    for (const Case& c :
+         std::vector<Case>{{"smtp://mail.example.gov.vn:587", "", true},
+                           {"smtp://user@10.0.0.5:25", "", true},
+                           {"smtp://127.0.0.1:25", "", false},
+                           {"smtp://localhost:25", "", false},
+                           {"smtp://[::1]:25", "", false},
+                           {"smtp://127.0.0.1.example.vn:25", "", true},
+                           {"smtp://mail.example.gov.vn:587", "require_tls: false\n", false},
+                           {"smtp://127.0.0.1:25", "require_tls: true\n", true},
+                           {"smtps://mail.example.gov.vn:465", "", false}}) {
+        asio::io_context ioc;
+        RecordingMail mail;
+        YamlView cfg("url: " + c.url + "\nfrom: a@example.vn\n" + c.extra);
+        ProviderContext ctx;
+        ctx.executor = ioc.get_executor();
+        ctx.mail = &mail;
+        auto p = make_smtp_factory()->create(smtp_settings(), cfg.view, ctx);
+        ASSERT_TRUE(p) << c.url;
+        SendResult r = run_until_done(ioc, p->send(mail_to_send()));
+        ASSERT_TRUE(r.ok) << c.url << " " << r.detail;
+        ASSERT_EQ(mail.requests.size(), 1u);
+        EXPECT_EQ(mail.requests[0].require_tls, c.required) << c.url << " " << c.extra;
+    }
 }
 
 TEST(SmtpClassify, ReplyCodes) {
