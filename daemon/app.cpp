@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 
+#include "common/private_files.hpp"
 #include "daemon/backend.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/io/curl_multi.hpp"
@@ -250,8 +251,9 @@ int run_daemon(const std::filesystem::path& config_file) {
         return 1;
     }
     setup_logging(rt->config->log);
-    std::error_code ec;
-    std::filesystem::create_directories(rt->config->state_dir, ec);
+    if (auto ec = create_private_directories(rt->config->state_dir))
+        spdlog::warn("cannot create state_dir {}: {}", rt->config->state_dir.string(),
+                     ec.message());
     queue::OpenedQueue opened;
     try {
         opened = queue::make_queue(io, *rt->config, consumer_name(*rt->config));

@@ -1,4 +1,6 @@
 // tinbaod: the notification daemon. Usage: tinbaod --config FILE [--check] (docs/operating.md).
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -25,6 +27,9 @@ void usage(std::FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Whatever tinbaod creates (queue database, provider state, outbox files) is its own: the
+    // modules set 0600/0700 themselves, this also covers files a library makes on its own.
+    ::umask(0077);
     std::string config;
     bool check = false;
     for (int i = 1; i < argc; ++i) {

@@ -13,6 +13,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/private_files.hpp"
 #include "common/time.hpp"
 #include "providers/adapter_kit.hpp"
 #include "providers/reasons.hpp"
@@ -37,8 +38,7 @@ class OutboxProvider final : public Provider {
   private:
     SendResult write(const OutboundMessage& msg) {
         if (!dirs_ready_ && path_.has_parent_path()) {
-            std::error_code ec;
-            std::filesystem::create_directories(path_.parent_path(), ec);
+            std::error_code ec = create_private_directories(path_.parent_path());
             if (ec)
                 return unavailable("cannot create " + path_.parent_path().string() + ": " +
                                    ec.message());
@@ -64,7 +64,7 @@ class OutboxProvider final : public Provider {
         std::string text = json::serialize(line);
         text.push_back('\n');
 
-        int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        int fd = open_private(path_, O_WRONLY | O_APPEND);  // messages hold personal data
         if (fd < 0) return unavailable("cannot open " + path_.string() + ": " + errno_text(errno));
         std::size_t done = 0;
         while (done < text.size()) {

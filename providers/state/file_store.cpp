@@ -13,6 +13,7 @@
 #include <random>
 #include <utility>
 
+#include "common/private_files.hpp"
 #include "common/time.hpp"
 
 namespace tinbao {
@@ -71,7 +72,7 @@ std::optional<json::object> read_data(const std::string& path) {
 class LockFile {
   public:
     explicit LockFile(const std::string& path) {
-        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        fd_ = open_private(path, O_RDWR);
         if (fd_ < 0) return;
         int rc;
         do rc = ::flock(fd_, LOCK_EX);
@@ -143,7 +144,7 @@ bool FileStateStore::put_now(const std::string& key, const std::string& value) {
     std::string text = json::serialize(*data);
 
     std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open_private(tmp, O_WRONLY | O_TRUNC);
     if (fd < 0) return false;
     bool ok = write_all(fd, text) && ::fsync(fd) == 0;
     ok = (::close(fd) == 0) && ok;

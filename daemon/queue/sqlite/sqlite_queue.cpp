@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/private_files.hpp"
 #include "common/time.hpp"
 #include "daemon/model/limits.hpp"
 #include "daemon/model/rules.hpp"
@@ -41,7 +42,16 @@ SqliteQueue::SqliteQueue(asio::io_context& io, std::filesystem::path db_file, Mi
       claim_idle_(claim_idle),
       retention_(retention),
       purge_timer_(io) {
-    if (path_.has_parent_path()) std::filesystem::create_directories(path_.parent_path());
+    // Full event payloads (names, phone numbers) live here: 0600, and SQLite gives its -wal and
+    // -shm the database file's mode.
+    if (path_.has_parent_path())
+        if (auto ec = create_private_directories(path_.parent_path()))
+            throw std::runtime_error("cannot create " + path_.parent_path().string() + ": " +
+                                     ec.message());
+    if (auto ec = ensure_private_file(path_))
+        throw std::runtime_error("cannot open " + path_.string() + ": " + ec.message());
+    narrow_if_exists(path_.string() + "-wal");
+    narrow_if_exists(path_.string() + "-shm");
     auto wdb = std::make_unique<Db>(path_, "writer");
     configure(*wdb, true);
     migrate(*wdb);

@@ -2,6 +2,7 @@
 #include "providers/outbox/outbox.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
@@ -103,6 +104,28 @@ TEST_F(OutboxTest, WritesOneParseableLinePerMessageAndCreatesParentDirs) {
     EXPECT_EQ(b.at("template_id"), "231245");
     json::object params{{"ho_ten", "Nguyễn Thị Tuyết"}, {"ma_ho_so", "H62-0001"}};
     EXPECT_EQ(b.at("params"), params);
+}
+
+// Each line is a whole message with its recipient: owner-only whatever the umask.
+TEST_F(OutboxTest, FilesAndDirectoriesItCreatesAreOwnerOnly) {
+    auto path = dir_.path() / "a" / "b" / "outbox.jsonl";
+    auto p = make("path: " + path.string() + "\n");
+    ASSERT_TRUE(p);
+    OutboundMessage sms;
+    sms.id = "m-1";
+    sms.to = "84912345678";
+    sms.text = "x";
+    const mode_t old = ::umask(0);
+    SendResult r = send(*p, sms);
+    ::umask(old);
+    ASSERT_TRUE(r.ok) << r.detail;
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    for (auto dir : {path.parent_path(), path.parent_path().parent_path()}) {
+        ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 07777, 0700u) << dir;
+    }
 }
 
 TEST_F(OutboxTest, DefaultPathIsUnderStateDir) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <csignal>
 
@@ -64,6 +65,32 @@ TEST_F(SqliteQueueTest, CreatesAWalFileWithItsSchemaVersion) {
     q.reset();
     auto again = open();  // opening an existing file migrates nothing
     EXPECT_EQ(scalar(file_, "SELECT count(*) FROM schema_version"), 1);
+}
+
+mode_t mode_of(const std::filesystem::path& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? (st.st_mode & 07777) : 07777;
+}
+
+// The database holds whole events (names, phone numbers): no one else on the machine reads it,
+// whatever umask tinbaod was started with.
+TEST_F(SqliteQueueTest, TheFileAndItsWalAndShmAreOwnerOnly) {
+    const mode_t old = ::umask(0);
+    auto q = open();
+    Event ev = make_event("e-private");
+    EXPECT_EQ(outcome_of(run(io_, q->ingest(ev, payload_of(ev)))), IngestOutcome::accepted);
+    ::umask(old);
+    EXPECT_EQ(mode_of(file_.parent_path()), 0700u);
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        auto f = file_.string() + suffix;
+        ASSERT_TRUE(std::filesystem::exists(f)) << f;
+        EXPECT_EQ(mode_of(f), 0600u) << f;
+    }
+    // A file left readable by an older version is narrowed when opened.
+    q.reset();
+    ::chmod(file_.c_str(), 0644);
+    auto again = open();
+    EXPECT_EQ(mode_of(file_), 0600u);
 }
 
 TEST_F(SqliteQueueTest, RefusesAFileFromANewerVersion) {
