@@ -43,8 +43,8 @@ grep -qx /etc/tinbao/tinbao.yaml /var/lib/dpkg/info/tinbao.conffiles ||
 getent passwd tinbao >/dev/null || fail "no system user tinbao"
 [[ $(stat -c '%a %U:%G' /etc/tinbao/local-token) == "640 root:tinbao" ]] ||
   fail "/etc/tinbao/local-token is $(stat -c '%a %U:%G' /etc/tinbao/local-token), not 640 root:tinbao"
-[[ $(stat -c '%a %U:%G' /var/lib/tinbao) == "750 tinbao:tinbao" ]] ||
-  fail "/var/lib/tinbao is $(stat -c '%a %U:%G' /var/lib/tinbao), not 750 tinbao:tinbao"
+[[ $(stat -c '%a %U:%G' /var/lib/tinbao) == "700 tinbao:tinbao" ]] ||
+  fail "/var/lib/tinbao is $(stat -c '%a %U:%G' /var/lib/tinbao), not 700 tinbao:tinbao"
 
 tinbaod --check /etc/tinbao/tinbao.yaml >/dev/null || {
   tinbaod --check /etc/tinbao/tinbao.yaml
