@@ -3,7 +3,7 @@
 # as errors, and runs every test with ctest,
 # in a release build and again in an ASan+UBSan build
 # (unit tests, and the end-to-end test against a real redis-server and a fake eSMS on loopback),
-# and runs the template fuzzer for a bounded time (a crash or sanitizer report fails the run);
+# and runs every fuzz target for a bounded time (a crash or sanitizer report fails the run);
 # builds the Debian package, checks it with lintian, installs it, checks and purges it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,19 +16,28 @@ bash scripts/check-layers.sh     # includes run one way: common <- model <- ... 
 
 bash scripts/build.sh ci
 
-# tests/fuzz is a project of its own: only the render module and the target, built with clang.
+# tests/fuzz is a project of its own: the parsers that read outside bytes and their libFuzzer
+# targets, built with clang. Each target runs for a bounded time (the template engine 20 s, every
+# other 10 s) from its seed corpus tests/fuzz/corpus/<name>/; a crash or sanitizer report fails.
 cmake -S tests/fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DTINBAO_FUZZ=ON >/dev/null
 cmake --build build/fuzz -j2
-mkdir -p build/fuzz/corpus
-# Its progress lines go to build/fuzz/fuzz.log; the end of it is shown, all of it on failure.
-if ! build/fuzz/template_fuzz -max_total_time=60 -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix=build/fuzz/ -print_final_stats=1 build/fuzz/corpus tests/fuzz/corpus \
-    >build/fuzz/fuzz.log 2>&1; then
-  cat build/fuzz/fuzz.log
-  echo "test.sh: the template fuzzer found a crash (artifact in build/fuzz/)" >&2
-  exit 1
-fi
-tail -n 15 build/fuzz/fuzz.log
+while read -r target; do
+  name=${target%_fuzz}
+  seconds=10
+  [ "$name" = template ] && seconds=20
+  mkdir -p "build/fuzz/corpus/$name"
+  seeds=()
+  [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
+  # Progress lines go to build/fuzz/<target>.log; the summary is shown, all of it on failure.
+  if ! "build/fuzz/$target" -max_total_time=$seconds -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="build/fuzz/$target-" -print_final_stats=1 \
+      "build/fuzz/corpus/$name" "${seeds[@]}" </dev/null >"build/fuzz/$target.log" 2>&1; then
+    cat "build/fuzz/$target.log"
+    echo "test.sh: $target found a crash (artifact in build/fuzz/)" >&2
+    exit 1
+  fi
+  echo "$target: $(grep -E '^stat::number_of_executed_units' "build/fuzz/$target.log" | awk '{print $2}') runs in ${seconds} s, no crash"
+done <build/fuzz/fuzz-targets.txt
 
 ctest --preset ci --output-on-failure --timeout 300 -j2
 
