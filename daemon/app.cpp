@@ -10,13 +10,16 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 
 #include "common/private_files.hpp"
 #include "daemon/backend.hpp"
+#include "daemon/http/api.hpp"
 #include "daemon/http/server.hpp"
+#include "daemon/http/tls.hpp"
 #include "daemon/io/curl_multi.hpp"
 #include "daemon/late_store.hpp"
 #include "daemon/logging.hpp"
@@ -47,7 +50,7 @@ class App {
           queue_(std::move(queue)),
           store_(store),
           processor_(io, *queue_, std::move(rt)),
-          backend_(io, *queue_, processor_),
+          backend_(io, *queue_, processor_, store),
           reloader_(io.get_executor()) {}
 
     int run() {
@@ -59,21 +62,7 @@ class App {
         processor_.start();
         backend_.start();
 
-        http::ServerOptions so;
-        so.host = cfg.http.listen_host;
-        so.port = cfg.http.listen_port;
-        so.max_body_bytes = cfg.http.max_body_bytes;
-        so.read_timeout = cfg.http.read_timeout;
-        so.idle_timeout = cfg.http.idle_timeout;
-        so.max_connections = cfg.http.max_connections;
-        server_ = std::make_unique<http::Server>(io_, so, http::make_api_handler(backend_));
-        try {
-            server_->start();
-        } catch (const std::exception& e) {
-            spdlog::error("cannot listen on {}:{}: {}", so.host, so.port, e.what());
-            return 1;
-        }
-        spdlog::info("listening on http://{}:{}", so.host, server_->port());
+        if (!start_listeners(cfg)) return 1;
 
         asio::signal_set signals(io_, SIGTERM, SIGINT, SIGHUP);
         wait_signal(signals);
@@ -85,6 +74,89 @@ class App {
     }
 
   private:
+    // Some client must show a certificate: the listener asks every client for one.
+    static bool ask_client_cert(const Config& cfg) {
+        for (const auto& c : cfg.http.clients)
+            if (!c.client_cert_sha256.empty()) return true;
+        return false;
+    }
+
+    static http::ServerOptions server_options(const Config& cfg) {
+        http::ServerOptions so;
+        so.max_body_bytes = cfg.http.max_body_bytes;
+        so.read_timeout = cfg.http.read_timeout;
+        so.idle_timeout = cfg.http.idle_timeout;
+        so.max_connections = cfg.http.max_connections;
+        so.max_connections_per_address = cfg.http.max_connections_per_address;
+        so.keepalive_lifetime = cfg.http.keepalive_lifetime;
+        so.max_requests_per_connection = cfg.http.max_requests_per_connection;
+        return so;
+    }
+
+    // nullptr and logged when the TLS settings do not load; `ok` tells that apart from no TLS.
+    static std::shared_ptr<asio::ssl::context> tls_for(const TlsSettings& tls, const Config& cfg,
+                                                       const char* which, bool& ok) {
+        ok = true;
+        if (!tls.enabled()) return nullptr;
+        std::string error;
+        auto ctx = http::make_tls_context(tls, ask_client_cert(cfg), error);
+        if (!ctx) {
+            spdlog::error("{} listener TLS: {}", which, error);
+            ok = false;
+        }
+        return ctx;
+    }
+
+    bool start_one(std::unique_ptr<http::Server>& server, http::ServerOptions so,
+                   http::Listener which) {
+        const char* name = which == http::Listener::public_ ? "public" : "internal";
+        auto api = http::make_api(backend_, which);
+        server =
+            std::make_unique<http::Server>(io_, so, std::move(api.handler), std::move(api.admit));
+        try {
+            server->start();
+        } catch (const std::exception& e) {
+            spdlog::error("cannot listen on {}:{}: {}", so.host, so.port, e.what());
+            return false;
+        }
+        spdlog::info("{} listener on {}://{}:{}", name, so.tls ? "https" : "http", so.host,
+                     server->port());
+        return true;
+    }
+
+    bool start_listeners(const Config& cfg) {
+        bool ok = true;
+        http::ServerOptions so = server_options(cfg);
+        so.host = cfg.http.listen_host;
+        so.port = cfg.http.listen_port;
+        so.tls = tls_for(cfg.http.tls, cfg, "internal", ok);
+        if (!ok || !start_one(server_, so, http::Listener::internal)) return false;
+        if (!cfg.http.public_) return true;
+        http::ServerOptions po = server_options(cfg);
+        po.host = cfg.http.public_->host;
+        po.port = cfg.http.public_->port;
+        po.tls = tls_for(cfg.http.public_->tls, cfg, "public", ok);
+        return ok && start_one(public_server_, po, http::Listener::public_);
+    }
+
+    // Certificates are read again (renewed files take effect); open connections keep theirs.
+    // A listener whose TLS does not load keeps the context it had.
+    void reload_tls(const Config& cfg) {
+        auto renew = [&](http::Server* server, const TlsSettings& tls, const char* which) {
+            if (server == nullptr) return;
+            if (server->is_tls() != tls.enabled()) {
+                spdlog::warn("reload: TLS on the {} listener is switched on or off only at restart",
+                             which);
+                return;
+            }
+            bool ok = true;
+            auto ctx = tls_for(tls, cfg, which, ok);
+            if (ctx) server->set_tls(std::move(ctx));
+        };
+        renew(server_.get(), cfg.http.tls, "internal");
+        if (cfg.http.public_) renew(public_server_.get(), cfg.http.public_->tls, "public");
+    }
+
     ProviderContext provider_context(const Config& cfg) {
         ProviderContext ctx;
         ctx.executor = io_.get_executor();
@@ -115,6 +187,7 @@ class App {
         backend_.stop();
         sd_notify(0, "STOPPING=1");
         server_->stop();
+        if (public_server_) public_server_->stop();
         processor_.stop();
         auto grace = processor_.runtime()->config->shutdown_grace;
         auto until = std::chrono::steady_clock::now() + grace;
@@ -163,7 +236,13 @@ class App {
             rt->config->http.listen_port != old->http.listen_port ||
             rt->config->queue.redis.url != old->queue.redis.url)
             spdlog::warn("reload: http.listen and queue settings change only at restart");
+        if (rt->config->http.public_.has_value() != old->http.public_.has_value() ||
+            (rt->config->http.public_ &&
+             (rt->config->http.public_->host != old->http.public_->host ||
+              rt->config->http.public_->port != old->http.public_->port)))
+            spdlog::warn("reload: http.public.listen changes only at restart");
         setup_logging(rt->config->log);
+        reload_tls(*rt->config);
         processor_.set_runtime(rt);
         spdlog::info("reloaded: {} provider(s), {} template(s)", rt->providers.size(),
                      rt->templates->all().size());
@@ -192,7 +271,8 @@ class App {
     StateStore* store_ = nullptr;  // the queue's durable store for adapters
     Processor processor_;
     Backend backend_;
-    std::unique_ptr<http::Server> server_;
+    std::unique_ptr<http::Server> server_;         // internal: the API, /metrics, /readyz
+    std::unique_ptr<http::Server> public_server_;  // optional: call-backs and /healthz only
     std::unique_ptr<asio::steady_timer> watchdog_;
     // Last: destroyed first, so a reload in flight ends before what its completion would touch.
     Reloader reloader_;

@@ -67,6 +67,7 @@ std::string Backend::metrics_text() {
     add("tinbao_events_duplicate_total", static_cast<double>(duplicates_));
     add("tinbao_events_unavailable_total", static_cast<double>(unavailable_));
     add("tinbao_callbacks_total", static_cast<double>(callbacks_));
+    add("tinbao_callbacks_rejected_total", static_cast<double>(callbacks_rejected_));
     add("tinbao_events_processed_total", static_cast<double>(s.events_processed));
     add("tinbao_events_invalid_total", static_cast<double>(s.events_invalid));
     add("tinbao_messages_sent_total", static_cast<double>(s.messages_sent));
@@ -101,7 +102,12 @@ asio::awaitable<std::optional<http::Response>> Backend::callback(std::string nam
     if (!provider) co_return std::nullopt;
     auto result = provider->handle_callback(request);
     if (!result) co_return std::nullopt;
-    ++callbacks_;
+    // Only what the provider's check accepted counts as a call-back; a forged or malformed one
+    // (answered 4xx) is counted apart, so a flood of them is seen and not taken for reports.
+    if (result->status >= 400)
+        ++callbacks_rejected_;
+    else
+        ++callbacks_;
     if (!result->updates.empty()) {
         // Answered at once; the records follow (a provider retries a call-back that waits).
         auto updates = std::move(result->updates);
@@ -127,6 +133,54 @@ asio::awaitable<std::optional<int>> Backend::replay(std::vector<std::string> ids
     int n = co_await processor_.replay(std::move(ids), std::move(reason));
     if (n < 0) co_return std::nullopt;
     co_return n;
+}
+
+// Nonces and owners go through the queue's store, so every tinbaod sharing it sees them. The
+// store's lease (set if absent, with an expiry) is the primitive: a lease taken is a nonce seen
+// for the first time; for an owner, a lease that already exists is the mark.
+asio::awaitable<http::ApiBackend::Claim> Backend::claim_nonce(std::string key,
+                                                              std::chrono::seconds ttl) {
+    if (store_ == nullptr) {
+        Claim local = co_await http::ApiBackend::claim_nonce(std::move(key), ttl);
+        co_return local;
+    }
+    bool fresh = co_await store_->try_lock(key, ttl);
+    if (fresh) co_return Claim::fresh;
+    // Refused: seen before, or the store is down; a read tells which.
+    StoreRead probe = co_await store_->get("nonce-probe");
+    co_return probe.ok ? Claim::seen : Claim::unavailable;
+}
+
+namespace {
+std::string owner_key(const std::string& event_id, const std::string& client) {
+    return "owner:" + std::to_string(client.size()) + ":" + client + ":" + event_id;
+}
+}  // namespace
+
+asio::awaitable<bool> Backend::record_owner(std::string event_id, std::string client) {
+    if (store_ == nullptr) {
+        bool local =
+            co_await http::ApiBackend::record_owner(std::move(event_id), std::move(client));
+        co_return local;
+    }
+    auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(config()->queue.dedupe_ttl);
+    bool taken = co_await store_->try_lock(owner_key(event_id, client), ttl);
+    co_return taken;
+}
+
+asio::awaitable<std::optional<bool>> Backend::owned_by(std::string event_id, std::string client) {
+    if (store_ == nullptr) {
+        std::optional<bool> local =
+            co_await http::ApiBackend::owned_by(std::move(event_id), std::move(client));
+        co_return local;
+    }
+    // Taking a 1 ms lease is the test: taken means there was no mark (it lapses at once).
+    bool free =
+        co_await store_->try_lock(owner_key(event_id, client), std::chrono::milliseconds(1));
+    if (free) co_return false;
+    StoreRead probe = co_await store_->get("owner-probe");
+    if (!probe.ok) co_return std::nullopt;
+    co_return true;
 }
 
 std::shared_ptr<const Config> Backend::config() const { return processor_.runtime()->config; }

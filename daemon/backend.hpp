@@ -12,13 +12,17 @@
 #include "daemon/http/api.hpp"
 #include "daemon/pipeline/processor.hpp"
 #include "daemon/queue/queue.hpp"
+#include "providers/state_store.hpp"
 
 namespace tinbao {
 
 class Backend final : public http::ApiBackend {
   public:
-    Backend(boost::asio::io_context& io, queue::Queue& queue, Processor& processor)
-        : io_(io), queue_(queue), processor_(processor) {}
+    // `store` (may be null: then nonces and owners are remembered in this process only) is
+    // the queue's durable store.
+    Backend(boost::asio::io_context& io, queue::Queue& queue, Processor& processor,
+            StateStore* store = nullptr)
+        : io_(io), queue_(queue), processor_(processor), store_(store) {}
 
     // Starts refreshing the queue's gauges; stop() ends it and makes ready() false.
     void start();
@@ -39,6 +43,10 @@ class Backend final : public http::ApiBackend {
     boost::asio::awaitable<std::optional<int>> replay(std::vector<std::string> ids,
                                                       std::string reason) override;
     std::shared_ptr<const Config> config() const override;
+    boost::asio::awaitable<Claim> claim_nonce(std::string key, std::chrono::seconds ttl) override;
+    boost::asio::awaitable<bool> record_owner(std::string event_id, std::string client) override;
+    boost::asio::awaitable<std::optional<bool>> owned_by(std::string event_id,
+                                                         std::string client) override;
 
   private:
     boost::asio::awaitable<void> apply(std::vector<DeliveryUpdate> updates, std::string provider);
@@ -48,8 +56,10 @@ class Backend final : public http::ApiBackend {
     boost::asio::io_context& io_;
     queue::Queue& queue_;
     Processor& processor_;
+    StateStore* store_ = nullptr;
     bool stopping_ = false;
-    uint64_t accepted_ = 0, duplicates_ = 0, unavailable_ = 0, callbacks_ = 0;
+    uint64_t accepted_ = 0, duplicates_ = 0, unavailable_ = 0, callbacks_ = 0,
+             callbacks_rejected_ = 0;
     queue::Queue::Gauges gauges_;
 };
 

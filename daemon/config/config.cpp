@@ -31,8 +31,9 @@ bool parse_uint(std::string_view s, int64_t max, int64_t& out) {
     return ec == std::errc() && ptr == s.data() + s.size() && out <= max;
 }
 
-// "host:port" or "[v6]:port". Returns an error message, empty on success.
-std::string parse_host_port(std::string_view s, std::string& host, uint16_t& port) {
+}  // namespace
+
+std::string config_parts::parse_host_port(std::string_view s, std::string& host, uint16_t& port) {
     std::string_view h, p;
     if (!s.empty() && s.front() == '[') {
         auto close = s.find(']');
@@ -60,6 +61,8 @@ std::string parse_host_port(std::string_view s, std::string& host, uint16_t& por
     port = static_cast<uint16_t>(n);
     return {};
 }
+
+namespace {
 
 // redis://[user[:password]@]host[:port][/db], rediss:// for TLS. The message never quotes the
 // URL: it may hold a password.
@@ -148,65 +151,6 @@ void load_log(ConfigView& root, Config& c) {
     set_if(one_of(log, "level", {"trace", "debug", "info", "warn", "error"}), c.log.level);
     set_if(one_of(log, "format", {"text", "json"}), c.log.format);
     log.finish();
-}
-
-void load_http(ConfigView& root, Config& c, Diagnostics& diags) {
-    ConfigView http = root.child("http");
-    auto& h = c.http;
-    if (auto listen = http.string("listen")) {
-        if (auto err = parse_host_port(*listen, h.listen_host, h.listen_port); !err.empty())
-            http.error("listen", err);
-    }
-    set_if(http.integer("max_body_bytes", 1024, 1LL << 30), h.max_body_bytes);
-    std::set<std::string> names;
-    std::vector<std::pair<std::string, std::string>> tokens;  // token -> client name
-    auto clients = http.children("clients");
-    for (auto& cv : clients) {
-        ApiClient client;
-        set_if(cv.string("name", true), client.name);
-        if (!client.name.empty() && !names.insert(client.name).second)
-            cv.error("name", "client name '" + client.name + "' is used twice");
-        if (auto token = cv.string("token", true)) {
-            if (token->size() < 16) {
-                cv.error("token", "a token must be at least 16 characters long");
-            } else {
-                for (const auto& [t, owner] : tokens)
-                    if (t == *token)
-                        cv.error("token",
-                                 "the same token is already used by client '" + owner + "'");
-                tokens.emplace_back(*token, client.name);
-                client.token = std::move(*token);
-            }
-        }
-        set_if(cv.string("hmac_secret"), client.hmac_secret);
-        cv.finish();
-        h.clients.push_back(std::move(client));
-    }
-    if (clients.empty()) {
-        const std::string msg = "at least one client with a token is required";
-        if (http.node().IsMap())
-            http.error("clients", msg);
-        else
-            diags.add(root.file(), root.line(), "http.clients", msg);
-    }
-    auto positive = [&](std::string_view key, Millis& out) {
-        if (auto d = http.duration(key)) {
-            if (d->count() <= 0)
-                http.error(key, "must be greater than zero");
-            else
-                out = *d;
-        }
-    };
-    positive("read_timeout", h.read_timeout);
-    positive("idle_timeout", h.idle_timeout);
-    set_if(http.integer("max_connections", 1, 1000000), h.max_connections);
-    if (auto url = http.string("public_base_url")) {
-        if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0)
-            http.error("public_base_url", "must start with http:// or https://");
-        else
-            h.public_base_url = *url;
-    }
-    http.finish();
 }
 
 void load_queue(ConfigView& root, Config& c) {

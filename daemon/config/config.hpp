@@ -27,20 +27,65 @@ struct LogSettings {
     std::string format = "text";  // text | json
 };
 
+// What a client may do (docs/api.md). A client without `scopes` has them all, as before
+// scopes existed.
+namespace scope {
+inline constexpr const char* events_write = "events:write";
+inline constexpr const char* events_read = "events:read";
+inline constexpr const char* events_read_all = "events:read:all";  // others' events too
+inline constexpr const char* admin = "admin";                      // dead letters, replay, render
+}  // namespace scope
+const std::vector<std::string>& all_scopes();
+
 struct ApiClient {
     std::string name;
     std::string token;
     std::string hmac_secret;  // empty: no signature required
+    // With an hmac_secret: 1 accepts the version 1 signature and version 2, 2 only version 2.
+    int signature_version = 1;
+    std::vector<std::string> scopes = all_scopes();
+    double rate_per_second = 0;  // 0: no limit
+    double burst = 0;            // the bucket's size (0: max(1, rate_per_second))
+    // SHA-256 fingerprints (lower-case hex) of the TLS client certificates this client must
+    // present; empty: none required.
+    std::vector<std::string> client_cert_sha256;
+
+    bool has_scope(std::string_view s) const {
+        for (const auto& x : scopes)
+            if (x == s) return true;
+        return false;
+    }
+};
+
+// A listener's TLS: certificate chain and key (PEM text or a file's path, read at start and on
+// every reload), and the CAs that client certificates must chain to (optional).
+struct TlsSettings {
+    std::string cert;
+    std::string key;
+    std::string client_ca;
+    bool enabled() const { return !cert.empty(); }
+};
+
+struct ListenerSettings {
+    std::string host;
+    uint16_t port = 0;
+    TlsSettings tls;
 };
 
 struct HttpSettings {
     std::string listen_host = "127.0.0.1";
     uint16_t listen_port = 8080;
+    TlsSettings tls;                          // the internal listener's
+    std::optional<ListenerSettings> public_;  // the call-backs' listener, when there is one
+    std::string metrics_token;                // empty: /metrics needs no token
     std::size_t max_body_bytes = 65536;
     std::vector<ApiClient> clients;
     Millis read_timeout{10000};     // to read a whole request once it started
     Millis idle_timeout{60000};     // keep-alive connection with no request
     std::size_t max_connections = 10000;
+    std::size_t max_connections_per_address = 256;  // 0: no limit
+    Millis keepalive_lifetime{600000};
+    std::size_t max_requests_per_connection = 1000;
     std::string public_base_url;    // how providers reach /v1/callbacks (optional)
 };
 

@@ -24,6 +24,11 @@ void set_if(std::optional<U> v, T& out) {
     if (v) out = static_cast<T>(*v);
 }
 
+// "host:port" or "[v6]:port". Returns an error message, empty on success.
+std::string parse_host_port(std::string_view s, std::string& host, uint16_t& port);
+// http: listeners, TLS, limits, clients and their rights.
+void load_http(ConfigView& root, Config& c, Diagnostics& diags);
+
 // routes: each status canonical (or an alias) and routed once. Needs the statuses' aliases.
 void load_routes(ConfigView& root, Config& c);
 // providers: the keys common to every adapter; the view is kept for the adapter's factory.

@@ -6,13 +6,15 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <set>
 #include <stdexcept>
 
 #include "common/crypto.hpp"
+#include "daemon/http/auth.hpp"
 
 namespace tinbao::http {
 
@@ -20,95 +22,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
-
-constexpr std::int64_t kMaxClockSkewSeconds = 300;
-constexpr const char* kJson = "application/json; charset=utf-8";
-
-Response json_response(int status, const json::value& body) {
-    Response r;
-    r.status = status;
-    r.content_type = kJson;
-    r.body = json::serialize(body);
-    return r;
-}
-
-Response error_response(int status, std::string_view code, std::string_view message,
-                        std::string_view field = {}) {
-    json::object err{{"code", code}, {"message", message}};
-    if (!field.empty()) err["field"] = field;
-    return json_response(status, json::object{{"error", std::move(err)}});
-}
-
-Response unauthorized(std::string_view code, std::string_view message) {
-    Response r = error_response(401, code, message);
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return r;
-}
-
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(s[i])) !=
-            std::tolower(static_cast<unsigned char>(prefix[i])))
-            return false;
-    return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-std::optional<std::int64_t> parse_unix_seconds(std::string_view s) {
-    if (s.empty() || s.size() > 15) return std::nullopt;
-    std::int64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + (c - '0');
-    }
-    return v;
-}
-
-// Bearer token of a configured client, then, for a client with an hmac_secret, the signature
-// over "<timestamp>.<raw body>". nullopt: authenticated.
-std::optional<Response> authenticate(const Config& cfg, const Request& req) {
-    std::string auth = req.header("authorization");
-    std::string_view value = trim(auth);
-    if (!iequals_prefix(value, "bearer ")) return unauthorized("unauthorized", "missing token");
-    std::string_view token = trim(value.substr(7));
-    const ApiClient* client = nullptr;
-    // Every client is compared, so the time taken does not tell which one matched.
-    for (const ApiClient& c : cfg.http.clients) {
-        bool equal = !c.token.empty() && constant_time_equal(token, c.token);
-        if (equal && client == nullptr) client = &c;
-    }
-    if (client == nullptr) return unauthorized("unauthorized", "invalid token");
-    if (client->hmac_secret.empty()) return std::nullopt;
-
-    std::string ts = req.header("x-tinbao-timestamp");
-    std::string sig = req.header("x-tinbao-signature");
-    if (ts.empty() || sig.empty())
-        return unauthorized("invalid_signature",
-                            "X-Tinbao-Timestamp and X-Tinbao-Signature are required");
-    auto when = parse_unix_seconds(trim(ts));
-    if (!when) return unauthorized("invalid_signature", "X-Tinbao-Timestamp must be unix seconds");
-    std::string payload = std::string(trim(ts));
-    payload += '.';
-    payload += req.body;
-    std::string expected = "sha256=" + hmac_sha256_hex(client->hmac_secret, payload);
-    std::string given(trim(sig));
-    for (char& c : given) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!constant_time_equal(given, expected))
-        return unauthorized("invalid_signature", "X-Tinbao-Signature does not match");
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
-    if (*when > now + kMaxClockSkewSeconds || *when < now - kMaxClockSkewSeconds)
-        return unauthorized("stale_timestamp",
-                            "X-Tinbao-Timestamp is more than 300 s away from the server's clock");
-    return std::nullopt;
-}
 
 enum class RouteKind { none, healthz, readyz, metrics, post_event, get_event, get_message,
                        dossier_messages, render, callback, dead_letters, replay };
@@ -160,16 +73,130 @@ Response event_error(const EventError& e) {
     return error_response(400, e.code, e.message, e.field);
 }
 
-asio::awaitable<Response> serve(ApiBackend& backend, Request& req) {
+// The scope a route needs; nullptr: none beyond a valid token.
+const char* needed_scope(RouteKind k) {
+    switch (k) {
+        case RouteKind::post_event:
+            return scope::events_write;
+        case RouteKind::get_event:
+        case RouteKind::get_message:
+        case RouteKind::dossier_messages:
+            return scope::events_read;
+        case RouteKind::render:
+        case RouteKind::dead_letters:
+        case RouteKind::replay:
+            return scope::admin;
+        default:
+            return nullptr;
+    }
+}
+
+Response forbidden(std::string_view missing) {
+    Response r = error_response(403, "insufficient_scope",
+                                "this client lacks the scope '" + std::string(missing) + "'");
+    // The scope by itself too, for programs (RFC 6750 section 3.1 says it the same way).
+    json::value body = json::parse(r.body);
+    body.as_object()["error"].as_object()["scope"] = missing;
+    r.body = json::serialize(body);
+    r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"insufficient_scope\", scope=\"" +
+                                                   std::string(missing) + "\"");
+    return r;
+}
+
+struct ApiState {
+    ApiBackend& backend;
+    Listener listener;
+    RateLimiter limiter;
+};
+
+// Everything decided on the headers alone, in the order that tells a caller the least:
+// path, method, token (and certificate, signature headers), scope, rate.
+std::optional<Response> admit(ApiState& st, Request& req) {
     Route route = match(req.segments);
-    if (route.kind == RouteKind::none) co_return error_response(404, "not_found", "no such path");
+    const bool public_path = route.kind == RouteKind::healthz || route.kind == RouteKind::callback;
+    if (route.kind == RouteKind::none || (st.listener == Listener::public_ && !public_path))
+        return error_response(404, "not_found", "no such path");
     if (route.kind == RouteKind::callback) {
-        // Providers authenticate themselves (signature, shared token): no bearer token here.
         if (req.method != "GET" && req.method != "POST") {
             Response r = error_response(405, "method_not_allowed", "use GET or POST");
             r.headers.emplace_back("Allow", "GET, POST");
-            co_return r;
+            return r;
         }
+        return std::nullopt;  // providers authenticate themselves (signature, shared token)
+    }
+    const bool get_route = std::string_view(route.allow) == "GET";
+    if (req.method != route.allow && !(get_route && req.method == "HEAD")) {
+        Response r = error_response(405, "method_not_allowed",
+                                    std::string("use ") + route.allow + " for this path");
+        r.headers.emplace_back("Allow", get_route ? "GET, HEAD" : route.allow);
+        return r;
+    }
+    if (route.kind == RouteKind::healthz || route.kind == RouteKind::readyz) return std::nullopt;
+    std::shared_ptr<const Config> cfg = st.backend.config();
+    if (!cfg) return error_response(503, "not_ready", "configuration not loaded");
+    if (route.kind == RouteKind::metrics) {
+        const std::string& want = cfg->http.metrics_token;
+        if (want.empty()) return std::nullopt;
+        std::string auth = req.header("authorization");
+        if (auth.size() < 7 || !constant_time_equal(auth.substr(7), want) ||
+            (auth.compare(0, 7, "Bearer ") != 0 && auth.compare(0, 7, "bearer ") != 0))
+            return unauthorized("unauthorized", "/metrics needs http.metrics_token");
+        return std::nullopt;
+    }
+    auto who = identify(*cfg, req);
+    if (auto* refused = std::get_if<Response>(&who)) return std::move(*refused);
+    const ApiClient& client = *std::get<const ApiClient*>(who);
+    req.client = client.name;
+    // events:read:all is events:read and more.
+    if (const char* s = needed_scope(route.kind);
+        s != nullptr && !client.has_scope(s) &&
+        !(s == scope::events_read && client.has_scope(scope::events_read_all)))
+        return forbidden(s);
+    if (auto wait = st.limiter.take(client, std::chrono::steady_clock::now())) {
+        Response r =
+            error_response(429, "rate_limited", "too many requests from this client; retry later");
+        r.headers.emplace_back("Retry-After", std::to_string(*wait));
+        return r;
+    }
+    return std::nullopt;
+}
+
+const ApiClient* client_named(const Config& cfg, const std::string& name) {
+    for (const ApiClient& c : cfg.http.clients)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+// Keeps only the messages of events `client` posted (nullopt: the store cannot be read).
+asio::awaitable<std::optional<json::array>> own_messages(ApiBackend& backend,
+                                                         const json::array& all,
+                                                         const std::string& client) {
+    std::map<std::string, bool> owned;
+    json::array out;
+    for (const auto& m : all) {
+        const json::object* o = m.if_object();
+        const json::value* ev = o ? o->if_contains("event_id") : nullptr;
+        if (ev == nullptr || !ev->is_string()) continue;
+        std::string id(ev->as_string());
+        auto it = owned.find(id);
+        if (it == owned.end()) {
+            std::optional<bool> mine = co_await backend.owned_by(id, client);
+            if (!mine) co_return std::nullopt;
+            it = owned.emplace(id, *mine).first;
+        }
+        if (it->second) out.push_back(m);
+    }
+    co_return out;
+}
+
+asio::awaitable<Response> serve(ApiState& st, Request& req) {
+    ApiBackend& backend = st.backend;
+    if (!req.admitted) {
+        req.admitted = true;
+        if (auto refused = admit(st, req)) co_return std::move(*refused);
+    }
+    Route route = match(req.segments);
+    if (route.kind == RouteKind::callback) {
         CallbackRequest cb;
         cb.method = req.method;
         cb.query = req.query;
@@ -178,13 +205,6 @@ asio::awaitable<Response> serve(ApiBackend& backend, Request& req) {
         std::optional<Response> answer = co_await backend.callback(route.param, std::move(cb));
         if (!answer) co_return error_response(404, "not_found", "no call-backs for this provider");
         co_return std::move(*answer);
-    }
-    const bool get_route = std::string_view(route.allow) == "GET";
-    if (req.method != route.allow && !(get_route && req.method == "HEAD")) {
-        Response r = error_response(405, "method_not_allowed",
-                                    std::string("use ") + route.allow + " for this path");
-        r.headers.emplace_back("Allow", get_route ? "GET, HEAD" : route.allow);
-        co_return r;
     }
 
     switch (route.kind) {
@@ -211,8 +231,22 @@ asio::awaitable<Response> serve(ApiBackend& backend, Request& req) {
 
     std::shared_ptr<const Config> cfg = backend.config();
     if (!cfg) co_return error_response(503, "not_ready", "configuration not loaded");
-    if (auto denied = authenticate(*cfg, req)) co_return std::move(*denied);
+    // The client as the config in force names it (a reload may have changed it since Admit).
+    const ApiClient* client = client_named(*cfg, req.client);
+    if (client == nullptr) co_return unauthorized("unauthorized", "invalid token");
+    if (auto denied = verify_signature(*client, req)) co_return std::move(*denied);
+    if (std::string key = nonce_key(*client, req); !key.empty()) {
+        // Twice the clock window: a timestamp accepted at its earliest stays valid that long.
+        auto claim =
+            co_await backend.claim_nonce(key, std::chrono::seconds(2 * kMaxClockSkewSeconds + 1));
+        if (claim == ApiBackend::Claim::seen)
+            co_return unauthorized("replayed", "this X-Tinbao-Nonce was already used");
+        if (claim == ApiBackend::Claim::unavailable)
+            co_return error_response(503, "queue_unavailable",
+                                     "the nonce store cannot be reached; retry later");
+    }
     auto canonical = [&cfg](std::string_view s) { return cfg->canonical_status(s); };
+    const bool reads_all = client->has_scope(scope::events_read_all);
 
     switch (route.kind) {
         case RouteKind::post_event: {
@@ -220,10 +254,20 @@ asio::awaitable<Response> serve(ApiBackend& backend, Request& req) {
             if (parsed.error) co_return event_error(*parsed.error);
             const Event& ev = *parsed.event;
             switch (co_await backend.ingest(ev)) {
-                case ApiBackend::Ingest::accepted:
+                case ApiBackend::Ingest::accepted: {
                     spdlog::debug("http: event {} accepted", ev.event_id);
+                    if (!reads_all) {
+                        // Only after the event is ours: a duplicate id stays its first poster's.
+                        bool noted = co_await backend.record_owner(ev.event_id, client->name);
+                        if (!noted)
+                            spdlog::warn(
+                                "http: event {} accepted, but who posted it could not "
+                                "be stored: client {} cannot read it",
+                                ev.event_id, client->name);
+                    }
                     co_return json_response(
                         202, json::object{{"event_id", ev.event_id}, {"state", "accepted"}});
+                }
                 case ApiBackend::Ingest::duplicate:
                     co_return json_response(
                         200, json::object{{"event_id", ev.event_id}, {"state", "duplicate"}});
@@ -240,16 +284,39 @@ asio::awaitable<Response> serve(ApiBackend& backend, Request& req) {
             co_return json_response(200, backend.render_preview(*parsed.event));
         }
         case RouteKind::get_event: {
+            if (!reads_all) {
+                std::optional<bool> mine = co_await backend.owned_by(route.param, client->name);
+                if (!mine) co_return from_lookup(Lookup{Lookup::Status::unavailable, {}}, "event");
+                // Another client's event is not found, rather than forbidden: no probing ids.
+                if (!*mine) co_return from_lookup(Lookup{}, "event");
+            }
             // Awaited into a name: g++ 12 mishandles `co_return f(co_await ...)`.
             Lookup found = co_await backend.event_record(route.param);
             co_return from_lookup(std::move(found), "event");
         }
         case RouteKind::get_message: {
             Lookup found = co_await backend.message_record(route.param);
+            if (!reads_all && found.status == Lookup::Status::found) {
+                json::array one{found.value};
+                auto mine = co_await own_messages(backend, one, client->name);
+                if (!mine)
+                    co_return from_lookup(Lookup{Lookup::Status::unavailable, {}}, "message");
+                if (mine->empty()) co_return from_lookup(Lookup{}, "message");
+            }
             co_return from_lookup(std::move(found), "message");
         }
         case RouteKind::dossier_messages: {
             Lookup found = co_await backend.dossier_messages(route.param);
+            if (!reads_all && found.status == Lookup::Status::found && found.value.is_object()) {
+                auto* list = found.value.as_object().if_contains("messages");
+                if (list != nullptr && list->is_array()) {
+                    json::array all = list->as_array();
+                    auto mine = co_await own_messages(backend, all, client->name);
+                    if (!mine)
+                        co_return from_lookup(Lookup{Lookup::Status::unavailable, {}}, "dossier");
+                    *list = std::move(*mine);
+                }
+            }
             co_return from_lookup(std::move(found), "dossier");
         }
         case RouteKind::dead_letters: {
@@ -294,10 +361,32 @@ asio::awaitable<Response> serve(ApiBackend& backend, Request& req) {
 
 }  // namespace
 
-Handler make_api_handler(ApiBackend& backend) {
-    return [&backend](Request& req) -> asio::awaitable<Response> {
-        return serve(backend, req);
-    };
+asio::awaitable<ApiBackend::Claim> ApiBackend::claim_nonce(std::string key,
+                                                           std::chrono::seconds ttl) {
+    auto now = std::chrono::steady_clock::now();
+    std::erase_if(nonces_, [now](const auto& kv) { return kv.second <= now; });
+    bool fresh = nonces_.emplace(std::move(key), now + ttl).second;
+    co_return fresh ? Claim::fresh : Claim::seen;
 }
+
+asio::awaitable<bool> ApiBackend::record_owner(std::string event_id, std::string client) {
+    owners_[client + '\n' + event_id];
+    co_return true;
+}
+
+asio::awaitable<std::optional<bool>> ApiBackend::owned_by(std::string event_id,
+                                                          std::string client) {
+    co_return owners_.count(client + '\n' + event_id) != 0;
+}
+
+Service make_api(ApiBackend& backend, Listener listener) {
+    auto st = std::make_shared<ApiState>(ApiState{backend, listener, {}});
+    Service s;
+    s.admit = [st](Request& req) { return admit(*st, req); };
+    s.handler = [st](Request& req) -> asio::awaitable<Response> { return serve(*st, req); };
+    return s;
+}
+
+Handler make_api_handler(ApiBackend& backend) { return make_api(backend).handler; }
 
 }  // namespace tinbao::http

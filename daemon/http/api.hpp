@@ -1,11 +1,16 @@
-// The HTTP API (docs/api.md): authentication (bearer token, optional HMAC signature), event
-// validation, and the routes, in front of an ApiBackend that queues events and reads records.
+// The HTTP API (docs/api.md): authentication (bearer token, optional HMAC signature of version
+// 1 or 2, optional TLS client certificate), each client's rights (scopes, its own events) and
+// request rate, event validation, and the routes, in front of an ApiBackend that queues events
+// and reads records. Everything that needs no body (token, rights, rate, signature headers) is
+// decided in the Admit step, before the body is read.
 //
 // Threading: runs on the daemon's io_context.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
+#include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,9 +69,35 @@ public:
     }
     // The config in force (it changes on reload).
     virtual std::shared_ptr<const Config> config() const = 0;
+
+    // A signed request's nonce: `fresh` the first time `key` is seen within `ttl`, by any
+    // tinbaod sharing the queue's store. The default remembers in this process only.
+    enum class Claim { fresh, seen, unavailable };
+    virtual boost::asio::awaitable<Claim> claim_nonce(std::string key, std::chrono::seconds ttl);
+    // Who posted an event, for clients that read only their own. The defaults remember in this
+    // process only; owned_by is nullopt when the store cannot be read.
+    virtual boost::asio::awaitable<bool> record_owner(std::string event_id, std::string client);
+    virtual boost::asio::awaitable<std::optional<bool>> owned_by(std::string event_id,
+                                                                 std::string client);
+
+  private:
+    std::map<std::string, std::chrono::steady_clock::time_point> nonces_;
+    std::map<std::string, std::string> owners_;  // "client event_id" -> ""
 };
 
-// Builds the Handler serving the API over `backend` (which must outlive the handler).
+enum class Listener {
+    internal,  // the API, /metrics, /readyz, /healthz and the call-backs
+    public_,   // only /v1/callbacks/* and /healthz
+};
+
+struct Service {
+    Admit admit;
+    Handler handler;
+};
+
+// The API over `backend` (which must outlive the service) for one listener.
+Service make_api(ApiBackend& backend, Listener listener = Listener::internal);
+// The internal listener's API as one Handler (the admission runs inside it, after the body).
 Handler make_api_handler(ApiBackend& backend);
 
 

@@ -13,7 +13,10 @@ Metrics::Metrics() {
             "Events posted again (not queued twice).");
     declare("tinbao_events_unavailable_total", Type::counter,
             "Events refused because the queue was down.");
-    declare("tinbao_callbacks_total", Type::counter, "Provider call-backs received.");
+    declare("tinbao_callbacks_total", Type::counter,
+            "Provider call-backs received and accepted by the provider's check.");
+    declare("tinbao_callbacks_rejected_total", Type::counter,
+            "Provider call-backs refused (forged, malformed): answered 4xx.");
 
     // The pipeline's.
     declare("tinbao_events_processed_total", Type::counter, "Events whose messages were recorded.");
