@@ -7,6 +7,9 @@
 # builds the Debian package, checks it with lintian, installs it, checks and purges it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each phase's start, in seconds since the script began: where CI time goes, read off its log.
+phase() { echo "test.sh: [${SECONDS}s] $*"; }
+phase "installing the packages"
 bash scripts/install-deps.sh
 
 # Guards on the sources, before anything is built: they are quick, and what they say is plain.
@@ -14,11 +17,13 @@ bash scripts/check-format.sh     # the C++ lines of the last commit(s) follow .c
 bash scripts/check-co-return.sh  # no `co_return co_await` (g++ 12 miscompiles it)
 bash scripts/check-layers.sh     # includes run one way: common <- model <- ... <- app
 
+phase "building ci"
 bash scripts/build.sh ci
 
 # tests/fuzz is a project of its own: the parsers that read outside bytes and their libFuzzer
 # targets, built with clang. Each target runs for a bounded time (the template engine 20 s, every
 # other 10 s) from its seed corpus tests/fuzz/corpus/<name>/; a crash or sanitizer report fails.
+phase "fuzzing"
 cmake -S tests/fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DTINBAO_FUZZ=ON >/dev/null
 cmake --build build/fuzz -j2
 while read -r target; do
@@ -39,14 +44,19 @@ while read -r target; do
   echo "$target: $(grep -E '^stat::number_of_executed_units' "build/fuzz/$target.log" | awk '{print $2}') runs in ${seconds} s, no crash"
 done <build/fuzz/fuzz-targets.txt
 
+phase "testing ci"
 ctest --preset ci --output-on-failure --timeout 300 -j2
 
 # The Debian package, made from the ci tree (nothing is compiled again) and checked by lintian,
 # then installed, checked (tinbaod --check, man, systemd-analyze verify) and purged, once.
+phase "the Debian package"
 DEB_BUILD_OPTIONS=noautodbgsym bash scripts/build-deb.sh build/ci
 bash scripts/check-deb.sh
 
 # The same suite with AddressSanitizer and UndefinedBehaviorSanitizer (the daemon under test in
 # the integration tests is the sanitized one too). Last, so its summary closes the output.
+phase "building asan"
 bash scripts/build.sh asan
+phase "testing asan"
 ctest --preset asan --output-on-failure --timeout 300 -j2
+phase "done"
