@@ -96,7 +96,10 @@ int run_check(const std::filesystem::path& config_file) {
                 }
                 // Every SMS provider's gateway rules: the carriers reject unregistered wording.
                 for (auto& slot : rt->for_channel(c)) {
-                    auto text = for_provider(*slot, m.outbound);
+                    // A template-based provider without a template for the status is listed
+                    // below: its messages go to the next provider.
+                    if (slot->template_based && !slot->param_templates.count(status)) continue;
+                    auto text = for_provider(*slot, m.outbound, m.provider_params);
                     if (!text.reason.empty())
                         problems.push_back(t.file + ":1: " + text.detail + " [sample " +
                                            sample_path.filename().string() + ", " + text.reason +
@@ -112,6 +115,23 @@ int run_check(const std::filesystem::path& config_file) {
                                 count.characters, count.segments);
                 }
             }
+        }
+    }
+    // Routed statuses a template-based provider of the channel has no template for: not a
+    // problem (the next provider of the channel sends them), but worth knowing.
+    for (auto& slot : rt->providers) {
+        if (!slot->template_based) continue;
+        for (auto& route : cfg.routes) {
+            if (std::find(route.channels.begin(), route.channels.end(),
+                          slot->provider->channel()) == route.channels.end())
+                continue;
+            for (auto& status : route.statuses)
+                if (!slot->param_templates.count(status))
+                    std::printf(
+                        "note: provider %s has no template for status %s: its %s messages go to "
+                        "the next provider of the channel (template_not_registered)\n",
+                        slot->provider->name().c_str(), status.c_str(),
+                        std::string(to_string(slot->provider->channel())).c_str());
         }
     }
     for (auto& p : problems) std::printf("%s\n", p.c_str());

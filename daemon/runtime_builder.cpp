@@ -4,6 +4,46 @@
 
 namespace tinbao {
 
+namespace {
+
+// A template-based provider's templates, compiled where the config gives them: an error reads
+// "tinbao.yaml:41:17: no value ..." like a template file's. Statuses must be canonical (or an
+// alias of one, from `status_aliases`).
+void compile_param_templates(const Config& cfg, const Provider& provider, ProviderSlot& slot,
+                             std::vector<std::string>& problems) {
+    auto templates = provider.param_templates();
+    if (templates.empty()) return;
+    slot.template_based = true;
+    for (auto& t : templates) {
+        auto status = cfg.canonical_status(t.status);
+        if (!status) {
+            problems.push_back(t.file + ":" + std::to_string(t.line) +
+                               ": providers: " + provider.name() + ": '" + t.status +
+                               "' is not a status (a canonical status or an alias)");
+            continue;
+        }
+        CompiledParamTemplate c;
+        c.template_id = t.template_id;
+        c.wording = t.wording;
+        bool ok = true;
+        for (auto& p : t.params) {
+            auto compiled = tpl::Template::compile(p.text, t.file, p.line, p.column);
+            if (auto* err = std::get_if<tpl::Error>(&compiled)) {
+                problems.push_back(err->str());
+                ok = false;
+                continue;
+            }
+            c.params.push_back(std::get<tpl::Template>(std::move(compiled)));
+        }
+        if (!ok) continue;
+        if (!slot.param_templates.emplace(*status, std::move(c)).second)
+            problems.push_back(t.file + ":" + std::to_string(t.line) + ": providers: " +
+                               provider.name() + ": a second template for status " + *status);
+    }
+}
+
+}  // namespace
+
 std::shared_ptr<Runtime> build_runtime(ConfigLoad loaded, const ProviderContext& ctx,
                                        std::vector<std::string>& problems) {
     if (!loaded.config) {
@@ -41,6 +81,7 @@ std::shared_ptr<Runtime> build_runtime(ConfigLoad loaded, const ProviderContext&
             if (auto* ok = std::get_if<sms::RegisteredTemplates>(&compiled))
                 slot->registered = std::move(*ok);
         }
+        compile_param_templates(*cfg, *provider, *slot, problems);
         slot->limiter = std::make_unique<Limiter>(ctx.executor, pc.settings.rate_per_second,
                                                   pc.settings.max_in_flight);
         slot->provider = std::move(provider);

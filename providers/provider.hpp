@@ -43,6 +43,38 @@ std::optional<Channel> channel_from_string(std::string_view s);
 
 enum class FailureClass { retryable, permanent };
 
+// A template-based provider's own form of one message (VNPT: a TEMPLATEID and its numbered
+// PARAMS): planned from the event when the message is planned, and saved with the message's job,
+// so a later attempt (a retry, after a restart, the next provider) sends what was planned without
+// the event. Values are rendered, made one line and under the SMS policy already.
+struct ProviderParams {
+    std::string template_id;
+    std::vector<std::string> values;  // in order
+    bool unicode = false;             // sms: they go as UCS-2 (the policy over the whole text)
+    std::string text;    // the text they produce in the registered wording; empty when unknown
+    std::string reason;  // set: this provider cannot send the message (template_not_registered)
+    std::string detail;
+};
+
+// One registered template of a template-based provider, as its configuration gives it: for a
+// status, the provider's template id and one tinbao template per parameter, in order, each with
+// where it stands (the daemon compiles them at load and reports errors there).
+struct ParamTemplate {
+    struct Source {
+        std::string text;  // a tinbao template, e.g. "{{ dossier.code }}"
+        int line = 0;      // 1-based
+        int column = 0;    // 1-based
+    };
+    std::string status;
+    std::string file;
+    int line = 0;  // the status key's line
+    std::string template_id;
+    std::vector<Source> params;
+    // The wording registered with the provider, `{1}`, `{2}`... standing for the parameters;
+    // empty when not configured (the text they produce is then unknown).
+    std::string wording;
+};
+
 // One message as a provider sends it. Everything is rendered, normalised and checked already.
 struct OutboundMessage {
     std::string id;            // tinbao's message id: the provider's client id (RequestId, ...)
@@ -57,6 +89,8 @@ struct OutboundMessage {
     std::string html;          // email, optional
     std::string template_id;   // zalo
     std::vector<std::pair<std::string, std::string>> params;  // zalo template_data, in order
+    // Template-based providers: the form planned for the provider the message goes to.
+    ProviderParams provider_params;
 };
 
 struct SendResult {
@@ -163,6 +197,13 @@ public:
         (void)request;
         return std::nullopt;
     }
+
+    // Template-based providers (VNPT): the registered template of each status. The planner
+    // renders their parameters from the event when it plans a message, for each such provider of
+    // the channel, and the message's job keeps them; a status without one is not sent through
+    // this provider (template_not_registered: the next provider takes over). Empty (every other
+    // adapter): the provider sends the channel's rendered text.
+    virtual std::vector<ParamTemplate> param_templates() const { return {}; }
 
     // Health for /readyz and metrics (e.g. Zalo token refresh failing). Empty: healthy.
     virtual std::string problem() const { return {}; }

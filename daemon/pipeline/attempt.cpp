@@ -194,7 +194,7 @@ Attempt::Choice Attempt::choose_provider() {
         auto& slot = *providers_[i];
         // A provider whose brandname has no registered wording for this text is passed over:
         // the carrier would reject it (another provider's brandname may have it).
-        auto text = for_provider(slot, w_.msg.outbound);
+        auto text = for_provider(slot, w_.msg.outbound, w_.job.provider_params);
         if (!text.reason.empty()) {
             rec_.last_error_reason = text.reason;
             rec_.last_error_detail = text.detail;

@@ -195,6 +195,11 @@ std::optional<EventParse> check_times(const json::object& o, const std::string& 
 
 }  // namespace
 
+std::string one_line(std::string_view s) {
+    auto line = single_line(s);
+    return line ? std::move(*line) : std::string(s);
+}
+
 bool valid_rfc3339(std::string_view s) { return parse_rfc3339_ms(s).has_value(); }
 
 EventParse parse_event(std::string_view body,

@@ -38,6 +38,10 @@ EventParse parse_event(std::string_view body,
                        const std::function<std::optional<std::string>(std::string_view)>& canonical,
                        const EventLimits& limits = {});
 
+// `s` as one line of text: each run of control characters (C0, DEL, C1, U+2028, U+2029)
+// becomes one space, as in every string value of an event.
+std::string one_line(std::string_view s);
+
 // True when `s` is an RFC 3339 date-time ("2026-11-27T08:15:00+07:00", "...Z", fractions
 // allowed), with every field in range (leap years, leap second 60).
 bool valid_rfc3339(std::string_view s);

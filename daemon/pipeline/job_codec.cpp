@@ -19,6 +19,23 @@ std::string encode_job(const SavedJob& job) {
                    {"provider_attempts", job.provider_attempts},
                    {"epoch", job.epoch_ms},
                    {"accepted", job.accepted_ms}};
+    if (!job.provider_params.empty()) {
+        json::object forms;
+        for (auto& [name, p] : job.provider_params) {
+            json::array values;
+            for (auto& v : p.values) values.push_back(json::value(v));
+            json::object f{{"template_id", p.template_id},
+                           {"params", std::move(values)},
+                           {"unicode", p.unicode}};
+            if (!p.text.empty()) f["text"] = p.text;
+            if (!p.reason.empty()) {
+                f["reason"] = p.reason;
+                f["detail"] = p.detail;
+            }
+            forms[name] = std::move(f);
+        }
+        o["provider_params"] = std::move(forms);
+    }
     return json::serialize(o);
 }
 
@@ -50,6 +67,26 @@ std::optional<SavedJob> decode_job(std::string_view text) {
     job.provider_attempts = static_cast<int>(num("provider_attempts"));
     job.epoch_ms = num("epoch");
     job.accepted_ms = num("accepted");
+    if (auto* forms = j.if_contains("provider_params"); forms && forms->is_object()) {
+        for (auto& [name, fv] : forms->as_object()) {
+            if (!fv.is_object()) continue;
+            auto& f = fv.as_object();
+            auto text_of = [&](std::string_view k) {
+                auto* v = f.if_contains(k);
+                return v && v->is_string() ? std::string(v->as_string()) : std::string();
+            };
+            ProviderParams p;
+            p.template_id = text_of("template_id");
+            if (auto* vs = f.if_contains("params"); vs && vs->is_array())
+                for (auto& v : vs->as_array())
+                    if (v.is_string()) p.values.emplace_back(v.as_string());
+            if (auto* u = f.if_contains("unicode"); u && u->is_bool()) p.unicode = u->as_bool();
+            p.text = text_of("text");
+            p.reason = text_of("reason");
+            p.detail = text_of("detail");
+            job.provider_params.emplace(std::string(name), std::move(p));
+        }
+    }
     return job;
 }
 

@@ -5,8 +5,13 @@
 // The format is JSON, stable across versions (jobs outlive a restart and an upgrade):
 //   {"event": "<the event JSON as queued>", "entry": "<stream entry id>", "channel": "sms",
 //    "mode": "fallback"|"all", "channels": ["zalo", "sms"], "provider": 0,
-//    "provider_attempts": 0, "epoch": <Unix ms>, "accepted": <Unix ms>}
-// The event is parsed again at each attempt and the message rendered again from it.
+//    "provider_attempts": 0, "epoch": <Unix ms>, "accepted": <Unix ms>,
+//    "provider_params": {"<provider>": {"template_id": "3101", "params": ["..."],
+//                                       "unicode": true, "text": "...", "reason": "...",
+//                                       "detail": "..."}}}
+// The event is parsed again at each attempt and the message rendered again from it; the forms of
+// template-based providers (provider_params, absent when there are none: a job saved before
+// they existed reads as having none) are kept as planned.
 //
 // Pure functions; any thread.
 #pragma once
@@ -18,6 +23,7 @@
 #include <vector>
 
 #include "daemon/config/config.hpp"
+#include "daemon/pipeline/runtime.hpp"
 #include "providers/provider.hpp"
 
 namespace tinbao {
@@ -32,6 +38,8 @@ struct SavedJob {
     int provider_attempts = 0;      // attempts with that provider so far
     int64_t epoch_ms = 0;           // give_up_after counts from here (creation, or a replay)
     int64_t accepted_ms = 0;        // when the event was queued (end-to-end latency)
+    // Template-based providers' forms of the message, as planned (PlannedMessage).
+    ProviderParamsMap provider_params;
 };
 
 std::string encode_job(const SavedJob& job);

@@ -68,7 +68,75 @@ std::optional<std::string> render_part(PlannedMessage& m, const tpl::Template& t
     return std::get<std::string>(std::move(r));
 }
 
+// A template-based provider's form of the message: its template of the status, the parameters
+// rendered from the event and made one line; for SMS, the policy decides the encoding over the
+// whole text (the wording with the values when it is known, else the values) and, when it
+// removes diacritics, removes them from the values too.
+ProviderParams plan_params(const Runtime& rt, const ProviderSlot& slot, const Event& ev,
+                           const json::value& ctx, Channel channel) {
+    ProviderParams p;
+    const std::string& name = slot.provider->name();
+    auto it = slot.param_templates.find(ev.status);
+    if (it == slot.param_templates.end()) {
+        p.reason = reason::kTemplateNotRegistered;
+        p.detail = "provider " + name + " has no template for status " + ev.status;
+        return p;
+    }
+    const CompiledParamTemplate& t = it->second;
+    p.template_id = t.template_id;
+    for (auto& part : t.params) {
+        auto r = part.render(ctx);
+        if (auto* err = std::get_if<tpl::Error>(&r)) {
+            p.reason = reason::kTemplateError;
+            p.detail = err->str();
+            return p;
+        }
+        p.values.push_back(one_line(std::get<std::string>(r)));
+    }
+    if (channel != Channel::sms) return p;
+    std::string whole;
+    if (!t.wording.empty()) {
+        whole = fill_wording(t.wording, p.values);
+    } else {
+        for (auto& v : p.values) whole += (whole.empty() ? "" : " ") + v;
+    }
+    auto planned = sms::plan(whole, policy_of(rt.config->sms), rt.config->sms.max_segments);
+    if (!planned.plan) {
+        p.reason = reason::kTooLong;
+        p.detail = "the text of provider " + name + "'s template " + t.template_id + ": " +
+                   std::to_string(planned.attempted.segments) + " segments, more than " +
+                   "sms.max_segments " + std::to_string(rt.config->sms.max_segments);
+        return p;
+    }
+    p.unicode = planned.plan->count.encoding == sms::Encoding::ucs2;
+    if (planned.plan->unaccented)
+        for (auto& v : p.values) v = sms::unaccent(v);
+    if (!t.wording.empty()) p.text = planned.plan->text;
+    return p;
+}
+
 }  // namespace
+
+std::string fill_wording(std::string_view wording, const std::vector<std::string>& values) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < wording.size()) {
+        if (wording[i] == '{') {
+            std::size_t j = i + 1;
+            std::size_t n = 0;
+            while (j < wording.size() && j - i <= 4 && wording[j] >= '0' && wording[j] <= '9')
+                n = n * 10 + static_cast<std::size_t>(wording[j++] - '0');
+            if (j > i + 1 && j < wording.size() && wording[j] == '}' && n >= 1 &&
+                n <= values.size()) {
+                out += values[n - 1];
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push_back(wording[i++]);
+    }
+    return out;
+}
 
 PlannedMessage plan_message(const Runtime& rt, const Event& ev, const std::string& entry_id,
                             Channel channel, int64_t now) {
@@ -164,6 +232,10 @@ PlannedMessage plan_message(const Runtime& rt, const Event& ev, const std::strin
             break;
         }
     }
+    for (auto& slot : rt.for_channel(channel))
+        if (slot->template_based)
+            m.provider_params.emplace(slot->provider->name(),
+                                      plan_params(rt, *slot, ev, ctx, channel));
     return m;
 }
 
@@ -247,6 +319,25 @@ json::value preview(const Runtime& rt, const Event& ev) {
             json::object params;
             for (auto& [k, v] : m.outbound.params) params[k] = v;
             o["params"] = std::move(params);
+        }
+        if (!m.provider_params.empty()) {
+            // Template-based providers: what each would send, and what it produces.
+            json::array forms;
+            for (auto& [name, p] : m.provider_params) {
+                json::object f{{"provider", name}};
+                if (!p.reason.empty()) {
+                    f["error"] = json::object{{"reason", p.reason}, {"detail", p.detail}};
+                } else {
+                    f["template_id"] = p.template_id;
+                    json::array values;
+                    for (auto& v : p.values) values.push_back(json::value(v));
+                    f["params"] = std::move(values);
+                    if (c == Channel::sms) f["encoding"] = p.unicode ? "ucs2" : "gsm7";
+                    f["text"] = p.text.empty() ? json::value(nullptr) : json::value(p.text);
+                }
+                forms.push_back(std::move(f));
+            }
+            o["provider_templates"] = std::move(forms);
         }
         msgs.push_back(std::move(o));
     }

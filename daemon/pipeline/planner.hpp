@@ -25,6 +25,9 @@ struct PlannedMessage {
     // A reason the message cannot be sent at all (invalid_phone, template_error, too_long, ...).
     std::string preflight_reason;
     std::string preflight_detail;
+    // Each template-based provider of the channel: the form it gets (Provider::param_templates),
+    // or why it cannot send the message. Saved with the message's job.
+    ProviderParamsMap provider_params;
 };
 
 struct Plan {
@@ -42,6 +45,10 @@ PlannedMessage plan_message(const Runtime& rt, const Event& event, const std::st
                             Channel channel, int64_t now = now_ms());
 // The preview of POST /v1/render and `tinbaoctl render`.
 boost::json::value preview(const Runtime& rt, const Event& event);
+
+// The wording of a template-based provider with `{1}`, `{2}`... replaced by the values (a number
+// outside them is left as it is).
+std::string fill_wording(std::string_view wording, const std::vector<std::string>& values);
 
 // Whether the applicant has an address for the channel.
 bool has_contact(const Event& event, Channel channel);

@@ -262,6 +262,7 @@ bool Processor::settle_message(const Runtime& rt, Work& w, queue::Commit& c) {
     ++stats_.fallbacks;
     c.done.push_back(rec.id);
     w.msg = plan_message(rt, *w.event, w.job.entry_id, *next, clock_.now_ms());
+    w.job.provider_params = w.msg.provider_params;
     w.job.channel = *next;
     w.job.provider_index = 0;
     w.job.provider_attempts = 0;
@@ -325,7 +326,8 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
                          0,
                          0,
                          w.msg.record.created_at_ms,
-                         entry.created_ms};
+                         entry.created_ms,
+                         w.msg.provider_params};
         if (claim->blocked_until_ms > 0) w.not_before_ms = claim->blocked_until_ms + 1;
         co_await run_message(rt, w, c);
     }
@@ -409,6 +411,11 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
         // Rendered again with the templates in force now; same id, so the provider sees one
         // message.
         w->msg = plan_message(*rt, *w->event, w->job.entry_id, w->job.channel, clock_.now_ms());
+        // Template-based providers send the form planned with the message; a provider that had
+        // none then (added by a reload) gets the one planned now, kept from here on.
+        for (auto& [name, form] : w->msg.provider_params)
+            w->job.provider_params.emplace(name, form);
+        w->msg.provider_params = w->job.provider_params;
         if (due.record) {
             w->msg.record.attempts = due.record->attempts;
             w->msg.record.created_at_ms = due.record->created_at_ms;
@@ -434,6 +441,7 @@ asio::awaitable<int> Processor::replay(std::vector<std::string> ids, std::string
         const int64_t now = clock_.now_ms();
         SavedJob fresh = restarted(std::move(*job), now);
         auto m = plan_message(*runtime_, *parsed.event, fresh.entry_id, fresh.channel, now);
+        fresh.provider_params = m.provider_params;  // planned again, with the templates of now
         m.record.state = state::kQueued;
         queue::Commit c;
         c.event_id = parsed.event->event_id;

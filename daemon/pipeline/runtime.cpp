@@ -21,17 +21,47 @@ std::size_t Runtime::in_flight_capacity() const {
     return total;
 }
 
-ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg) {
+ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg,
+                          const ProviderParamsMap& params) {
     ProviderText out{msg, {}, {}};
-    if (msg.channel != Channel::sms) return out;
     auto& s = slot.provider->settings();
+    if (slot.template_based) {
+        auto it = params.find(s.name);
+        if (it == params.end()) {
+            out.reason = reason::kTemplateNotRegistered;
+            out.detail = "no template of provider " + s.name + " was planned for this message";
+            return out;
+        }
+        if (!it->second.reason.empty()) {
+            out.reason = it->second.reason;
+            out.detail = it->second.detail;
+            return out;
+        }
+        auto& form = out.message.provider_params = it->second;
+        if (msg.channel == Channel::sms) {
+            if (!s.forbidden_characters.empty())
+                for (auto& v : form.values)
+                    v = sms::replace_forbidden(v, s.forbidden_characters, s.forbidden_replacement);
+            if (!form.text.empty()) {
+                // What the recipient gets is the registered wording with these values.
+                out.message.text = form.text;
+                out.message.unicode = form.unicode;
+                out.message.segments =
+                    sms::count(form.text, form.unicode ? sms::Encoding::ucs2 : sms::Encoding::gsm7)
+                        .segments;
+            }
+        }
+    }
+    if (msg.channel != Channel::sms) return out;
     if (!s.forbidden_characters.empty()) {
+        const std::string before = out.message.text;
         out.message.text =
-            sms::replace_forbidden(msg.text, s.forbidden_characters, s.forbidden_replacement);
-        if (out.message.text != msg.text)
-            out.message.segments = sms::count(out.message.text, msg.unicode ? sms::Encoding::ucs2
-                                                                            : sms::Encoding::gsm7)
-                                       .segments;
+            sms::replace_forbidden(before, s.forbidden_characters, s.forbidden_replacement);
+        if (out.message.text != before)
+            out.message.segments =
+                sms::count(out.message.text,
+                           out.message.unicode ? sms::Encoding::ucs2 : sms::Encoding::gsm7)
+                    .segments;
     }
     if (!slot.registered.empty() && !slot.registered.matches(out.message.text)) {
         out.reason = reason::kTemplateNotRegistered;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,24 +21,41 @@
 
 namespace tinbao {
 
+// A template-based provider's registered template of one status, compiled (Provider::
+// param_templates()).
+struct CompiledParamTemplate {
+    std::string template_id;
+    std::vector<tpl::Template> params;  // in order
+    std::string wording;                // `{1}`... for the parameters; may be empty
+};
+
+// The form each template-based provider of a channel gets for one message, by provider name.
+using ProviderParamsMap = std::map<std::string, ProviderParams, std::less<>>;
+
 // A provider with its limits and its circuit breaker.
 struct ProviderSlot {
     std::unique_ptr<Provider> provider;
     std::unique_ptr<Limiter> limiter;
     CircuitBreaker breaker;
     sms::RegisteredTemplates registered;  // SMS: the wording registered for the brandname
+    // Template-based providers: their template of each status (by canonical status).
+    bool template_based = false;
+    std::map<std::string, CompiledParamTemplate, std::less<>> param_templates;
     // Messages waiting for the outcome of the breaker's half-open probe (see attempt.cpp).
     std::vector<std::shared_ptr<boost::asio::steady_timer>> probe_waiters;
 };
 
 // The SMS as this provider will send it: forbidden characters replaced, segments recounted.
 // `reason` is set (template_not_registered) when it matches none of the registered wording.
+// A template-based provider gets its form from `params` (the text is the one they produce, when
+// known); without one, or with one that says why not, the provider cannot send the message.
 struct ProviderText {
     OutboundMessage message;
     std::string reason;
     std::string detail;
 };
-ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg);
+ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg,
+                          const ProviderParamsMap& params = {});
 
 // Everything that changes on reload.
 struct Runtime {
