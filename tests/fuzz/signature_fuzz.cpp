@@ -33,12 +33,12 @@ using namespace tinbao;
 using namespace tinbao::http;
 
 // A broken expectation names itself before aborting.
-#define check(ok)                                                                  \
-    do {                                                                           \
-        if (!(ok)) {                                                               \
+#define check(ok)                                                                         \
+    do {                                                                                  \
+        if (!(ok)) {                                                                      \
             std::fprintf(stderr, "signature_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #ok); \
-            std::abort();                                                          \
-        }                                                                          \
+            std::abort();                                                                 \
+        }                                                                                 \
     } while (0)
 
 const Config& config() {
