@@ -23,15 +23,15 @@ bash scripts/build.sh ci
 # tests/fuzz is a project of its own: the parsers that read outside bytes and their libFuzzer
 # targets, built with clang. Each target runs for a bounded time (the template engine 20 s, every
 # other 10 s) from its seed corpus tests/fuzz/corpus/<name>/; a crash or sanitizer report fails.
+# Two run at once (a target is one process on one core), and every one runs even after a failure.
 phase "fuzzing"
 cmake -S tests/fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DTINBAO_FUZZ=ON >/dev/null
 cmake --build build/fuzz -j2
-while read -r target; do
-  name=${target%_fuzz}
-  seconds=10
+fuzz_one() {
+  local target=$1 name=${1%_fuzz} seconds=10
   [ "$name" = template ] && seconds=20
   mkdir -p "build/fuzz/corpus/$name"
-  seeds=()
+  local seeds=()
   [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
   # Progress lines go to build/fuzz/<target>.log; the summary is shown, all of it on failure.
   if ! "build/fuzz/$target" -max_total_time=$seconds -timeout=10 -rss_limit_mb=2048 \
@@ -39,10 +39,25 @@ while read -r target; do
       "build/fuzz/corpus/$name" "${seeds[@]}" </dev/null >"build/fuzz/$target.log" 2>&1; then
     cat "build/fuzz/$target.log"
     echo "test.sh: $target found a crash (artifact in build/fuzz/)" >&2
-    exit 1
+    return 1
   fi
   echo "$target: $(grep -E '^stat::number_of_executed_units' "build/fuzz/$target.log" | awk '{print $2}') runs in ${seconds} s, no crash"
+}
+running=0
+fuzz_failed=0
+while read -r target; do
+  if [ $running -ge 2 ]; then
+    wait -n || fuzz_failed=1
+    running=$((running - 1))
+  fi
+  fuzz_one "$target" &
+  running=$((running + 1))
 done <build/fuzz/fuzz-targets.txt
+while [ $running -gt 0 ]; do
+  wait -n || fuzz_failed=1
+  running=$((running - 1))
+done
+[ $fuzz_failed = 0 ] || exit 1
 
 phase "testing ci"
 ctest --preset ci --output-on-failure --timeout 300 -j2
