@@ -1,5 +1,7 @@
 #include "daemon/runtime_builder.hpp"
 
+#include <algorithm>
+
 #include "daemon/render/registered.hpp"
 
 namespace tinbao {
@@ -98,6 +100,9 @@ std::shared_ptr<Runtime> build_runtime(ConfigLoad loaded, const ProviderContext&
             for (auto& status : route.statuses) {
                 auto* t = rt->templates->find(status);
                 std::string file = (cfg->templates_dir / (status + ".yaml")).string();
+                const auto& failed = rt->templates->failed();
+                // A file with errors was reported above: it is not missing too.
+                if (!t && std::find(failed.begin(), failed.end(), status) != failed.end()) continue;
                 if (!t) {
                     problems.push_back(cfg->file.string() + ":" + std::to_string(route.line) +
                                        ": routes: status " + status + " has no template " + file);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <exception>
 #include <fstream>
 #include <set>
@@ -12,6 +13,7 @@
 #include <system_error>
 
 #include "common/encoding.hpp"
+#include "common/yaml_error.hpp"
 #include "daemon/config/config_parts.hpp"
 
 namespace tinbao {
@@ -269,6 +271,7 @@ void load_rest(ConfigView& root, Config& c, const fs::path& dir, Diagnostics& di
 
     for (auto& qv : root.children("quiet_hours")) {
         QuietHours qh;
+        qh.line = qv.line();
         qh.channels = read_channels(qv, "channels", true);
         auto hhmm = [&](std::string_view key, int& out) {
             auto s = qv.string(key, true);
@@ -339,6 +342,46 @@ std::optional<std::string> Config::canonical_status(std::string_view status) con
     return it->second;
 }
 
+namespace {
+
+std::string hhmm(int minute) {
+    std::string out = std::to_string(minute / 60 % 24) + ":" + std::to_string(minute % 60);
+    if (minute / 60 % 24 < 10) out.insert(0, "0");
+    if (minute % 60 < 10) out.insert(out.size() - 1, "0");
+    return out;
+}
+
+std::string span(int64_t minutes) {
+    std::string out;
+    if (minutes >= 60) out += std::to_string(minutes / 60) + "h";
+    if (minutes % 60 || minutes < 60) out += std::to_string(minutes % 60) + "m";
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> config_warnings(const Config& c) {
+    std::vector<std::string> out;
+    const int64_t give_up_min = c.retry.give_up_after.count() / 60000;
+    for (std::size_t i = 0; i < c.quiet_hours.size(); ++i) {
+        const auto& q = c.quiet_hours[i];
+        int64_t window = (q.to_minute - q.from_minute + 1440) % 1440;
+        // A message held at the window's start waits `window`; the attempt then finds it older
+        // than give_up_after and expires it (pipeline/attempt.cpp).
+        if (window * 60000 <= c.retry.give_up_after.count()) continue;
+        std::string channels;
+        for (auto ch : q.channels)
+            channels += (channels.empty() ? "" : ", ") + std::string(to_string(ch));
+        out.push_back(c.file.string() + ":" + std::to_string(q.line) + ": warning: quiet_hours[" +
+                      std::to_string(i) + "]: " + hhmm(q.from_minute) + "-" + hhmm(q.to_minute) +
+                      " lasts " + span(window) + ", longer than retry.give_up_after (" +
+                      span(give_up_min) + "): every " + channels + " message queued at " +
+                      hhmm(q.from_minute) + " expires before " + hhmm(q.to_minute) +
+                      " (raise give_up_after above " + span(window) + " or shorten the window)");
+    }
+    return out;
+}
+
 ConfigLoad load_config(const std::filesystem::path& path) {
     ConfigLoad out;
     out.diagnostics = std::make_shared<Diagnostics>();
@@ -357,7 +400,12 @@ ConfigLoad load_config(const std::filesystem::path& path) {
         try {
             root = YAML::Load(text.str());
         } catch (const YAML::Exception& e) {
-            diags.add(file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", e.msg);
+            if (e.mark.line < 0) {
+                diags.add(file, 0, "", e.msg);
+            } else {
+                auto p = explain_yaml_error(text.str(), e.mark.line + 1, e.mark.column + 1, e.msg);
+                diags.add(file, p.line, "", std::move(p.message));
+            }
             return out;
         }
         auto config = std::make_unique<Config>();

@@ -127,6 +127,7 @@ struct QuietHours {
     std::vector<Channel> channels;
     int from_minute = 0;  // minutes after local midnight, Asia/Ho_Chi_Minh
     int to_minute = 0;
+    int line = 0;  // in the config file
 };
 
 struct RetrySettings {
@@ -179,5 +180,10 @@ struct ConfigLoad {
 
 // Loads and validates `path`. Never throws; every problem is a Diagnostic.
 ConfigLoad load_config(const std::filesystem::path& path);
+
+// Settings that are valid but work against each other (for `tinbaod --check`): a quiet-hours
+// window longer than retry.give_up_after expires every message held at its start. Each is
+// "file:line: warning: ...".
+std::vector<std::string> config_warnings(const Config& c);
 
 }  // namespace tinbao

@@ -26,6 +26,14 @@ struct Error {
     std::string str() const;  // "file:line:column: message"
 };
 
+// A value a template names: `{{ path }}` inserts it, `{% if path %}` only tests it.
+struct FieldRef {
+    std::string path;  // dotted, as written
+    int line = 0;
+    int column = 0;
+    bool tested = false;  // in an `if`/`elif`
+};
+
 struct RenderOptions {
     bool html_escape = false;   // values inserted are HTML-escaped (email html part)
 };
@@ -48,6 +56,9 @@ public:
                                             const RenderOptions& opts = {}) const;
 
     const std::string& source() const;
+    const std::string& file() const;
+    // Every value the template names, in source order (template_fields.cpp).
+    std::vector<FieldRef> fields() const;
 
     struct Impl;
 private:
@@ -80,11 +91,22 @@ public:
     static std::shared_ptr<const TemplateSet> load(const std::string& dir,
                                                    std::vector<Error>& errors);
     const StatusTemplates* find(std::string_view status) const;
+    // Statuses whose file had errors (reported by load()): not in all(), and not to be reported
+    // again as missing.
+    const std::vector<std::string>& failed() const { return failed_; }
     const std::map<std::string, StatusTemplates, std::less<>>& all() const { return by_status_; }
 
 private:
     std::map<std::string, StatusTemplates, std::less<>> by_status_;
+    std::vector<std::string> failed_;
 };
+
+// Checks every value the templates name against the event's fields (docs/api.md, "The event";
+// daemon/model/event_fields.hpp) and `extra`, paths the operator's events carry beyond those
+// (`tinbaod --check` takes them from the sample events). `data.*` is free-form. One Error per
+// unknown or misused value, at its position, with a suggestion when one is close
+// ("did you mean 'dossier.code'?"). Needs no sample event.
+std::vector<Error> check_fields(const StatusTemplates& st, const std::vector<std::string>& extra);
 
 // The Vietnamese name of a canonical status ("result_ready" -> "Có kết quả"), or the input.
 std::string_view status_label(std::string_view status);

@@ -49,6 +49,7 @@ struct ExprNode {
 struct Branch {
     std::vector<std::string> path;  // empty for `else`
     Nodes body;
+    Pos pos;  // where its `{%` stands
 };
 
 struct IfNode {
@@ -64,6 +65,9 @@ struct SyntaxError {
     Pos pos;
     std::string message;
 };
+
+// Levenshtein distance, for "did you mean" suggestions.
+std::size_t edit_distance(std::string_view a, std::string_view b);
 
 // Parses `src`, which starts at (line, column) of its file; `indent` is added to the column of
 // every line after the first (YAML block scalars). Throws SyntaxError.

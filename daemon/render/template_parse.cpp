@@ -24,6 +24,24 @@ bool is_ident_char(char c) {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+}  // namespace
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+namespace {
+
 class Compiler {
 public:
     Compiler(std::string_view src, int line, int column, int indent)
@@ -143,7 +161,7 @@ private:
 
     IfNode if_block(std::size_t& i, int depth, const Token& if_token, Tag if_tag) {
         IfNode node;
-        Branch branch{std::move(if_tag.path), {}};
+        Branch branch{std::move(if_tag.path), {}, pos_at(if_token.open)};
         bool else_seen = false;
         for (;;) {
             branch.body = sequence(i, depth + 1);
@@ -155,7 +173,7 @@ private:
             if (tag.keyword == "endif") break;
             if (else_seen) fail(t.open, "'" + tag.keyword + "' after 'else'");
             if (tag.keyword == "else") else_seen = true;
-            branch = Branch{std::move(tag.path), {}};
+            branch = Branch{std::move(tag.path), {}, pos_at(t.open)};
         }
         return node;
     }
@@ -310,7 +328,23 @@ private:
         }};
         auto it = std::find_if(kSpecs.begin(), kSpecs.end(),
                                [&](const Spec& s) { return s.name == name; });
-        if (it == kSpecs.end()) fail(at, "unknown filter '" + name + "'");
+        if (it == kSpecs.end()) {
+            std::string known, close;
+            std::size_t best = name.size();
+            for (const Spec& s : kSpecs) {
+                known += (known.empty() ? "" : ", ") + std::string(s.name);
+                std::size_t d = edit_distance(name, s.name);
+                if (d < best) {
+                    best = d;
+                    close = s.name;
+                }
+            }
+            // A typo is an edit or two away; anything further gets the list.
+            if (!close.empty() &&
+                best <= std::max<std::size_t>(1, std::min<std::size_t>(2, name.size() / 3)))
+                fail(at, "unknown filter '" + name + "' (did you mean '" + close + "'?)");
+            fail(at, "unknown filter '" + name + "' (filters: " + known + ")");
+        }
         if (static_cast<int>(args.size()) != it->args)
             fail(at, "filter '" + name + "' takes " + std::to_string(it->args) +
                          " argument" + (it->args == 1 ? "" : "s") + ", got " +

@@ -205,5 +205,6 @@ std::variant<std::string, Error> Template::render(const boost::json::value& ctx,
 }
 
 const std::string& Template::source() const { return impl_->source; }
+const std::string& Template::file() const { return impl_->file; }
 
 }  // namespace tinbao::tpl

@@ -6,6 +6,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/yaml_error.hpp"
+
 #include <algorithm>
 #include <array>
 #include <filesystem>
@@ -186,7 +188,10 @@ public:
         try {
             root = YAML::Load(content_);
         } catch (const YAML::Exception& e) {
-            errors_.push_back(Error{file_, e.mark.line + 1, e.mark.column + 1, e.msg});
+            auto p = explain_yaml_error(content_, e.mark.line + 1, e.mark.column + 1, e.msg);
+            errors_.push_back(Error{file_, p.line,
+                                    p.line == e.mark.line + 1 ? e.mark.column + 1 : 1,
+                                    std::move(p.message)});
             return false;
         }
         try {
@@ -267,7 +272,10 @@ std::shared_ptr<const TemplateSet> TemplateSet::load(const std::string& dir,
         st.status = status;
         st.file = file;
         FileLoader loader(file, buf.str(), errors);
-        if (loader.load(st)) set->by_status_.emplace(status, std::move(st));
+        if (loader.load(st))
+            set->by_status_.emplace(status, std::move(st));
+        else
+            set->failed_.push_back(status);
     }
     return set;
 }
