@@ -135,6 +135,19 @@ asio::awaitable<std::optional<int>> Backend::replay(std::vector<std::string> ids
     co_return n;
 }
 
+asio::awaitable<std::optional<std::vector<std::string>>> Backend::discard(
+    std::vector<std::string> ids, std::string client) {
+    auto gone = co_await queue_.discard_dead(ids);
+    if (!gone) {
+        spdlog::warn("discarding {} dead letter(s) for client {}: the queue cannot be reached",
+                     ids.size(), client);
+        co_return std::nullopt;
+    }
+    // The audit trail: who removed which message from the dead letters, for good.
+    for (auto& id : *gone) spdlog::warn("dead letter {} discarded by client {}", id, client);
+    co_return std::move(*gone);
+}
+
 // Nonces and owners go through the queue's store, so every tinbaod sharing it sees them. The
 // store's lease (set if absent, with an expiry) is the primitive: a lease taken is a nonce seen
 // for the first time; for an owner, a lease that already exists is the mark.

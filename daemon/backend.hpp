@@ -42,6 +42,8 @@ class Backend final : public http::ApiBackend {
                                                       std::size_t limit) override;
     boost::asio::awaitable<std::optional<int>> replay(std::vector<std::string> ids,
                                                       std::string reason) override;
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> discard(
+        std::vector<std::string> ids, std::string client) override;
     std::shared_ptr<const Config> config() const override;
     boost::asio::awaitable<Claim> claim_nonce(std::string key, std::chrono::seconds ttl) override;
     boost::asio::awaitable<bool> record_owner(std::string event_id, std::string client) override;

@@ -15,6 +15,7 @@
 
 #include "common/crypto.hpp"
 #include "daemon/http/auth.hpp"
+#include "daemon/model/limits.hpp"
 
 namespace tinbao::http {
 
@@ -23,8 +24,21 @@ namespace json = boost::json;
 
 namespace {
 
-enum class RouteKind { none, healthz, readyz, metrics, post_event, get_event, get_message,
-                       dossier_messages, render, callback, dead_letters, replay };
+enum class RouteKind {
+    none,
+    healthz,
+    readyz,
+    metrics,
+    post_event,
+    get_event,
+    get_message,
+    dossier_messages,
+    render,
+    callback,
+    dead_letters,
+    replay,
+    discard
+};
 
 struct Route {
     RouteKind kind = RouteKind::none;
@@ -54,6 +68,7 @@ Route match(const std::vector<std::string>& s) {
     if (is({"v1", "callbacks", ""})) return {RouteKind::callback, "GET, POST", s[2]};
     if (is({"v1", "dead-letters"})) return {RouteKind::dead_letters, "GET", {}};
     if (is({"v1", "dead-letters", "replay"})) return {RouteKind::replay, "POST", {}};
+    if (is({"v1", "dead-letters", "discard"})) return {RouteKind::discard, "POST", {}};
     return {};
 }
 
@@ -85,6 +100,7 @@ const char* needed_scope(RouteKind k) {
         case RouteKind::render:
         case RouteKind::dead_letters:
         case RouteKind::replay:
+        case RouteKind::discard:
             return scope::admin;
         default:
             return nullptr;
@@ -352,6 +368,45 @@ asio::awaitable<Response> serve(ApiState& st, Request& req) {
             std::optional<int> n = co_await backend.replay(std::move(ids), std::move(reason));
             if (!n) co_return error_response(503, "queue_unavailable", "the queue cannot be reached; retry later");
             co_return json_response(200, json::object{{"replayed", *n}});
+        }
+        case RouteKind::discard: {
+            // By id only: discarding is for good, so no "every one with this reason".
+            boost::system::error_code ec;
+            json::value body = json::parse(req.body, ec);
+            if (ec || !body.is_object())
+                co_return error_response(400, "invalid_json", "expected {\"ids\": [...]}");
+            auto* v = body.as_object().if_contains("ids");
+            if (!v || !v->is_array() || v->as_array().empty())
+                co_return error_response(400, "invalid_request", "ids must be a non-empty list",
+                                         "ids");
+            if (v->as_array().size() > limits::kDeadLetters)
+                co_return error_response(
+                    400, "invalid_request",
+                    "at most " + std::to_string(limits::kDeadLetters) + " ids at once", "ids");
+            std::vector<std::string> ids;
+            for (auto& id : v->as_array()) {
+                if (!id.is_string())
+                    co_return error_response(400, "invalid_request", "ids must be strings", "ids");
+                ids.emplace_back(id.as_string());
+            }
+            auto gone = co_await backend.discard(ids, client->name);
+            if (!gone)
+                co_return error_response(503, "queue_unavailable",
+                                         "the queue cannot be reached; retry later");
+            json::array discarded, unknown;
+            for (auto& id : ids) {
+                bool was = std::find(gone->begin(), gone->end(), id) != gone->end();
+                bool listed = std::any_of(discarded.begin(), discarded.end(),
+                                          [&](auto& x) { return x.as_string() == id; }) ||
+                              std::any_of(unknown.begin(), unknown.end(),
+                                          [&](auto& x) { return x.as_string() == id; });
+                if (listed) continue;
+                (was ? discarded : unknown).emplace_back(id);
+            }
+            co_return json_response(
+                200, json::object{{"discarded", static_cast<std::int64_t>(discarded.size())},
+                                  {"ids", std::move(discarded)},
+                                  {"unknown", std::move(unknown)}});
         }
         default:
             break;

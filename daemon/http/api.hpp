@@ -67,6 +67,14 @@ public:
         (void)reason;
         co_return std::nullopt;
     }
+    // Discards dead letters by id, for good (their records stay as they ended): the ids that
+    // were dead letters; nullopt when the queue cannot be reached. `client` asked, for the log.
+    virtual boost::asio::awaitable<std::optional<std::vector<std::string>>> discard(
+        std::vector<std::string> ids, std::string client) {
+        (void)ids;
+        (void)client;
+        co_return std::nullopt;
+    }
     // The config in force (it changes on reload).
     virtual std::shared_ptr<const Config> config() const = 0;
 

@@ -114,6 +114,11 @@ public:
     // pipeline can schedule them again.
     virtual Awaitable<std::vector<Job>> take_dead(const std::vector<std::string>& ids,
                                                   const std::string& reason) = 0;
+    // Removes dead letters for good, with their kept payloads (an operator's decision that they
+    // are not to be sent); their message records stay as they ended. Returns the ids that were
+    // dead letters.
+    virtual Awaitable<std::vector<std::string>> discard_dead(
+        const std::vector<std::string>& ids) = 0;
     // Per-dossier order: the latest next attempt among the dossier's notices created before
     // `created_ms` that still wait, other than `message_id` (0: none).
     virtual Awaitable<int64_t> dossier_blocked_until(const std::string& dossier_code,

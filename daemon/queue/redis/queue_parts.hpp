@@ -29,6 +29,7 @@ extern const redis::Script kClaim;
 extern const redis::Script kCommit;
 extern const redis::Script kTakeDue;
 extern const redis::Script kTakeDead;
+extern const redis::Script kDiscardDead;
 extern const redis::Script kReport;
 extern const redis::Script kWaiting;
 extern const redis::Script kUnlock;

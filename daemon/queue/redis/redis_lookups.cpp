@@ -22,6 +22,7 @@ namespace tinbao::queue {
 using redis_detail::collect_entries;
 using redis_detail::kClaim;
 using redis_detail::kCommit;
+using redis_detail::kDiscardDead;
 using redis_detail::kGroup;
 using redis_detail::kIngest;
 using redis_detail::kReport;
@@ -82,6 +83,19 @@ asio::awaitable<Result<std::vector<Job>>> RedisQueue::take_dead(const std::vecto
         j.payload = e[i + 1].str;
         out.push_back(std::move(j));
     }
+    co_return out;
+}
+
+asio::awaitable<Result<std::vector<std::string>>> RedisQueue::discard_dead(
+    const std::vector<std::string>& ids) {
+    std::vector<std::string> out;
+    if (ids.empty()) co_return out;
+    std::vector<std::string> keys{prefix_ + ":dlq"};
+    std::vector<std::string> args{prefix_ + ":"};
+    args.insert(args.end(), ids.begin(), ids.end());
+    auto r = co_await kDiscardDead.run(cmd_, keys, args);
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    for (auto& e : r.reply.elements) out.push_back(e.str);
     co_return out;
 }
 

@@ -13,6 +13,7 @@ extern const char claim[];
 extern const char commit[];
 extern const char take_due[];
 extern const char take_dead[];
+extern const char discard_dead[];
 extern const char report[];
 extern const char waiting[];
 extern const char unlock[];

@@ -143,6 +143,28 @@ asio::awaitable<Result<std::vector<Job>>> SqliteQueue::take_dead(
     co_return std::move(*out);
 }
 
+asio::awaitable<Result<std::vector<std::string>>> SqliteQueue::discard_dead(
+    const std::vector<std::string>& ids) {
+    using Out = std::optional<std::vector<std::string>>;
+    std::function<Out(Db&)> fn = [ids](Db& db) -> Out {
+        std::vector<std::string> out;
+        for (auto& id : ids) {
+            bool there = false;
+            {
+                auto st = db.query("SELECT 1 FROM dead WHERE message_id = ?", id);
+                there = st.next();
+            }
+            if (!there) continue;
+            db.exec("DELETE FROM dead WHERE message_id = ?", id);
+            out.push_back(id);
+        }
+        return out;
+    };
+    Out out = co_await on_writer<Out>(std::move(fn), std::nullopt);
+    if (!out) co_return unavailable();
+    co_return std::move(*out);
+}
+
 asio::awaitable<Result<int>> SqliteQueue::heartbeat_instances() {
     // One node: this instance alone shares the providers' limits.
     co_return 1;

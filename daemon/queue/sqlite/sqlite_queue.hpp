@@ -70,6 +70,7 @@ class SqliteQueue : public Queue, public StateStore {
     Awaitable<boost::json::value> dead_letters(const DeadLetterQuery& q) override;
     Awaitable<std::vector<Job>> take_dead(const std::vector<std::string>& ids,
                                           const std::string& reason) override;
+    Awaitable<std::vector<std::string>> discard_dead(const std::vector<std::string>& ids) override;
     Awaitable<int> heartbeat_instances() override;
     Awaitable<int64_t> dossier_blocked_until(const std::string& dossier_code, int64_t created_ms,
                                              const std::string& message_id) override;

@@ -80,6 +80,21 @@ class FakeBackend : public ApiBackend {
         return ready_;
     }
     std::string metrics_text() override { return "tinbao_events_total 3\n"; }
+    // Dead letters are the records put under "dead:<id>"; each is discarded once.
+    asio::awaitable<std::optional<std::vector<std::string>>> discard(std::vector<std::string> ids,
+                                                                     std::string client) override {
+        std::lock_guard lock(mu_);
+        if (unavailable_) co_return std::nullopt;
+        std::vector<std::string> gone;
+        for (auto& id : ids)
+            if (records_.erase("dead:" + id)) gone.push_back(id);
+        discarded_by_ = client;
+        co_return gone;
+    }
+    std::string discarded_by() const {
+        std::lock_guard lock(mu_);
+        return discarded_by_;
+    }
     std::shared_ptr<const Config> config() const override { return config_; }
 
     void set_ingest(Ingest r) {
@@ -112,6 +127,7 @@ class FakeBackend : public ApiBackend {
     }
 
   private:
+    std::string discarded_by_;
     Lookup lookup(const std::string& key) {
         std::lock_guard lock(mu_);
         lookups_.push_back(key);

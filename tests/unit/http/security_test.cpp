@@ -111,6 +111,12 @@ TEST_F(SecurityTest, MissingScopeIs403NamingIt) {
     Reply post = post_event(good_event("reader-1"), kReaderToken);
     EXPECT_EQ(post.status, 403);
     EXPECT_EQ(post.json().at("error").at("scope"), "events:write");
+    backend_.put("dead:m1", json::object{});
+    Reply discard = send(
+        make(bhttp::verb::post, "/v1/dead-letters/discard", R"({"ids": ["m1"]})", kReaderToken));
+    EXPECT_EQ(discard.status, 403);
+    EXPECT_EQ(discard.json().at("error").at("scope"), "admin");
+    EXPECT_EQ(backend_.discarded_by(), "");  // refused before the backend is asked
     Reply render = send(make(bhttp::verb::post, "/v1/render", good_event(), kOwnToken));
     EXPECT_EQ(render.json().at("error").at("scope"), "admin");
     EXPECT_TRUE(backend_.ingested().empty());

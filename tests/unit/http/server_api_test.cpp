@@ -236,6 +236,33 @@ TEST_F(HttpTest, RenderPreviewAndHandlerException) {
     EXPECT_TRUE(backend_.ingested().empty());
 }
 
+TEST_F(HttpTest, DiscardDeadLettersByIdSaysWhichWereThere) {
+    start();
+    backend_.put("dead:m1", json::object{});
+    backend_.put("dead:m2", json::object{});
+    Reply r = send(make(bhttp::verb::post, "/v1/dead-letters/discard",
+                        R"({"ids": ["m1", "m-unknown", "m1", "m2"]})"));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json(), json::parse(R"({"discarded": 2, "ids": ["m1", "m2"],
+                                        "unknown": ["m-unknown"]})"));
+    EXPECT_EQ(backend_.discarded_by(), "igate");
+    Reply again = send(make(bhttp::verb::post, "/v1/dead-letters/discard", R"({"ids": ["m1"]})"));
+    EXPECT_EQ(again.json(), json::parse(R"({"discarded": 0, "ids": [], "unknown": ["m1"]})"));
+    // By id only, never "every one with this reason"; a GET is the wrong method.
+    EXPECT_EQ(send(make(bhttp::verb::post, "/v1/dead-letters/discard", R"({"reason": "x"})"))
+                  .error_code(),
+              "invalid_request");
+    EXPECT_EQ(send(make(bhttp::verb::post, "/v1/dead-letters/discard", R"({"ids": []})")).status,
+              400);
+    EXPECT_EQ(send(make(bhttp::verb::post, "/v1/dead-letters/discard", "[")).error_code(),
+              "invalid_json");
+    EXPECT_EQ(get("/v1/dead-letters/discard").status, 405);
+    backend_.set_unavailable(true);
+    Reply down = send(make(bhttp::verb::post, "/v1/dead-letters/discard", R"({"ids": ["m2"]})"));
+    EXPECT_EQ(down.status, 503);
+    EXPECT_EQ(down.error_code(), "queue_unavailable");
+}
+
 TEST_F(HttpTest, KeepAliveServesTwoRequestsOnOneConnection) {
     start();
     Client c(port_);

@@ -441,6 +441,38 @@ TEST_P(QueueConformance, DeadLettersAreListedNewestFirstAndTakenOut) {
     EXPECT_EQ(run(io_, q().gauges()).dead, 0);
 }
 
+TEST_P(QueueConformance, DiscardedDeadLettersAreGoneForGoodAndKeepTheirRecords) {
+    auto ev = make_event("ev-discard");
+    auto a = make_record("m-disc-a", ev, state::kFailed);
+    a.last_error_reason = "invalid_phone";
+    auto b = make_record("m-disc-b", ev, state::kExpired);
+    b.last_error_reason = "provider_unavailable";
+    auto c = make_commit(ev, {a, b});
+    c.dead.push_back(queue::Job{a.id, "payload-a", 0});
+    c.dead.push_back(queue::Job{b.id, "payload-b", 0});
+    ASSERT_TRUE(run(io_, q().commit(c)));
+    ASSERT_EQ(run(io_, q().gauges()).dead, 2);
+
+    auto gone = run(io_, q().discard_dead({"m-disc-a", "m-unknown"}));
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(*gone, std::vector<std::string>{"m-disc-a"});
+    EXPECT_EQ(run(io_, q().gauges()).dead, 1);
+    auto again = run(io_, q().discard_dead({"m-disc-a"}));
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->empty());  // discarded once only
+    // Neither listed nor replayable any more; its record stays as it ended.
+    auto left = lookup(run(io_, q().dead_letters({})));
+    auto& list = left.value.as_object().at("dead_letters").as_array();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].as_object().at("id").as_string(), "m-disc-b");
+    auto taken = run(io_, q().take_dead({"m-disc-a"}, ""));
+    ASSERT_TRUE(taken);
+    EXPECT_TRUE(taken->empty());
+    auto rec = lookup(run(io_, q().message_record("m-disc-a")));
+    ASSERT_EQ(rec.status, Lookup::Status::found);
+    EXPECT_EQ(rec.value.as_object().at("state").as_string(), "failed");
+}
+
 TEST_P(QueueConformance, DeliveryReportsApplyOnceAndNeverGoBackwards) {
     auto ev = make_event("ev-report");
     auto entry = ingest_and_read(ev);
