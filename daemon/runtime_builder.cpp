@@ -89,7 +89,12 @@ std::shared_ptr<Runtime> build_runtime(ConfigLoad loaded, const ProviderContext&
         slot->provider = std::move(provider);
         rt->providers.push_back(std::move(slot));
     }
-    for (auto& d : loaded.diagnostics->items) problems.push_back(d.str());
+    // A key whose secret was left unresolved (a tool that sends nothing) holds a placeholder:
+    // what its validation says of the placeholder is no problem of the config.
+    const auto& unresolved = loaded.diagnostics->unresolved;
+    for (auto& d : loaded.diagnostics->items)
+        if (std::find(unresolved.begin(), unresolved.end(), d.path) == unresolved.end())
+            problems.push_back(d.str());
 
     std::vector<tpl::Error> tpl_errors;
     rt->templates = tpl::TemplateSet::load(cfg->templates_dir.string(), tpl_errors);

@@ -1,8 +1,15 @@
-// tinbaoctl: the operator's tool (docs/operating.md).
-//   render  — preview the messages of an event file with the config's templates (offline)
-//   status  — an event's or message's record, from the running daemon's API
-#include <curl/curl.h>
+// tinbaoctl: the operator's tool (docs/operating.md, man tinbaoctl).
+//   render     preview the messages of an event file with the config's templates (offline; the
+//              providers' secrets are not needed)
+//   status     an event's or message's record, from the running daemon's API
+//   dossier    a dossier's events and messages, from the API
+//   dlq        dead letters: list, replay, discard
+//   send-test  one real send through a configured provider
+// Tables on a terminal, JSON with --json or when stdout is not a terminal (scripts keep the JSON
+// tinbaoctl always printed). Exit codes: 0 ok, 1 failure or nothing matched, 2 usage.
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,11 +19,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/redact.hpp"
+#include "daemon/ctl_client.hpp"
+#include "daemon/ctl_output.hpp"
 #include "daemon/io/curl_multi.hpp"
 #include "daemon/late_store.hpp"
 #include "daemon/queue/make_queue.hpp"
@@ -25,85 +35,140 @@
 #include "daemon/runtime_builder.hpp"
 
 namespace json = boost::json;
+using tinbao::ctl::Answer;
+using tinbao::ctl::Api;
+using tinbao::ctl::cell;
+using tinbao::ctl::pretty;
 
 namespace {
+
+constexpr const char* kApiOptions = "[--url URL] [--token-file FILE] [--cacert FILE] [--json]";
 
 void usage(std::FILE* out) {
     std::fprintf(
         out,
-        "usage: tinbaoctl [--config FILE] render EVENT.json\n"
-        "       tinbaoctl [--config FILE] [--url URL] [--token TOKEN] status ID\n"
+        "usage: tinbaoctl [--config FILE] [--json] render EVENT.json\n"
+        "       tinbaoctl [--config FILE] %s status ID\n"
+        "       tinbaoctl [...] dossier CODE\n"
         "       tinbaoctl [...] dlq list [--reason R] [--limit N]\n"
         "       tinbaoctl [...] dlq replay ID... | dlq replay --reason R\n"
+        "       tinbaoctl [...] dlq discard ID...\n"
         "       tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
         "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
         "       tinbaoctl COMMAND --help | --version\n"
         "\n"
-        "  --config FILE  the daemon's config (default /etc/tinbao/tinbao.yaml)\n"
-        "  --url URL      the daemon's API (default: http:// + the config's http.listen)\n"
-        "  --token TOKEN  API token (default: $TINBAO_TOKEN, else the config's first client)\n"
+        "  --config FILE      the daemon's config (default /etc/tinbao/tinbao.yaml)\n"
+        "  --url URL          the daemon's API (default: the config's http.listen, https://\n"
+        "                     when http.tls is set)\n"
+        "  --token-file FILE  a file holding the API token (or $TINBAO_TOKEN_FILE, or the\n"
+        "                     token in $TINBAO_TOKEN; else the config's first client's)\n"
+        "  --token TOKEN      the token itself: works, but shows in `ps` and shell history\n"
+        "  --cacert FILE      CA certificates to check an https listener with\n"
+        "  --cert FILE --key FILE  a client certificate, for a listener that asks for one\n"
+        "  --json             JSON output (the default when stdout is not a terminal;\n"
+        "                     tables on a terminal)\n"
         "\n"
         "  render EVENT.json  show each channel's text, encoding, characters, segments\n"
         "  status ID          the record of an event id, or of a message id (m...)\n"
+        "  dossier CODE       a dossier's events and messages, newest first\n"
         "  dlq list           failed and expired messages (newest first), with reasons\n"
         "  dlq replay         send them again once the cause is fixed (templates are\n"
         "                     rendered anew; attempts and give_up_after start over)\n"
+        "  dlq discard        remove dead letters for good (their records stay)\n"
         "  send-test          one real send through a configured provider, with the\n"
-        "                     provider's raw answer (for onboarding a provider account)\n");
+        "                     provider's raw answer (for onboarding a provider account)\n"
+        "\n"
+        "Exit: 0 ok; 1 a failure, or nothing matched (an unknown id, a dossier without\n"
+        "events); 2 usage (an empty or missing token included).\n",
+        kApiOptions);
 }
 
 // `tinbaoctl COMMAND --help`: that command's usage alone; nullptr for an unknown command.
 const char* command_help(const std::string& command) {
     if (command == "render")
-        return "usage: tinbaoctl [--config FILE] render EVENT.json\n"
+        return "usage: tinbaoctl [--config FILE] [--json] render EVENT.json\n"
                "Shows each channel's text for the event with the config's templates: encoding,\n"
-               "characters, segments, and the character that forced UCS-2. Sends nothing.\n";
+               "characters, segments, and the character that forced UCS-2. Sends nothing and\n"
+               "needs none of the providers' secrets (an unset ${NAME} is left unresolved).\n";
     if (command == "status")
-        return "usage: tinbaoctl [--config FILE] [--url URL] [--token TOKEN] status ID\n"
-               "The record of an event (its event id) or of a message (m...), from the daemon.\n";
+        return "usage: tinbaoctl [--config FILE] [--url URL] [--token-file FILE] [--json] status "
+               "ID\n"
+               "The record of an event (its event id) or of a message (m...), from the daemon.\n"
+               "Exit 1 when there is no such event or message.\n";
+    if (command == "dossier")
+        return "usage: tinbaoctl [--config FILE] [--url URL] [--token-file FILE] [--json] dossier "
+               "CODE\n"
+               "The dossier's events (status, state) and their messages, newest first, from the\n"
+               "daemon. Exit 1 when the dossier has no events.\n";
     if (command == "dlq")
         return "usage: tinbaoctl [...] dlq list [--reason R] [--limit N]\n"
                "       tinbaoctl [...] dlq replay ID... | dlq replay --reason R\n"
+               "       tinbaoctl [...] dlq discard ID...\n"
                "list: failed and expired messages, newest first, with reasons. replay: send\n"
                "them again once the cause is fixed (templates rendered anew; the attempts and\n"
-               "give_up_after start over).\n";
+               "give_up_after start over). discard: remove them for good; their records stay\n"
+               "as they ended. replay and discard exit 1 when an id is not a dead letter (or\n"
+               "no dead letter has the reason). The token needs the admin scope.\n";
     if (command == "send-test")
         return "usage: tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
                "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
-               "One real send through a configured provider, printing its raw answer.\n";
+               "One real send through a configured provider, printing its raw answer. Needs\n"
+               "the provider's secrets, as tinbaod does.\n";
     return nullptr;
 }
 
-std::string pretty(const json::value& v, int indent = 0) {
-    std::string pad(indent, ' ');
-    if (v.is_object()) {
-        if (v.as_object().empty()) return "{}";
-        std::string out = "{\n";
-        bool first = true;
-        for (auto& [k, x] : v.as_object()) {
-            if (!first) out += ",\n";
-            first = false;
-            out += pad + "  " + json::serialize(json::string(k)) + ": " + pretty(x, indent + 2);
-        }
-        return out + "\n" + pad + "}";
-    }
-    if (v.is_array()) {
-        if (v.as_array().empty()) return "[]";
-        std::string out = "[\n";
-        bool first = true;
-        for (auto& x : v.as_array()) {
-            if (!first) out += ",\n";
-            first = false;
-            out += pad + "  " + pretty(x, indent + 2);
-        }
-        return out + "\n" + pad + "]";
-    }
-    return json::serialize(v);
+bool g_json = false;  // set once in main: JSON output rather than tables
+
+std::string read_all(const std::string& file, bool& ok) {
+    std::ifstream in(file, std::ios::binary);
+    ok = static_cast<bool>(in);
+    std::stringstream ss;
+    if (ok) ss << in.rdbuf();
+    return ss.str();
 }
 
-size_t collect(char* p, size_t size, size_t n, void* ud) {
-    static_cast<std::string*>(ud)->append(p, size * n);
-    return size * n;
+// The config for a command that sends nothing: the providers' secrets are not resolved, so
+// rendering a preview needs no ${...} of theirs in the shell.
+tinbao::ConfigLoad load_offline(const std::string& config) {
+    return tinbao::load_config(config, /*resolve_secrets=*/false);
+}
+
+void print_render(const json::value& v) {
+    auto& o = v.as_object();
+    tinbao::ctl::print_fields({{"event", cell(o, "event_id")},
+                               {"status", cell(o, "status")},
+                               {"routed", cell(o, "routed")}});
+    auto* list = o.if_contains("messages");
+    if (!list || !list->is_array()) return;
+    for (auto& m : list->as_array()) {
+        if (!m.is_object()) continue;
+        auto& mo = m.as_object();
+        std::printf("\n%s to %s", cell(mo, "channel").c_str(), cell(mo, "to").c_str());
+        if (auto* e = mo.if_contains("error"); e && e->is_object()) {
+            std::printf(": not sent: %s: %s\n", cell(e->as_object(), "reason").c_str(),
+                        cell(e->as_object(), "detail").c_str());
+            continue;
+        }
+        if (mo.contains("encoding")) {
+            std::printf(": %s, %s characters, %s segment(s)", cell(mo, "encoding").c_str(),
+                        cell(mo, "characters").c_str(), cell(mo, "segments").c_str());
+            if (auto* u = mo.if_contains("ucs2_because"); u && u->is_object())
+                std::printf(" (UCS-2 because of '%s' at %s)",
+                            cell(u->as_object(), "character").c_str(),
+                            cell(u->as_object(), "index").c_str());
+        }
+        if (mo.contains("template_id"))
+            std::printf(": template %s", cell(mo, "template_id").c_str());
+        std::printf("\n");
+        if (mo.contains("subject")) std::printf("  subject: %s\n", cell(mo, "subject").c_str());
+        if (auto* p = mo.if_contains("params"); p && p->is_object())
+            for (auto& [k, x] : p->as_object())
+                std::printf("  %s: %s\n", std::string(k).c_str(), cell(&x).c_str());
+        if (mo.contains("text")) {
+            std::istringstream lines(cell(mo, "text"));
+            for (std::string line; std::getline(lines, line);) std::printf("  %s\n", line.c_str());
+        }
+    }
 }
 
 int cmd_render(const std::string& config, const std::string& event_file) {
@@ -111,98 +176,185 @@ int cmd_render(const std::string& config, const std::string& event_file) {
     tinbao::ProviderContext ctx;
     ctx.executor = io.get_executor();
     std::vector<std::string> problems;
-    auto rt = tinbao::load_runtime(config, ctx, problems);
+    auto rt = tinbao::build_runtime(load_offline(config), ctx, problems);
     if (!rt) {
         for (auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
         return 1;
     }
-    std::ifstream in(event_file, std::ios::binary);
-    if (!in) {
+    bool ok = false;
+    std::string text = read_all(event_file, ok);
+    if (!ok) {
         std::fprintf(stderr, "tinbaoctl: cannot read %s\n", event_file.c_str());
         return 1;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
     auto parsed = tinbao::parse_event(
-        ss.str(), [&](std::string_view s) { return rt->config->canonical_status(s); });
+        text, [&](std::string_view s) { return rt->config->canonical_status(s); });
     if (!parsed.event) {
         std::fprintf(stderr, "%s: %s: %s%s\n", event_file.c_str(), parsed.error->code.c_str(),
                      parsed.error->message.c_str(),
                      parsed.error->field.empty() ? "" : (" (" + parsed.error->field + ")").c_str());
         return 1;
     }
-    std::printf("%s\n", pretty(tinbao::preview(*rt, *parsed.event)).c_str());
+    auto preview = tinbao::preview(*rt, *parsed.event);
+    if (g_json)
+        std::printf("%s\n", pretty(preview).c_str());
+    else
+        print_render(preview);
     return 0;
 }
 
-struct Api {
+struct ApiOptions {
     std::string url;
-    std::string token;
+    tinbao::ctl::TokenSource token;
+    std::string cacert, cert, key;
 };
 
-// Fills the API's address and token from the flags, the environment or the config.
-bool resolve_api(const std::string& config, Api& api) {
-    if (!api.url.empty() && !api.token.empty()) return true;
-    auto loaded = tinbao::load_config(config);
+// The API's address and token, from the flags, the environment or the config. Prints why and
+// returns 2 (usage) when there is no usable token; 0 when `api` is filled.
+int resolve_api(const std::string& config, const ApiOptions& opts, Api& api) {
+    api.url = opts.url;
+    api.cacert = opts.cacert;
+    api.cert = opts.cert;
+    api.key = opts.key;
+    if (opts.token.flag)
+        std::fprintf(stderr,
+                     "tinbaoctl: warning: a token given with --token shows in `ps` and the shell's "
+                     "history: use --token-file FILE or TINBAO_TOKEN_FILE\n");
+    auto token = tinbao::ctl::read_token(opts.token);
+    if (!token.error.empty()) {
+        std::fprintf(stderr, "tinbaoctl: %s: no request sent\n", token.error.c_str());
+        return 2;
+    }
+    api.token = token.token;
+    if (!api.url.empty() && token.found) return 0;
+    auto loaded = load_offline(config);
     if (!loaded.config) {
-        std::fprintf(stderr, "tinbaoctl: cannot read %s; give --url and --token\n", config.c_str());
-        return false;
+        std::fprintf(stderr, "tinbaoctl: cannot read %s; give --url and --token-file\n",
+                     config.c_str());
+        return 2;
     }
-    if (api.url.empty())
-        api.url = "http://" + loaded.config->http.listen_host + ":" +
-                  std::to_string(loaded.config->http.listen_port);
-    if (api.token.empty() && !loaded.config->http.clients.empty())
-        api.token = loaded.config->http.clients.front().token;
-    return true;
+    auto& http = loaded.config->http;
+    if (api.url.empty()) {
+        // A listener on every address is reached on loopback.
+        std::string host = http.listen_host;
+        if (host == "0.0.0.0") host = "127.0.0.1";
+        if (host == "::") host = "::1";
+        if (host.find(':') != std::string::npos) host = "[" + host + "]";
+        api.url = std::string(http.tls.enabled() ? "https://" : "http://") + host + ":" +
+                  std::to_string(http.listen_port);
+    }
+    if (!token.found) {
+        const auto& unresolved = loaded.diagnostics->unresolved;
+        bool usable = !http.clients.empty() && !http.clients.front().token.empty() &&
+                      std::find(unresolved.begin(), unresolved.end(), "http.clients[0].token") ==
+                          unresolved.end();
+        if (!usable) {
+            std::fprintf(stderr,
+                         "tinbaoctl: no API token: give --token-file FILE, or set "
+                         "TINBAO_TOKEN_FILE or TINBAO_TOKEN\n");
+            return 2;
+        }
+        api.token = http.clients.front().token;
+    }
+    return 0;
 }
 
-std::string escape(const std::string& s) {
-    CURL* c = curl_easy_init();
-    char* e = curl_easy_escape(c, s.c_str(), static_cast<int>(s.size()));
-    std::string out = e;
-    curl_free(e);
-    curl_easy_cleanup(c);
-    return out;
+// Prints a failed answer (its JSON body for programs, one line for people); returns 1.
+int failed(const Answer& a) {
+    if (g_json && a.json)
+        std::printf("%s\n", pretty(*a.json).c_str());
+    else
+        std::fprintf(stderr, "tinbaoctl: %s\n", a.error_text().c_str());
+    return 1;
 }
 
-// One request to the daemon; prints the answer; exit code 0 for a 2xx.
-int call(const Api& api, const std::string& method, const std::string& path,
-         const std::string& body = {}) {
-    CURL* c = curl_easy_init();
-    std::string target = api.url + path, answer;
-    struct curl_slist* headers = nullptr;
-    std::string auth = "Authorization: Bearer " + api.token;
-    headers = curl_slist_append(headers, auth.c_str());
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, target.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method == "POST") curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-    auto rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK) {
-        std::fprintf(stderr, "tinbaoctl: %s: %s\n", api.url.c_str(), curl_easy_strerror(rc));
-        return 1;
+void print_event(const json::object& o) {
+    tinbao::ctl::print_fields({{"event", cell(o, "event_id")},
+                               {"dossier", cell(o, "dossier_code")},
+                               {"status", cell(o, "status")},
+                               {"state", cell(o, "state")},
+                               {"created", cell(o, "created_at")},
+                               {"updated", cell(o, "updated_at")}});
+    if (auto* m = o.if_contains("messages"); m && m->is_array() && !m->as_array().empty()) {
+        std::printf("\n");
+        tinbao::ctl::print_messages(m->as_array(), false, true);
     }
-    boost::system::error_code ec;
-    auto v = json::parse(answer, ec);
-    std::printf("%s\n", ec ? answer.c_str() : pretty(v).c_str());
-    return status >= 200 && status < 300 ? 0 : 1;
+}
+
+void print_message(const json::object& o) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (auto& [k, v] : o) {
+        if (k == "last_error" && v.is_object()) {
+            fields.emplace_back("reason", cell(v.as_object(), "reason"));
+            fields.emplace_back("detail", cell(v.as_object(), "detail"));
+        } else if (!std::string(k).ends_with("_ms")) {
+            fields.emplace_back(std::string(k), cell(&v));
+        }
+    }
+    tinbao::ctl::print_fields(fields);
 }
 
 int cmd_status(const Api& api, const std::string& id) {
     bool is_message = id.size() == 26 && id[0] == 'm';
-    return call(api, "GET", (is_message ? "/v1/messages/" : "/v1/events/") + escape(id));
+    auto a = tinbao::ctl::call(
+        api, "GET", (is_message ? "/v1/messages/" : "/v1/events/") + tinbao::ctl::escape(id));
+    if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
+    if (g_json)
+        std::printf("%s\n", pretty(*a.json).c_str());
+    else if (is_message)
+        print_message(a.json->as_object());
+    else
+        print_event(a.json->as_object());
+    return 0;
+}
+
+int cmd_dossier(const Api& api, const std::string& code) {
+    auto a =
+        tinbao::ctl::call(api, "GET", "/v1/dossiers/" + tinbao::ctl::escape(code) + "/messages");
+    if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
+    json::array messages;
+    if (auto* m = a.json->as_object().if_contains("messages"); m && m->is_array())
+        messages = m->as_array();
+    // Its events, in the order their newest message comes (newest first).
+    json::array events;
+    std::set<std::string> seen;
+    for (auto& m : messages) {
+        if (!m.is_object()) continue;
+        std::string id = cell(m.as_object(), "event_id");
+        if (!seen.insert(id).second) continue;
+        auto e = tinbao::ctl::call(api, "GET", "/v1/events/" + tinbao::ctl::escape(id));
+        json::object ev{{"event_id", id}};
+        if (e.ok() && e.json && e.json->is_object()) {
+            for (const char* k : {"status", "state", "created_at", "updated_at"})
+                if (auto* x = e.json->as_object().if_contains(k)) ev[k] = *x;
+        } else if (e.status != 404) {
+            return failed(e);  // 404: the event record expired before its messages
+        }
+        events.push_back(std::move(ev));
+    }
+    json::object out{{"dossier_code", code}, {"events", events}, {"messages", messages}};
+    if (g_json) {
+        std::printf("%s\n", pretty(out).c_str());
+    } else if (!messages.empty()) {
+        tinbao::ctl::Table t({"EVENT", "STATUS", "STATE", "CREATED"});
+        for (auto& e : events) {
+            auto& o = e.as_object();
+            t.add(
+                {cell(o, "event_id"), cell(o, "status"), cell(o, "state"), cell(o, "created_at")});
+        }
+        t.print();
+        std::printf("\n");
+        tinbao::ctl::print_messages(messages, true, false);
+    }
+    if (messages.empty()) {
+        std::fprintf(stderr, "tinbaoctl: no events for dossier %s\n", code.c_str());
+        return 1;
+    }
+    return 0;
 }
 
 int cmd_dlq(const Api& api, const std::vector<std::string>& args) {
-    // args: list [--reason R] [--limit N] | replay ID... | replay --reason R
+    // args: list [--reason R] [--limit N] | replay ID... | replay --reason R | discard ID...
     std::string reason, limit;
     std::vector<std::string> ids;
     for (size_t i = 1; i < args.size(); ++i) {
@@ -210,13 +362,29 @@ int cmd_dlq(const Api& api, const std::vector<std::string>& args) {
             reason = args[++i];
         else if (args[i] == "--limit" && i + 1 < args.size())
             limit = args[++i];
-        else
+        else if (!args[i].empty() && args[i][0] == '-') {
+            std::fprintf(stderr, "tinbaoctl dlq: unknown option %s\n", args[i].c_str());
+            return 2;
+        } else if (std::find(ids.begin(), ids.end(), args[i]) == ids.end())
             ids.push_back(args[i]);
     }
     if (args[0] == "list" && ids.empty()) {
-        std::string q = "/v1/dead-letters?limit=" + (limit.empty() ? "100" : escape(limit));
-        if (!reason.empty()) q += "&reason=" + escape(reason);
-        return call(api, "GET", q);
+        std::string q =
+            "/v1/dead-letters?limit=" + (limit.empty() ? "100" : tinbao::ctl::escape(limit));
+        if (!reason.empty()) q += "&reason=" + tinbao::ctl::escape(reason);
+        auto a = tinbao::ctl::call(api, "GET", q);
+        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
+        if (g_json) {
+            std::printf("%s\n", pretty(*a.json).c_str());
+            return 0;
+        }
+        auto* list = a.json->as_object().if_contains("dead_letters");
+        if (!list || !list->is_array() || list->as_array().empty())
+            std::printf("no dead letters%s\n",
+                        reason.empty() ? "" : (" with reason " + reason).c_str());
+        else
+            tinbao::ctl::print_messages(list->as_array(), true, true);
+        return 0;
     }
     if (args[0] == "replay" && (ids.empty() != reason.empty())) {
         json::object body;
@@ -224,9 +392,47 @@ int cmd_dlq(const Api& api, const std::vector<std::string>& args) {
         json::array list;
         for (auto& id : ids) list.push_back(json::value(id));
         if (!ids.empty()) body["ids"] = std::move(list);
-        return call(api, "POST", "/v1/dead-letters/replay", json::serialize(body));
+        auto a = tinbao::ctl::call(api, "POST", "/v1/dead-letters/replay", json::serialize(body));
+        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
+        auto* n = a.json->as_object().if_contains("replayed");
+        int64_t replayed = n && n->is_int64() ? n->as_int64() : 0;
+        if (g_json)
+            std::printf("%s\n", pretty(*a.json).c_str());
+        else
+            std::printf("replayed %lld\n", static_cast<long long>(replayed));
+        if (!ids.empty() && replayed < static_cast<int64_t>(ids.size())) {
+            std::fprintf(
+                stderr, "tinbaoctl: %lld of %zu id(s) were not dead letters (tinbaoctl dlq list)\n",
+                static_cast<long long>(static_cast<int64_t>(ids.size()) - replayed), ids.size());
+            return 1;
+        }
+        if (ids.empty() && replayed == 0) {
+            std::fprintf(stderr, "tinbaoctl: no dead letter has reason %s\n", reason.c_str());
+            return 1;
+        }
+        return 0;
     }
-    usage(stderr);
+    if (args[0] == "discard" && !ids.empty() && reason.empty() && limit.empty()) {
+        json::array list;
+        for (auto& id : ids) list.push_back(json::value(id));
+        auto a = tinbao::ctl::call(api, "POST", "/v1/dead-letters/discard",
+                                   json::serialize(json::object{{"ids", std::move(list)}}));
+        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
+        auto& o = a.json->as_object();
+        std::string unknown;
+        if (auto* u = o.if_contains("unknown"); u && u->is_array())
+            for (auto& x : u->as_array()) unknown += (unknown.empty() ? "" : " ") + cell(&x);
+        if (g_json)
+            std::printf("%s\n", pretty(*a.json).c_str());
+        else
+            std::printf("discarded %s\n", cell(o, "discarded").c_str());
+        if (!unknown.empty()) {
+            std::fprintf(stderr, "tinbaoctl: not dead letters: %s\n", unknown.c_str());
+            return 1;
+        }
+        return 0;
+    }
+    std::fputs(command_help("dlq"), stderr);
     return 2;
 }
 
@@ -348,17 +554,17 @@ int cmd_send_test(const std::string& config, const std::vector<std::string>& arg
                      {"reason", result.reason},
                      {"detail", result.detail},
                      {"raw_response", result.raw_response}};
-    std::printf("%s\n", pretty(out).c_str());
+    std::printf("%s\n", tinbao::ctl::pretty(out).c_str());
     return result.ok ? 0 : 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string config = "/etc/tinbao/tinbao.yaml", url, token;
-    if (auto* t = std::getenv("TINBAO_TOKEN")) token = t;
+    std::string config = "/etc/tinbao/tinbao.yaml";
+    ApiOptions opts;
     std::vector<std::string> rest;
-    bool help = false;
+    bool help = false, json_flag = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&](const char* name) -> std::string {
@@ -373,12 +579,23 @@ int main(int argc, char** argv) {
             return 0;
         } else if (a == "--help" || a == "-h") {
             help = true;
+        } else if (a == "--json") {
+            json_flag = true;
         } else if (a == "--config" || a == "-c") {
             config = value("--config");
         } else if (a == "--url") {
-            url = value("--url");
+            opts.url = value("--url");
+            while (!opts.url.empty() && opts.url.back() == '/') opts.url.pop_back();
         } else if (a == "--token") {
-            token = value("--token");
+            opts.token.flag = value("--token");
+        } else if (a == "--token-file") {
+            opts.token.flag_file = value("--token-file");
+        } else if (a == "--cacert") {
+            opts.cacert = value("--cacert");
+        } else if (a == "--cert") {
+            opts.cert = value("--cert");
+        } else if (a == "--key") {
+            opts.key = value("--key");
         } else {
             rest.push_back(a);
         }
@@ -391,16 +608,23 @@ int main(int argc, char** argv) {
             usage(stdout);
         return 0;
     }
+    // People get tables; a pipe or a file gets the JSON it always got.
+    g_json = json_flag || !::isatty(STDOUT_FILENO);
     if (rest.size() == 2 && rest[0] == "render") return cmd_render(config, rest[1]);
     if (!rest.empty() && rest[0] == "send-test")
         return cmd_send_test(config, std::vector<std::string>(rest.begin() + 1, rest.end()));
-    Api api{url, token};
-    if (rest.size() == 2 && rest[0] == "status")
-        return resolve_api(config, api) ? cmd_status(api, rest[1]) : 1;
-    if (rest.size() >= 2 && rest[0] == "dlq")
-        return resolve_api(config, api)
-                   ? cmd_dlq(api, std::vector<std::string>(rest.begin() + 1, rest.end()))
-                   : 1;
-    usage(stderr);
-    return 2;
+    bool api_command = (rest.size() == 2 && (rest[0] == "status" || rest[0] == "dossier")) ||
+                       (rest.size() >= 2 && rest[0] == "dlq");
+    if (!api_command) {
+        if (!rest.empty() && command_help(rest[0]))
+            std::fputs(command_help(rest[0]), stderr);
+        else
+            usage(stderr);
+        return 2;
+    }
+    Api api;
+    if (int rc = resolve_api(config, opts, api); rc != 0) return rc;
+    if (rest[0] == "status") return cmd_status(api, rest[1]);
+    if (rest[0] == "dossier") return cmd_dossier(api, rest[1]);
+    return cmd_dlq(api, std::vector<std::string>(rest.begin() + 1, rest.end()));
 }

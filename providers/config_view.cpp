@@ -213,6 +213,11 @@ std::optional<std::string> ConfigView::expand(const YAML::Node& scalar, std::str
                 ss << f.rdbuf();
                 content = ss.str();
             }
+            if ((!f.is_open() || !f || f.bad()) && diags_->placeholders) {
+                diags_->unresolved.push_back(key_path(key));
+                out += "unresolved-secret-placeholder";
+                continue;
+            }
             if (!f.is_open() || !f || f.bad()) {
                 int err = errno;
                 error(key, "cannot read file '" + p.lexically_normal().string() +
@@ -235,6 +240,11 @@ std::optional<std::string> ConfigView::expand(const YAML::Node& scalar, std::str
             continue;
         }
         const char* value = std::getenv(std::string(ref).c_str());
+        if (value == nullptr && diags_->placeholders) {
+            diags_->unresolved.push_back(key_path(key));
+            out += "unresolved-secret-placeholder";
+            continue;
+        }
         if (value == nullptr) {
             error(key, "environment variable '" + std::string(ref) + "' is not set");
             ok = false;

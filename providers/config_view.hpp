@@ -33,6 +33,11 @@ struct Diagnostic {
 
 struct Diagnostics {
     std::vector<Diagnostic> items;
+    // For tools that read a config without sending (tinbaoctl render): a `${NAME}` that is not
+    // set or a `${file:PATH}` that cannot be read becomes a placeholder text instead of an
+    // error, its key path listed in `unresolved` (whose diagnostics the runtime builder drops).
+    bool placeholders = false;
+    std::vector<std::string> unresolved;
     void add(std::string file, int line, std::string path, std::string message);
     bool empty() const { return items.empty(); }
 };

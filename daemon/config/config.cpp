@@ -382,9 +382,10 @@ std::vector<std::string> config_warnings(const Config& c) {
     return out;
 }
 
-ConfigLoad load_config(const std::filesystem::path& path) {
+ConfigLoad load_config(const std::filesystem::path& path, bool resolve_secrets) {
     ConfigLoad out;
     out.diagnostics = std::make_shared<Diagnostics>();
+    out.diagnostics->placeholders = !resolve_secrets;
     auto& diags = *out.diagnostics;
     const std::string file = path.string();
     try {

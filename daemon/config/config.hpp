@@ -178,8 +178,10 @@ struct ConfigLoad {
     std::shared_ptr<Diagnostics> diagnostics;
 };
 
-// Loads and validates `path`. Never throws; every problem is a Diagnostic.
-ConfigLoad load_config(const std::filesystem::path& path);
+// Loads and validates `path`. Never throws; every problem is a Diagnostic. Without
+// `resolve_secrets` (tools that send nothing), an unset `${NAME}` or unreadable `${file:...}`
+// is a placeholder, not a problem (Diagnostics::placeholders).
+ConfigLoad load_config(const std::filesystem::path& path, bool resolve_secrets = true);
 
 // Settings that are valid but work against each other (for `tinbaod --check`): a quiet-hours
 // window longer than retry.give_up_after expires every message held at its start. Each is

@@ -167,7 +167,7 @@ def peer_fingerprint(tls, port):
     return hashlib.sha256(der).hexdigest()
 
 
-def run(tmp, src, procs, redis, tinbaod):
+def run(tmp, src, procs, redis, tinbaod, tinbaoctl):
     templates = os.path.join(src, "tests/integration/fixtures/templates")
     make_certs(tmp)
     client_fp = fingerprint(os.path.join(tmp, "client.crt"))
@@ -229,6 +229,18 @@ def run(tmp, src, procs, redis, tinbaod):
     check(st == 401 and j["error"]["code"] == "replayed",
           "the replayed v2 request on the other instance: 401 replayed (%s %s)" % (st, j))
 
+    # tinbaoctl on the TLS listener: https:// from the config's http.tls, the private CA given.
+    env = dict(os.environ, TINBAO_TOKEN=OPS)
+    ctl = [tinbaoctl, "--config", os.path.join(tmp, "a.yaml")]
+    r = subprocess.run(ctl + ["--cacert", os.path.join(tmp, "ca.crt"), "status", "sec-1"],
+                       env=env, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0 and '"event_id": "sec-1"' in r.stdout,
+          "tinbaoctl reads an event over TLS with --cacert (%s)" % r.stderr.strip())
+    r = subprocess.run(ctl + ["status", "sec-1"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    check(r.returncode == 1 and "--cacert" in r.stderr,
+          "without the CA, tinbaoctl says to give --cacert (%s)" % r.stderr.strip())
+
     # Scopes.
     st, j, _ = once(bare, a, "GET", "/v1/dead-letters", None, {"Authorization": "Bearer " + OPS})
     check(st == 403 and j["error"]["scope"] == "admin",
@@ -287,7 +299,7 @@ def main():
     try:
         redis = Redis(procs, tmp)
         redis.start()
-        run(tmp, src, procs, redis, args.tinbaod)
+        run(tmp, src, procs, redis, args.tinbaod, args.tinbaoctl)
     except (AssertionError, subprocess.CalledProcessError) as e:
         check(False, str(e))
     return finish(tmp, procs, ["a.log", "b.log", "redis.log"])
