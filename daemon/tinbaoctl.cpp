@@ -528,6 +528,24 @@ int cmd_send_test(const std::string& config, const std::vector<std::string>& arg
     msg.subject = subject.empty() ? "tinbao: thư thử nghiệm" : subject;
     msg.template_id = template_id;
     msg.params = params;
+    if (!provider->param_templates().empty()) {
+        // A template-based provider (VNPT) sends a registered template and its values, in the
+        // order given.
+        if (template_id.empty()) {
+            std::fprintf(stderr,
+                         "tinbaoctl send-test: provider %s sends registered templates: give "
+                         "--template-id ID and --param N=VALUE for each parameter\n",
+                         name.c_str());
+            return 2;
+        }
+        msg.provider_params.template_id = template_id;
+        std::string all;
+        for (auto& [k, v] : params) {
+            msg.provider_params.values.push_back(v);
+            all += v;
+        }
+        msg.provider_params.unicode = !tinbao::sms::is_gsm7(all);
+    }
     tinbao::SendResult result;
     bool done = false;
     boost::asio::co_spawn(

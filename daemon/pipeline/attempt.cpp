@@ -278,6 +278,7 @@ asio::awaitable<std::optional<SendResult>> Attempt::send(Choice& c) {
     if (text.message.text != w_.msg.outbound.text) {
         rec_.body = text.message.text;
         rec_.segments = text.message.segments;
+        rec_.encoding = text.message.unicode ? "ucs2" : "gsm7";
     }
     rec_.provider = provider.name();
     const auto started = ctx_.clock.steady_now();

@@ -146,6 +146,10 @@ void fuzz_send(Provider& p, FuzzedDataProvider& in, asio::io_context& io, Channe
     const int params = in.ConsumeIntegralInRange<int>(0, 4);
     for (int i = 0; i < params; ++i)
         m.params.emplace_back(in.ConsumeRandomLengthString(20), in.ConsumeRandomLengthString(300));
+    // Template-based adapters (VNPT): the form the planner made.
+    m.provider_params.template_id = in.ConsumeRandomLengthString(12);
+    for (auto& [name, value] : m.params) m.provider_params.values.push_back(value);
+    m.provider_params.unicode = in.ConsumeBool();
     // Twice: the second send meets what the first one stored (tokens) or learnt.
     for (int round = 0; round < 2; ++round) {
         bool done = false;

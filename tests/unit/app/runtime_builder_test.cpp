@@ -87,5 +87,61 @@ TEST_F(BuildRuntime, AFileThatCannotBeReadIsAProblem) {
     EXPECT_NE(problems[0].find("missing.yaml"), std::string::npos);
 }
 
+// A template-based provider's parameters are compiled at load: an error names the file, line
+// and column where the expression stands; a status that is none is an error at its key.
+TEST_F(BuildRuntime, TemplateParametersAreCheckedWhereTheConfigGivesThem) {
+    const std::string vnpt =
+        "    path: out.jsonl\n"
+        "  - name: vnpt\n"
+        "    channel: sms\n"
+        "    type: vnpt\n"
+        "    url: https://sms.vnpt.example/api\n"
+        "    api_user: u\n"
+        "    api_pass: p\n"
+        "    username: n\n"
+        "    agent_id: 1\n"
+        "    label_id: 2\n"
+        "    contract_type_id: 1\n"
+        "    contract_id: 3\n"
+        "    templates:\n"
+        "      received: { id: 3100, params: [\"{{ dossier.code | nofilter }}\"] }\n"
+        "      nonsense: { id: 1 }\n";
+    std::vector<std::string> problems;
+    auto path = write_config(vnpt);
+    auto rt = load_runtime(path, context(), problems);
+    EXPECT_FALSE(rt);
+    const std::string all = joined(problems);
+    EXPECT_NE(all.find(path.string() + ":22:"), std::string::npos) << all;
+    EXPECT_NE(all.find("nofilter"), std::string::npos) << all;
+    EXPECT_NE(all.find(path.string() + ":23: providers: vnpt: 'nonsense' is not a status"),
+              std::string::npos)
+        << all;
+}
+
+TEST_F(BuildRuntime, ATemplateBasedProviderDeclaresItsStatuses) {
+    const std::string vnpt =
+        "    path: out.jsonl\n"
+        "  - name: vnpt\n"
+        "    channel: sms\n"
+        "    type: vnpt\n"
+        "    url: https://sms.vnpt.example/api\n"
+        "    api_user: u\n"
+        "    api_pass: p\n"
+        "    username: n\n"
+        "    agent_id: 1\n"
+        "    label_id: 2\n"
+        "    contract_type_id: 1\n"
+        "    contract_id: 3\n"
+        "    templates: { received: { id: 3100, params: [\"{{ dossier.code }}\"] } }\n";
+    std::vector<std::string> problems;
+    auto rt = load_runtime(write_config(vnpt), context(), problems);
+    ASSERT_TRUE(rt) << joined(problems);
+    ASSERT_EQ(rt->providers.size(), 2u);
+    EXPECT_FALSE(rt->providers[0]->template_based);
+    EXPECT_TRUE(rt->providers[1]->template_based);
+    ASSERT_EQ(rt->providers[1]->param_templates.count("received"), 1u);
+    EXPECT_EQ(rt->providers[1]->param_templates.at("received").template_id, "3100");
+}
+
 }  // namespace
 }  // namespace tinbao

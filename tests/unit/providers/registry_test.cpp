@@ -36,6 +36,12 @@ const std::vector<Shipped>& shipped() {
          "url: smtp://127.0.0.1:25\nfrom: tinbao@example.vn\n"},
         {"speedsms", {Channel::sms}, Channel::zalo, "access_token: t\nsender: B\n"},
         {"http", {Channel::sms}, Channel::email, "url: http://127.0.0.1:9/send?to={{to}}\n"},
+        {"vnpt",
+         {Channel::sms},
+         Channel::zalo,
+         "url: http://127.0.0.1:9/api\napi_user: u\napi_pass: p\nusername: n\nagent_id: 1\n"
+         "label_id: 2\ncontract_type_id: 1\ncontract_id: 3\n"
+         "templates: { received: { id: 3100 } }\n"},
     };
     return list;
 }
