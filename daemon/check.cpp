@@ -106,6 +106,19 @@ int run_check(const std::filesystem::path& config_file, std::FILE* out) {
             unchecked.insert(status);
         }
     }
+    // Template-based providers' parameters (Provider::param_templates), checked the same way.
+    for (auto& slot : rt->providers) {
+        for (auto& [status, pt] : slot->param_templates) {
+            tpl::StatusTemplates st;
+            st.status = status;
+            tpl::StatusTemplates::Zalo params;
+            params.template_id = pt.template_id;
+            for (std::size_t i = 0; i < pt.params.size(); ++i)
+                params.params.emplace_back(std::to_string(i + 1), pt.params[i]);
+            st.zalo = std::move(params);
+            for (auto& e : tpl::check_fields(st, sample_fields)) problems.add(e.str());
+        }
+    }
 
     // Statuses some route sends by SMS: only their texts must match a registered wording.
     std::set<std::string> sms_routed;

@@ -110,6 +110,17 @@ def main():
         check("note: provider vnpt has no template for status received" in chk.stdout,
               "tinbaod --check lists the status vnpt has no template for")
 
+        # A parameter naming a value the event does not have is found by --check.
+        bad = os.path.join(tmp, "bad.yaml")
+        with open(cfg) as f, open(bad, "w") as g:
+            g.write(f.read().replace("applicant.name }}", "applicant.nmae }}"))
+        chk = subprocess.run([args.tinbaod, "--config", bad, "--check"], capture_output=True,
+                             text=True, timeout=60)
+        check(chk.returncode != 0 and "'applicant.nmae' is not a field of the event" in chk.stdout
+              and bad + ":" in chk.stdout,
+              "tinbaod --check finds a VNPT parameter's unknown value, at its line: " +
+              chk.stdout[-400:])
+
         # tinbaoctl render: the VNPT form and the text it produces.
         ev_file = os.path.join(tmp, "ev.json")
         with open(ev_file, "w") as f:
