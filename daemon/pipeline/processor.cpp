@@ -430,7 +430,9 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
 }
 
 asio::awaitable<int> Processor::replay(std::vector<std::string> ids, std::string reason) {
-    auto jobs = co_await queue_.take_dead(ids, reason);
+    // Each dead letter stays one until the commit that schedules its job, which takes it out in
+    // the same write: a crash in between leaves it to be replayed again (same message id).
+    auto jobs = co_await queue_.dead_jobs(ids, reason);
     if (!jobs) co_return -1;
     int n = 0;
     for (auto& dead : *jobs) {

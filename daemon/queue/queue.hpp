@@ -72,7 +72,7 @@ struct Commit {
     std::string status;
     bool skipped = false;                 // no route covers the status
     std::vector<MessageRecord> messages;  // records to write (new ids join the event's list)
-    std::vector<Job> schedule;            // (re)schedule these jobs
+    std::vector<Job> schedule;            // (re)schedule these jobs (no longer dead letters)
     std::vector<std::string> done;        // jobs finished: unscheduled, payload dropped
     std::vector<Job> dead;                // into dead letters, payload kept for a replay
 };
@@ -110,9 +110,10 @@ public:
                                                     std::chrono::milliseconds lease) = 0;
     // Dead letters, newest first: {"dead_letters": [message records]}.
     virtual Awaitable<boost::json::value> dead_letters(const DeadLetterQuery& q) = 0;
-    // Takes dead letters out (by id, or every one matching `reason`), returning their jobs so the
-    // pipeline can schedule them again.
-    virtual Awaitable<std::vector<Job>> take_dead(const std::vector<std::string>& ids,
+    // The jobs of dead letters (by id, or every one matching `reason`), so the pipeline can
+    // schedule them again. They stay dead letters: a commit that schedules a job takes its dead
+    // letter out in the same write, so a crash before that commit leaves the dead letter in place.
+    virtual Awaitable<std::vector<Job>> dead_jobs(const std::vector<std::string>& ids,
                                                   const std::string& reason) = 0;
     // Removes dead letters for good, with their kept payloads (an operator's decision that they
     // are not to be sent); their message records stay as they ended. Returns the ids that were

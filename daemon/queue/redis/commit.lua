@@ -3,8 +3,8 @@
 -- (message id, created ms, state, record JSON), ns times (job id, due ms, created ms, payload),
 -- nd times (finished job id), nx times (dead letter id, payload).
 -- Writes records, each message's state in the event hash ("s:<id>", from which the event's
--- state is derived when it is read), jobs, dead letters and the event's list of messages, and
--- acknowledges the entry. Per commit: 'ok'.
+-- state is derived when it is read), jobs (a scheduled job is no longer a dead letter), dead
+-- letters and the event's list of messages, and acknowledges the entry. Per commit: 'ok'.
 local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local stream, group = ARGV[5], ARGV[6]
 local sched, dlq = prefix .. 'sched', prefix .. 'dlq'
@@ -44,6 +44,8 @@ while i <= #ARGV do
     redis.call('SET', prefix .. 'job:' .. id, ARGV[i + 3], 'PX', ttl)
     redis.call('ZADD', sched, ARGV[i + 1], id)
     any_scheduled = true
+    -- A replay: the dead letter leaves in the same script that schedules its job.
+    redis.call('ZREM', dlq, id)
     redis.call('HSET', wkey, id, ARGV[i + 2])
     redis.call('PEXPIRE', wkey, ttl)
     i = i + 4

@@ -11,7 +11,7 @@ const redis::Script kIngest(lua::ingest);
 const redis::Script kClaim(std::string(lua::shared) + lua::claim);
 const redis::Script kCommit(lua::commit);
 const redis::Script kTakeDue(lua::take_due);
-const redis::Script kTakeDead(lua::take_dead);
+const redis::Script kDeadJobs(lua::dead_jobs);
 const redis::Script kDiscardDead(lua::discard_dead);
 const redis::Script kReport(lua::report);
 const redis::Script kWaiting(std::string(lua::shared) + lua::waiting);

@@ -28,7 +28,7 @@ extern const redis::Script kIngest;
 extern const redis::Script kClaim;
 extern const redis::Script kCommit;
 extern const redis::Script kTakeDue;
-extern const redis::Script kTakeDead;
+extern const redis::Script kDeadJobs;
 extern const redis::Script kDiscardDead;
 extern const redis::Script kReport;
 extern const redis::Script kWaiting;

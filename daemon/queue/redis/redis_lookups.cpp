@@ -22,11 +22,11 @@ namespace tinbao::queue {
 using redis_detail::collect_entries;
 using redis_detail::kClaim;
 using redis_detail::kCommit;
+using redis_detail::kDeadJobs;
 using redis_detail::kDiscardDead;
 using redis_detail::kGroup;
 using redis_detail::kIngest;
 using redis_detail::kReport;
-using redis_detail::kTakeDead;
 using redis_detail::kTakeDue;
 using redis_detail::kUnlock;
 using redis_detail::kWaiting;
@@ -57,7 +57,7 @@ asio::awaitable<Result<json::value>> RedisQueue::dead_letters(const DeadLetterQu
     co_return json::value(json::object{{"dead_letters", std::move(filtered)}});
 }
 
-asio::awaitable<Result<std::vector<Job>>> RedisQueue::take_dead(const std::vector<std::string>& ids,
+asio::awaitable<Result<std::vector<Job>>> RedisQueue::dead_jobs(const std::vector<std::string>& ids,
                                                                 const std::string& reason) {
     std::vector<std::string> chosen = ids;
     if (chosen.empty() && !reason.empty()) {
@@ -74,7 +74,7 @@ asio::awaitable<Result<std::vector<Job>>> RedisQueue::take_dead(const std::vecto
     std::vector<std::string> keys{prefix_ + ":dlq"};
     std::vector<std::string> args{prefix_ + ":"};
     args.insert(args.end(), chosen.begin(), chosen.end());
-    auto r = co_await kTakeDead.run(cmd_, keys, args);
+    auto r = co_await kDeadJobs.run(cmd_, keys, args);
     if (!r.ok || r.reply.is_error()) co_return unavailable();
     auto& e = r.reply.elements;
     for (size_t i = 0; i + 1 < e.size(); i += 2) {

@@ -22,10 +22,10 @@ namespace tinbao::queue {
 using redis_detail::collect_entries;
 using redis_detail::kClaim;
 using redis_detail::kCommit;
+using redis_detail::kDeadJobs;
 using redis_detail::kGroup;
 using redis_detail::kIngest;
 using redis_detail::kReport;
-using redis_detail::kTakeDead;
 using redis_detail::kTakeDue;
 using redis_detail::kUnlock;
 using redis_detail::kWaiting;

@@ -49,7 +49,7 @@ class RedisQueue : public Queue, public StateStore {
     Awaitable<std::vector<DueJob>> take_due(std::size_t max,
                                             std::chrono::milliseconds lease) override;
     Awaitable<boost::json::value> dead_letters(const DeadLetterQuery& q) override;
-    Awaitable<std::vector<Job>> take_dead(const std::vector<std::string>& ids,
+    Awaitable<std::vector<Job>> dead_jobs(const std::vector<std::string>& ids,
                                           const std::string& reason) override;
     Awaitable<std::vector<std::string>> discard_dead(const std::vector<std::string>& ids) override;
     Awaitable<int> heartbeat_instances() override;

@@ -12,7 +12,7 @@ extern const char ingest[];
 extern const char claim[];
 extern const char commit[];
 extern const char take_due[];
-extern const char take_dead[];
+extern const char dead_jobs[];
 extern const char discard_dead[];
 extern const char report[];
 extern const char waiting[];

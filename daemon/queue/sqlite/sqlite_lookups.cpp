@@ -105,7 +105,7 @@ asio::awaitable<Result<json::value>> SqliteQueue::dead_letters(const DeadLetterQ
     co_return out;
 }
 
-asio::awaitable<Result<std::vector<Job>>> SqliteQueue::take_dead(
+asio::awaitable<Result<std::vector<Job>>> SqliteQueue::dead_jobs(
     const std::vector<std::string>& ids, const std::string& reason) {
     using Out = std::optional<std::vector<Job>>;
     std::function<Out(Db&)> fn = [ids, reason](Db& db) -> Out {
@@ -130,7 +130,6 @@ asio::awaitable<Result<std::vector<Job>>> SqliteQueue::take_dead(
                 if (st.next()) payload = st.text(0);
             }
             if (!payload) continue;
-            db.exec("DELETE FROM dead WHERE message_id = ?", id);
             Job j;
             j.message_id = id;
             j.payload = std::move(*payload);

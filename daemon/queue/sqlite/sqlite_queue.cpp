@@ -339,9 +339,12 @@ asio::awaitable<Result<void>> SqliteQueue::commit(const Commit& c) {
             if (("," + list + ",").find("," + m.id + ",") == std::string::npos)
                 list += (list.empty() ? "" : ",") + m.id;
         }
-        for (auto& j : schedule)
+        for (auto& j : schedule) {
             db.exec("INSERT OR REPLACE INTO jobs (message_id, due_ms, payload) VALUES (?, ?, ?)",
                     j.message_id, j.due_ms, j.payload);
+            // A replay: the dead letter leaves in the transaction that schedules its job.
+            db.exec("DELETE FROM dead WHERE message_id = ?", j.message_id);
+        }
         for (auto& id : done) db.exec("DELETE FROM jobs WHERE message_id = ?", id);
         for (auto& j : dead) {
             db.exec("DELETE FROM jobs WHERE message_id = ?", j.message_id);

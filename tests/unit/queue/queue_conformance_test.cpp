@@ -388,7 +388,7 @@ TEST_P(QueueConformance, DueJobsAreLeasedThenComeBack) {
     EXPECT_EQ(run(io_, q().gauges()).scheduled, 1);
 }
 
-TEST_P(QueueConformance, DeadLettersAreListedNewestFirstAndTakenOut) {
+TEST_P(QueueConformance, DeadLettersAreListedNewestFirstWithTheirJobs) {
     auto ev = make_event("ev-dead");
     auto a = make_record("m-dead-a", ev, state::kFailed);
     a.last_error_reason = "invalid_phone";
@@ -425,20 +425,61 @@ TEST_P(QueueConformance, DeadLettersAreListedNewestFirstAndTakenOut) {
     auto limited = lookup(run(io_, q().dead_letters(one)));
     EXPECT_EQ(limited.value.as_object().at("dead_letters").as_array().size(), 1u);
 
-    auto taken = run(io_, q().take_dead({"m-dead-a", "m-unknown"}, ""));
+    auto taken = run(io_, q().dead_jobs({"m-dead-a", "m-unknown"}, ""));
     ASSERT_TRUE(taken);
     ASSERT_EQ(taken->size(), 1u);
     EXPECT_EQ((*taken)[0].message_id, "m-dead-a");
     EXPECT_EQ((*taken)[0].payload, "payload-a");
-    auto again = run(io_, q().take_dead({"m-dead-a"}, ""));
-    ASSERT_TRUE(again);
-    EXPECT_TRUE(again->empty());  // taken once only
-    auto by = run(io_, q().take_dead({}, "provider_unavailable"));
+    auto by = run(io_, q().dead_jobs({}, "provider_unavailable"));
     ASSERT_TRUE(by);
     ASSERT_EQ(by->size(), 1u);
     EXPECT_EQ((*by)[0].message_id, "m-dead-b");
     EXPECT_EQ((*by)[0].payload, "payload-b");
-    EXPECT_EQ(run(io_, q().gauges()).dead, 0);
+    EXPECT_EQ(run(io_, q().gauges()).dead, 2);  // reading their jobs takes nothing out
+}
+
+// A replay reads the dead letter's job, then commits the job scheduled again. A crash between
+// the two (here: the queue goes away with nothing more written) must leave the dead letter, and
+// the replay after the restart must schedule the message once.
+TEST_P(QueueConformance, AReplayStoppedBeforeItsCommitLeavesTheDeadLetter) {
+    auto ev = make_event("ev-replay");
+    auto a = make_record("m-replay", ev, state::kFailed);
+    a.last_error_reason = "provider_unavailable";
+    auto c = make_commit(ev, {a});
+    c.dead.push_back(queue::Job{a.id, "payload-old", 0});
+    ASSERT_TRUE(run(io_, q().commit(c)));
+
+    auto jobs = run(io_, q().dead_jobs({a.id}, ""));
+    ASSERT_TRUE(jobs);
+    ASSERT_EQ(jobs->size(), 1u);
+    restart();  // killed before the replay's commit
+    auto g = run(io_, q().gauges());
+    EXPECT_EQ(g.dead, 1);
+    EXPECT_EQ(g.scheduled, 0);
+    auto listed = lookup(run(io_, q().dead_letters({})));
+    ASSERT_EQ(listed.value.as_object().at("dead_letters").as_array().size(), 1u);
+
+    // The replay again after the restart: the same job, then its commit moves it in one write.
+    auto again = run(io_, q().dead_jobs({a.id}, ""));
+    ASSERT_TRUE(again);
+    ASSERT_EQ(again->size(), 1u);
+    EXPECT_EQ((*again)[0].payload, "payload-old");
+    a.state = state::kQueued;
+    auto replay = make_commit(ev, {a});
+    replay.schedule.push_back(queue::Job{a.id, "payload-new", now_ms()});
+    ASSERT_TRUE(run(io_, q().commit(replay)));
+    g = run(io_, q().gauges());
+    EXPECT_EQ(g.dead, 0);
+    EXPECT_EQ(g.scheduled, 1);
+    auto none = run(io_, q().dead_jobs({a.id}, ""));
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->empty());  // replayed once: a second replay finds nothing
+
+    auto due = run(io_, q().take_due(10, 60s));
+    ASSERT_TRUE(due);
+    ASSERT_EQ(due->size(), 1u);
+    EXPECT_EQ((*due)[0].job.message_id, a.id);
+    EXPECT_EQ((*due)[0].job.payload, "payload-new");
 }
 
 TEST_P(QueueConformance, DiscardedDeadLettersAreGoneForGoodAndKeepTheirRecords) {
@@ -465,7 +506,7 @@ TEST_P(QueueConformance, DiscardedDeadLettersAreGoneForGoodAndKeepTheirRecords) 
     auto& list = left.value.as_object().at("dead_letters").as_array();
     ASSERT_EQ(list.size(), 1u);
     EXPECT_EQ(list[0].as_object().at("id").as_string(), "m-disc-b");
-    auto taken = run(io_, q().take_dead({"m-disc-a"}, ""));
+    auto taken = run(io_, q().dead_jobs({"m-disc-a"}, ""));
     ASSERT_TRUE(taken);
     EXPECT_TRUE(taken->empty());
     auto rec = lookup(run(io_, q().message_record("m-disc-a")));
