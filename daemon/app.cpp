@@ -16,6 +16,7 @@
 #include <cstdio>
 
 #include "common/private_files.hpp"
+#include "common/time.hpp"
 #include "daemon/backend.hpp"
 #include "daemon/http/api.hpp"
 #include "daemon/http/server.hpp"
@@ -60,6 +61,7 @@ class App {
                      config_file_.string(), queue_->describe(), rt->providers.size());
         queue_->start();
         processor_.start();
+        backend_.config_loaded(true, now_ms());
         backend_.start();
 
         if (!start_listeners(cfg)) return 1;
@@ -68,6 +70,7 @@ class App {
         wait_signal(signals);
         start_watchdog();
         sd_notify(0, "READY=1");
+        report_status();
         io_.run();
         spdlog::info("tinbaod stopped");
         return 0;
@@ -202,6 +205,7 @@ class App {
                 processor_.active());
         queue_->stop();
         if (watchdog_) watchdog_->cancel();
+        if (status_timer_) status_timer_->cancel();
         io_.stop();
     }
 
@@ -224,6 +228,10 @@ class App {
 
     void apply(Reloader::Outcome out) {
         sd_notify(0, "READY=1");
+        const int64_t now = now_ms();
+        backend_.config_loaded(out.runtime != nullptr, now);
+        processor_.metrics().inc("tinbao_config_reloads_total",
+                                 {{"result", out.runtime ? "ok" : "refused"}});
         if (!out.runtime) {
             spdlog::error("reload refused, the running config stays ({} problem(s)):",
                           out.problems.size());
@@ -246,6 +254,18 @@ class App {
         processor_.set_runtime(rt);
         spdlog::info("reloaded: {} provider(s), {} template(s)", rt->providers.size(),
                      rt->templates->all().size());
+    }
+
+    // STATUS= for `systemctl status`: the backend's summary, every few seconds (the queue's
+    // figures are refreshed as often).
+    void report_status() {
+        if (!status_timer_) status_timer_ = std::make_unique<asio::steady_timer>(io_);
+        auto line = "STATUS=" + backend_.status_line();
+        sd_notify(0, line.c_str());
+        status_timer_->expires_after(std::chrono::seconds(5));
+        status_timer_->async_wait([this](boost::system::error_code ec) {
+            if (!ec) report_status();
+        });
     }
 
     void start_watchdog() {
@@ -274,6 +294,7 @@ class App {
     std::unique_ptr<http::Server> server_;         // internal: the API, /metrics, /readyz
     std::unique_ptr<http::Server> public_server_;  // optional: call-backs and /healthz only
     std::unique_ptr<asio::steady_timer> watchdog_;
+    std::unique_ptr<asio::steady_timer> status_timer_;
     // Last: destroyed first, so a reload in flight ends before what its completion would touch.
     Reloader reloader_;
 };

@@ -8,6 +8,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/log_fields.hpp"
+#include "daemon/build_info.hpp"
+#include "daemon/process_stats.hpp"
+
 namespace asio = boost::asio;
 namespace json = boost::json;
 
@@ -82,6 +86,8 @@ std::string Backend::metrics_text() {
     if (gauges_.scheduled >= 0)
         add("tinbao_scheduled_messages", static_cast<double>(gauges_.scheduled));
     if (gauges_.dead >= 0) add("tinbao_dead_letters", static_cast<double>(gauges_.dead));
+    if (gauges_.oldest_due_ms >= 0)
+        add("tinbao_oldest_due_seconds", static_cast<double>(gauges_.oldest_due_ms) / 1000.0);
     auto now = CircuitBreaker::Clock::now();
     for (auto& slot : processor_.runtime()->providers) {
         Labels provider{{"provider", slot->provider->name()}};
@@ -89,8 +95,43 @@ std::string Backend::metrics_text() {
         add("tinbao_provider_problem", slot->provider->problem().empty() ? 0 : 1, provider);
         add("tinbao_provider_circuit_open",
             slot->breaker.state(now) == CircuitBreaker::State::closed ? 0 : 1, provider);
+        // Names outside the catalogue are dropped by render().
+        for (auto& g : slot->provider->gauges())
+            v.push_back({"tinbao_provider_" + g.name, provider, g.value});
     }
+    add("tinbao_build_info", 1,
+        {{"version", std::string(build_version())}, {"commit", std::string(build_commit())}});
+    add("tinbao_config_last_reload_successful", config_ok_ ? 1 : 0);
+    add("tinbao_config_last_reload_timestamp_seconds", static_cast<double>(config_at_ms_) / 1000.0);
+    auto ps = read_process_stats();
+    auto add_known = [&](const char* name, double value) {
+        if (value >= 0) add(name, value);
+    };
+    add_known("process_cpu_seconds_total", ps.cpu_seconds);
+    add_known("process_resident_memory_bytes", ps.resident_bytes);
+    add_known("process_open_fds", ps.open_fds);
+    add_known("process_max_fds", ps.max_fds);
+    add_known("process_start_time_seconds", ps.start_time_seconds);
     return processor_.metrics().render(v);
+}
+
+std::string Backend::status_line() const {
+    std::string queued = "?";
+    if (gauges_.backlog >= 0 && gauges_.scheduled >= 0)
+        queued = std::to_string(gauges_.backlog + gauges_.scheduled);
+    int64_t in_flight = 0;
+    int up = 0, total = 0;
+    auto now = CircuitBreaker::Clock::now();
+    for (auto& slot : processor_.runtime()->providers) {
+        in_flight += slot->limiter->in_flight();
+        ++total;
+        if (slot->breaker.state(now) == CircuitBreaker::State::closed &&
+            slot->provider->problem().empty())
+            ++up;
+    }
+    return "queued " + queued + ", in flight " + std::to_string(in_flight) + ", providers up " +
+           std::to_string(up) + "/" + std::to_string(total) +
+           (queue_.ready() ? "" : ", queue down");
 }
 
 asio::awaitable<std::optional<http::Response>> Backend::callback(std::string name,
@@ -199,11 +240,28 @@ asio::awaitable<std::optional<bool>> Backend::owned_by(std::string event_id, std
 std::shared_ptr<const Config> Backend::config() const { return processor_.runtime()->config; }
 
 asio::awaitable<void> Backend::apply(std::vector<DeliveryUpdate> updates, std::string provider) {
-    for (auto& u : updates)
-        spdlog::info("message {}: {} reports {}{}{}", u.message_id, provider, u.state,
-                     u.reason.empty() ? "" : ": ", u.reason);
-    Result<void> recorded = co_await queue_.apply_updates(updates);
+    auto recorded = co_await queue_.apply_updates(updates);
     if (!recorded) spdlog::warn("delivery reports from {} could not all be recorded", provider);
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+        const auto& u = updates[i];
+        queue::ReportOutcome found;
+        if (recorded && i < recorded->size()) found = (*recorded)[i];
+        LogFields f;
+        f.event_id = found.event_id;
+        f.message_id = u.message_id;
+        f.dossier = found.dossier_code;
+        f.provider = provider;
+        f.reason = u.reason;
+        f.provider_message_id = u.provider_message_id;
+        const char* note = !recorded                ? " (not recorded: the queue is down)"
+                           : found.event_id.empty() ? " (unknown message)"
+                           : !found.applied         ? " (no change: a repeat or older news)"
+                                                    : "";
+        log_with(f, spdlog::level::info, "event {} dossier {} message {}: {} reports {}{}{}{}",
+                 found.event_id.empty() ? "?" : found.event_id,
+                 found.dossier_code.empty() ? "?" : found.dossier_code, u.message_id, provider,
+                 u.state, u.reason.empty() ? "" : ": ", u.reason, note);
+    }
 }
 
 asio::awaitable<void> Backend::refresh_gauges() {

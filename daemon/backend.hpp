@@ -26,6 +26,11 @@ class Backend final : public http::ApiBackend {
 
     // Starts refreshing the queue's gauges; stop() ends it and makes ready() false.
     void start();
+    // The outcome of the last configuration load (the start, or a reload), for /metrics.
+    void config_loaded(bool ok, int64_t at_ms) {
+        config_ok_ = ok;
+        config_at_ms_ = at_ms;
+    }
     void stop() { stopping_ = true; }
 
     boost::asio::awaitable<Ingest> ingest(const Event& event) override;
@@ -36,6 +41,9 @@ class Backend final : public http::ApiBackend {
     bool ready() const override;
     boost::json::object readiness_detail() const override;
     std::string metrics_text() override;
+    // One line for systemd's STATUS= (systemctl status): "queued N, in flight N, providers up
+    // N/N"; a figure the queue has not given yet is "?".
+    std::string status_line() const;
     boost::asio::awaitable<std::optional<http::Response>> callback(
         std::string name, CallbackRequest request) override;
     boost::asio::awaitable<http::Lookup> dead_letters(std::string reason,
@@ -63,6 +71,8 @@ class Backend final : public http::ApiBackend {
     uint64_t accepted_ = 0, duplicates_ = 0, unavailable_ = 0, callbacks_ = 0,
              callbacks_rejected_ = 0;
     queue::Queue::Gauges gauges_;
+    bool config_ok_ = true;
+    int64_t config_at_ms_ = 0;
 };
 
 }  // namespace tinbao

@@ -205,6 +205,17 @@ public:
     // adapter): the provider sends the channel's rendered text.
     virtual std::vector<ParamTemplate> param_templates() const { return {}; }
 
+    // Values for /metrics, read at scrape time (no I/O): each becomes the gauge
+    // tinbao_provider_<name>{provider="..."}. The names the daemon exposes are in
+    // docs/operating.md: token_expiry_timestamp_seconds (when the access token in use expires,
+    // Unix seconds), quota_daily and quota_remaining (the account's quota as the provider last
+    // reported it). Others are dropped. Empty: nothing to report (yet).
+    struct Gauge {
+        std::string name;
+        double value = 0;
+    };
+    virtual std::vector<Gauge> gauges() const { return {}; }
+
     // Health for /readyz and metrics (e.g. Zalo token refresh failing). Empty: healthy.
     virtual std::string problem() const { return {}; }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
+#include "common/log_fields.hpp"
 #include "common/redact.hpp"
 #include "common/time.hpp"
 #include "providers/reasons.hpp"
@@ -80,8 +81,26 @@ class Attempt {
     Next on_answer(ProviderSlot& slot, const SendResult& result);
     void on_sent(const Provider& provider, const SendResult& result);
     void next_provider();
+    void circuit_changed(ProviderSlot& slot, CircuitBreaker::State before,
+                         const SendResult* answer);
 
     int64_t now() const { return ctx_.clock.now_ms(); }
+    // A line about this message: its words in the text, its fields in JSON logs.
+    template <class... Args>
+    void say(spdlog::level::level_enum level, spdlog::format_string_t<Args...> format,
+             Args&&... args) const {
+        LogFields f;
+        f.event_id = rec_.event_id;
+        f.message_id = rec_.id;
+        f.dossier = rec_.dossier_code;
+        f.channel = rec_.channel;
+        f.provider = rec_.provider;
+        f.attempt = rec_.attempts;
+        f.reason = rec_.last_error_reason;
+        f.provider_message_id = rec_.provider_message_id;
+        f.recipient(rec_.to);
+        log_with(f, level, format, std::forward<Args>(args)...);
+    }
     void settle(std::string_view st) {
         rec_.state = st;
         rec_.updated_at_ms = now();
@@ -130,8 +149,8 @@ bool Attempt::failed_before_sending() {
         rec_.last_error_reason = w_.msg.preflight_reason;
         rec_.last_error_detail = w_.msg.preflight_detail;
         settle(state::kFailed);
-        spdlog::warn("{}: failed before sending: {}: {}", log_, rec_.last_error_reason,
-                     rec_.last_error_detail);
+        say(spdlog::level::warn, "{}: failed before sending: {}: {}", log_, rec_.last_error_reason,
+            rec_.last_error_detail);
         return true;
     }
     if (providers_.empty()) {
@@ -146,7 +165,7 @@ bool Attempt::failed_before_sending() {
 bool Attempt::past_give_up() {
     if (now() <= give_up_at_) return false;
     settle(state::kExpired);
-    spdlog::warn("{}: expired after {} attempt(s)", log_, rec_.attempts);
+    say(spdlog::level::warn, "{}: expired after {} attempt(s)", log_, rec_.attempts);
     return true;
 }
 
@@ -162,8 +181,8 @@ bool Attempt::held_back() {
     if (w_.not_before_ms > now()) {
         // An earlier notice of this dossier is still waiting: keep their order.
         defer("dossier_order");
-        spdlog::info("{}: waits behind an earlier notice of the dossier until {}", log_,
-                     rfc3339_utc(w_.not_before_ms));
+        say(spdlog::level::info, "{}: waits behind an earlier notice of the dossier until {}", log_,
+            rfc3339_utc(w_.not_before_ms));
         schedule(w_.not_before_ms);
         w_.not_before_ms = 0;
         return true;
@@ -174,12 +193,12 @@ bool Attempt::held_back() {
         rec_.last_error_reason = kQuietHoursReason;
         rec_.last_error_detail = "quiet hours last past give_up_after";
         settle(state::kExpired);
-        spdlog::warn("{}: expired: quiet hours last past give_up_after", log_);
+        say(spdlog::level::warn, "{}: expired: quiet hours last past give_up_after", log_);
         return true;
     }
     ++ctx_.stats.deferred_quiet;
     defer("quiet_hours");
-    spdlog::info("{}: quiet hours; held until {}", log_, rfc3339_utc(*until));
+    say(spdlog::level::info, "{}: quiet hours; held until {}", log_, rfc3339_utc(*until));
     schedule(*until);
     return true;
 }
@@ -198,10 +217,13 @@ Attempt::Choice Attempt::choose_provider() {
         if (!text.reason.empty()) {
             rec_.last_error_reason = text.reason;
             rec_.last_error_detail = text.detail;
-            spdlog::warn("{}: {}", log_, text.detail);
+            say(spdlog::level::warn, "{}: {}", log_, text.detail);
             continue;
         }
-        if (slot.breaker.allow(now_steady)) {
+        const auto before = slot.breaker.current();
+        const bool allowed = slot.breaker.allow(now_steady);
+        circuit_changed(slot, before, nullptr);
+        if (allowed) {
             c.kind = Choice::Kind::send;
             c.slot = &slot;
             c.index = i;
@@ -253,10 +275,11 @@ void Attempt::wait_for_circuits(Clock::Steady::time_point retry_at) {
     const int64_t due = now() + wait;
     if (due > give_up_at_) {
         settle(state::kExpired);
-        spdlog::warn("{}: expired: every provider is down past give_up_after", log_);
+        say(spdlog::level::warn, "{}: expired: every provider is down past give_up_after", log_);
         return;
     }
-    spdlog::warn("{}: every provider of the channel is down; next try in {} ms", log_, wait);
+    say(spdlog::level::warn, "{}: every provider of the channel is down; next try in {} ms", log_,
+        wait);
     schedule(due);
 }
 
@@ -300,8 +323,10 @@ asio::awaitable<std::optional<SendResult>> Attempt::send(Choice& c) {
 Attempt::Next Attempt::on_answer(ProviderSlot& slot, const SendResult& result) {
     const auto now_steady = ctx_.clock.steady_now();
     auto& provider = *slot.provider;
+    const auto before = slot.breaker.current();
     if (result.ok) {
         slot.breaker.on_success(now_steady);
+        circuit_changed(slot, before, &result);
         probe_ended(slot);
         on_sent(provider, result);
         return Next::done;
@@ -311,34 +336,37 @@ Attempt::Next Attempt::on_answer(ProviderSlot& slot, const SendResult& result) {
     const bool account = account_level(result.reason);
     if (result.failure == FailureClass::permanent && !account) {
         slot.breaker.on_neutral(now_steady);  // the message's own fault, not the provider's
+        circuit_changed(slot, before, &result);
         probe_ended(slot);
         settle(state::kFailed);
-        spdlog::warn("{}: failed permanently via {}: {}: {}", log_, provider.name(), result.reason,
-                     result.detail);
+        say(spdlog::level::warn, "{}: failed permanently via {}: {}: {}", log_, provider.name(),
+            result.reason, result.detail);
         return Next::done;
     }
     if (busy(result.reason))
         slot.breaker.on_success(now_steady);
     else
         slot.breaker.on_failure(now_steady);  // the provider is unwell or refuses the account
+    circuit_changed(slot, before, &result);
     probe_ended(slot);
     if (account) {
-        spdlog::warn("{}: {} refused the account ({}: {}); next provider", log_, provider.name(),
-                     result.reason, result.detail);
+        say(spdlog::level::warn, "{}: {} refused the account ({}: {}); next provider", log_,
+            provider.name(), result.reason, result.detail);
         next_provider();
         return Next::next_provider;
     }
     auto decision = retry_.after_failure(result, w_.job.provider_attempts, now(), w_.job.epoch_ms);
     switch (decision.kind) {
         case RetryDecision::Kind::next_provider:
-            spdlog::warn("{}: {} attempt(s) via {} failed ({}: {}); next provider", log_,
-                         w_.job.provider_attempts, provider.name(), result.reason, result.detail);
+            say(spdlog::level::warn, "{}: {} attempt(s) via {} failed ({}: {}); next provider",
+                log_, w_.job.provider_attempts, provider.name(), result.reason, result.detail);
             next_provider();
             return Next::next_provider;
         case RetryDecision::Kind::expire:
             settle(state::kExpired);
-            spdlog::warn("{}: expired: the next attempt would come after give_up_after ({}: {})",
-                         log_, result.reason, result.detail);
+            say(spdlog::level::warn,
+                "{}: expired: the next attempt would come after give_up_after ({}: {})", log_,
+                result.reason, result.detail);
             return Next::done;
         case RetryDecision::Kind::retry:
             break;
@@ -346,8 +374,8 @@ Attempt::Next Attempt::on_answer(ProviderSlot& slot, const SendResult& result) {
     ++ctx_.stats.retries;
     ctx_.metrics.inc("tinbao_retries_total",
                      {{"provider", provider.name()}, {"reason", result.reason}});
-    spdlog::info("{}: attempt {} via {} failed ({}: {}); next at {}", log_, rec_.attempts,
-                 provider.name(), result.reason, result.detail, rfc3339_utc(decision.due_ms));
+    say(spdlog::level::info, "{}: attempt {} via {} failed ({}: {}); next at {}", log_,
+        rec_.attempts, provider.name(), result.reason, result.detail, rfc3339_utc(decision.due_ms));
     schedule(decision.due_ms);
     return Next::done;
 }
@@ -363,7 +391,44 @@ void Attempt::on_sent(const Provider& provider, const SendResult& result) {
                              static_cast<double>(now() - w_.job.accepted_ms) / 1000.0);
     if (!rec_.encoding.empty())
         ctx_.metrics.inc("tinbao_sms_segments_total", {{"encoding", rec_.encoding}}, rec_.segments);
-    spdlog::info("{}: sent via {} (attempt {})", log_, provider.name(), rec_.attempts);
+    say(spdlog::level::info, "{}: sent via {} (attempt {}), provider's id {}", log_,
+        provider.name(), rec_.attempts,
+        rec_.provider_message_id.empty() ? "none" : rec_.provider_message_id);
+}
+
+// A change of the provider's circuit, logged and counted once: the call that makes it is the
+// only one that sees the state before differ from the state after.
+void Attempt::circuit_changed(ProviderSlot& slot, CircuitBreaker::State before,
+                              const SendResult* answer) {
+    using State = CircuitBreaker::State;
+    const auto after = slot.breaker.current();
+    if (after == before) return;
+    const auto& name = slot.provider->name();
+    ctx_.metrics.inc("tinbao_circuit_transitions_total",
+                     {{"provider", name}, {"to", std::string(CircuitBreaker::to_string(after))}});
+    auto cause = [&] {
+        return answer ? fmt::format("{}: {}", answer->reason, answer->detail) : std::string();
+    };
+    const auto cooldown = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              slot.breaker.retry_at() - ctx_.clock.steady_now())
+                              .count();
+    LogFields f;
+    f.provider = name;
+    if (answer) f.reason = answer->reason;
+    LogScope scope(f);  // for the one line below, written at once
+    if (after == State::open && before == State::half_open) {
+        spdlog::warn("circuit of {}: the probe failed ({}); open again, next probe in {} ms", name,
+                     cause(), cooldown);
+    } else if (after == State::open) {
+        spdlog::warn(
+            "circuit of {} opened (last failure {}); its messages go to the channel's "
+            "next provider, first probe in {} ms",
+            name, cause(), cooldown);
+    } else if (after == State::half_open) {
+        spdlog::info("circuit of {}: half open, one probe goes through", name);
+    } else {
+        spdlog::info("circuit of {} closed: the probe succeeded", name);
+    }
 }
 
 void Attempt::next_provider() {

@@ -45,6 +45,10 @@ class CircuitBreaker {
     // When an open breaker lets the next probe through.
     Clock::time_point retry_at() const { return open_until_; }
     State state(Clock::time_point now) const;
+    // The state as the last call left it: an open circuit past its cool-down turns half open
+    // only when allow() lets the probe through. A caller compares it before and after a call
+    // to see a transition (each one happens in exactly one call).
+    State current() const { return state_; }
     static std::string_view to_string(State s);
 
   private:

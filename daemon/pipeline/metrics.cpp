@@ -59,6 +59,35 @@ Metrics::Metrics() {
             "1 while a provider reports a problem (e.g. its token refresh fails).");
     declare("tinbao_provider_circuit_open", Type::gauge,
             "1 while the provider's circuit is open (or half open).");
+    declare("tinbao_circuit_transitions_total", Type::counter,
+            "Changes of a provider's circuit, by provider and the state entered (open, "
+            "half_open, closed).");
+    declare("tinbao_oldest_due_seconds", Type::gauge,
+            "Age of the oldest scheduled message that is due and not yet taken (0: none).");
+
+    // What providers report (Provider::gauges()), as tinbao_provider_<name>{provider}.
+    declare("tinbao_provider_token_expiry_timestamp_seconds", Type::gauge,
+            "When the provider's access token in use expires (Unix seconds).");
+    declare("tinbao_provider_quota_daily", Type::gauge,
+            "The provider account's daily quota, as the provider last reported it.");
+    declare("tinbao_provider_quota_remaining", Type::gauge,
+            "What is left of the daily quota, as the provider last reported it.");
+
+    // The daemon's own.
+    declare("tinbao_build_info", Type::gauge,
+            "Always 1: the version and the commit tinbaod was built from, as labels.");
+    declare("tinbao_config_last_reload_successful", Type::gauge,
+            "1 when the last reload (SIGHUP) was applied or none was made, 0 when it was "
+            "refused.");
+    declare("tinbao_config_last_reload_timestamp_seconds", Type::gauge,
+            "When the configuration was last loaded, or a reload refused (Unix seconds).");
+    declare("tinbao_config_reloads_total", Type::counter,
+            "Reloads (SIGHUP) by result (ok, refused).");
+    declare("process_cpu_seconds_total", Type::counter, "User and system CPU time spent.");
+    declare("process_resident_memory_bytes", Type::gauge, "Resident memory size.");
+    declare("process_open_fds", Type::gauge, "Open file descriptors.");
+    declare("process_max_fds", Type::gauge, "The open file descriptors limit (soft).");
+    declare("process_start_time_seconds", Type::gauge, "When the process started (Unix seconds).");
 }
 
 void Metrics::declare(std::string_view name, Type type, std::string_view help,

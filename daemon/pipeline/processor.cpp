@@ -8,6 +8,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/log_fields.hpp"
+
 namespace asio = boost::asio;
 
 namespace tinbao {
@@ -254,9 +256,18 @@ bool Processor::settle_message(const Runtime& rt, Work& w, queue::Commit& c) {
     }
     rec.state = state::kSuperseded;
     record(expired ? state::kExpired : state::kSuperseded);
-    spdlog::info("event {} dossier {}: {} {} ({}); falling back to {}", w.event->event_id,
-                 w.event->dossier_code, rec.channel, expired ? "expired" : "failed",
-                 rec.last_error_reason, to_string(*next));
+    LogFields f;
+    f.event_id = rec.event_id;
+    f.message_id = rec.id;
+    f.dossier = rec.dossier_code;
+    f.channel = rec.channel;
+    f.provider = rec.provider;
+    f.attempt = rec.attempts;
+    f.reason = rec.last_error_reason;
+    f.recipient(rec.to);
+    log_with(f, spdlog::level::info, "event {} dossier {}: {} {} ({}); falling back to {}",
+             w.event->event_id, w.event->dossier_code, rec.channel, expired ? "expired" : "failed",
+             rec.last_error_reason, to_string(*next));
     metrics_.inc("tinbao_fallbacks_total",
                  {{"from", rec.channel}, {"to", std::string(to_string(*next))}});
     ++stats_.fallbacks;
@@ -377,10 +388,17 @@ asio::awaitable<bool> Processor::ready_to_run(const Runtime& rt, const queue::Du
                                                    {"provider", ""},
                                                    {"outcome", "superseded"},
                                                    {"reason", "coalesced"}});
-            spdlog::info(
-                "event {} dossier {} message {}: superseded by a newer status within "
-                "coalesce_window; not sent",
-                w.event->event_id, w.event->dossier_code, rec.id);
+            LogFields f;
+            f.event_id = rec.event_id;
+            f.message_id = rec.id;
+            f.dossier = rec.dossier_code;
+            f.channel = rec.channel;
+            f.reason = rec.last_error_reason;
+            f.recipient(rec.to);
+            log_with(f, spdlog::level::info,
+                     "event {} dossier {} message {}: superseded by a newer status within "
+                     "coalesce_window; not sent",
+                     w.event->event_id, w.event->dossier_code, rec.id);
             c.messages.push_back(rec);
             c.done.push_back(rec.id);
             co_return false;
@@ -452,8 +470,12 @@ asio::awaitable<int> Processor::replay(std::vector<std::string> ids, std::string
         c.messages.push_back(m.record);
         c.schedule.push_back(queue::Job{dead.message_id, encode_job(fresh), now});
         co_await commit(std::move(c));
-        spdlog::info("message {} of event {}: replayed from the dead letters", dead.message_id,
-                     parsed.event->event_id);
+        LogFields f;
+        f.event_id = parsed.event->event_id;
+        f.message_id = dead.message_id;
+        f.dossier = parsed.event->dossier_code;
+        log_with(f, spdlog::level::info, "message {} of event {}: replayed from the dead letters",
+                 dead.message_id, parsed.event->event_id);
         ++n;
     }
     stats_.replayed += static_cast<uint64_t>(n);

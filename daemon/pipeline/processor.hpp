@@ -54,6 +54,7 @@ class Processor {
     const PipelineStats& stats() const { return stats_; }
     int instances() const { return instances_; }
     const Metrics& metrics() const { return metrics_; }
+    Metrics& metrics() { return metrics_; }
 
     // Handles one stream entry (public for tests).
     boost::asio::awaitable<void> handle(queue::Entry entry);

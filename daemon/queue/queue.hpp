@@ -77,6 +77,14 @@ struct Commit {
     std::vector<Job> dead;                // into dead letters, payload kept for a replay
 };
 
+// What a delivery report found: the message's event and dossier (empty for an unknown
+// message), and whether the report changed the record (not a repeat, not backwards).
+struct ReportOutcome {
+    std::string event_id;
+    std::string dossier_code;
+    bool applied = false;
+};
+
 struct DeadLetterQuery {
     std::string reason;      // empty: any
     std::size_t limit = 100;
@@ -132,11 +140,14 @@ public:
     // Live instances sharing this queue (for dividing rate limits); registers this one.
     virtual Awaitable<int> heartbeat_instances() = 0;
     // Delivery reports from providers (call-backs): applied once each (by dedupe_key), never
-    // moving a message backwards; the event's state follows.
-    virtual Awaitable<void> apply_updates(const std::vector<DeliveryUpdate>& updates) = 0;
-    // Gauges for /metrics: stream backlog, scheduled jobs, dead letters (-1 when unknown).
+    // moving a message backwards; the event's state follows. One outcome per update, in order.
+    virtual Awaitable<std::vector<ReportOutcome>> apply_updates(
+        const std::vector<DeliveryUpdate>& updates) = 0;
+    // Gauges for /metrics: stream backlog, scheduled jobs, dead letters, and how long the
+    // oldest job that is due has waited to be taken, in ms (0 when none is due). -1 when
+    // unknown.
     struct Gauges {
-        int64_t backlog = -1, scheduled = -1, dead = -1;
+        int64_t backlog = -1, scheduled = -1, dead = -1, oldest_due_ms = -1;
     };
     virtual boost::asio::awaitable<Gauges> gauges() = 0;
     // Acknowledges an entry that needs nothing more (a duplicate copy of an event).

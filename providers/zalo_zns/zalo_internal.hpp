@@ -83,6 +83,10 @@ class TokenSource {
 
     // Why refreshing fails, for the provider's problem(); empty when it works.
     const std::string& problem() const { return problem_; }
+    // When the access token in hand expires (Unix ms); 0 before one is read or refreshed.
+    int64_t expires_at_ms() const {
+        return tokens_.access_token.empty() ? 0 : tokens_.expires_at_ms;
+    }
 
   private:
     bool usable(const Tokens& t, const std::string& rejected) const;
@@ -115,6 +119,14 @@ class TokenSource {
     std::string last_failure_;
     std::chrono::steady_clock::time_point retry_refresh_at_{};
 };
+
+// The OA's daily ZNS quota as a reply reports it: `data.quota.dailyQuota` and
+// `data.quota.remainingQuota` (numbers written as strings) of a successful send.
+struct Quota {
+    int64_t daily = 0;
+    int64_t remaining = 0;
+};
+std::optional<Quota> reply_quota(const boost::json::object* data);
 
 // A call-back on /v1/callbacks/<name>: `user_received_message` signed with X-ZEvent-Signature.
 // nullopt when the provider has no webhook_secret (it takes no call-backs). `logged_oa_variant`

@@ -45,6 +45,16 @@ std::chrono::milliseconds time_left(std::chrono::steady_clock::time_point deadli
     return d.count() > 0 ? d : std::chrono::milliseconds(0);
 }
 
+std::optional<Quota> reply_quota(const json::object* data) {
+    if (!data) return std::nullopt;
+    const json::value* q = data->if_contains("quota");
+    if (!q || !q->is_object()) return std::nullopt;
+    auto daily = scalar_int(q->get_object().if_contains("dailyQuota"));
+    auto remaining = scalar_int(q->get_object().if_contains("remainingQuota"));
+    if (!daily || !remaining || *daily < 0 || *remaining < 0) return std::nullopt;
+    return Quota{*daily, *remaining};
+}
+
 }  // namespace zalo
 
 namespace {
@@ -212,6 +222,7 @@ class ZaloProvider final : public Provider {
             response = co_await post_template(fresh.access_token, wire, deadline);
             result = classify_zalo_reply(response, now_ms());
         }
+        note_quota(response);
         if (!result.ok && result.reason == reason::kConfigError) {
             spdlog::error(
                 "zalo_zns {}: Zalo refused template {}: {}; fix the provider or "
@@ -231,7 +242,34 @@ class ZaloProvider final : public Provider {
 
     std::string problem() const override { return tokens_.problem(); }
 
+    std::vector<Gauge> gauges() const override {
+        std::vector<Gauge> out;
+        if (auto at = tokens_.expires_at_ms(); at > 0)
+            out.push_back({"token_expiry_timestamp_seconds", static_cast<double>(at) / 1000.0});
+        if (quota_) {
+            out.push_back({"quota_daily", static_cast<double>(quota_->daily)});
+            out.push_back({"quota_remaining", static_cast<double>(quota_->remaining)});
+        }
+        return out;
+    }
+
   private:
+    // The quota a successful reply reports; -144 (the OA's daily quota is spent) leaves none.
+    void note_quota(const HttpResponse& response) {
+        if (response.error != HttpResponse::Error::none || response.status != 200) return;
+        boost::system::error_code ec;
+        json::value reply = json::parse(response.body, ec);
+        if (ec || !reply.is_object()) return;
+        auto code = scalar_int(reply.get_object().if_contains("error"));
+        const json::value* d = reply.get_object().if_contains("data");
+        if (code == 0) {
+            if (auto q = zalo::reply_quota(d && d->is_object() ? &d->get_object() : nullptr))
+                quota_ = q;
+        } else if (code == -144 && quota_) {
+            quota_->remaining = 0;
+        }
+    }
+
     static std::optional<std::string> zalo_phone(std::string_view to) {
         if (to.starts_with("+")) to.remove_prefix(1);
         if (to.size() < 10 || to.size() > 12 || !to.starts_with("84")) return std::nullopt;
@@ -264,6 +302,7 @@ class ZaloProvider final : public Provider {
     ZaloConfig config_;
     HttpClient* http_;
     TokenSource tokens_;
+    std::optional<zalo::Quota> quota_;
     bool logged_oa_variant_ = false;
 };
 

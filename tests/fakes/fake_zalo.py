@@ -16,6 +16,8 @@ Prints "PORT <n>" as its first stdout line once it listens. Speaks docs/provider
                            tracking_id[, mode])
     -> {"error":0,"message":"Success","data":{"msg_id":"...","sent_time":"...",
         "sending_mode":"1","quota":{"dailyQuota":"500","remainingQuota":"499"}}}
+    The quota counts down: remainingQuota is the daily quota (500, or "daily_quota" set by
+    /_control) less the messages sent so far, as Zalo reports it after each send.
     An unknown or expired access token -> {"error":-124,"message":"Access token is invalid"};
     a phone not in 84... form -> -108; missing template_id -> -109; template_data not an
     object -> -111; missing tracking_id -> -112.
@@ -25,6 +27,7 @@ Control:
   POST /_control {"oauth_fail_next": n}           the next n refreshes fail with -14014
   POST /_control {"expire_access_tokens": true}   every issued access token becomes invalid
   POST /_control {"expires_in": 100}              lifetime of tokens issued from now on
+  POST /_control {"daily_quota": 2000}             the daily quota reported from now on
   POST /_control {"reset": true}                  forgets failures and recorded requests
 GET /_requests returns every API request received, as a JSON array of
 {"path", "method", "content_type", "access_token", "secret_key", "body"}; body is the parsed
@@ -79,6 +82,8 @@ class State:
         self.requests = []
         self.failures = []  # [remaining, code]
         self.oauth_failures = 0
+        self.daily_quota = 500
+        self.sent = 0
 
     def next_failure(self):
         if not self.failures:
@@ -148,6 +153,8 @@ class Handler(fakehttp.JsonHandler):
                 state.access_tokens.clear()
             if "expires_in" in spec:
                 state.expires_in = int(spec["expires_in"])
+            if "daily_quota" in spec:
+                state.daily_quota = int(spec["daily_quota"])
         self.reply(200, {"ok": True})
 
     def oauth(self, state, raw):
@@ -208,10 +215,10 @@ class Handler(fakehttp.JsonHandler):
                     code = int(failure)
                     self.reply(200, {"error": code, "message": MESSAGES.get(code, "Error")})
                 return
-            self.reply(200, self.answer(body))
+            self.reply(200, self.answer(state, body))
 
     @staticmethod
-    def answer(body):
+    def answer(state, body):
         def error(code):
             return {"error": code, "message": MESSAGES.get(code, "Error")}
 
@@ -226,11 +233,14 @@ class Handler(fakehttp.JsonHandler):
             return error(-111)
         if not body.get("tracking_id"):
             return error(-112)
+        state.sent += 1
+        remaining = max(0, state.daily_quota - state.sent)
         return {"error": 0, "message": "Success",
                 "data": {"msg_id": secrets.token_hex(10),
                          "sent_time": str(int(time.time() * 1000)),
                          "sending_mode": "1",
-                         "quota": {"dailyQuota": "500", "remainingQuota": "499"}}}
+                         "quota": {"dailyQuota": str(state.daily_quota),
+                                   "remainingQuota": str(remaining)}}}
 
 
 def main():

@@ -2,9 +2,11 @@
 // the lifecycle and the write paths are in redis_queue.cpp.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "common/encoding.hpp"
@@ -113,8 +115,12 @@ asio::awaitable<Result<int>> RedisQueue::heartbeat_instances() {
 
 asio::awaitable<Queue::Gauges> RedisQueue::gauges() {
     Gauges g;
-    std::vector<redis::Args> cmds{
-        {"XLEN", stream_}, {"ZCARD", prefix_ + ":sched"}, {"ZCARD", prefix_ + ":dlq"}};
+    // A leased job's score is its lease's end (take_due.lua): the lowest score is the earliest
+    // due time of a job nobody holds.
+    std::vector<redis::Args> cmds{{"XLEN", stream_},
+                                  {"ZCARD", prefix_ + ":sched"},
+                                  {"ZCARD", prefix_ + ":dlq"},
+                                  {"ZRANGE", prefix_ + ":sched", "0", "0", "WITHSCORES"}};
     auto rs = co_await cmd_.pipeline(std::move(cmds));
     auto val = [](const redis::Result& r) -> int64_t {
         return r.ok && r.reply.type == redis::Reply::Type::integer ? r.reply.integer : -1;
@@ -122,6 +128,17 @@ asio::awaitable<Queue::Gauges> RedisQueue::gauges() {
     g.backlog = val(rs[0]);
     g.scheduled = val(rs[1]);
     g.dead = val(rs[2]);
+    auto& first = rs[3];
+    if (first.ok && first.reply.type == redis::Reply::Type::array) {
+        g.oldest_due_ms = 0;
+        if (first.reply.elements.size() == 2) {
+            char* end = nullptr;
+            const std::string& score = first.reply.elements[1].str;
+            double due = std::strtod(score.c_str(), &end);
+            if (end != score.c_str())
+                g.oldest_due_ms = std::max<int64_t>(0, now_ms() - static_cast<int64_t>(due));
+        }
+    }
     co_return g;
 }
 

@@ -288,10 +288,12 @@ asio::awaitable<Result<std::vector<DueJob>>> RedisQueue::take_due(std::size_t ma
     co_return out;
 }
 
-asio::awaitable<Result<void>> RedisQueue::apply_updates(
+asio::awaitable<Result<std::vector<ReportOutcome>>> RedisQueue::apply_updates(
     const std::vector<DeliveryUpdate>& updates) {
     bool all = true;
+    std::vector<ReportOutcome> outcomes;
     for (auto& u : updates) {
+        ReportOutcome& found = outcomes.emplace_back();
         // Read, apply the rule to the record, write unless it changed meanwhile (a commit of
         // the same message): then again from the new record.
         std::string outcome;
@@ -302,7 +304,12 @@ asio::awaitable<Result<void>> RedisQueue::apply_updates(
             std::string seen = cur.reply.is_nil() ? std::string() : cur.reply.str;
             std::optional<MessageRecord> rec = MessageRecord::from_json(seen);
             int64_t now = now_ms();
+            if (rec) {
+                found.event_id = rec->event_id;
+                found.dossier_code = rec->dossier_code;
+            }
             bool changed = rec && apply_delivery_report(*rec, u, now);
+            found.applied = changed;
             std::vector<std::string> keys;
             std::vector<std::string> args{prefix_ + ":",
                                           u.message_id,
@@ -321,10 +328,11 @@ asio::awaitable<Result<void>> RedisQueue::apply_updates(
             }
             outcome = r.reply.str;
         }
+        if (outcome != "applied") found.applied = false;
         if (outcome.empty() || outcome == "changed") all = false;
     }
     if (!all) co_return unavailable();
-    co_return Result<void>();
+    co_return outcomes;
 }
 
 asio::awaitable<Result<void>> RedisQueue::ack(const Entry& entry) {

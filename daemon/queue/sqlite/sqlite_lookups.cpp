@@ -1,5 +1,6 @@
 // SqliteQueue's lookups (events, messages, dossiers, gauges), dead letters, the StateStore and
 // the purge; the lifecycle and the write paths are in sqlite_queue.cpp.
+#include <algorithm>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -204,6 +205,11 @@ asio::awaitable<Queue::Gauges> SqliteQueue::gauges() {
         g.backlog = count("SELECT count(*) FROM entries WHERE acked = 0");
         g.scheduled = count("SELECT count(*) FROM jobs");
         g.dead = count("SELECT count(*) FROM dead");
+        // A leased job's due_ms is its lease's end (take_due): the lowest is the earliest due
+        // time of a job nobody holds.
+        auto st = db.query("SELECT min(due_ms) FROM jobs");
+        if (st.next())
+            g.oldest_due_ms = st.null(0) ? 0 : std::max<int64_t>(0, now_ms() - st.i64(0));
         return g;
     };
     Gauges out = co_await on_reader<Gauges>(std::move(fn), Gauges{});

@@ -419,11 +419,21 @@ asio::awaitable<Result<std::vector<DueJob>>> SqliteQueue::take_due(
     co_return std::move(*out);
 }
 
-asio::awaitable<Result<void>> SqliteQueue::apply_updates(
+asio::awaitable<Result<std::vector<ReportOutcome>>> SqliteQueue::apply_updates(
     const std::vector<DeliveryUpdate>& updates) {
-    std::function<bool(Db&)> fn = [updates, ttl = dedupe_ttl_.count()](Db& db) {
+    using Outcomes = std::optional<std::vector<ReportOutcome>>;
+    std::function<Outcomes(Db&)> fn = [updates, ttl = dedupe_ttl_.count()](Db& db) {
         auto now = now_ms();
+        std::vector<ReportOutcome> outcomes;
         for (auto& u : updates) {
+            ReportOutcome& found = outcomes.emplace_back();
+            auto raw = message_json(db, u.message_id, now);
+            std::optional<MessageRecord> rec;
+            if (raw) rec = MessageRecord::from_json(*raw);
+            if (rec) {
+                found.event_id = rec->event_id;
+                found.dossier_code = rec->dossier_code;
+            }
             // Once per report: the key is spent even when the message is unknown.
             if (!u.dedupe_key.empty()) {
                 db.exec("DELETE FROM callbacks WHERE key = ? AND expires_at <= ?", u.dedupe_key,
@@ -432,10 +442,8 @@ asio::awaitable<Result<void>> SqliteQueue::apply_updates(
                         u.dedupe_key, now + ttl);
                 if (db.changes() == 0) continue;
             }
-            auto raw = message_json(db, u.message_id, now);
-            std::optional<MessageRecord> rec;
-            if (raw) rec = MessageRecord::from_json(*raw);
             if (!rec || !apply_delivery_report(*rec, u, now)) continue;
+            found.applied = true;
             db.exec("UPDATE messages SET json = ?, state = ? WHERE id = ?", rec->to_json_text(),
                     rec->state, u.message_id);
             const std::string& event_id = rec->event_id;
@@ -449,14 +457,14 @@ asio::awaitable<Result<void>> SqliteQueue::apply_updates(
                 db.exec("UPDATE events SET state = ?, updated_at = ? WHERE event_id = ?",
                         stored_event_state(db, *list, now), now, event_id);
         }
-        return true;
+        return Outcomes(std::move(outcomes));
     };
-    bool ok = co_await on_writer<bool>(std::move(fn), false);
-    if (!ok) {
+    Outcomes done = co_await on_writer<Outcomes>(std::move(fn), std::nullopt);
+    if (!done) {
         spdlog::warn("queue: {} delivery update(s) could not be applied", updates.size());
         co_return unavailable();
     }
-    co_return Result<void>();
+    co_return std::move(*done);
 }
 
 asio::awaitable<Result<void>> SqliteQueue::ack(const Entry& entry) {

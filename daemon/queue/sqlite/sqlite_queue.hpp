@@ -77,7 +77,8 @@ class SqliteQueue : public Queue, public StateStore {
     Awaitable<bool> dossier_has_newer(const std::string& dossier_code,
                                       const std::string& entry_id) override;
     boost::asio::awaitable<Gauges> gauges() override;
-    Awaitable<void> apply_updates(const std::vector<DeliveryUpdate>& updates) override;
+    Awaitable<std::vector<ReportOutcome>> apply_updates(
+        const std::vector<DeliveryUpdate>& updates) override;
     Awaitable<void> ack(const Entry& entry) override;
     Awaitable<void> reject(const Entry& entry, const std::string& reason) override;
     boost::asio::awaitable<void> keep_alive(const std::vector<std::string>& entry_ids) override;

@@ -131,7 +131,7 @@ TEST(Monitoring, AlertRulesUseOnlyExportedMetrics) {
         }
     // The conditions an operator must hear of.
     for (auto name : {"TinbaoProviderDown", "TinbaoBacklogGrowing", "TinbaoDeadLettersGrowing",
-                      "TinbaoTokenRefreshFailing"})
+                      "TinbaoTokenRefreshFailing", "TinbaoReloadRefused"})
         EXPECT_TRUE(alerts.count(name)) << name;
 }
 

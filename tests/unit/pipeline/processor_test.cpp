@@ -1,6 +1,10 @@
 // The pipeline end to end on the SQLite queue: retries, failover, fallback, quiet hours, order
 // and coalescing, and the faults the measurements found (each named in its test).
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
 
 #include "providers/reasons.hpp"
 #include "tests/unit/pipeline/pipeline_fixture.hpp"
@@ -225,6 +229,40 @@ TEST_F(PipelineTest, ANewerStatusWithinTheCoalesceWindowReplacesTheOlder) {
     ASSERT_EQ(first.size(), 1u);
     EXPECT_EQ(first[0].state, state::kSuperseded);
     EXPECT_EQ(first[0].last_error_reason, "coalesced");
+}
+
+// A circuit's changes were neither logged nor counted: an operator saw messages move to the
+// next provider without a word. Each change is now logged once and counted by the state entered.
+TEST_F(PipelineTest, CircuitChangesAreLoggedOnceAndCounted) {
+    auto captured = std::make_shared<std::ostringstream>();
+    auto previous = spdlog::default_logger();
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "capture", std::make_shared<spdlog::sinks::ostream_sink_st>(*captured)));
+    BreakerSettings b;
+    b.consecutive_failures = 1;
+    b.cooldown = 10s;
+    auto& sms = add_provider("sms-a", Channel::sms, b);
+    cfg_.routes[0].channels = {Channel::sms};
+    cfg_.retry.max_attempts = 5;
+    sms.script = {retryable(), retryable()};
+    ASSERT_TRUE(post(event_json("ev-0", "D-0")));  // fails: open
+    ASSERT_TRUE(post(event_json("ev-1", "D-1")));  // every circuit open: no change
+    run_jobs();  // the first probe fails (half open, open), the second succeeds
+    spdlog::set_default_logger(previous);
+    EXPECT_EQ(sms.requests.size(), 4u);
+    EXPECT_EQ(metric(R"(tinbao_circuit_transitions_total{provider="sms-a",to="open"})"), 2);
+    EXPECT_EQ(metric(R"(tinbao_circuit_transitions_total{provider="sms-a",to="half_open"})"), 2);
+    EXPECT_EQ(metric(R"(tinbao_circuit_transitions_total{provider="sms-a",to="closed"})"), 1);
+    auto log = captured->str();
+    auto count = [&](std::string_view what) {
+        int n = 0;
+        for (auto at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+        return n;
+    };
+    EXPECT_EQ(count("circuit of sms-a opened"), 1) << log;
+    EXPECT_EQ(count("circuit of sms-a: the probe failed"), 1) << log;
+    EXPECT_EQ(count("circuit of sms-a: half open"), 2) << log;
+    EXPECT_EQ(count("circuit of sms-a closed: the probe succeeded"), 1) << log;
 }
 
 // While a half-open probe hung, every other message was put back in the schedule every

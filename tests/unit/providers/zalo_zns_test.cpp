@@ -12,6 +12,7 @@
 #include <ctime>
 #include <future>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include "daemon/io/curl_multi.hpp"
@@ -200,6 +201,34 @@ TEST_F(ZaloTest, FirstSendRefreshesThenSendsTheDocumentedRequest) {
     // The token is reused while it is valid.
     ASSERT_TRUE(send(*p, zalo("msg-0002")).ok);
     EXPECT_EQ(requests("/v4/oa/access_token").size(), 1u);
+}
+
+// The token's expiry and the OA's daily quota reach /metrics through the provider's gauges:
+// nothing before the first send, then what the token refresh and each reply said.
+TEST_F(ZaloTest, GaugesReportTokenExpiryAndQuota) {
+    control(R"({"daily_quota": 2000})");
+    auto p = make();
+    ASSERT_TRUE(p);
+    EXPECT_TRUE(p->gauges().empty());
+    ASSERT_TRUE(send(*p, zalo("msg-0001")).ok);
+    ASSERT_TRUE(send(*p, zalo("msg-0002")).ok);
+    std::map<std::string, double> g;
+    for (auto& x : p->gauges()) g[x.name] = x.value;
+    ASSERT_EQ(g.size(), 3u);
+    EXPECT_EQ(g["quota_daily"], 2000);
+    EXPECT_EQ(g["quota_remaining"], 1998);
+    auto stored = stored_tokens(*store_);
+    ASSERT_TRUE(stored);
+    EXPECT_DOUBLE_EQ(g["token_expiry_timestamp_seconds"],
+                     static_cast<double>(stored->at("expires_at_ms").as_int64()) / 1000.0);
+    // The OA's daily quota spent (-144): none left until Zalo says otherwise.
+    control(R"({"fail_next": 1, "code": -144})");
+    EXPECT_FALSE(send(*p, zalo("msg-0003")).ok);
+    for (auto& x : p->gauges()) {
+        if (x.name == "quota_remaining") {
+            EXPECT_EQ(x.value, 0);
+        }
+    }
 }
 
 TEST_F(ZaloTest, AHugeExpiresInSaturatesInsteadOfOverflowing) {

@@ -353,13 +353,17 @@ TEST_P(QueueConformance, DueJobsAreLeasedThenComeBack) {
     auto ev = make_event("ev-job");
     auto m = make_record("m-job", ev);
     auto c = make_commit(ev, {m});
-    c.schedule.push_back(queue::Job{m.id, R"({"k":"payload"})", now_ms() - 1});
+    c.schedule.push_back(queue::Job{m.id, R"({"k":"payload"})", now_ms() - 60000});
     auto later = make_record("m-later", ev);
     c.messages.push_back(later);
     c.schedule.push_back(queue::Job{later.id, "{}", now_ms() + 3600000});
+    EXPECT_EQ(run(io_, q().gauges()).oldest_due_ms, 0);  // no job yet
     ASSERT_TRUE(run(io_, q().commit(c)));
     auto g = run(io_, q().gauges());
     EXPECT_EQ(g.scheduled, 2);
+    // The job due a minute ago has waited that long; the one due in an hour does not count.
+    EXPECT_GE(g.oldest_due_ms, 60000);
+    EXPECT_LT(g.oldest_due_ms, 120000);
 
     auto t0 = std::chrono::steady_clock::now();
     auto due = run(io_, q().take_due(10, 400ms));
@@ -373,6 +377,8 @@ TEST_P(QueueConformance, DueJobsAreLeasedThenComeBack) {
     auto second = run(io_, q().take_due(10, 400ms));
     ASSERT_TRUE(second);
     EXPECT_TRUE(second->empty());
+    // Taken: its wait is over (a lease that ran out counts from the lease's end).
+    EXPECT_LT(run(io_, q().gauges()).oldest_due_ms, 60000);
     Result<std::vector<queue::DueJob>> back;
     while ((!back || back->empty()) && std::chrono::steady_clock::now() - t0 < 5s) {
         asio::steady_timer t(io_, 50ms);
@@ -521,7 +527,13 @@ TEST_P(QueueConformance, DeliveryReportsApplyOnceAndNeverGoBackwards) {
     ASSERT_EQ(claimed(run(io_, q().claim(entry, ev, {m}))).kind, Claimed::Kind::process);
     // A report for a message not yet sent is ignored, and its key is spent.
     DeliveryUpdate early{"m-report", "", "delivered", "", "", "report-1"};
-    ASSERT_TRUE(run(io_, q().apply_updates({early})));
+    auto found = run(io_, q().apply_updates({early}));
+    ASSERT_TRUE(found);
+    ASSERT_EQ(found->size(), 1u);
+    // The message's event and dossier, for the log line about the report.
+    EXPECT_EQ((*found)[0].event_id, "ev-report");
+    EXPECT_EQ((*found)[0].dossier_code, ev.dossier_code);
+    EXPECT_FALSE((*found)[0].applied);
     EXPECT_EQ(message_state("m-report"), "queued");
     m.state = state::kSent;
     m.attempts = 1;
@@ -531,14 +543,23 @@ TEST_P(QueueConformance, DeliveryReportsApplyOnceAndNeverGoBackwards) {
     EXPECT_EQ(message_state("m-report"), "sent");
     DeliveryUpdate fail{"m-report", "", "failed", "rejected_by_carrier", "no", "report-2"};
     DeliveryUpdate delivered{"m-report", "PID-9", "delivered", "", "", "report-3"};
-    ASSERT_TRUE(run(io_, q().apply_updates({delivered, fail})));
+    auto both = run(io_, q().apply_updates({delivered, fail}));
+    ASSERT_TRUE(both);
+    ASSERT_EQ(both->size(), 2u);
+    EXPECT_TRUE((*both)[0].applied);
+    EXPECT_FALSE((*both)[1].applied);  // would move it backwards
+    EXPECT_EQ((*both)[1].event_id, "ev-report");
     auto rec = lookup(run(io_, q().message_record("m-report")));
     ASSERT_EQ(rec.status, Lookup::Status::found);
     EXPECT_EQ(rec.value.as_object().at("state").as_string(), "delivered");  // not back to failed
     EXPECT_EQ(rec.value.as_object().at("provider_message_id").as_string(), "PID-9");
     EXPECT_EQ(event_json("ev-report").at("state").as_string(), "done");
     // An unknown message is not an error.
-    EXPECT_TRUE(run(io_, q().apply_updates({{"m-nobody", "", "delivered", "", "", ""}})));
+    auto nobody = run(io_, q().apply_updates({{"m-nobody", "", "delivered", "", "", ""}}));
+    ASSERT_TRUE(nobody);
+    ASSERT_EQ(nobody->size(), 1u);
+    EXPECT_TRUE((*nobody)[0].event_id.empty());
+    EXPECT_FALSE((*nobody)[0].applied);
 }
 
 TEST_P(QueueConformance, FailedReportMakesTheEventFailed) {
