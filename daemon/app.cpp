@@ -25,6 +25,7 @@
 #include "daemon/late_store.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/queue/make_queue.hpp"
+#include "daemon/reload_verdict.hpp"
 #include "daemon/reloader.hpp"
 #include "daemon/runtime_builder.hpp"
 
@@ -63,6 +64,12 @@ class App {
         processor_.start();
         backend_.config_loaded(true, now_ms());
         backend_.start();
+        verdict_.pid = static_cast<int64_t>(getpid());
+        verdict_.config = config_file_.string();
+        verdict_.result = "started";
+        verdict_.at_ms = now_ms();
+        verdict_file_ = reload_verdict_dir(cfg.state_dir) / kReloadVerdictFile;
+        write_verdict_file();
 
         if (!start_listeners(cfg)) return 1;
 
@@ -209,13 +216,34 @@ class App {
         io_.stop();
     }
 
-    // Parsing and compiling happen off the event loop; the result is swapped in on it. A reload
-    // still loading at shutdown is waited for and dropped when the App goes.
+    // reload.json (daemon/reload_verdict.hpp), for `tinbaoctl reload`.
+    void write_verdict_file() {
+        std::string error;
+        if (!write_verdict(verdict_file_, verdict_, error) && !verdict_warned_) {
+            verdict_warned_ = true;  // once: the directory stays what it is
+            spdlog::warn(
+                "cannot write the reload verdict ({}): `tinbaoctl reload` cannot tell "
+                "the outcome of a reload",
+                error);
+        }
+    }
+
+    // SIGHUP. The count is written before the load starts, so `tinbaoctl reload` can tell a
+    // verdict given after its signal. A SIGHUP during a reload asks for another one after it:
+    // the file may have changed since the one in flight read it.
     void reload() {
+        ++verdict_.requested;
+        write_verdict_file();
         if (reloader_.busy()) {
-            spdlog::warn("reload already in progress");
+            spdlog::info("SIGHUP during a reload: another follows it");
             return;
         }
+        start_reload();
+    }
+
+    // Parsing and compiling happen off the event loop; the result is swapped in on it. A reload
+    // still loading at shutdown is waited for and dropped when the App goes.
+    void start_reload() {
         sd_notify(0, "RELOADING=1");
         spdlog::info("SIGHUP: reloading {}", config_file_.string());
         auto load = [ctx = provider_context(*processor_.runtime()->config), file = config_file_] {
@@ -223,15 +251,24 @@ class App {
             out.runtime = load_runtime(file, ctx, out.problems);
             return out;
         };
-        reloader_.start(std::move(load), [this](Reloader::Outcome out) { apply(std::move(out)); });
+        const uint64_t generation = verdict_.requested;
+        reloader_.start(std::move(load), [this, generation](Reloader::Outcome out) {
+            apply(std::move(out), generation);
+            if (verdict_.requested > generation) start_reload();
+        });
     }
 
-    void apply(Reloader::Outcome out) {
+    void apply(Reloader::Outcome out, uint64_t generation) {
         sd_notify(0, "READY=1");
         const int64_t now = now_ms();
         backend_.config_loaded(out.runtime != nullptr, now);
         processor_.metrics().inc("tinbao_config_reloads_total",
                                  {{"result", out.runtime ? "ok" : "refused"}});
+        verdict_.generation = generation;
+        verdict_.result = out.runtime ? "ok" : "refused";
+        verdict_.problems = out.runtime ? std::vector<std::string>{} : out.problems;
+        verdict_.at_ms = now;
+        write_verdict_file();
         if (!out.runtime) {
             spdlog::error("reload refused, the running config stays ({} problem(s)):",
                           out.problems.size());
@@ -295,6 +332,9 @@ class App {
     std::unique_ptr<http::Server> public_server_;  // optional: call-backs and /healthz only
     std::unique_ptr<asio::steady_timer> watchdog_;
     std::unique_ptr<asio::steady_timer> status_timer_;
+    ReloadVerdict verdict_;
+    std::filesystem::path verdict_file_;
+    bool verdict_warned_ = false;
     // Last: destroyed first, so a reload in flight ends before what its completion would touch.
     Reloader reloader_;
 };

@@ -30,6 +30,7 @@
 #include "daemon/io/curl_multi.hpp"
 #include "daemon/late_store.hpp"
 #include "daemon/queue/make_queue.hpp"
+#include "daemon/reload_command.hpp"
 #include "daemon/render/phone.hpp"
 #include "daemon/render/sms_text.hpp"
 #include "daemon/runtime_builder.hpp"
@@ -55,6 +56,7 @@ void usage(std::FILE* out) {
         "       tinbaoctl [...] dlq discard ID...\n"
         "       tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
         "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
+        "       tinbaoctl [--config FILE] reload [--pid PID | --pid-file F] [--timeout S]\n"
         "       tinbaoctl COMMAND --help | --version\n"
         "\n"
         "  --config FILE      the daemon's config (default /etc/tinbao/tinbao.yaml)\n"
@@ -77,6 +79,8 @@ void usage(std::FILE* out) {
         "  dlq discard        remove dead letters for good (their records stay)\n"
         "  send-test          one real send through a configured provider, with the\n"
         "                     provider's raw answer (for onboarding a provider account)\n"
+        "  reload             SIGHUP to tinbaod, then its verdict: non-zero with the reasons\n"
+        "                     when the new config is refused (systemd's ExecReload=)\n"
         "\n"
         "Exit: 0 ok; 1 a failure, or nothing matched (an unknown id, a dossier without\n"
         "events); 2 usage (an empty or missing token included).\n",
@@ -114,6 +118,7 @@ const char* command_help(const std::string& command) {
                "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
                "One real send through a configured provider, printing its raw answer. Needs\n"
                "the provider's secrets, as tinbaod does.\n";
+    if (command == "reload") return tinbao::kReloadHelp;
     return nullptr;
 }
 
@@ -626,6 +631,9 @@ int main(int argc, char** argv) {
             usage(stdout);
         return 0;
     }
+    if (!rest.empty() && rest[0] == "reload")
+        return tinbao::reload_command(config,
+                                      std::vector<std::string>(rest.begin() + 1, rest.end()));
     // People get tables; a pipe or a file gets the JSON it always got.
     g_json = json_flag || !::isatty(STDOUT_FILENO);
     if (rest.size() == 2 && rest[0] == "render") return cmd_render(config, rest[1]);

@@ -3,11 +3,14 @@
 
 - /metrics: build info, process figures, the oldest due job, the Zalo token's expiry and the
   OA's quota (through the provider's gauges), the last reload's result;
+- `tinbaoctl reload`: exit 0 when applied; non-zero with the reason when the new config is
+  refused, and tinbao_config_last_reload_successful 0 until a good one;
 - logs under the journal (JOURNAL_STREAM naming the log file, as systemd does): every line
   starts with its priority; JSON lines carry event_id, message_id, dossier, provider, attempt
   and the recipient masked (the whole number appears nowhere); the sent line has the
   provider's message id; a delivery report's line has its event and dossier;
-- sd_notify on a NOTIFY_SOCKET made here: READY=1, STATUS= with the one-line summary.
+- sd_notify on a NOTIFY_SOCKET made here: READY=1, STATUS= with the one-line summary,
+  RELOADING=1 around a reload.
 """
 
 import argparse
@@ -260,6 +263,50 @@ def main():
         with open(log_path) as f:
             text = f.read()
         check("912345678" not in text, "the whole phone number is nowhere in the log")
+
+        # --- reload: applied ---
+        def reload(*extra):
+            return subprocess.run([args.tinbaoctl, "--config", cfg, "reload", "--pid",
+                                   str(daemon.pid), "--timeout", "30", *extra],
+                                  capture_output=True, text=True, timeout=60)
+        r = reload()
+        check(r.returncode == 0 and "reloaded" in r.stdout,
+              "tinbaoctl reload: 0 when applied (%d %s%s)" % (r.returncode, r.stdout, r.stderr))
+        wait_for(lambda: notify.has(lambda m: m == "RELOADING=1"), 10, "RELOADING=1")
+        fams = scrape()
+        check(value(fams, "tinbao_config_reloads_total", result="ok") == 1,
+              "tinbao_config_reloads_total{result=ok} 1")
+
+        # --- reload: refused, with the reason ---
+        with open(cfg, "a") as f:
+            f.write("bogus_setting: 1\n")
+        r = reload()
+        check(r.returncode != 0, "tinbaoctl reload: non-zero when refused (%d)" % r.returncode)
+        check("refused" in r.stderr and "bogus_setting" in r.stderr,
+              "tinbaoctl reload says why: " + r.stderr.strip().replace("\n", " | "))
+        fams = scrape()
+        check(value(fams, "tinbao_config_last_reload_successful") == 0,
+              "tinbao_config_last_reload_successful 0 after a refused reload")
+        check(value(fams, "tinbao_config_reloads_total", result="refused") == 1,
+              "tinbao_config_reloads_total{result=refused} 1")
+        refused = [(p, e) for p, e in entries() if "reload refused" in e.get("msg", "")]
+        check(len(refused) == 1 and refused[0][0] == 3,
+              "the refusal is logged at priority 3 (journalctl -p err shows it)")
+        check(http("GET", base + "/readyz")[0] == 200, "still running on the previous config")
+
+        # --- fixed: applied again ---
+        with open(cfg, "w") as f:
+            f.write(config(tmp, port, zalo))
+        r = reload()
+        check(r.returncode == 0, "tinbaoctl reload: 0 once fixed (%s)" % r.stderr.strip())
+        check(value(scrape(), "tinbao_config_last_reload_successful") == 1,
+              "tinbao_config_last_reload_successful back to 1")
+
+        # --- no tinbaod at that pid: an error, not a hang ---
+        r = subprocess.run([args.tinbaoctl, "--config", cfg, "reload", "--pid", "999999999",
+                            "--timeout", "2"], capture_output=True, text=True, timeout=30)
+        check(r.returncode != 0 and "tinbaoctl reload" in r.stderr,
+              "tinbaoctl reload for a pid that is not tinbaod fails (%d)" % r.returncode)
     except AssertionError as e:
         check(False, str(e))
     return finish(tmp, procs, ["tinbaod.log"])
