@@ -154,6 +154,8 @@ asio::awaitable<std::optional<http::Response>> Backend::callback(std::string nam
         auto updates = std::move(result->updates);
         asio::co_spawn(io_, apply(std::move(updates), name), asio::detached);
     }
+    if (result->resolve)
+        asio::co_spawn(io_, apply_resolved(std::move(result->resolve), name), asio::detached);
     http::Response r;
     r.status = result->status;
     r.content_type = result->content_type;
@@ -262,6 +264,12 @@ asio::awaitable<void> Backend::apply(std::vector<DeliveryUpdate> updates, std::s
                  found.dossier_code.empty() ? "?" : found.dossier_code, u.message_id, provider,
                  u.state, u.reason.empty() ? "" : ": ", u.reason, note);
     }
+}
+
+asio::awaitable<void> Backend::apply_resolved(
+    std::function<asio::awaitable<std::vector<DeliveryUpdate>>()> resolve, std::string provider) {
+    std::vector<DeliveryUpdate> updates = co_await resolve();
+    if (!updates.empty()) co_await apply(std::move(updates), std::move(provider));
 }
 
 asio::awaitable<void> Backend::refresh_gauges() {

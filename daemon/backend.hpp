@@ -60,6 +60,10 @@ class Backend final : public http::ApiBackend {
 
   private:
     boost::asio::awaitable<void> apply(std::vector<DeliveryUpdate> updates, std::string provider);
+    // Runs a call-back's lookup (CallbackResult::resolve), then applies what it found.
+    boost::asio::awaitable<void> apply_resolved(
+        std::function<boost::asio::awaitable<std::vector<DeliveryUpdate>>()> resolve,
+        std::string provider);
     boost::asio::awaitable<void> refresh_gauges();
     static http::Lookup convert(Result<boost::json::value> found);
 

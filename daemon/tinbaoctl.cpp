@@ -503,8 +503,12 @@ int cmd_send_test(const std::string& config, const std::vector<std::string>& arg
     }
     queue->start();
     tinbao::Provider* provider = nullptr;
-    for (auto& slot : rt->providers)
-        if (slot->provider->name() == name) provider = slot->provider.get();
+    const tinbao::ProviderSlot* slot = nullptr;
+    for (auto& s : rt->providers)
+        if (s->provider->name() == name) {
+            provider = s->provider.get();
+            slot = s.get();
+        }
     if (!provider) {
         std::fprintf(stderr, "tinbaoctl send-test: no enabled provider named %s\n", name.c_str());
         return 1;
@@ -550,6 +554,13 @@ int cmd_send_test(const std::string& config, const std::vector<std::string>& arg
             all += v;
         }
         msg.provider_params.unicode = !tinbao::sms::is_gsm7(all);
+    } else if (msg.channel == tinbao::Channel::sms) {
+        // The text as this provider sends it (its own rewriting, its forbidden characters).
+        auto adapted = tinbao::for_provider(*slot, msg);
+        if (!adapted.reason.empty())
+            std::fprintf(stderr, "tinbaoctl send-test: warning: %s (%s); sending it anyway\n",
+                         adapted.detail.c_str(), adapted.reason.c_str());
+        msg = std::move(adapted.message);
     }
     tinbao::SendResult result;
     bool done = false;

@@ -22,6 +22,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -164,6 +165,10 @@ struct CallbackResult {
     std::string content_type = "application/json";
     std::string body = "{}";
     std::vector<DeliveryUpdate> updates;    // applied by the daemon after answering
+    // Updates the adapter can only complete after I/O (a report that names the provider's id,
+    // looked up in the state store): the daemon runs this after answering and applies what it
+    // returns, as `updates`. Empty: nothing to look up.
+    std::function<boost::asio::awaitable<std::vector<DeliveryUpdate>>()> resolve;
 };
 
 // What a factory may use to build a provider. Nothing here does I/O when the factory runs.
@@ -219,7 +224,14 @@ public:
     // Health for /readyz and metrics (e.g. Zalo token refresh failing). Empty: healthy.
     virtual std::string problem() const { return {}; }
 
-private:
+    // SMS: the text as this provider's gateway will carry it, when the adapter itself rewrites
+    // it (Viettel's API refuses '&', which becomes "va"). The pipeline applies it before the
+    // provider's forbidden_characters, the registered_templates check and the segment count,
+    // sends the result, records it as the body, and the preview shows it. Pure, no I/O, any
+    // thread. Default: the text unchanged.
+    virtual std::string sms_text(std::string_view text) const { return std::string(text); }
+
+  private:
     ProviderSettings settings_;
 };
 

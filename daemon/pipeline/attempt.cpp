@@ -298,7 +298,8 @@ asio::awaitable<std::optional<SendResult>> Attempt::send(Choice& c) {
         co_return std::nullopt;
     }
     auto& text = *c.text;
-    if (text.message.text != w_.msg.outbound.text) {
+    if (text.message.channel == Channel::sms) {
+        // The text as this provider sends it (each provider of a failover may rewrite it).
         rec_.body = text.message.text;
         rec_.segments = text.message.segments;
         rec_.encoding = text.message.unicode ? "ucs2" : "gsm7";

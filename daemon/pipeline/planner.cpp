@@ -115,6 +115,30 @@ ProviderParams plan_params(const Runtime& rt, const ProviderSlot& slot, const Ev
     return p;
 }
 
+// Each SMS provider's view of the message: the text it would send when it differs (its own
+// rewriting, its forbidden characters), and why it would pass the message over.
+json::array provider_previews(const Runtime& rt, const OutboundMessage& msg,
+                              const ProviderParamsMap& params) {
+    json::array out;
+    for (auto& slot : rt.for_channel(Channel::sms)) {
+        auto text = for_provider(*slot, msg, params);
+        json::object p;
+        p["provider"] = slot->provider->name();
+        if (text.message.text != msg.text) {
+            auto enc = text.message.unicode ? sms::Encoding::ucs2 : sms::Encoding::gsm7;
+            auto count = sms::count(text.message.text, enc);
+            p["text"] = text.message.text;
+            p["encoding"] = sms::to_string(enc);
+            p["characters"] = count.characters;
+            p["segments"] = count.segments;
+        }
+        if (!text.reason.empty())
+            p["error"] = json::object{{"reason", text.reason}, {"detail", text.detail}};
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string fill_wording(std::string_view wording, const std::vector<std::string>& values) {
@@ -309,6 +333,7 @@ json::value preview(const Runtime& rt, const Event& ev) {
                     o["ucs2_because"] = json::object{{"character", count.first_non_gsm},
                                                      {"index", count.first_non_gsm_index}};
                 }
+                o["providers"] = provider_previews(rt, m.outbound, m.provider_params);
             }
         } else if (c == Channel::email) {
             o["subject"] = m.outbound.subject;

@@ -53,15 +53,19 @@ ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg,
         }
     }
     if (msg.channel != Channel::sms) return out;
-    if (!s.forbidden_characters.empty()) {
-        const std::string before = out.message.text;
-        out.message.text =
-            sms::replace_forbidden(before, s.forbidden_characters, s.forbidden_replacement);
-        if (out.message.text != before)
-            out.message.segments =
-                sms::count(out.message.text,
-                           out.message.unicode ? sms::Encoding::ucs2 : sms::Encoding::gsm7)
-                    .segments;
+    // The adapter's own rewriting, then the provider's forbidden characters.
+    const std::string before = out.message.text;
+    out.message.text = slot.provider->sms_text(before);
+    if (!s.forbidden_characters.empty())
+        out.message.text = sms::replace_forbidden(out.message.text, s.forbidden_characters,
+                                                  s.forbidden_replacement);
+    if (out.message.text != before) {
+        // A replacement outside GSM-7 turns a GSM-7 message into UCS-2.
+        if (!out.message.unicode && !sms::is_gsm7(out.message.text)) out.message.unicode = true;
+        out.message.segments =
+            sms::count(out.message.text,
+                       out.message.unicode ? sms::Encoding::ucs2 : sms::Encoding::gsm7)
+                .segments;
     }
     if (!slot.registered.empty() && !slot.registered.matches(out.message.text)) {
         out.reason = reason::kTemplateNotRegistered;

@@ -45,7 +45,8 @@ struct ProviderSlot {
     std::vector<std::shared_ptr<boost::asio::steady_timer>> probe_waiters;
 };
 
-// The SMS as this provider will send it: forbidden characters replaced, segments recounted.
+// The SMS as this provider will send it: the adapter's own rewriting (Provider::sms_text), then
+// the provider's forbidden characters replaced, the encoding and segments recounted.
 // `reason` is set (template_not_registered) when it matches none of the registered wording.
 // A template-based provider gets its form from `params` (the text is the one they produce, when
 // known); without one, or with one that says why not, the provider cannot send the message.

@@ -58,6 +58,12 @@ class FakeProvider : public Provider {
         p->timer.cancel();
     }
     std::size_t held() const { return held_.size(); }
+    // The adapter's own rewriting of SMS text (Provider::sms_text), when a test sets one.
+    std::string sms_text(std::string_view text) const override {
+        return rewrite ? rewrite(text) : std::string(text);
+    }
+
+    std::function<std::string(std::string_view)> rewrite;
 
     std::deque<SendResult> script;
     int hold = 0;  // the next `hold` requests wait for answer()

@@ -6,6 +6,7 @@
 
 #include <sstream>
 
+#include "daemon/pipeline/planner.hpp"
 #include "providers/reasons.hpp"
 #include "tests/unit/pipeline/pipeline_fixture.hpp"
 
@@ -416,6 +417,81 @@ TEST_F(PipelineTest, AReplayStartsAgainFromTheFirstProvider) {
     EXPECT_EQ(run_jobs(), 1);
     EXPECT_EQ(a.requests.size(), 2u);
     EXPECT_EQ(records_of("ev-1")[0].state, state::kSent);
+}
+
+}  // namespace
+}  // namespace tinbao::testing
+
+namespace tinbao::testing {
+namespace {
+
+std::string replace_ampersand(std::string_view text, std::string_view with) {
+    std::string out;
+    for (char ch : text) {
+        if (ch == '&')
+            out += with;
+        else
+            out += ch;
+    }
+    return out;
+}
+
+TEST_F(PipelineTest, AnAdaptersOwnRewritingIsWhatItSendsAndWhatTheRecordSays) {
+    auto& a = add_provider("sms-a", Channel::sms);
+    a.rewrite = [](std::string_view t) { return replace_ampersand(t, "va"); };
+    ASSERT_TRUE(post(event_json("ev-1", "D&1")));
+    ASSERT_EQ(a.requests.size(), 1u);
+    EXPECT_NE(a.requests[0].text.find("Ho so Dva1 cua"), std::string::npos) << a.requests[0].text;
+    EXPECT_FALSE(a.requests[0].unicode);
+    auto recs = records_of("ev-1");
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_EQ(recs[0].body, a.requests[0].text);
+    EXPECT_EQ(recs[0].encoding, "gsm7");
+}
+
+TEST_F(PipelineTest, ARewritingOutsideGsm7SendsUcs2AndTheNextProviderGetsTheOriginal) {
+    auto& a = add_provider("sms-a", Channel::sms);
+    auto& b = add_provider("sms-b", Channel::sms);
+    a.rewrite = [](std::string_view t) { return replace_ampersand(t, "và/hoặc"); };
+    a.script = {permanent(std::string(reason::kAuthFailed))};
+    ASSERT_TRUE(post(event_json("ev-1", "D&1")));
+    ASSERT_EQ(a.requests.size(), 1u);
+    EXPECT_NE(a.requests[0].text.find("Ho so Dvà/hoặc1 cua"), std::string::npos);
+    EXPECT_TRUE(a.requests[0].unicode);
+    run_jobs();
+    ASSERT_EQ(b.requests.size(), 1u);
+    EXPECT_NE(b.requests[0].text.find("Ho so D&1 cua"), std::string::npos);
+    EXPECT_FALSE(b.requests[0].unicode);
+    auto recs = records_of("ev-1");
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_EQ(recs[0].provider, "sms-b");
+    EXPECT_EQ(recs[0].body, b.requests[0].text);  // not sms-a's rewriting
+    EXPECT_EQ(recs[0].encoding, "gsm7");
+}
+
+TEST_F(PipelineTest, ThePreviewShowsEachSmsProvidersOwnText) {
+    auto& a = add_provider("sms-a", Channel::sms);
+    a.rewrite = [](std::string_view t) { return replace_ampersand(t, "va"); };
+    auto& b = add_provider("sms-b", Channel::sms);
+    (void)b;
+    auto json = event_json("ev-1", "D&1");
+    auto parsed = parse_event(json, [&](std::string_view s) { return cfg_.canonical_status(s); });
+    ASSERT_TRUE(parsed.event);
+    auto v = preview(*processor().runtime(), *parsed.event);
+    auto& sms = v.at("messages").at(0).as_object();
+    ASSERT_EQ(sms.at("channel").as_string(), "sms");
+    std::string text(sms.at("text").as_string());
+    EXPECT_NE(text.find("D&1"), std::string::npos);
+    auto& providers = sms.at("providers").as_array();
+    ASSERT_EQ(providers.size(), 2u);
+    auto& pa = providers[0].as_object();
+    EXPECT_EQ(pa.at("provider").as_string(), "sms-a");
+    EXPECT_EQ(std::string(pa.at("text").as_string()), replace_ampersand(text, "va"));
+    EXPECT_EQ(pa.at("encoding").as_string(), "gsm7");
+    EXPECT_EQ(pa.at("characters").to_number<int64_t>(), static_cast<int64_t>(text.size() + 1));
+    auto& pb = providers[1].as_object();
+    EXPECT_EQ(pb.at("provider").as_string(), "sms-b");
+    EXPECT_FALSE(pb.contains("text"));  // sends the message's text unchanged
 }
 
 }  // namespace
