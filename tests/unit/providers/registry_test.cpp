@@ -42,6 +42,10 @@ const std::vector<Shipped>& shipped() {
          "url: http://127.0.0.1:9/api\napi_user: u\napi_pass: p\nusername: n\nagent_id: 1\n"
          "label_id: 2\ncontract_type_id: 1\ncontract_id: 3\n"
          "templates: { received: { id: 3100 } }\n"},
+        {"viettel",
+         {Channel::sms},
+         Channel::zalo,
+         "url: http://127.0.0.1:9/bulkapi\nuser: u\npassword: p\ncp_code: c\nservice_id: B\n"},
     };
     return list;
 }
