@@ -28,6 +28,12 @@ class LateStore final : public StateStore {
         bool stored = co_await store_->put(std::move(key), std::move(value));
         co_return stored;
     }
+    boost::asio::awaitable<bool> put_for(std::string key, std::string value,
+                                         std::chrono::milliseconds ttl) override {
+        if (!store_) co_return false;
+        bool stored = co_await store_->put_for(std::move(key), std::move(value), ttl);
+        co_return stored;
+    }
     boost::asio::awaitable<bool> try_lock(std::string key, std::chrono::milliseconds ttl) override {
         if (!store_) co_return false;
         bool locked = co_await store_->try_lock(std::move(key), ttl);

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace tinbao {
 
@@ -24,6 +25,14 @@ public:
     virtual ~StateStore() = default;
     virtual boost::asio::awaitable<StoreRead> get(std::string key) = 0;
     virtual boost::asio::awaitable<bool> put(std::string key, std::string value) = 0;
+    // put() of a value needed for a while only (a provider's id kept for its delivery report):
+    // a store that can forgets it after `ttl`; one that cannot keeps it like put().
+    virtual boost::asio::awaitable<bool> put_for(std::string key, std::string value,
+                                                 std::chrono::milliseconds ttl) {
+        (void)ttl;
+        bool stored = co_await put(std::move(key), std::move(value));
+        co_return stored;
+    }
     virtual boost::asio::awaitable<bool> try_lock(std::string key,
                                                   std::chrono::milliseconds ttl) = 0;
     virtual boost::asio::awaitable<void> unlock(std::string key) = 0;

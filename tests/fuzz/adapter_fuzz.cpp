@@ -167,7 +167,7 @@ void fuzz_send(Provider& p, FuzzedDataProvider& in, asio::io_context& io, Channe
     }
 }
 
-void fuzz_callback(Provider& p, FuzzedDataProvider& in) {
+void fuzz_callback(Provider& p, FuzzedDataProvider& in, asio::io_context& io) {
     CallbackRequest r;
     r.method = in.ConsumeBool() ? "POST" : "GET";
     r.query.emplace_back("token", "fuzz-token-0123456789");
@@ -185,7 +185,24 @@ void fuzz_callback(Provider& p, FuzzedDataProvider& in) {
 #ifdef TINBAO_FUZZ_SIGNER
     if (sign) tinbao_fuzz_sign(r);
 #endif
-    if (auto answer = p.handle_callback(r)) check(answer->status >= 100 && answer->status <= 599);
+    auto answer = p.handle_callback(r);
+    if (!answer) return;
+    check(answer->status >= 100 && answer->status <= 599);
+    if (answer->resolve) {
+        // The lookup the daemon runs after answering (the provider's id in the state store).
+        bool done = false;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                auto updates = co_await answer->resolve();
+                for (const auto& u : updates) check(!u.message_id.empty() && !u.state.empty());
+                done = true;
+            },
+            asio::detached);
+        io.run();
+        io.restart();
+        check(done);
+    }
 }
 
 }  // namespace
@@ -212,7 +229,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     }
     if (!p) return 0;  // the adapter does not take this channel
     if (callback)
-        fuzz_callback(*p, in);
+        fuzz_callback(*p, in, io);
     else
         fuzz_send(*p, in, io, channel);
     return 0;

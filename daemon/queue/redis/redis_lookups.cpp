@@ -244,6 +244,14 @@ asio::awaitable<bool> RedisQueue::put(std::string k, std::string value) {
     co_return r.ok && !r.reply.is_error();
 }
 
+asio::awaitable<bool> RedisQueue::put_for(std::string k, std::string value,
+                                          std::chrono::milliseconds ttl) {
+    redis::Args cmd{"SET", prefix_ + ":state:" + k, std::move(value), "PX",
+                    std::to_string(std::max<int64_t>(ttl.count(), 1))};
+    auto r = co_await cmd_.command(std::move(cmd));
+    co_return r.ok && !r.reply.is_error();
+}
+
 asio::awaitable<bool> RedisQueue::try_lock(std::string k, std::chrono::milliseconds ttl) {
     redis::Args cmd{"SET", prefix_ + ":lock:" + k,     consumer_, "NX",
                     "PX",  std::to_string(ttl.count())};

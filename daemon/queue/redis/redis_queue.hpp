@@ -71,6 +71,8 @@ class RedisQueue : public Queue, public StateStore {
     // StateStore: p:state:<key>, locks p:lock:<key> (owned by this consumer's token).
     boost::asio::awaitable<StoreRead> get(std::string key) override;
     boost::asio::awaitable<bool> put(std::string key, std::string value) override;
+    boost::asio::awaitable<bool> put_for(std::string key, std::string value,
+                                         std::chrono::milliseconds ttl) override;
     boost::asio::awaitable<bool> try_lock(std::string key, std::chrono::milliseconds ttl) override;
     boost::asio::awaitable<void> unlock(std::string key) override;
 

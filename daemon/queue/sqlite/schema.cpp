@@ -8,7 +8,7 @@ namespace tinbao::queue::sqlite_detail {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Each step takes the schema from version i to i + 1.
 const char* const kMigrations[] = {
@@ -44,6 +44,10 @@ CREATE TABLE invalid (
 CREATE TABLE callbacks (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE locks (key TEXT PRIMARY KEY, owner TEXT NOT NULL, until_ms INTEGER NOT NULL);
+)sql",
+    // 2: state values that expire (StateStore::put_for); NULL: kept.
+    R"sql(
+ALTER TABLE state ADD COLUMN expires_at INTEGER;
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);

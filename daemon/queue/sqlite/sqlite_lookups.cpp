@@ -278,7 +278,9 @@ asio::awaitable<StoreRead> SqliteQueue::get(std::string key) {
     std::function<StoreRead(Db&)> fn = [key = std::move(key)](Db& db) {
         StoreRead out;
         out.ok = true;
-        auto st = db.query("SELECT value FROM state WHERE key = ?", key);
+        auto st = db.query(
+            "SELECT value FROM state WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)", key,
+            now_ms());
         if (st.next()) out.value = st.text(0);
         return out;
     };
@@ -289,6 +291,18 @@ asio::awaitable<StoreRead> SqliteQueue::get(std::string key) {
 asio::awaitable<bool> SqliteQueue::put(std::string key, std::string value) {
     std::function<bool(Db&)> fn = [key = std::move(key), value = std::move(value)](Db& db) {
         db.exec("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", key, value);
+        return true;
+    };
+    bool ok = co_await on_writer<bool>(std::move(fn), false);
+    co_return ok;
+}
+
+asio::awaitable<bool> SqliteQueue::put_for(std::string key, std::string value,
+                                           std::chrono::milliseconds ttl) {
+    std::function<bool(Db&)> fn = [key = std::move(key), value = std::move(value),
+                                   ttl = ttl.count()](Db& db) {
+        db.exec("INSERT OR REPLACE INTO state (key, value, expires_at) VALUES (?, ?, ?)", key,
+                value, now_ms() + ttl);
         return true;
     };
     bool ok = co_await on_writer<bool>(std::move(fn), false);
@@ -325,6 +339,7 @@ asio::awaitable<bool> SqliteQueue::purge(int64_t older_than_ms) {
         db.exec("DELETE FROM messages WHERE expires_at <= ?", now);
         db.exec("DELETE FROM callbacks WHERE expires_at <= ?", now);
         db.exec("DELETE FROM locks WHERE until_ms <= ?", now);
+        db.exec("DELETE FROM state WHERE expires_at IS NOT NULL AND expires_at <= ?", now);
         db.exec("DELETE FROM entries WHERE acked = 1 AND created_at < ?", now - ttl);
         if (older_than_ms > 0) {
             auto cutoff = now - older_than_ms;

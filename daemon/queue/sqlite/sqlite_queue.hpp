@@ -90,6 +90,8 @@ class SqliteQueue : public Queue, public StateStore {
     // StateStore: table `state`; locks in `locks`, held by this consumer until `ttl`.
     boost::asio::awaitable<StoreRead> get(std::string key) override;
     boost::asio::awaitable<bool> put(std::string key, std::string value) override;
+    boost::asio::awaitable<bool> put_for(std::string key, std::string value,
+                                         std::chrono::milliseconds ttl) override;
     boost::asio::awaitable<bool> try_lock(std::string key, std::chrono::milliseconds ttl) override;
     boost::asio::awaitable<void> unlock(std::string key) override;
 

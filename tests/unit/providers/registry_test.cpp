@@ -46,6 +46,7 @@ const std::vector<Shipped>& shipped() {
          {Channel::sms},
          Channel::zalo,
          "url: http://127.0.0.1:9/bulkapi\nuser: u\npassword: p\ncp_code: c\nservice_id: B\n"},
+        {"fpt", {Channel::sms}, Channel::email, "client_id: i\nclient_secret: s\nbrandname: B\n"},
     };
     return list;
 }

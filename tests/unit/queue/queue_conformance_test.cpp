@@ -709,6 +709,23 @@ TEST_P(QueueConformance, StateStorePutGetAndLock) {
     EXPECT_EQ(run(io_, store().get("zalo:oa1")).value, R"({"access":"a2"})");  // durable
 }
 
+TEST_P(QueueConformance, StateStoreValuesForAWhileExpire) {
+    ASSERT_TRUE(run(io_, store().put_for("fpt:sms:1", "m1", 1h)));
+    ASSERT_TRUE(run(io_, store().put_for("fpt:sms:2", "m2", 50ms)));
+    EXPECT_EQ(run(io_, store().get("fpt:sms:1")).value, "m1");
+    auto t0 = std::chrono::steady_clock::now();
+    std::optional<std::string> gone = "m2";
+    while (gone && std::chrono::steady_clock::now() - t0 < 3s)
+        gone = run(io_, store().get("fpt:sms:2")).value;
+    EXPECT_FALSE(gone);
+    // A plain put() over an expiring value keeps it.
+    ASSERT_TRUE(run(io_, store().put_for("k", "a", 50ms)));
+    ASSERT_TRUE(run(io_, store().put("k", "b")));
+    restart();
+    EXPECT_EQ(run(io_, store().get("fpt:sms:1")).value, "m1");  // durable
+    EXPECT_EQ(run(io_, store().get("k")).value, "b");
+}
+
 TEST_P(QueueConformance, LookupsHaveTheApiShapes) {
     EXPECT_EQ(lookup(run(io_, q().event_record("ev-none"))).status, Lookup::Status::not_found);
     EXPECT_EQ(lookup(run(io_, q().message_record("m-none"))).status, Lookup::Status::not_found);
