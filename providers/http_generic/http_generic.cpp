@@ -15,6 +15,7 @@
 #include "providers/adapter_kit.hpp"
 #include "providers/adapter_util.hpp"
 #include "providers/reasons.hpp"
+#include "providers/xml.hpp"
 
 namespace tinbao {
 
@@ -30,7 +31,7 @@ using adapter::transport_failure;
 
 constexpr std::size_t kRawResponseMax = 4096;
 
-enum class Escape { json, form, url, text };
+enum class Escape { json, form, url, text, xml };
 
 enum class Field { to, text, message_id, unicode, segments, event_id, dossier_code };
 
@@ -118,6 +119,9 @@ std::string render(const Template& t, const OutboundMessage& m, Escape escape) {
             case Escape::text:
                 out += v;
                 break;
+            case Escape::xml:
+                xml::append_escaped(out, v);
+                break;
         }
     }
     return out;
@@ -131,6 +135,7 @@ struct HttpGenericConfig {
     Escape body_escape = Escape::text;
     std::vector<int> success_status;      // empty: any 2xx
     std::vector<std::string> json_field;  // dotted path, split
+    std::string xml_element;              // local name of the element holding the result
     std::string equals;
     std::string body_contains;
     std::vector<int> permanent_status = {400, 401, 403, 404, 422};
@@ -171,6 +176,12 @@ std::optional<std::string> lookup(const json::value& root, const std::vector<std
     if (v->is_null()) return std::nullopt;
     if (v->is_number()) return json::serialize(*v);
     return std::nullopt;
+}
+
+std::string trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return std::string(s);
 }
 
 bool contains(const std::vector<int>& list, int v) {
@@ -227,6 +238,19 @@ class HttpGenericProvider final : public Provider {
             return retryable(reason::kProviderError, http);
         }
 
+        if (!config_.xml_element.empty()) {
+            auto value = xml::element_text(response.body, config_.xml_element);
+            std::string trimmed = value ? trim(*value) : std::string();
+            std::string shown = value ? clean(trimmed, 64) : "(absent)";
+            if (!value || trimmed != config_.equals) {
+                std::string detail = http + ": element " + config_.xml_element + " = " + shown;
+                if (value &&
+                    std::find(config_.permanent_values.begin(), config_.permanent_values.end(),
+                              trimmed) != config_.permanent_values.end())
+                    return permanent(reason::kRejectedContent, detail);
+                return retryable(reason::kProviderError, detail);
+            }
+        }
         std::optional<json::value> reply;
         if (!config_.json_field.empty() || !config_.message_id_field.empty()) {
             boost::system::error_code ec;
@@ -333,15 +357,18 @@ class HttpGenericFactory final : public adapter::FactoryKit<HttpGenericConfig> {
                                                                                      : "text";
         if (auto v = cfg.string("content_type")) {
             content_type = *v;
-            if (content_type != "json" && content_type != "form" && content_type != "text")
-                cfg.error("content_type", "must be json, form or text");
+            if (content_type != "json" && content_type != "form" && content_type != "text" &&
+                content_type != "xml")
+                cfg.error("content_type", "must be json, form, text or xml");
         }
         c.body_escape = content_type == "json"   ? Escape::json
                         : content_type == "form" ? Escape::form
+                        : content_type == "xml"  ? Escape::xml
                                                  : Escape::text;
         if (!has_content_type && c.method != "GET") {
             const char* header = content_type == "json"   ? "application/json; charset=utf-8"
                                  : content_type == "form" ? "application/x-www-form-urlencoded"
+                                 : content_type == "xml"  ? "text/xml; charset=utf-8"
                                                           : "text/plain; charset=utf-8";
             c.headers.emplace_back("Content-Type", header);
         }
@@ -350,18 +377,28 @@ class HttpGenericFactory final : public adapter::FactoryKit<HttpGenericConfig> {
             ConfigView success = cfg.child("success");
             if (auto v = status_list(success, "status")) c.success_status = *v;
             if (auto v = success.string("json_field")) c.json_field = split_path(*v);
+            if (auto v = success.string("xml_element")) {
+                c.xml_element = *v;
+                if (c.xml_element.empty() ||
+                    c.xml_element.find_first_of("<>/ \t\r\n&\"'=") != std::string::npos)
+                    success.error("xml_element", "must be an element name such as \"result\"");
+                if (!c.json_field.empty())
+                    success.error("xml_element", "json_field and xml_element exclude each other");
+            }
             if (auto v = success.string("equals")) c.equals = *v;
             if (auto v = success.string("body_contains")) c.body_contains = *v;
-            if (!c.json_field.empty() && !success.has("equals"))
-                success.error("equals", "required with json_field");
-            if (c.json_field.empty() && success.has("equals"))
-                success.error("json_field", "required with equals");
+            const bool tested = !c.json_field.empty() || !c.xml_element.empty();
+            if (tested && !success.has("equals"))
+                success.error("equals", "required with json_field or xml_element");
+            if (!tested && success.has("equals"))
+                success.error("json_field", "json_field or xml_element is required with equals");
             success.finish();
         }
         if (auto v = status_list(cfg, "permanent_status")) c.permanent_status = *v;
         if (auto v = cfg.string_list("permanent_values")) {
             c.permanent_values = *v;
-            if (c.json_field.empty()) cfg.error("permanent_values", "needs success.json_field");
+            if (c.json_field.empty() && c.xml_element.empty())
+                cfg.error("permanent_values", "needs success.json_field or success.xml_element");
         }
         if (auto v = cfg.string("message_id_field")) c.message_id_field = split_path(*v);
         return c;

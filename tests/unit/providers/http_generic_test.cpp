@@ -221,6 +221,101 @@ TEST_F(HttpGenericSpeedSms, GetPutsPercentEncodedValuesInTheUrl) {
               "/api/send?to=84912345678&msg=H%E1%BB%93%20s%C6%A1%20%26%20x%3Dy&id=msg-0007");
 }
 
+// A SOAP gateway without an adapter of its own, reached by configuration: the Viettel fake.
+class HttpGenericSoap : public HttpGenericTest {
+  protected:
+    void SetUp() override {
+        fake_.emplace(std::vector<std::string>{
+            "python3", std::string(TINBAO_SOURCE_DIR) + "/tests/fakes/fake_viettel.py"});
+        std::string line = fake_->read_line(std::chrono::seconds(15));
+        ASSERT_TRUE(line.starts_with("PORT ")) << line;
+        base_ = "http://127.0.0.1:" + line.substr(5);
+    }
+    std::string yaml(const std::string& user = "smsbrand_test", const std::string& extra = "") {
+        return "url: " + base_ + "/bulkapi\n" +
+               "content_type: xml\nheaders: { SOAPAction: '\"\"' }\n" +
+               "body: '<?xml version=\"1.0\" encoding=\"UTF-8\"?><s:Envelope "
+               "xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><w:wsCpMt "
+               "xmlns:w=\"http://impl.bulkSms.ws/\"><User>" +
+               user +
+               "</User><Password>test-password</Password><CPCode>TESTCP</CPCode>"
+               "<RequestID>1</RequestID><UserID>{{ to }}</UserID><ReceiverID>{{ to }}</ReceiverID>"
+               "<ServiceID>TINBAO</ServiceID><CommandCode>bulksms</CommandCode>"
+               "<Content>{{ text }}</Content><ContentType>{{ unicode }}</ContentType>"
+               "</w:wsCpMt></s:Body></s:Envelope>'\n" +
+               "success: { xml_element: result, equals: '1' }\n" + extra;
+    }
+    json::array requests() {
+        HttpRequest r;
+        r.method = "GET";
+        r.url = base_ + "/_requests";
+        return json::parse(run_until_done(ioc_, http_.perform(r)).body).as_array();
+    }
+    std::optional<ChildProcess> fake_;
+    std::string base_;
+};
+
+TEST_F(HttpGenericSoap, XmlBodyIsEscapedAndTheSuccessRuleReadsAnElement) {
+    auto p = make(yaml());
+    ASSERT_TRUE(p);
+    const std::string text = "Hồ sơ <A&B> \"đã\" 'có' kết quả";
+    SendResult r = send(*p, sms(text));
+    ASSERT_TRUE(r.ok) << r.reason << " " << r.detail << " " << r.raw_response;
+    json::array reqs = requests();
+    ASSERT_EQ(reqs.size(), 1u);
+    EXPECT_EQ(reqs[0].at("content_type"), "text/xml; charset=utf-8");
+    EXPECT_EQ(reqs[0].at("soap_action"), "\"\"");
+    // The fake's XML parser reads back every value as it was.
+    const auto& f = reqs[0].at("fields");
+    EXPECT_EQ(std::string(f.at("Content").as_string()), text);
+    EXPECT_EQ(f.at("ReceiverID"), "84912345678");
+    EXPECT_EQ(f.at("ContentType"), "1");
+    std::string raw(reqs[0].at("raw").as_string());
+    EXPECT_NE(raw.find("<Content>Hồ sơ &lt;A&amp;B&gt; &quot;đã&quot; &apos;có&apos; kết quả"
+                       "</Content>"),
+              std::string::npos)
+        << raw;
+}
+
+TEST_F(HttpGenericSoap, AnotherResultFailsTheRuleAndPermanentValuesApply) {
+    auto p = make(yaml("wrong-user"));
+    ASSERT_TRUE(p);
+    SendResult r = send(*p, sms("t"));
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.failure, FailureClass::retryable);
+    EXPECT_EQ(r.reason, reason::kProviderError);
+    EXPECT_NE(r.detail.find("element result = 0"), std::string::npos) << r.detail;
+    auto strict = make(yaml("wrong-user", "permanent_values: ['0']\n"));
+    ASSERT_TRUE(strict);
+    SendResult s = send(*strict, sms("t"));
+    EXPECT_EQ(s.failure, FailureClass::permanent);
+    EXPECT_EQ(s.reason, reason::kRejectedContent);
+}
+
+TEST(HttpGenericFactory, ChecksItsXmlKeys) {
+    asio::io_context ioc;
+    ProviderContext ctx;
+    ctx.executor = ioc.get_executor();
+    YamlView bad(R"(url: http://gw.example.vn/send
+body: '<a>{{ text }}</a>'
+content_type: xml
+success: { xml_element: "a b", json_field: code, equals: "1" }
+)");
+    EXPECT_EQ(make_http_generic_factory()->create(http_settings(), bad.view, ctx), nullptr);
+    std::string all = bad.all();
+    for (const char* what : {"must be an element name", "exclude each other"})
+        EXPECT_NE(all.find(what), std::string::npos) << what << "\n" << all;
+    YamlView missing(R"(url: http://gw.example.vn/send
+body: '<a>{{ text }}</a>'
+content_type: xml
+success: { xml_element: result }
+)");
+    EXPECT_EQ(make_http_generic_factory()->create(http_settings(), missing.view, ctx), nullptr);
+    EXPECT_NE(missing.all().find("equals: required with json_field or xml_element"),
+              std::string::npos)
+        << missing.all();
+}
+
 TEST(HttpGenericFactory, ChecksItsKeys) {
     asio::io_context ioc;
     ProviderContext ctx;
@@ -228,7 +323,7 @@ TEST(HttpGenericFactory, ChecksItsKeys) {
     YamlView bad(R"(url: http://gw.example.vn/send
 method: DELETE
 body: '{"to": "{{ phone }}"}'
-content_type: xml
+content_type: yaml
 success: { equals: "00", status: [200, 999] }
 permanent_status: [abc]
 )");
