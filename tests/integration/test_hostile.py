@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The hostile inputs of issue #12 against a real tinbaod, one check per row of its table.
+"""Hostile inputs against a real tinbaod, one check per row of the table in docs/security.md.
 
 Each probe is black-box: HTTP on loopback, the provider fakes of tests/fakes, the daemon's log
-and state folder, tinbaoctl's command line. Every row fails on commit 9a7ac44 (the daemon the table was found on) and
-passes now; the table in docs/security.md ("Hostile inputs, before and after") says how each one
+and state folder, tinbaoctl's command line. Every row fails on commit 9a7ac44 (the daemon the
+table was found on) and passes now; the table in docs/security.md ("Hostile inputs, before and after") says how each one
 failed there and the commands that showed it.
 
 Phase 1 runs a config that both daemons load (SQLite queue, eSMS, Zalo and SMTP fakes). Phase 2
