@@ -25,26 +25,10 @@ constexpr const char* kVietnamese =
     "Hồ sơ 000.00.01.H62-250101-0001 của ông/bà đã có kết quả. Mời nhận tại Bộ phận Một cửa.";
 
 OutboundMessage sms(std::string id, std::string text = kVietnamese, bool unicode = true) {
-    OutboundMessage m;
-    m.id = std::move(id);
-    m.event_id = "evt-1";
-    m.dossier_code = "000.00.01.H62-250101-0001";
-    m.channel = Channel::sms;
-    m.to = "84912345678";
-    m.text = std::move(text);
-    m.unicode = unicode;
-    m.segments = 2;
-    return m;
+    return test::sms_message(std::move(id), std::move(text), unicode);
 }
 
-ProviderSettings esms_settings() {
-    ProviderSettings s;
-    s.name = "esms";
-    s.type = "esms";
-    s.channel = Channel::sms;
-    s.timeout = std::chrono::seconds(5);
-    return s;
-}
+ProviderSettings esms_settings() { return test::provider_settings("esms", "esms", Channel::sms); }
 
 class EsmsTest : public ::testing::Test {
   protected:

@@ -32,26 +32,10 @@ constexpr const char* kVietnamese =
 constexpr const char* kToken = "fpt-callback-token-0123456789";
 
 OutboundMessage sms(std::string id, std::string text = kVietnamese) {
-    OutboundMessage m;
-    m.id = std::move(id);
-    m.event_id = "evt-1";
-    m.dossier_code = "000.00.01.H62-250101-0001";
-    m.channel = Channel::sms;
-    m.to = "84912345678";
-    m.text = std::move(text);
-    m.unicode = true;
-    m.segments = 2;
-    return m;
+    return test::sms_message(std::move(id), std::move(text));
 }
 
-ProviderSettings fpt_settings() {
-    ProviderSettings s;
-    s.name = "fpt";
-    s.type = "fpt";
-    s.channel = Channel::sms;
-    s.timeout = std::chrono::seconds(5);
-    return s;
-}
+ProviderSettings fpt_settings() { return test::provider_settings("fpt", "fpt", Channel::sms); }
 
 HttpResponse answer(int status, std::string body) {
     HttpResponse r;

@@ -37,14 +37,7 @@ OutboundMessage sms(std::string text, int segments = 1) {
     return m;
 }
 
-ProviderSettings http_settings() {
-    ProviderSettings s;
-    s.name = "gw";
-    s.type = "http";
-    s.channel = Channel::sms;
-    s.timeout = std::chrono::seconds(5);
-    return s;
-}
+ProviderSettings http_settings() { return test::provider_settings("gw", "http", Channel::sms); }
 
 class HttpGenericTest : public ::testing::Test {
   protected:

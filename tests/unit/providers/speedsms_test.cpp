@@ -32,14 +32,7 @@ OutboundMessage sms(std::string id, std::string to = "84912345678") {
     return m;
 }
 
-ProviderSettings speedsms_settings() {
-    ProviderSettings s;
-    s.name = "speedsms";
-    s.type = "speedsms";
-    s.channel = Channel::sms;
-    s.timeout = std::chrono::seconds(5);
-    return s;
-}
+ProviderSettings speedsms_settings() { return test::provider_settings("speedsms", "speedsms", Channel::sms); }
 
 class SpeedSmsTest : public ::testing::Test {
   protected:

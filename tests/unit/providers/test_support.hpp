@@ -23,10 +23,37 @@
 #include <vector>
 
 #include "providers/config_view.hpp"
+#include "providers/provider.hpp"
 
 extern char** environ;
 
 namespace tinbao::test {
+
+// The common keys of a provider under test, as the config loader would give them.
+inline ProviderSettings provider_settings(std::string name, std::string type, Channel channel,
+                                          std::chrono::milliseconds timeout =
+                                              std::chrono::seconds(5)) {
+    ProviderSettings s;
+    s.name = std::move(name);
+    s.type = std::move(type);
+    s.channel = channel;
+    s.timeout = timeout;
+    return s;
+}
+
+// An SMS as the planner hands it to an adapter: to 84912345678, two segments.
+inline OutboundMessage sms_message(std::string id, std::string text, bool unicode = true) {
+    OutboundMessage m;
+    m.id = std::move(id);
+    m.event_id = "evt-1";
+    m.dossier_code = "000.00.01.H62-250101-0001";
+    m.channel = Channel::sms;
+    m.to = "84912345678";
+    m.text = std::move(text);
+    m.unicode = unicode;
+    m.segments = 2;
+    return m;
+}
 
 // Runs the loop until the awaitable finishes (other work, such as idle connections, may stay).
 template <typename T>

@@ -26,26 +26,10 @@ constexpr const char* kVietnamese =
     "Hồ sơ 000.00.01.H62-250101-0001 <đã có> kết quả \"A\" 'B'. Mời nhận tại Bộ phận Một cửa.";
 
 OutboundMessage sms(std::string id, std::string text = kVietnamese, bool unicode = true) {
-    OutboundMessage m;
-    m.id = std::move(id);
-    m.event_id = "evt-1";
-    m.dossier_code = "000.00.01.H62-250101-0001";
-    m.channel = Channel::sms;
-    m.to = "84912345678";
-    m.text = std::move(text);
-    m.unicode = unicode;
-    m.segments = 2;
-    return m;
+    return test::sms_message(std::move(id), std::move(text), unicode);
 }
 
-ProviderSettings viettel_settings() {
-    ProviderSettings s;
-    s.name = "viettel";
-    s.type = "viettel";
-    s.channel = Channel::sms;
-    s.timeout = std::chrono::seconds(5);
-    return s;
-}
+ProviderSettings viettel_settings() { return test::provider_settings("viettel", "viettel", Channel::sms); }
 
 std::string soap_result(const std::string& message, int result) {
     return R"(<?xml version="1.0" ?><S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/">)"

@@ -21,14 +21,7 @@ using tinbao::test::YamlView;
 
 namespace {
 
-ProviderSettings vnpt_settings() {
-    ProviderSettings s;
-    s.name = "vnpt";
-    s.type = "vnpt";
-    s.channel = Channel::sms;
-    s.timeout = std::chrono::seconds(5);
-    return s;
-}
+ProviderSettings vnpt_settings() { return test::provider_settings("vnpt", "vnpt", Channel::sms); }
 
 const std::string kKeys =
     "api_user: the-user\napi_pass: the-pass\nusername: ubnd\nagent_id: 191\nlabel_id: 12911\n"

@@ -57,14 +57,7 @@ OutboundMessage zalo(std::string id) {
     return m;
 }
 
-ProviderSettings zalo_settings() {
-    ProviderSettings s;
-    s.name = "zalo";
-    s.type = "zalo_zns";
-    s.channel = Channel::zalo;
-    s.timeout = std::chrono::seconds(5);
-    return s;
-}
+ProviderSettings zalo_settings() { return test::provider_settings("zalo", "zalo_zns", Channel::zalo); }
 
 // A store whose writes can be made to fail, to see what the adapter does without durability.
 class FlakyStore final : public StateStore {
