@@ -78,7 +78,9 @@ OutboundMessage mail(std::string id, std::string to = "tuyet.nguyen@example.vn")
 
 OutboundMessage mail_to_send() { return mail("msg-1"); }
 
-ProviderSettings smtp_settings() { return test::provider_settings("mail", "smtp", Channel::email, std::chrono::seconds(10)); }
+ProviderSettings smtp_settings() {
+    return test::provider_settings("mail", "smtp", Channel::email, std::chrono::seconds(10));
+}
 
 // --- the MIME builder ---
 

@@ -32,7 +32,9 @@ OutboundMessage sms(std::string id, std::string to = "84912345678") {
     return m;
 }
 
-ProviderSettings speedsms_settings() { return test::provider_settings("speedsms", "speedsms", Channel::sms); }
+ProviderSettings speedsms_settings() {
+    return test::provider_settings("speedsms", "speedsms", Channel::sms);
+}
 
 class SpeedSmsTest : public ::testing::Test {
   protected:

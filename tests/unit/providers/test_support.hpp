@@ -30,9 +30,9 @@ extern char** environ;
 namespace tinbao::test {
 
 // The common keys of a provider under test, as the config loader would give them.
-inline ProviderSettings provider_settings(std::string name, std::string type, Channel channel,
-                                          std::chrono::milliseconds timeout =
-                                              std::chrono::seconds(5)) {
+inline ProviderSettings provider_settings(
+    std::string name, std::string type, Channel channel,
+    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     ProviderSettings s;
     s.name = std::move(name);
     s.type = std::move(type);

@@ -29,7 +29,9 @@ OutboundMessage sms(std::string id, std::string text = kVietnamese, bool unicode
     return test::sms_message(std::move(id), std::move(text), unicode);
 }
 
-ProviderSettings viettel_settings() { return test::provider_settings("viettel", "viettel", Channel::sms); }
+ProviderSettings viettel_settings() {
+    return test::provider_settings("viettel", "viettel", Channel::sms);
+}
 
 std::string soap_result(const std::string& message, int result) {
     return R"(<?xml version="1.0" ?><S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/">)"

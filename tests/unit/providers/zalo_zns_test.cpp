@@ -57,7 +57,9 @@ OutboundMessage zalo(std::string id) {
     return m;
 }
 
-ProviderSettings zalo_settings() { return test::provider_settings("zalo", "zalo_zns", Channel::zalo); }
+ProviderSettings zalo_settings() {
+    return test::provider_settings("zalo", "zalo_zns", Channel::zalo);
+}
 
 // A store whose writes can be made to fail, to see what the adapter does without durability.
 class FlakyStore final : public StateStore {
