@@ -22,6 +22,9 @@ PACKAGES=(
   # the Debian package (scripts/build-deb.sh) and its man pages; promtool for the alert rules
   debhelper lintian go-md2man man-db prometheus
 )
+# docs/openapi.yaml's validator (tests/openapi, npm): Node.js 18 or later with npm; a machine
+# that has them already (another build of Node.js) keeps its own.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 if [[ $(id -u) -ne 0 ]]; then
   if command -v sudo >/dev/null 2>&1; then exec sudo "$0" "$@"; fi
@@ -35,9 +38,16 @@ for p in "${PACKAGES[@]}"; do
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps.sh: all ${#PACKAGES[@]} packages already installed"
-  exit 0
+else
+  echo "install-deps.sh: installing ${#missing[@]} package(s): ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps.sh: installing ${#missing[@]} package(s): ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# npm packages, exactly as each folder's package-lock.json pins them.
+root=$(cd "$(dirname "$0")/.." && pwd)
+for dir in tests/openapi; do
+  (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "install-deps.sh: npm packages of $dir installed"
+done
