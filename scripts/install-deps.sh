@@ -21,6 +21,8 @@ PACKAGES=(
   redis-server redis-tools curl python3 python3-aiosmtpd
   # the Debian package (scripts/build-deb.sh) and its man pages; promtool for the alert rules
   debhelper lintian go-md2man man-db prometheus
+  # the client examples of docs/clients/, run by tests/integration/test_clients.py
+  php-cli openjdk-17-jdk-headless mono-mcs
 )
 # docs/openapi.yaml's validator (tests/openapi, npm): Node.js 18 or later with npm; a machine
 # that has them already (another build of Node.js) keeps its own.
