@@ -24,8 +24,9 @@ PACKAGES=(
   # the client examples of docs/clients/, run by tests/integration/test_clients.py
   php-cli openjdk-17-jdk-headless mono-mcs
 )
-# docs/openapi.yaml's validator (tests/openapi, npm): Node.js 18 or later with npm; a machine
-# that has them already (another build of Node.js) keeps its own.
+# docs/openapi.yaml's validator (tests/openapi, npm) and the fake SMSC of the SMPP tests
+# (tests/fakes/smsc, npm): Node.js 18 or later with npm; a machine that has them already
+# (another build of Node.js) keeps its own.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -49,7 +50,7 @@ fi
 
 # npm packages, exactly as each folder's package-lock.json pins them.
 root=$(cd "$(dirname "$0")/.." && pwd)
-for dir in tests/openapi; do
+for dir in tests/openapi tests/fakes/smsc; do
   (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   echo "install-deps.sh: npm packages of $dir installed"
 done
