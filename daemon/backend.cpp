@@ -48,6 +48,11 @@ asio::awaitable<http::Lookup> Backend::dossier_messages(std::string code) {
     co_return convert(std::move(found));
 }
 
+asio::awaitable<http::Lookup> Backend::dossier_feedback(std::string code) {
+    auto found = co_await queue_.dossier_feedback(code);
+    co_return convert(std::move(found));
+}
+
 json::value Backend::render_preview(const Event& event) {
     return preview(*processor_.runtime(), event);
 }

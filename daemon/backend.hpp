@@ -37,6 +37,7 @@ class Backend final : public http::ApiBackend {
     boost::asio::awaitable<http::Lookup> event_record(std::string id) override;
     boost::asio::awaitable<http::Lookup> message_record(std::string id) override;
     boost::asio::awaitable<http::Lookup> dossier_messages(std::string code) override;
+    boost::asio::awaitable<http::Lookup> dossier_feedback(std::string code) override;
     boost::json::value render_preview(const Event& event) override;
     bool ready() const override;
     boost::json::object readiness_detail() const override;

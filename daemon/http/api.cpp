@@ -33,6 +33,7 @@ enum class RouteKind {
     get_event,
     get_message,
     dossier_messages,
+    dossier_feedback,
     render,
     callback,
     dead_letters,
@@ -65,6 +66,7 @@ Route match(const std::vector<std::string>& s) {
     if (is({"v1", "events", ""})) return {RouteKind::get_event, "GET", s[2]};
     if (is({"v1", "messages", ""})) return {RouteKind::get_message, "GET", s[2]};
     if (is({"v1", "dossiers", "", "messages"})) return {RouteKind::dossier_messages, "GET", s[2]};
+    if (is({"v1", "dossiers", "", "feedback"})) return {RouteKind::dossier_feedback, "GET", s[2]};
     if (is({"v1", "callbacks", ""})) return {RouteKind::callback, "GET, POST", s[2]};
     if (is({"v1", "dead-letters"})) return {RouteKind::dead_letters, "GET", {}};
     if (is({"v1", "dead-letters", "replay"})) return {RouteKind::replay, "POST", {}};
@@ -96,6 +98,7 @@ const char* needed_scope(RouteKind k) {
         case RouteKind::get_event:
         case RouteKind::get_message:
         case RouteKind::dossier_messages:
+        case RouteKind::dossier_feedback:
             return scope::events_read;
         case RouteKind::render:
         case RouteKind::dead_letters:
@@ -325,6 +328,20 @@ asio::awaitable<Response> serve(ApiState& st, Request& req) {
             Lookup found = co_await backend.dossier_messages(route.param);
             if (!reads_all && found.status == Lookup::Status::found && found.value.is_object()) {
                 auto* list = found.value.as_object().if_contains("messages");
+                if (list != nullptr && list->is_array()) {
+                    json::array all = list->as_array();
+                    auto mine = co_await own_messages(backend, all, client->name);
+                    if (!mine)
+                        co_return from_lookup(Lookup{Lookup::Status::unavailable, {}}, "dossier");
+                    *list = std::move(*mine);
+                }
+            }
+            co_return from_lookup(std::move(found), "dossier");
+        }
+        case RouteKind::dossier_feedback: {
+            Lookup found = co_await backend.dossier_feedback(route.param);
+            if (!reads_all && found.status == Lookup::Status::found && found.value.is_object()) {
+                auto* list = found.value.as_object().if_contains("feedback");
                 if (list != nullptr && list->is_array()) {
                     json::array all = list->as_array();
                     auto mine = co_await own_messages(backend, all, client->name);

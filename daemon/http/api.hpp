@@ -37,6 +37,11 @@ public:
     virtual boost::asio::awaitable<Lookup> message_record(std::string message_id) = 0;
     // {"messages": [...]} newest first.
     virtual boost::asio::awaitable<Lookup> dossier_messages(std::string dossier_code) = 0;
+    // {"feedback": [...]}: citizens' feedback on the dossier's messages, newest first.
+    virtual boost::asio::awaitable<Lookup> dossier_feedback(std::string dossier_code) {
+        (void)dossier_code;
+        co_return Lookup{Lookup::Status::unavailable, {}};
+    }
     // The rendered messages for an event, without sending (POST /v1/render).
     virtual boost::json::value render_preview(const Event& event) = 0;
     // True when the queue is reachable and the config loaded.

@@ -9,6 +9,8 @@ namespace tinbao::limits {
 
 // A dossier's messages listed by GET /v1/dossiers/<code>/messages, newest first.
 inline constexpr std::size_t kDossierMessages = 200;
+// GET /v1/dossiers/{code}/feedback lists at most this many, newest first.
+inline constexpr std::size_t kDossierFeedback = 200;
 // Dead letters read for one listing, or for one replay by reason (newest first).
 inline constexpr std::size_t kDeadLetters = 5000;
 // Entries that were not valid events, kept aside for inspection (the oldest go first).

@@ -55,6 +55,29 @@ json::object MessageRecord::to_json() const {
     return o;
 }
 
+json::object FeedbackRecord::to_json() const {
+    json::object o;
+    o["id"] = id;
+    o["kind"] = kind;
+    o["message_id"] = message_id;
+    o["event_id"] = event_id;
+    o["dossier_code"] = dossier_code;
+    o["channel"] = channel;
+    o["provider"] = provider;
+    o["provider_message_id"] =
+        provider_message_id.empty() ? json::value(nullptr) : json::value(provider_message_id);
+    o["rating"] = rating;
+    json::array c;
+    for (const auto& x : comments) c.emplace_back(x);
+    o["comments"] = std::move(c);
+    o["note"] = note;
+    o["submitted_at"] = rfc3339_utc(submitted_at_ms);
+    o["received_at"] = rfc3339_utc(received_at_ms);
+    o["submitted_at_ms"] = submitted_at_ms;
+    o["received_at_ms"] = received_at_ms;
+    return o;
+}
+
 namespace {
 
 void append_string(std::string& out, std::string_view s) {

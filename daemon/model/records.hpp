@@ -69,6 +69,26 @@ struct EventRecord {
     int64_t updated_at_ms = 0;
 };
 
+// A citizen's answer to a message (docs/api.md "Feedback"): a rating of the service through a
+// Zalo ZNS rating template, kept against the message, its event and its dossier.
+struct FeedbackRecord {
+    std::string id;  // "<provider>:<the provider's id of the answer>": stored once
+    std::string kind{"rating"};
+    std::string message_id;
+    std::string event_id;
+    std::string dossier_code;
+    std::string channel;
+    std::string provider;
+    std::string provider_message_id;
+    int rating = 0;                     // 1 to 5 stars
+    std::vector<std::string> comments;  // the comments the citizen ticked
+    std::string note;                   // what the citizen wrote
+    int64_t submitted_at_ms = 0;        // when the citizen sent it
+    int64_t received_at_ms = 0;         // when tinbao learnt of it
+
+    boost::json::object to_json() const;
+};
+
 // Deterministic message id for (event, stream entry, channel): the same after a crash and
 // redelivery, so providers deduplicate a resend by it. 26 characters: "m" + 25 base32 chars.
 std::string message_id(std::string_view event_id, std::string_view entry_id, std::string_view channel);

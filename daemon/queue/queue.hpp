@@ -162,6 +162,19 @@ public:
     virtual Awaitable<boost::json::value> event_record(const std::string& event_id) = 0;
     virtual Awaitable<boost::json::value> message_record(const std::string& message_id) = 0;
     virtual Awaitable<boost::json::value> dossier_messages(const std::string& dossier_code) = 0;
+
+    // Citizens' feedback (docs/api.md "Feedback"), kept as long as message records. Stored once
+    // per id: true when it is new, false when that id was stored already.
+    virtual Awaitable<bool> add_feedback(const FeedbackRecord& feedback) {
+        (void)feedback;
+        co_return fail(Errc::queue_unavailable);
+    }
+    // {"dossier_code": ..., "feedback": [...]}, newest first (by submitted_at), at most
+    // limits::kDossierFeedback; an empty list for a dossier without any.
+    virtual Awaitable<boost::json::value> dossier_feedback(const std::string& dossier_code) {
+        (void)dossier_code;
+        co_return fail(Errc::queue_unavailable);
+    }
 };
 
 }  // namespace tinbao::queue

@@ -270,6 +270,13 @@ def run(spec, source, c, checker, spec_file, tmp):
             "405": lambda: r("POST", "/v1/dossiers/%s/messages" % code, b"{}", token=OPS),
             "429": lambda: r("GET", "/v1/dossiers/%s/messages" % code, token=FLOOD),
         },
+        "getDossierFeedback": {
+            "200": lambda: r("GET", "/v1/dossiers/%s/feedback" % code, token=READER),
+            "401": lambda: r("GET", "/v1/dossiers/%s/feedback" % code),
+            "403": lambda: r("GET", "/v1/dossiers/%s/feedback" % code, token=WRITER),
+            "405": lambda: r("POST", "/v1/dossiers/%s/feedback" % code, b"{}", token=OPS),
+            "429": lambda: r("GET", "/v1/dossiers/%s/feedback" % code, token=FLOOD),
+        },
         "render": {
             "200": lambda: r("POST", "/v1/render", ex("render", "result_ready"), token=OPS),
             "400": lambda: r("POST", "/v1/render", {"event_id": ""}, token=OPS),

@@ -228,6 +228,48 @@ asio::awaitable<Result<json::value>> RedisQueue::dossier_messages(const std::str
         json::object{{"dossier_code", dossier_code}, {"messages", std::move(*list)}});
 }
 
+// Feedback: the record under "fb:<id>", its id in the dossier's sorted set "dossier-fb:<code>"
+// (scored by submitted_at). The set is written first: a crash between the two leaves an id
+// without a record, which the listing skips and the next delivery of the same answer completes
+// (the set takes the id again without change, the record is then new).
+asio::awaitable<Result<bool>> RedisQueue::add_feedback(const FeedbackRecord& feedback) {
+    const std::string ttl = record_ttl();
+    const std::string index = key("dossier-fb", feedback.dossier_code);
+    redis::Args zadd{"ZADD", index, std::to_string(feedback.submitted_at_ms), feedback.id};
+    auto z = co_await cmd_.command(std::move(zadd));
+    if (!z.ok || z.reply.is_error()) co_return unavailable();
+    redis::Args expire{"PEXPIRE", index, ttl};
+    auto e = co_await cmd_.command(std::move(expire));
+    if (!e.ok || e.reply.is_error()) co_return unavailable();
+    redis::Args set{"SET", key("fb", feedback.id), json::serialize(feedback.to_json()), "NX", "PX",
+                    ttl};
+    auto r = co_await cmd_.command(std::move(set));
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    co_return !r.reply.is_nil();
+}
+
+asio::awaitable<Result<json::value>> RedisQueue::dossier_feedback(const std::string& dossier_code) {
+    redis::Args range{"ZREVRANGE", key("dossier-fb", dossier_code), "0",
+                      std::to_string(limits::kDossierFeedback - 1)};
+    auto r = co_await cmd_.command(std::move(range));
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    json::array list;
+    if (!r.reply.elements.empty()) {
+        redis::Args mget{"MGET"};
+        for (auto& e : r.reply.elements) mget.push_back(key("fb", e.str));
+        auto m = co_await cmd_.command(std::move(mget));
+        if (!m.ok || m.reply.is_error()) co_return unavailable();
+        for (auto& e : m.reply.elements) {
+            if (e.is_nil()) continue;  // expired, or its write did not finish
+            boost::system::error_code ec;
+            auto v = json::parse(e.str, ec);
+            if (!ec) list.push_back(std::move(v));
+        }
+    }
+    co_return json::value(
+        json::object{{"dossier_code", dossier_code}, {"feedback", std::move(list)}});
+}
+
 asio::awaitable<StoreRead> RedisQueue::get(std::string k) {
     StoreRead out;
     redis::Args cmd{"GET", prefix_ + ":state:" + k};

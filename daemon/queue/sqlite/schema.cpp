@@ -8,7 +8,7 @@ namespace tinbao::queue::sqlite_detail {
 
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Each step takes the schema from version i to i + 1.
 const char* const kMigrations[] = {
@@ -48,6 +48,14 @@ CREATE TABLE locks (key TEXT PRIMARY KEY, owner TEXT NOT NULL, until_ms INTEGER 
     // 2: state values that expire (StateStore::put_for); NULL: kept.
     R"sql(
 ALTER TABLE state ADD COLUMN expires_at INTEGER;
+)sql",
+    // 3: citizens' feedback (ratings), listed by dossier.
+    R"sql(
+CREATE TABLE feedback (
+  id TEXT PRIMARY KEY, dossier_code TEXT NOT NULL, submitted_at INTEGER NOT NULL,
+  json TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX feedback_dossier ON feedback(dossier_code, submitted_at);
+CREATE INDEX feedback_expires ON feedback(expires_at);
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);

@@ -274,6 +274,47 @@ asio::awaitable<Result<json::value>> SqliteQueue::dossier_messages(
     co_return out;
 }
 
+asio::awaitable<Result<bool>> SqliteQueue::add_feedback(const FeedbackRecord& feedback) {
+    // Kept like message records: `retention` when set, else dedupe_ttl.
+    auto ttl = retention_.count() > 0 ? retention_.count() : dedupe_ttl_.count();
+    std::function<Result<bool>(Db&)> fn =
+        [id = feedback.id, dossier = feedback.dossier_code, at = feedback.submitted_at_ms,
+         text = json::serialize(feedback.to_json()), ttl](Db& db) -> Result<bool> {
+        auto now = now_ms();
+        {
+            auto st = db.query("SELECT 1 FROM feedback WHERE id = ? AND expires_at > ?", id, now);
+            if (st.next()) return false;
+        }
+        db.exec(
+            "INSERT OR REPLACE INTO feedback (id, dossier_code, submitted_at, json, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            id, dossier, at, text, now + ttl);
+        return true;
+    };
+    Result<bool> out = co_await on_writer<Result<bool>>(std::move(fn), unavailable());
+    co_return out;
+}
+
+asio::awaitable<Result<json::value>> SqliteQueue::dossier_feedback(
+    const std::string& dossier_code) {
+    std::function<Result<json::value>(Db&)> fn = [dossier_code](Db& db) -> Result<json::value> {
+        json::array list;
+        auto st = db.query(
+            "SELECT json FROM feedback WHERE dossier_code = ? AND expires_at > ?"
+            " ORDER BY submitted_at DESC, id DESC LIMIT ?",
+            dossier_code, now_ms(), limits::kDossierFeedback);
+        while (st.next()) {
+            boost::system::error_code ec;
+            auto v = json::parse(st.text(0), ec);
+            if (!ec) list.push_back(std::move(v));
+        }
+        return json::value(
+            json::object{{"dossier_code", dossier_code}, {"feedback", std::move(list)}});
+    };
+    Result<json::value> out = co_await on_reader<Result<json::value>>(std::move(fn), unavailable());
+    co_return out;
+}
+
 asio::awaitable<StoreRead> SqliteQueue::get(std::string key) {
     std::function<StoreRead(Db&)> fn = [key = std::move(key)](Db& db) {
         StoreRead out;
@@ -337,6 +378,7 @@ asio::awaitable<bool> SqliteQueue::purge(int64_t older_than_ms) {
         // Past dedupe_ttl these are invisible already (the Redis keys would have expired).
         db.exec("DELETE FROM events WHERE expires_at <= ?", now);
         db.exec("DELETE FROM messages WHERE expires_at <= ?", now);
+        db.exec("DELETE FROM feedback WHERE expires_at <= ?", now);
         db.exec("DELETE FROM callbacks WHERE expires_at <= ?", now);
         db.exec("DELETE FROM locks WHERE until_ms <= ?", now);
         db.exec("DELETE FROM state WHERE expires_at IS NOT NULL AND expires_at <= ?", now);

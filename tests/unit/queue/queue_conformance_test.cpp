@@ -520,6 +520,48 @@ TEST_P(QueueConformance, DiscardedDeadLettersAreGoneForGoodAndKeepTheirRecords) 
     EXPECT_EQ(rec.value.as_object().at("state").as_string(), "failed");
 }
 
+TEST_P(QueueConformance, FeedbackIsStoredOnceAndListedByDossierNewestFirst) {
+    auto feedback = [](std::string id, std::string dossier, int rating, int64_t at) {
+        FeedbackRecord f;
+        f.id = "zalo:" + std::move(id);
+        f.message_id = "m-rated";
+        f.event_id = "ev-rated";
+        f.dossier_code = std::move(dossier);
+        f.channel = "zalo";
+        f.provider = "zalo";
+        f.rating = rating;
+        f.comments = {"Nhân viên nhiệt tình"};
+        f.note = "Cảm ơn";
+        f.submitted_at_ms = at;
+        f.received_at_ms = at + 1000;
+        return f;
+    };
+    auto first = run(io_, q().add_feedback(feedback("a", "D-FB", 5, 1000)));
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(*first);
+    auto again = run(io_, q().add_feedback(feedback("a", "D-FB", 1, 1000)));
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(*again);  // the same answer delivered twice is stored once, as it came first
+    ASSERT_TRUE(run(io_, q().add_feedback(feedback("b", "D-FB", 3, 2000))));
+    ASSERT_TRUE(run(io_, q().add_feedback(feedback("c", "D-OTHER", 4, 3000))));
+
+    auto l = lookup(run(io_, q().dossier_feedback("D-FB")));
+    ASSERT_EQ(l.status, Lookup::Status::found);
+    EXPECT_EQ(l.value.as_object().at("dossier_code").as_string(), "D-FB");
+    auto& list = l.value.as_object().at("feedback").as_array();
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_EQ(list[0].as_object().at("id").as_string(), "zalo:b");
+    EXPECT_EQ(list[1].as_object().at("id").as_string(), "zalo:a");
+    EXPECT_EQ(list[1].as_object().at("rating").as_int64(), 5);
+    EXPECT_EQ(list[1].as_object().at("note").as_string(), "Cảm ơn");
+    EXPECT_EQ(list[1].as_object().at("comments").as_array().size(), 1u);
+    EXPECT_EQ(list[1].as_object().at("message_id").as_string(), "m-rated");
+
+    auto none = lookup(run(io_, q().dossier_feedback("D-NONE")));
+    ASSERT_EQ(none.status, Lookup::Status::found);
+    EXPECT_TRUE(none.value.as_object().at("feedback").as_array().empty());
+}
+
 TEST_P(QueueConformance, DeliveryReportsApplyOnceAndNeverGoBackwards) {
     auto ev = make_event("ev-report");
     auto entry = ingest_and_read(ev);
