@@ -22,6 +22,7 @@
 #include "daemon/http/server.hpp"
 #include "daemon/http/tls.hpp"
 #include "daemon/io/curl_multi.hpp"
+#include "daemon/late_sink.hpp"
 #include "daemon/late_store.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/queue/make_queue.hpp"
@@ -45,15 +46,20 @@ std::string consumer_name(const Config& cfg) {
 class App {
   public:
     App(asio::io_context& io, std::filesystem::path config_file, std::unique_ptr<CurlMulti> http,
-        std::unique_ptr<queue::Queue> queue, StateStore* store, std::shared_ptr<Runtime> rt)
+        std::unique_ptr<queue::Queue> queue, StateStore* store, LateSink* sink,
+        std::shared_ptr<Runtime> rt)
         : config_file_(std::move(config_file)),
           io_(io),
           http_(std::move(http)),
           queue_(std::move(queue)),
           store_(store),
+          sink_(sink),
           processor_(io, *queue_, std::move(rt)),
           backend_(io, *queue_, processor_, store),
-          reloader_(io.get_executor()) {}
+          reloader_(io.get_executor()) {
+        // The providers' reports (SMPP receipts) go the way call-backs do.
+        sink_->attach(&backend_);
+    }
 
     int run() {
         auto rt = processor_.runtime();
@@ -62,6 +68,7 @@ class App {
                      config_file_.string(), queue_->describe(), rt->providers.size());
         queue_->start();
         processor_.start();
+        start_providers(*rt);
         backend_.config_loaded(true, now_ms());
         backend_.start();
         verdict_.pid = static_cast<int64_t>(getpid());
@@ -175,7 +182,30 @@ class App {
         ctx.state = store_;
         ctx.state_dir = cfg.state_dir.string();
         ctx.public_base_url = cfg.http.public_base_url;
+        ctx.sink = sink_;
         return ctx;
+    }
+
+    // Provider lifecycles (SMPP binds): started when their runtime goes into service.
+    static void start_providers(const Runtime& rt) {
+        for (auto& slot : rt.providers) slot->provider->start();
+    }
+
+    // Stops every provider of `rt` at once, each within `grace`, and waits for them (a little
+    // longer than `grace`, for a stop that overruns it, then no more).
+    asio::awaitable<void> stop_providers(std::shared_ptr<const Runtime> rt,
+                                         std::chrono::milliseconds grace) {
+        auto pending = std::make_shared<std::size_t>(rt->providers.size());
+        for (auto& slot : rt->providers)
+            asio::co_spawn(io_, slot->provider->stop(grace),
+                           [pending, rt](std::exception_ptr) { --*pending; });
+        auto until = std::chrono::steady_clock::now() + grace + std::chrono::milliseconds(500);
+        while (*pending > 0 && std::chrono::steady_clock::now() < until) {
+            asio::steady_timer t(io_, std::chrono::milliseconds(20));
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        if (*pending > 0)
+            spdlog::warn("{} provider(s) did not stop within the grace period", *pending);
     }
 
     void wait_signal(asio::signal_set& signals) {
@@ -210,6 +240,11 @@ class App {
                 "{} event(s) still in progress after the grace period; they stay queued "
                 "and resume at the next start",
                 processor_.active());
+        // Then the providers' sessions close (SMPP: unbind), in what is left of the grace.
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
+        co_await stop_providers(processor_.runtime(),
+                                std::max(left, std::chrono::milliseconds(200)));
         queue_->stop();
         if (watchdog_) watchdog_->cancel();
         if (status_timer_) status_timer_->cancel();
@@ -288,7 +323,13 @@ class App {
             spdlog::warn("reload: http.public.listen changes only at restart");
         setup_logging(rt->config->log);
         reload_tls(*rt->config);
+        // The new providers go into service and the ones they replace leave it: each one's stop()
+        // lets the requests in flight on it end, within shutdown_grace (a send holds its
+        // runtime, so nothing is pulled from under it).
+        auto replaced = processor_.runtime();
         processor_.set_runtime(rt);
+        start_providers(*rt);
+        asio::co_spawn(io_, stop_providers(replaced, rt->config->shutdown_grace), asio::detached);
         spdlog::info("reloaded: {} provider(s), {} template(s)", rt->providers.size(),
                      rt->templates->all().size());
     }
@@ -326,6 +367,7 @@ class App {
     std::unique_ptr<CurlMulti> http_;
     std::unique_ptr<queue::Queue> queue_;
     StateStore* store_ = nullptr;  // the queue's durable store for adapters
+    LateSink* sink_ = nullptr;     // the providers' reports, forwarded to backend_
     Processor processor_;
     Backend backend_;
     std::unique_ptr<http::Server> server_;         // internal: the API, /metrics, /readyz
@@ -372,11 +414,13 @@ int run_daemon(const std::filesystem::path& config_file) {
 
     auto loaded = load_config(config_file);
     LateStore store;
+    LateSink sink;
     ProviderContext ctx;
     ctx.executor = io.get_executor();
     ctx.http = http.get();
     ctx.mail = http.get();
     ctx.state = &store;
+    ctx.sink = &sink;
     if (loaded.config) {
         ctx.state_dir = loaded.config->state_dir.string();
         ctx.public_base_url = loaded.config->http.public_base_url;
@@ -407,7 +451,8 @@ int run_daemon(const std::filesystem::path& config_file) {
     // Providers keep durable state (Zalo tokens) in the queue's store.
     store.attach(queue_store);
     warn_if_few_open_files(*rt);
-    App app(io, config_file, std::move(http), std::move(queue), queue_store, std::move(rt));
+    App app(io, config_file, std::move(http), std::move(queue), queue_store, &sink,
+            std::move(rt));
     return app.run();
 }
 

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/log_fields.hpp"
+#include "common/redact.hpp"
 #include "daemon/build_info.hpp"
 #include "daemon/process_stats.hpp"
 
@@ -246,13 +247,25 @@ asio::awaitable<std::optional<bool>> Backend::owned_by(std::string event_id, std
 
 std::shared_ptr<const Config> Backend::config() const { return processor_.runtime()->config; }
 
-asio::awaitable<void> Backend::apply(std::vector<DeliveryUpdate> updates, std::string provider) {
+asio::awaitable<bool> Backend::apply(std::vector<DeliveryUpdate> updates, std::string provider) {
     auto recorded = co_await queue_.apply_updates(updates);
     if (!recorded) spdlog::warn("delivery reports from {} could not all be recorded", provider);
     for (std::size_t i = 0; i < updates.size(); ++i) {
         const auto& u = updates[i];
         queue::ReportOutcome found;
         if (recorded && i < recorded->size()) found = (*recorded)[i];
+        // Not applied to a known message: it may still be on its way to `sent` (its send has
+        // not been recorded yet). A report with a dedupe_key was spent; the rule keeps the rest
+        // from moving a message backwards.
+        bool early = false;
+        if (recorded && !found.event_id.empty() && !found.applied && u.dedupe_key.empty()) {
+            auto rec = co_await queue_.message_record(u.message_id);
+            if (rec && rec->is_object()) {
+                auto* st = rec->as_object().if_contains("state");
+                early = st && st->is_string() &&
+                        (st->as_string() == "queued" || st->as_string() == "sending");
+            }
+        }
         LogFields f;
         f.event_id = found.event_id;
         f.message_id = u.message_id;
@@ -262,19 +275,66 @@ asio::awaitable<void> Backend::apply(std::vector<DeliveryUpdate> updates, std::s
         f.provider_message_id = u.provider_message_id;
         const char* note = !recorded                ? " (not recorded: the queue is down)"
                            : found.event_id.empty() ? " (unknown message)"
+                           : early                  ? " (before its send was recorded: again soon)"
                            : !found.applied         ? " (no change: a repeat or older news)"
                                                     : "";
         log_with(f, spdlog::level::info, "event {} dossier {} message {}: {} reports {}{}{}{}",
                  found.event_id.empty() ? "?" : found.event_id,
                  found.dossier_code.empty() ? "?" : found.dossier_code, u.message_id, provider,
                  u.state, u.reason.empty() ? "" : ": ", u.reason, note);
+        if (early) asio::co_spawn(io_, apply_later(u, provider), asio::detached);
     }
+    co_return static_cast<bool>(recorded);
+}
+
+asio::awaitable<void> Backend::apply_later(DeliveryUpdate update, std::string provider) {
+    auto delay = std::chrono::milliseconds(250);
+    for (int attempt = 0; attempt < 10 && !stopping_; ++attempt) {
+        asio::steady_timer t(io_, delay);
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        delay = std::min<std::chrono::milliseconds>(delay * 2, std::chrono::seconds(30));
+        const std::vector<DeliveryUpdate> one{update};
+        auto recorded = co_await queue_.apply_updates(one);
+        if (!recorded || recorded->empty()) continue;
+        if ((*recorded)[0].applied) {
+            spdlog::info("message {}: {} reports {} (applied once its send was recorded)",
+                         update.message_id, provider, update.state);
+            co_return;
+        }
+        auto rec = co_await queue_.message_record(update.message_id);
+        if (!rec || !rec->is_object()) co_return;
+        auto* st = rec->as_object().if_contains("state");
+        if (!st || !st->is_string() ||
+            (st->as_string() != "queued" && st->as_string() != "sending"))
+            co_return;  // further already, or gone: nothing to do
+    }
+    spdlog::warn("message {}: the {} report from {} was dropped: its send was not recorded in time",
+                 update.message_id, update.state, provider);
+}
+
+asio::awaitable<bool> Backend::delivery_updates(std::string provider,
+                                                std::vector<DeliveryUpdate> updates) {
+    if (updates.empty()) co_return true;
+    bool recorded = co_await apply(std::move(updates), std::move(provider));
+    co_return recorded;
+}
+
+asio::awaitable<bool> Backend::inbound(InboundMessage message) {
+    // A citizen's own words and number: neither goes to the log, only that it came.
+    processor_.metrics().inc("tinbao_inbound_messages_total", {{"provider", message.provider}});
+    spdlog::info("inbound {} message through {} to {}: {} bytes", to_string(message.channel),
+                 message.provider, message.to.empty() ? "?" : mask_address(message.to),
+                 message.text.size());
+    co_return true;
 }
 
 asio::awaitable<void> Backend::apply_resolved(
     std::function<asio::awaitable<std::vector<DeliveryUpdate>>()> resolve, std::string provider) {
     std::vector<DeliveryUpdate> updates = co_await resolve();
-    if (!updates.empty()) co_await apply(std::move(updates), std::move(provider));
+    if (!updates.empty()) {
+        bool recorded = co_await apply(std::move(updates), std::move(provider));
+        (void)recorded;  // logged by apply(): a call-back cannot be asked again
+    }
 }
 
 asio::awaitable<void> Backend::refresh_gauges() {

@@ -16,7 +16,9 @@
 
 namespace tinbao {
 
-class Backend final : public http::ApiBackend {
+// Also the providers' sink (ProviderSink): the delivery reports and citizens' messages an adapter
+// brings on its own (SMPP's deliver_sm) go the way a call-back's do.
+class Backend final : public http::ApiBackend, public ProviderSink {
   public:
     // `store` (may be null: then nonces and owners are remembered in this process only) is
     // the queue's durable store.
@@ -59,8 +61,16 @@ class Backend final : public http::ApiBackend {
     boost::asio::awaitable<std::optional<bool>> owned_by(std::string event_id,
                                                          std::string client) override;
 
+    boost::asio::awaitable<bool> delivery_updates(std::string provider,
+                                                  std::vector<DeliveryUpdate> updates) override;
+    boost::asio::awaitable<bool> inbound(InboundMessage message) override;
+
   private:
-    boost::asio::awaitable<void> apply(std::vector<DeliveryUpdate> updates, std::string provider);
+    // Records the updates and logs each outcome; false when the queue could not record them.
+    boost::asio::awaitable<bool> apply(std::vector<DeliveryUpdate> updates, std::string provider);
+    // A report that came before its message was recorded `sent` (a fast SMSC answers within
+    // milliseconds of the submit): applied again a little later, for up to about two minutes.
+    boost::asio::awaitable<void> apply_later(DeliveryUpdate update, std::string provider);
     // Runs a call-back's lookup (CallbackResult::resolve), then applies what it found.
     boost::asio::awaitable<void> apply_resolved(
         std::function<boost::asio::awaitable<std::vector<DeliveryUpdate>>()> resolve,

@@ -154,8 +154,11 @@ int send_test(const std::string& config, const std::vector<std::string>& args) {
                 boost::asio::steady_timer t(io, std::chrono::milliseconds(100));
                 co_await t.async_wait(boost::asio::use_awaitable);
             }
+            // A connection-oriented provider (SMPP) binds first; send() waits for it.
+            provider->start();
             result = co_await provider->send(msg);
             done = true;
+            co_await provider->stop(rt->config->shutdown_grace);
             queue->stop();
             io.stop();
         },

@@ -171,6 +171,36 @@ struct CallbackResult {
     std::function<boost::asio::awaitable<std::vector<DeliveryUpdate>>()> resolve;
 };
 
+// A message a citizen sent to the service (a reply to a brandname SMS, an SMPP deliver_sm that
+// is not a receipt), as an adapter received it.
+struct InboundMessage {
+    std::string provider;             // the provider's configured name
+    Channel channel = Channel::sms;
+    std::string from;                 // the sender: 84xxxxxxxxx when it is a VN mobile number
+    std::string to;                   // the number or brandname it was sent to, when known
+    std::string text;                 // UTF-8
+    int64_t received_ms = 0;          // when the provider received it (or tinbao, if unknown)
+    std::string provider_message_id;  // the provider's id of it, when given
+};
+
+// What an adapter reports on its own initiative, outside a call-back: a connection-oriented
+// protocol (SMPP's deliver_sm) brings delivery reports and citizens' replies on its own session.
+// The daemon implements it; null in `--check` runs and tools that send only (`tinbaoctl
+// send-test`). Threading: called and completed on the provider's executor.
+class ProviderSink {
+  public:
+    virtual ~ProviderSink() = default;
+    // Applies the updates exactly as a call-back's (moves only `sent` messages, never
+    // backwards, each dedupe_key once). Completes true once they are recorded (a message that
+    // is unknown, or already further, counts as recorded); false when they could not be (the
+    // queue is down): the adapter then has the provider send the report again later.
+    virtual boost::asio::awaitable<bool> delivery_updates(std::string provider,
+                                                          std::vector<DeliveryUpdate> updates) = 0;
+    // A citizen's message. Completes true once it is taken in charge; false when it could not
+    // be (the adapter then has the provider send it again later, when its protocol allows).
+    virtual boost::asio::awaitable<bool> inbound(InboundMessage message) = 0;
+};
+
 // What a factory may use to build a provider. Nothing here does I/O when the factory runs.
 struct ProviderContext {
     boost::asio::any_io_executor executor;
@@ -179,6 +209,7 @@ struct ProviderContext {
     std::string state_dir;
     StateStore* state = nullptr;  // durable small state (tokens); null in `--check` runs
     std::string public_base_url;  // how providers reach /v1/callbacks (http.public_base_url)
+    ProviderSink* sink = nullptr;  // reports on the adapter's own initiative; may be null
 };
 
 class Provider {
@@ -191,6 +222,18 @@ public:
     const ProviderSettings& settings() const { return settings_; }
     const std::string& name() const { return settings_.name; }
     Channel channel() const { return settings_.channel; }
+
+    // Connection-oriented adapters (SMPP binds): the daemon calls start() once the provider is
+    // in service (at startup, and for the providers a reload built, after it is applied), and
+    // awaits stop() when it leaves service (shutdown, or a reload replaced it), after the sends
+    // in progress ended or the grace ran out; stop() completes within `grace` (SMPP: unbind).
+    // send() may be called before start() completes (it waits for a session within its
+    // timeout) and after stop() (it fails retryable). Neither throws. Default: nothing to do.
+    virtual void start() {}
+    virtual boost::asio::awaitable<void> stop(std::chrono::milliseconds grace) {
+        (void)grace;
+        co_return;
+    }
 
     // Sends one message. Completes on the provider's executor; never throws.
     virtual boost::asio::awaitable<SendResult> send(const OutboundMessage& msg) = 0;

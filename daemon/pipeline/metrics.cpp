@@ -17,6 +17,8 @@ Metrics::Metrics() {
             "Provider call-backs received and accepted by the provider's check.");
     declare("tinbao_callbacks_rejected_total", Type::counter,
             "Provider call-backs refused (forged, malformed): answered 4xx.");
+    declare("tinbao_inbound_messages_total", Type::counter,
+            "Messages citizens sent to the service (replies), by the provider that brought them.");
 
     // The pipeline's.
     declare("tinbao_events_processed_total", Type::counter, "Events whose messages were recorded.");
