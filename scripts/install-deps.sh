@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package tinbao needs to build, run and test. One list, here only.
 # Run as root (or with sudo). Safe to run again: apt-get skips what is already installed.
+# `--bench` adds what bench/ compares tinbao with: Kannel (bench/smpp.py, bench/README.md).
 set -euo pipefail
 
 PACKAGES=(
@@ -28,6 +29,13 @@ PACKAGES=(
 # (tests/fakes/smsc, npm): Node.js 18 or later with npm; a machine that has them already
 # (another build of Node.js) keeps its own.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+for arg in "$@"; do
+  case $arg in
+    # bench/smpp.py: Kannel's bearerbox and smsbox (Debian's kannel), against the fake SMSC
+    --bench) PACKAGES+=(kannel) ;;
+    *) echo "install-deps.sh: unknown argument $arg (only --bench)" >&2; exit 2 ;;
+  esac
+done
 
 if [[ $(id -u) -ne 0 ]]; then
   if command -v sudo >/dev/null 2>&1; then exec sudo "$0" "$@"; fi
@@ -46,6 +54,10 @@ else
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [[ " ${missing[*]} " == *" kannel "* ]] && [[ -d /run/systemd/system ]]; then
+    # bench/smpp.py starts its own bearerbox on loopback ports: the packaged service is not wanted.
+    systemctl disable --now kannel >/dev/null 2>&1 || true
+  fi
 fi
 
 # npm packages, exactly as each folder's package-lock.json pins them.
