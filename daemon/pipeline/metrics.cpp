@@ -74,6 +74,8 @@ Metrics::Metrics() {
             "The provider account's daily quota, as the provider last reported it.");
     declare("tinbao_provider_quota_remaining", Type::gauge,
             "What is left of the daily quota, as the provider last reported it.");
+    declare("tinbao_provider_binds", Type::gauge,
+            "Sessions bound to the provider (SMPP binds), out of its configured binds.");
 
     // The daemon's own.
     declare("tinbao_build_info", Type::gauge,

@@ -47,6 +47,10 @@ const std::vector<Shipped>& shipped() {
          Channel::zalo,
          "url: http://127.0.0.1:9/bulkapi\nuser: u\npassword: p\ncp_code: c\nservice_id: B\n"},
         {"fpt", {Channel::sms}, Channel::email, "client_id: i\nclient_secret: s\nbrandname: B\n"},
+        {"smpp",
+         {Channel::sms},
+         Channel::email,
+         "host: 127.0.0.1\nsystem_id: tinbao\nsource_addr: B\n"},
     };
     return list;
 }
