@@ -52,6 +52,11 @@ json::object MessageRecord::to_json() const {
     } else if (channel == "zalo") {
         o["template_id"] = template_id;
     }
+    if (!reminder.empty()) {
+        o["reminder"] = reminder;
+        o["due_at"] = rfc3339_utc(due_at_ms);
+        o["due_at_ms"] = due_at_ms;
+    }
     return o;
 }
 
@@ -152,6 +157,11 @@ std::string MessageRecord::to_json_text() const {
     } else if (channel == "zalo") {
         w.str("template_id", template_id);
     }
+    if (!reminder.empty()) {
+        w.str("reminder", reminder);
+        w.str("due_at", rfc3339_utc(due_at_ms));
+        w.num("due_at_ms", due_at_ms);
+    }
     out.push_back('}');
     return out;
 }
@@ -196,6 +206,8 @@ std::optional<MessageRecord> MessageRecord::from_json(std::string_view text) {
     r.body = str_of(o, "body");
     r.subject = str_of(o, "subject");
     r.template_id = str_of(o, "template_id");
+    r.reminder = str_of(o, "reminder");
+    r.due_at_ms = int_of(o, "due_at_ms");
     return r;
 }
 
@@ -222,6 +234,24 @@ std::string message_id(std::string_view event_id, std::string_view entry_id,
         id.push_back(alphabet[(acc >> (bits - 5)) & 31]);
         bits -= 5;
     }
+    return id;
+}
+
+}  // namespace tinbao
+
+namespace tinbao {
+
+std::string reminder_key(std::string_view rule, std::string_view dossier_code) {
+    std::string id = message_id("reminder", rule, dossier_code);
+    id.front() = 'r';
+    return id;
+}
+
+std::string reminder_message_id(std::string_view rule, std::string_view dossier_code,
+                                int occurrence, std::string_view channel) {
+    std::string id =
+        message_id(reminder_key(rule, dossier_code), std::to_string(occurrence), channel);
+    id.front() = 'r';
     return id;
 }
 

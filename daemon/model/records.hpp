@@ -51,6 +51,10 @@ struct MessageRecord {
     // email / zalo details kept for the record
     std::string subject;
     std::string template_id;
+    // A reminder (config `reminders:`): the rule that scheduled it and when it is due (Unix ms);
+    // empty and 0 for the notice of an event.
+    std::string reminder;
+    int64_t due_at_ms = 0;
 
     boost::json::object to_json() const;
     // The same document as serialize(to_json()), written straight into a string (the queue
@@ -92,5 +96,14 @@ struct FeedbackRecord {
 // Deterministic message id for (event, stream entry, channel): the same after a crash and
 // redelivery, so providers deduplicate a resend by it. 26 characters: "m" + 25 base32 chars.
 std::string message_id(std::string_view event_id, std::string_view entry_id, std::string_view channel);
+
+// A reminder's ids, from its rule and its dossier alone, so that a second copy of the event that
+// scheduled it (another event id, another instance) finds the same reminder. Both start with
+// "r" (message ids with "m"), 26 characters: the reminder's key (the event it is recorded under)
+// and the message of one occurrence (1, 2, ...) on one channel.
+std::string reminder_key(std::string_view rule, std::string_view dossier_code);
+std::string reminder_message_id(std::string_view rule, std::string_view dossier_code,
+                                int occurrence, std::string_view channel);
+inline bool is_reminder_id(std::string_view id) { return !id.empty() && id.front() == 'r'; }
 
 }  // namespace tinbao

@@ -37,7 +37,8 @@ int64_t dossier_blocked_until(const std::vector<WaitingNotice>& waiting,
                               std::optional<int64_t> created_before, std::string_view except) {
     int64_t blocked = 0;
     for (auto& w : waiting) {
-        if (w.message_id == except) continue;
+        // A reminder is due at a set time, days ahead: it holds nothing back.
+        if (w.message_id == except || is_reminder_id(w.message_id)) continue;
         if (created_before && w.created_ms >= *created_before) continue;
         blocked = std::max(blocked, w.next_attempt_ms);
     }

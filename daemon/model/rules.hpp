@@ -43,7 +43,8 @@ struct WaitingNotice {
 
 // Per-dossier order: the latest next attempt among the dossier's waiting notices created before
 // `created_before` (nullopt: all of them), other than `except`; 0 when none. A newer notice of
-// the dossier is held back until then, so it never overtakes an older one.
+// the dossier is held back until then, so it never overtakes an older one. Reminders (ids
+// "r...") are due at a set time and hold nothing back.
 int64_t dossier_blocked_until(const std::vector<WaitingNotice>& waiting,
                               std::optional<int64_t> created_before, std::string_view except);
 

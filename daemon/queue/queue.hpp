@@ -175,6 +175,9 @@ public:
         (void)dossier_code;
         co_return fail(Errc::queue_unavailable);
     }
+    // Reminders waiting in the schedule (jobs whose id starts with "r", daemon/model/records.hpp),
+    // soonest due first, at most `limit`: {"reminders": [message records]}.
+    virtual Awaitable<boost::json::value> pending_reminders(std::size_t limit) = 0;
 };
 
 }  // namespace tinbao::queue

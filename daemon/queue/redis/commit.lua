@@ -46,8 +46,12 @@ while i <= #ARGV do
     any_scheduled = true
     -- A replay: the dead letter leaves in the same script that schedules its job.
     redis.call('ZREM', dlq, id)
-    redis.call('HSET', wkey, id, ARGV[i + 2])
-    redis.call('PEXPIRE', wkey, ttl)
+    -- A reminder ("r...") is due at a set time, days ahead: it holds none of the dossier's
+    -- notices back, so it stays out of the dossier's waiting list.
+    if string.byte(id, 1) ~= 114 then
+      redis.call('HSET', wkey, id, ARGV[i + 2])
+      redis.call('PEXPIRE', wkey, ttl)
+    end
     i = i + 4
   end
   for _ = 1, nd do

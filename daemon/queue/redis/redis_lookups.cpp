@@ -270,6 +270,29 @@ asio::awaitable<Result<json::value>> RedisQueue::dossier_feedback(const std::str
         json::object{{"dossier_code", dossier_code}, {"feedback", std::move(list)}});
 }
 
+asio::awaitable<Result<json::value>> RedisQueue::pending_reminders(std::size_t limit) {
+    // The schedule holds every job (retries, quiet hours) by due time; reminders are picked out
+    // by their id, a page at a time, soonest first. An operator's lookup, not a hot path.
+    constexpr int64_t kPage = 1000;
+    std::vector<std::pair<int64_t, std::string>> due;  // score (due, or a lease's end), id
+    for (int64_t start = 0; due.size() < limit; start += kPage) {
+        redis::Args range{"ZRANGE", prefix_ + ":sched", std::to_string(start),
+                          std::to_string(start + kPage - 1), "WITHSCORES"};
+        auto r = co_await cmd_.command(std::move(range));
+        if (!r.ok || r.reply.is_error()) co_return unavailable();
+        auto& e = r.reply.elements;
+        for (std::size_t i = 0; i + 1 < e.size() && due.size() < limit; i += 2)
+            if (is_reminder_id(e[i].str))
+                due.emplace_back(std::strtoll(e[i + 1].str.c_str(), nullptr, 10), e[i].str);
+        if (static_cast<int64_t>(e.size()) < 2 * kPage) break;
+    }
+    std::vector<std::string> ids;
+    for (auto& [score, id] : due) ids.push_back(id);
+    auto list = co_await fetch_messages(std::move(ids));
+    if (!list) co_return unavailable();
+    co_return json::value(json::object{{"reminders", std::move(*list)}});
+}
+
 asio::awaitable<StoreRead> RedisQueue::get(std::string k) {
     StoreRead out;
     redis::Args cmd{"GET", prefix_ + ":state:" + k};

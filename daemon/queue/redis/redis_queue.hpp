@@ -69,6 +69,7 @@ class RedisQueue : public Queue, public StateStore {
     Awaitable<boost::json::value> dossier_messages(const std::string& dossier_code) override;
     Awaitable<bool> add_feedback(const FeedbackRecord& feedback) override;
     Awaitable<boost::json::value> dossier_feedback(const std::string& dossier_code) override;
+    Awaitable<boost::json::value> pending_reminders(std::size_t limit) override;
 
     // StateStore: p:state:<key>, locks p:lock:<key> (owned by this consumer's token).
     boost::asio::awaitable<StoreRead> get(std::string key) override;

@@ -315,6 +315,24 @@ asio::awaitable<Result<json::value>> SqliteQueue::dossier_feedback(
     co_return out;
 }
 
+asio::awaitable<Result<json::value>> SqliteQueue::pending_reminders(std::size_t limit) {
+    std::function<Result<json::value>(Db&)> fn = [limit](Db& db) -> Result<json::value> {
+        auto now = now_ms();
+        std::vector<std::string> ids;
+        {
+            // Reminder ids start with "r": a range of the primary key.
+            auto st = db.query(
+                "SELECT message_id FROM jobs WHERE message_id >= 'r' AND message_id < 's'"
+                " ORDER BY due_ms, message_id LIMIT ?",
+                limit);
+            while (st.next()) ids.push_back(st.text(0));
+        }
+        return json::value(json::object{{"reminders", fetch_messages(db, ids, now)}});
+    };
+    Result<json::value> out = co_await on_reader<Result<json::value>>(std::move(fn), unavailable());
+    co_return out;
+}
+
 asio::awaitable<StoreRead> SqliteQueue::get(std::string key) {
     std::function<StoreRead(Db&)> fn = [key = std::move(key)](Db& db) {
         StoreRead out;

@@ -88,6 +88,7 @@ class SqliteQueue : public Queue, public StateStore {
     Awaitable<boost::json::value> dossier_messages(const std::string& dossier_code) override;
     Awaitable<bool> add_feedback(const FeedbackRecord& feedback) override;
     Awaitable<boost::json::value> dossier_feedback(const std::string& dossier_code) override;
+    Awaitable<boost::json::value> pending_reminders(std::size_t limit) override;
 
     // StateStore: table `state`; locks in `locks`, held by this consumer until `ttl`.
     boost::asio::awaitable<StoreRead> get(std::string key) override;

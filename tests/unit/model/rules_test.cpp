@@ -96,6 +96,10 @@ TEST(DossierWaiting, TheLatestOlderNoticeOtherThanItselfHoldsTheDossier) {
     EXPECT_EQ(dossier_blocked_until(w, 301, "c"), 9000);  // nor itself
     EXPECT_EQ(dossier_blocked_until(w, 100, ""), 0);      // nothing older
     EXPECT_EQ(dossier_blocked_until({}, std::nullopt, ""), 0);
+    // A reminder waits for its day: it holds nothing back.
+    auto reminder = reminder_message_id("result_uncollected", "D-1", 1, "sms");
+    w.push_back({reminder, 50, 900000000});
+    EXPECT_EQ(dossier_blocked_until(w, std::nullopt, ""), 12000);
 }
 
 }  // namespace

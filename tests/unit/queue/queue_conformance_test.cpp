@@ -2,13 +2,14 @@
 // free loopback port, SQLite in a temp dir), so both keep the guarantees of queue.hpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
-#include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <memory>
 #include <set>
 
@@ -816,6 +817,58 @@ TEST_P(QueueConformance, LookupsHaveTheApiShapes) {
     // by its own creation time (later).
     EXPECT_EQ(dm[0].as_object().at("id").as_string(), "m-shape-2");
     EXPECT_EQ(dm[1].as_object().at("id").as_string(), "m-shape-1");
+}
+
+TEST_P(QueueConformance, PendingRemindersAreListedSoonestFirstUntilDone) {
+    auto ev = make_event("ev-rem", "D-REM");
+    const int64_t now = now_ms();
+    auto reminder = [&](const std::string& rule, int64_t due) {
+        auto r = make_record(reminder_message_id(rule, "D-REM", 1, "sms"), ev);
+        r.reminder = rule;
+        r.due_at_ms = r.created_at_ms = due;
+        return r;
+    };
+    auto later = reminder("later", now + 7200000), sooner = reminder("sooner", now + 3600000);
+    auto retry = make_record("m-rem-retry", ev);  // a retry: scheduled, not a reminder
+    auto c = make_commit(ev, {later, sooner, retry});
+    c.schedule.push_back(queue::Job{later.id, "{}", later.due_at_ms});
+    c.schedule.push_back(queue::Job{sooner.id, "{}", sooner.due_at_ms});
+    c.schedule.push_back(queue::Job{retry.id, "{}", now + 60000});
+    ASSERT_TRUE(run(io_, q().commit(c)));
+
+    auto listed = [&](std::size_t limit) {
+        std::vector<std::string> ids;
+        auto l = lookup(run(io_, q().pending_reminders(limit)));
+        EXPECT_EQ(l.status, Lookup::Status::found);
+        if (l.status != Lookup::Status::found) return ids;
+        for (auto& m : l.value.as_object().at("reminders").as_array()) {
+            ids.emplace_back(m.as_object().at("id").as_string());
+            EXPECT_EQ(m.as_object().at("due_at_ms").as_int64(),
+                      ids.back() == sooner.id ? sooner.due_at_ms : later.due_at_ms);
+        }
+        return ids;
+    };
+    EXPECT_EQ(listed(10), (std::vector<std::string>{sooner.id, later.id}));
+    EXPECT_EQ(listed(1), (std::vector<std::string>{sooner.id}));
+    // The record keeps the rule and the due time.
+    auto m = lookup(run(io_, q().message_record(sooner.id)));
+    ASSERT_EQ(m.status, Lookup::Status::found);
+    EXPECT_EQ(m.value.as_object().at("reminder").as_string(), "sooner");
+    EXPECT_EQ(MessageRecord::from_json(json::serialize(m.value))->due_at_ms, sooner.due_at_ms);
+
+    // A reminder created when it comes due holds none of the dossier's notices back before then.
+    EXPECT_EQ(run(io_, q().dossier_blocked_until("D-REM", now + 1000, "")).value(),
+              now + 60000);  // only the retry
+
+    queue::Commit cancel;
+    cancel.event_id = "ev-rem";
+    cancel.dossier_code = "D-REM";
+    cancel.status = "result_ready";
+    sooner.state = state::kSuperseded;
+    cancel.messages.push_back(sooner);
+    cancel.done.push_back(sooner.id);
+    ASSERT_TRUE(run(io_, q().commit(cancel)));
+    EXPECT_EQ(listed(10), (std::vector<std::string>{later.id}));
 }
 
 TEST_P(QueueConformance, OneInstanceCountsItself) {
