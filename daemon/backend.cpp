@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -182,6 +183,42 @@ asio::awaitable<std::optional<int>> Backend::replay(std::vector<std::string> ids
     int n = co_await processor_.replay(std::move(ids), std::move(reason));
     if (n < 0) co_return std::nullopt;
     co_return n;
+}
+
+asio::awaitable<http::Lookup> Backend::reminders(std::string dossier_code, std::size_t limit) {
+    if (dossier_code.empty()) {
+        auto found = co_await queue_.pending_reminders(limit);
+        co_return convert(std::move(found));
+    }
+    // One dossier's: its history holds its pending reminders (their record is created for the
+    // time they are due, so they come first).
+    auto found = co_await queue_.dossier_messages(dossier_code);
+    if (!found) co_return convert(std::move(found));
+    json::array pending;
+    if (auto* msgs = found->as_object().if_contains("messages"); msgs && msgs->is_array())
+        for (auto& v : msgs->as_array()) {
+            auto& o = v.as_object();
+            auto* rule = o.if_contains("reminder");
+            auto* st = o.if_contains("state");
+            if (rule && st && st->is_string() && !is_settled(st->as_string())) pending.push_back(v);
+        }
+    auto due = [](const json::value& v) {
+        auto* d = v.as_object().if_contains("due_at_ms");
+        return d && d->is_int64() ? d->as_int64() : 0;
+    };
+    std::stable_sort(pending.begin(), pending.end(),
+                     [&](const json::value& a, const json::value& b) { return due(a) < due(b); });
+    if (pending.size() > limit) pending.resize(limit);
+    co_return http::Lookup{http::Lookup::Status::found,
+                           json::object{{"reminders", std::move(pending)}}};
+}
+
+asio::awaitable<std::optional<std::vector<std::string>>> Backend::cancel_reminders(
+    std::vector<std::string> ids, std::string client) {
+    auto done = co_await processor_.cancel_reminders(std::move(ids), "cancelled by " + client);
+    if (!done)
+        spdlog::warn("cancelling reminders for client {}: the queue cannot be reached", client);
+    co_return done;
 }
 
 asio::awaitable<std::optional<std::vector<std::string>>> Backend::discard(

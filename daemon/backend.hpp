@@ -53,6 +53,10 @@ class Backend final : public http::ApiBackend, public ProviderSink {
                                                       std::size_t limit) override;
     boost::asio::awaitable<std::optional<int>> replay(std::vector<std::string> ids,
                                                       std::string reason) override;
+    boost::asio::awaitable<http::Lookup> reminders(std::string dossier_code,
+                                                   std::size_t limit) override;
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> cancel_reminders(
+        std::vector<std::string> ids, std::string client) override;
     boost::asio::awaitable<std::optional<std::vector<std::string>>> discard(
         std::vector<std::string> ids, std::string client) override;
     std::shared_ptr<const Config> config() const override;

@@ -106,6 +106,10 @@ int run_check(const std::filesystem::path& config_file, std::FILE* out) {
             unchecked.insert(status);
         }
     }
+    // Reminders' templates render from the event that scheduled them: the same fields.
+    if (rt->reminder_templates)
+        for (auto& [name, t] : rt->reminder_templates->all())
+            for (auto& e : tpl::check_fields(t, sample_fields)) problems.add(e.str());
     // Template-based providers' parameters (Provider::param_templates), checked the same way.
     for (auto& slot : rt->providers) {
         for (auto& [status, pt] : slot->param_templates) {

@@ -123,6 +123,36 @@ std::shared_ptr<Runtime> build_runtime(ConfigLoad loaded, const ProviderContext&
                 }
             }
     }
+    if (!cfg->reminders.empty()) {
+        // Each reminder rule's own template, with a part for each of its channels.
+        std::vector<std::string> names;
+        for (auto& r : cfg->reminders) names.push_back(r.name);
+        const auto dir = cfg->templates_dir / "reminders";
+        std::vector<tpl::Error> rem_errors;
+        rt->reminder_templates = tpl::TemplateSet::load_named(dir.string(), names, rem_errors);
+        for (auto& e : rem_errors) problems.push_back(e.str());
+        const auto& failed = rt->reminder_templates->failed();
+        for (std::size_t i = 0; i < cfg->reminders.size(); ++i) {
+            auto& rule = cfg->reminders[i];
+            auto* t = rt->reminder_templates->find(rule.name);
+            std::string file = (dir / (rule.name + ".yaml")).string();
+            if (!t && std::find(failed.begin(), failed.end(), rule.name) != failed.end()) continue;
+            if (!t) {
+                problems.push_back(cfg->file.string() + ":" + std::to_string(rule.line) +
+                                   ": reminders[" + std::to_string(i) + "]: reminder " + rule.name +
+                                   " has no template " + file);
+                continue;
+            }
+            for (auto c : rule.channels) {
+                bool has = (c == Channel::sms && t->sms) || (c == Channel::zalo && t->zalo) ||
+                           (c == Channel::email && t->email);
+                if (!has)
+                    problems.push_back(file + ":1: no '" + std::string(to_string(c)) +
+                                       "' part, but reminder " + rule.name + " sends by " +
+                                       std::string(to_string(c)));
+            }
+        }
+    }
     if (!problems.empty()) return nullptr;
     return rt;
 }

@@ -4,6 +4,7 @@
 //   status     an event's or message's record, from the running daemon's API
 //   dossier    a dossier's events and messages, from the API
 //   dlq        dead letters: list, replay, discard
+//   reminders  pending reminders: list, cancel
 //   send-test  one real send through a configured provider
 // Tables on a terminal, JSON with --json or when stdout is not a terminal (scripts keep the JSON
 // tinbaoctl always printed). Exit codes: 0 ok, 1 failure or nothing matched, 2 usage.
@@ -24,6 +25,7 @@
 
 #include "daemon/ctl_client.hpp"
 #include "daemon/ctl_output.hpp"
+#include "daemon/ctl_reminders.hpp"
 #include "daemon/ctl_send_test.hpp"
 #include "daemon/reload_command.hpp"
 #include "daemon/runtime_builder.hpp"
@@ -47,6 +49,8 @@ void usage(std::FILE* out) {
         "       tinbaoctl [...] dlq list [--reason R] [--limit N]\n"
         "       tinbaoctl [...] dlq replay ID... | dlq replay --reason R\n"
         "       tinbaoctl [...] dlq discard ID...\n"
+        "       tinbaoctl [...] reminders list [--dossier CODE] [--limit N]\n"
+        "       tinbaoctl [...] reminders cancel ID...\n"
         "       tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
         "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
         "       tinbaoctl [--config FILE] reload [--pid PID | --pid-file F] [--timeout S]\n"
@@ -70,6 +74,8 @@ void usage(std::FILE* out) {
         "  dlq replay         send them again once the cause is fixed (templates are\n"
         "                     rendered anew; attempts and give_up_after start over)\n"
         "  dlq discard        remove dead letters for good (their records stay)\n"
+        "  reminders list     reminders waiting to be sent, soonest first (config reminders:)\n"
+        "  reminders cancel   reminders that are not to be sent after all\n"
         "  send-test          one real send through a configured provider, with the\n"
         "                     provider's raw answer (for onboarding a provider account)\n"
         "  reload             SIGHUP to tinbaod, then its verdict: non-zero with the reasons\n"
@@ -112,6 +118,7 @@ const char* command_help(const std::string& command) {
                "One real send through a configured provider, printing its raw answer. Needs\n"
                "the provider's secrets, as tinbaod does.\n";
     if (command == "reload") return tinbao::kReloadHelp;
+    if (command == "reminders") return tinbao::ctl::kRemindersHelp;
     return nullptr;
 }
 
@@ -293,7 +300,7 @@ void print_message(const json::object& o) {
 }
 
 int cmd_status(const Api& api, const std::string& id) {
-    bool is_message = id.size() == 26 && id[0] == 'm';
+    bool is_message = id.size() == 26 && (id[0] == 'm' || id[0] == 'r');  // r: a reminder's
     auto a = tinbao::ctl::call(
         api, "GET", (is_message ? "/v1/messages/" : "/v1/events/") + tinbao::ctl::escape(id));
     if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
@@ -494,7 +501,7 @@ int main(int argc, char** argv) {
         return tinbao::ctl::send_test(config,
                                       std::vector<std::string>(rest.begin() + 1, rest.end()));
     bool api_command = (rest.size() == 2 && (rest[0] == "status" || rest[0] == "dossier")) ||
-                       (rest.size() >= 2 && rest[0] == "dlq");
+                       (rest.size() >= 2 && (rest[0] == "dlq" || rest[0] == "reminders"));
     if (!api_command) {
         if (!rest.empty() && command_help(rest[0]))
             std::fputs(command_help(rest[0]), stderr);
@@ -506,5 +513,8 @@ int main(int argc, char** argv) {
     if (int rc = resolve_api(config, opts, api); rc != 0) return rc;
     if (rest[0] == "status") return cmd_status(api, rest[1]);
     if (rest[0] == "dossier") return cmd_dossier(api, rest[1]);
+    if (rest[0] == "reminders")
+        return tinbao::ctl::reminders_command(
+            api, std::vector<std::string>(rest.begin() + 1, rest.end()), g_json);
     return cmd_dlq(api, std::vector<std::string>(rest.begin() + 1, rest.end()));
 }

@@ -133,14 +133,17 @@ std::string parse_redis_url(std::string_view url, RedisSettings& r) {
     return {};
 }
 
-// "HH:MM" -> minutes after midnight.
-std::optional<int> parse_hhmm(std::string_view s) {
+}  // namespace
+
+std::optional<int> config_parts::parse_hhmm(std::string_view s) {
     if (s.size() != 5 || s[2] != ':') return std::nullopt;
     int64_t h = 0, m = 0;
     if (!parse_uint(s.substr(0, 2), 23, h) || !parse_uint(s.substr(3, 2), 59, m))
         return std::nullopt;
     return static_cast<int>(h * 60 + m);
 }
+
+namespace {
 
 fs::path resolve_against(const fs::path& base_dir, const std::string& p) {
     fs::path path(p);
@@ -318,6 +321,7 @@ void load_rest(ConfigView& root, Config& c, const fs::path& dir, Diagnostics& di
 
     load_providers(root, c);
     check_routes_served(root, c, diags);
+    load_reminders(root, c, diags);
 }
 
 }  // namespace

@@ -130,6 +130,28 @@ struct QuietHours {
     int line = 0;  // in the config file
 };
 
+// A rule of `reminders:` (docs/configuration.md): a later notice scheduled by an event of
+// `status`, with its own template (templates/reminders/<name>.yaml).
+struct ReminderRule {
+    std::string name;    // a-z, 0-9, '_'; names the template and goes into the reminder's id
+    std::string status;  // canonical: the status that schedules it
+    // Due `before_appointment` local days before the day of dossier.appointment_at (> 0), or
+    // `after` the event; at the local time `at_minute` when set (required with the first).
+    int before_appointment = 0;
+    Millis after{0};
+    std::optional<int> at_minute;  // minutes after local midnight, Asia/Ho_Chi_Minh
+    int repeat = 1;                // sent at most this many times, `after` apart
+    // In order: the first the applicant has an address for, then the next ones on failure
+    // (fallback); the route of `status` when not given.
+    std::vector<Channel> channels;
+    // Statuses of the dossier that make it moot; empty: the final ones (returned, rejected,
+    // cancelled).
+    std::vector<std::string> cancel_on;
+    int line = 0;
+
+    bool cancelled_by(std::string_view later_status) const;
+};
+
 struct RetrySettings {
     int max_attempts = 6;
     Millis initial_delay{2000};
@@ -161,6 +183,8 @@ struct Config {
     // (0: every status is sent). Every first attempt waits this long.
     Millis coalesce_window{0};
     std::vector<ProviderConfig> providers;
+    std::vector<ReminderRule> reminders;  // config `reminders:`, in file order
+    const ReminderRule* reminder(std::string_view name) const;  // by name; null when none
 
     // Canonical status for a status or alias; nullopt when neither.
     std::optional<std::string> canonical_status(std::string_view status) const;

@@ -33,6 +33,11 @@ void load_http(ConfigView& root, Config& c, Diagnostics& diags);
 void load_routes(ConfigView& root, Config& c);
 // providers: the keys common to every adapter; the view is kept for the adapter's factory.
 void load_providers(ConfigView& root, Config& c);
+// "HH:MM" -> minutes after midnight; nullopt when malformed.
+std::optional<int> parse_hhmm(std::string_view s);
+// reminders: after the routes and the providers (a rule's channels default to its route's and
+// must be served).
+void load_reminders(ConfigView& root, Config& c, Diagnostics& diags);
 // Routes may only name channels that some enabled provider serves.
 void check_routes_served(ConfigView& root, const Config& c, Diagnostics& diags);
 

@@ -38,7 +38,9 @@ enum class RouteKind {
     callback,
     dead_letters,
     replay,
-    discard
+    discard,
+    reminders,
+    cancel_reminders
 };
 
 struct Route {
@@ -71,6 +73,8 @@ Route match(const std::vector<std::string>& s) {
     if (is({"v1", "dead-letters"})) return {RouteKind::dead_letters, "GET", {}};
     if (is({"v1", "dead-letters", "replay"})) return {RouteKind::replay, "POST", {}};
     if (is({"v1", "dead-letters", "discard"})) return {RouteKind::discard, "POST", {}};
+    if (is({"v1", "reminders"})) return {RouteKind::reminders, "GET", {}};
+    if (is({"v1", "reminders", "cancel"})) return {RouteKind::cancel_reminders, "POST", {}};
     return {};
 }
 
@@ -104,6 +108,8 @@ const char* needed_scope(RouteKind k) {
         case RouteKind::dead_letters:
         case RouteKind::replay:
         case RouteKind::discard:
+        case RouteKind::reminders:
+        case RouteKind::cancel_reminders:
             return scope::admin;
         default:
             return nullptr;
@@ -423,6 +429,54 @@ asio::awaitable<Response> serve(ApiState& st, Request& req) {
             co_return json_response(
                 200, json::object{{"discarded", static_cast<std::int64_t>(discarded.size())},
                                   {"ids", std::move(discarded)},
+                                  {"unknown", std::move(unknown)}});
+        }
+        case RouteKind::reminders: {
+            std::string dossier;
+            std::size_t limit = 100;
+            for (auto& [k, v] : req.query) {
+                if (k == "dossier") dossier = v;
+                if (k == "limit")
+                    limit = std::clamp<std::size_t>(std::strtoul(v.c_str(), nullptr, 10), 1,
+                                                    limits::kDeadLetters);
+            }
+            Lookup found = co_await backend.reminders(dossier, limit);
+            co_return from_lookup(std::move(found), "reminders");
+        }
+        case RouteKind::cancel_reminders: {
+            boost::system::error_code ec;
+            json::value body = json::parse(req.body, ec);
+            if (ec || !body.is_object())
+                co_return error_response(400, "invalid_json", "expected {\"ids\": [...]}");
+            auto* v = body.as_object().if_contains("ids");
+            if (!v || !v->is_array() || v->as_array().empty())
+                co_return error_response(400, "invalid_request", "ids must be a non-empty list",
+                                         "ids");
+            if (v->as_array().size() > limits::kDossierMessages)
+                co_return error_response(
+                    400, "invalid_request",
+                    "at most " + std::to_string(limits::kDossierMessages) + " ids at once", "ids");
+            std::vector<std::string> ids;
+            for (auto& id : v->as_array()) {
+                if (!id.is_string())
+                    co_return error_response(400, "invalid_request", "ids must be strings", "ids");
+                ids.emplace_back(id.as_string());
+            }
+            auto done = co_await backend.cancel_reminders(ids, client->name);
+            if (!done)
+                co_return error_response(503, "queue_unavailable",
+                                         "the queue cannot be reached; retry later");
+            json::array cancelled, unknown;
+            for (auto& id : ids) {
+                bool was = std::find(done->begin(), done->end(), id) != done->end();
+                auto& into = was ? cancelled : unknown;
+                if (std::none_of(into.begin(), into.end(),
+                                 [&](auto& x) { return x.as_string() == id; }))
+                    into.emplace_back(id);
+            }
+            co_return json_response(
+                200, json::object{{"cancelled", static_cast<std::int64_t>(cancelled.size())},
+                                  {"ids", std::move(cancelled)},
                                   {"unknown", std::move(unknown)}});
         }
         default:

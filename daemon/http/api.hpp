@@ -80,6 +80,20 @@ public:
         (void)client;
         co_return std::nullopt;
     }
+    // Pending reminders, soonest due first, of one dossier when `dossier_code` is not empty.
+    virtual boost::asio::awaitable<Lookup> reminders(std::string dossier_code, std::size_t limit) {
+        (void)dossier_code;
+        (void)limit;
+        co_return Lookup{Lookup::Status::unavailable, {}};
+    }
+    // Cancels pending reminders by id: the ids cancelled; nullopt when the queue cannot be
+    // reached. `client` asked, for the log and the record.
+    virtual boost::asio::awaitable<std::optional<std::vector<std::string>>> cancel_reminders(
+        std::vector<std::string> ids, std::string client) {
+        (void)ids;
+        (void)client;
+        co_return std::nullopt;
+    }
     // The config in force (it changes on reload).
     virtual std::shared_ptr<const Config> config() const = 0;
 

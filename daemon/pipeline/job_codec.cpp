@@ -36,6 +36,9 @@ std::string encode_job(const SavedJob& job) {
         }
         o["provider_params"] = std::move(forms);
     }
+    if (!job.reminder.empty())
+        o["reminder"] = json::object{
+            {"rule", job.reminder}, {"occurrence", job.occurrence}, {"due", job.reminder_due_ms}};
     return json::serialize(o);
 }
 
@@ -86,6 +89,16 @@ std::optional<SavedJob> decode_job(std::string_view text) {
             p.detail = text_of("detail");
             job.provider_params.emplace(std::string(name), std::move(p));
         }
+    }
+    if (auto* rv = j.if_contains("reminder"); rv && rv->is_object()) {
+        auto& r = rv->as_object();
+        auto* rule = r.if_contains("rule");
+        auto* occurrence = r.if_contains("occurrence");
+        auto* due = r.if_contains("due");
+        if (rule && rule->is_string()) job.reminder = std::string(rule->as_string());
+        if (occurrence && occurrence->is_int64())
+            job.occurrence = static_cast<int>(occurrence->as_int64());
+        if (due && due->is_int64()) job.reminder_due_ms = due->as_int64();
     }
     return job;
 }

@@ -8,10 +8,12 @@
 //    "provider_attempts": 0, "epoch": <Unix ms>, "accepted": <Unix ms>,
 //    "provider_params": {"<provider>": {"template_id": "3101", "params": ["..."],
 //                                       "unicode": true, "text": "...", "reason": "...",
-//                                       "detail": "..."}}}
+//                                       "detail": "..."}},
+//    "reminder": {"rule": "result_uncollected", "occurrence": 1, "due": <Unix ms>}}
 // The event is parsed again at each attempt and the message rendered again from it; the forms of
 // template-based providers (provider_params, absent when there are none: a job saved before
-// they existed reads as having none) are kept as planned.
+// they existed reads as having none) are kept as planned. `reminder` is there only for a
+// reminder's job (daemon/pipeline/reminders.hpp): rendered from the rule's template instead.
 //
 // Pure functions; any thread.
 #pragma once
@@ -40,6 +42,11 @@ struct SavedJob {
     int64_t accepted_ms = 0;        // when the event was queued (end-to-end latency)
     // Template-based providers' forms of the message, as planned (PlannedMessage).
     ProviderParamsMap provider_params;
+    // A reminder's: its rule (empty for the notice of an event), which occurrence (1...) and
+    // when it was due.
+    std::string reminder;
+    int occurrence = 0;
+    int64_t reminder_due_ms = 0;
 };
 
 std::string encode_job(const SavedJob& job);

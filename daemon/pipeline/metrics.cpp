@@ -36,6 +36,9 @@ Metrics::Metrics() {
             "Provider requests by provider and result (ok, retryable, permanent).");
     declare("tinbao_retries_total", Type::counter,
             "Attempts scheduled again after a retryable failure, by provider and reason.");
+    declare("tinbao_reminders_total", Type::counter,
+            "Reminders by rule and outcome: scheduled, or cancelled (by a later status of the "
+            "dossier or by the operator). Their messages count in tinbao_messages_total.");
     declare("tinbao_fallbacks_total", Type::counter,
             "Messages superseded by the next channel, by channel (from, to).");
     declare("tinbao_messages_deferred_total", Type::counter,

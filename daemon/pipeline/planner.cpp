@@ -164,9 +164,17 @@ std::string fill_wording(std::string_view wording, const std::vector<std::string
 
 PlannedMessage plan_message(const Runtime& rt, const Event& ev, const std::string& entry_id,
                             Channel channel, int64_t now) {
+    const tpl::StatusTemplates* t = rt.templates ? rt.templates->find(ev.status) : nullptr;
+    return plan_with(rt, ev, message_id(ev.event_id, entry_id, to_string(channel)), channel, now, t,
+                     "status " + ev.status, true);
+}
+
+PlannedMessage plan_with(const Runtime& rt, const Event& ev, std::string id, Channel channel,
+                         int64_t now, const tpl::StatusTemplates* t, const std::string& what,
+                         bool provider_forms) {
     PlannedMessage m;
     auto& rec = m.record;
-    rec.id = message_id(ev.event_id, entry_id, to_string(channel));
+    rec.id = std::move(id);
     rec.event_id = ev.event_id;
     rec.dossier_code = ev.dossier_code;
     rec.channel = std::string(to_string(channel));
@@ -177,10 +185,9 @@ PlannedMessage plan_message(const Runtime& rt, const Event& ev, const std::strin
     out.dossier_code = ev.dossier_code;
     out.channel = channel;
 
-    const tpl::StatusTemplates* t = rt.templates ? rt.templates->find(ev.status) : nullptr;
     auto missing_part = [&] {
         fail_preflight(m, reason::kTemplateError,
-                       "no " + rec.channel + " part in the template of status " + ev.status);
+                       "no " + rec.channel + " part in the template of " + what);
     };
     auto ctx = render_context(ev);
 
@@ -256,6 +263,7 @@ PlannedMessage plan_message(const Runtime& rt, const Event& ev, const std::strin
             break;
         }
     }
+    if (!provider_forms) return m;
     for (auto& slot : rt.for_channel(channel))
         if (slot->template_based)
             m.provider_params.emplace(slot->provider->name(),

@@ -43,6 +43,12 @@ Plan plan_event(const Runtime& rt, const Event& event, const std::string& entry_
 // Renders one channel's message for an event.
 PlannedMessage plan_message(const Runtime& rt, const Event& event, const std::string& entry_id,
                             Channel channel, int64_t now = now_ms());
+// Renders one channel's message from the template `t` (null: none) under the id `id`; `what`
+// names the template in errors ("status received"). Without `provider_forms`, template-based
+// providers get no form of it (they have no registered template for it) and pass it over.
+PlannedMessage plan_with(const Runtime& rt, const Event& event, std::string id, Channel channel,
+                         int64_t now, const tpl::StatusTemplates* t, const std::string& what,
+                         bool provider_forms);
 // The preview of POST /v1/render and `tinbaoctl render`.
 boost::json::value preview(const Runtime& rt, const Event& event);
 

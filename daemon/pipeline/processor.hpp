@@ -24,6 +24,7 @@
 #include "daemon/pipeline/job_codec.hpp"
 #include "daemon/pipeline/metrics.hpp"
 #include "daemon/pipeline/planner.hpp"
+#include "daemon/pipeline/reminders.hpp"
 #include "daemon/pipeline/retry_policy.hpp"
 #include "daemon/pipeline/runtime.hpp"
 #include "daemon/queue/queue.hpp"
@@ -63,6 +64,10 @@ class Processor {
     // Puts dead letters back in the schedule (by id, or all with `reason`); the number replayed,
     // or -1 when the queue did not answer.
     boost::asio::awaitable<int> replay(std::vector<std::string> ids, std::string reason);
+    // Cancels pending reminders by id (the operator's `tinbaoctl reminders cancel`): the ids
+    // cancelled (others were no pending reminder), or nullopt when the queue did not answer.
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> cancel_reminders(
+        std::vector<std::string> ids, std::string why);
 
   private:
     // Marks one entry or job in progress (active_) for as long as it lives.
@@ -91,6 +96,18 @@ class Processor {
     boost::asio::awaitable<bool> ready_to_run(const Runtime& rt, const queue::DueJob& due, Work& w,
                                               queue::Commit& c);
     boost::asio::awaitable<void> commit(queue::Commit c);
+    // Reminders: those the event schedules (rules on its status), and those of its dossier it
+    // makes moot (rules whose cancel_on has its status). Nothing at all when no rule names the
+    // status.
+    boost::asio::awaitable<void> schedule_reminders(const Runtime& rt, const queue::Entry& entry,
+                                                    const std::shared_ptr<const Event>& event);
+    boost::asio::awaitable<void> cancel_moot_reminders(const Runtime& rt, const Event& event);
+    // Marks a pending reminder's record cancelled and takes its job out, in one commit.
+    boost::asio::awaitable<void> cancel_reminder(MessageRecord rec, const std::string& detail);
+    // The message of `w` on `channel`, planned again: a reminder from its rule's template.
+    PlannedMessage plan_for(const Runtime& rt, const Work& w, Channel channel, int64_t now) const;
+    // After a reminder's occurrence settled: the next one, when the rule repeats it.
+    void schedule_next_occurrence(const Runtime& rt, const Work& w, queue::Commit& c);
     // Waits before asking the queue again after it did not answer: 200 ms, doubling to 5 s.
     boost::asio::awaitable<void> back_off(std::chrono::milliseconds& delay);
     std::optional<std::string> canonical(std::string_view status) const;

@@ -62,6 +62,8 @@ ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg,
 struct Runtime {
     std::shared_ptr<const Config> config;
     std::shared_ptr<const tpl::TemplateSet> templates;
+    // templates/reminders/<name>.yaml, one per reminder rule (null when there are none).
+    std::shared_ptr<const tpl::TemplateSet> reminder_templates;
     std::vector<std::shared_ptr<ProviderSlot>> providers;  // in config order
 
     std::vector<std::shared_ptr<ProviderSlot>> for_channel(Channel c) const;

@@ -90,6 +90,11 @@ public:
     // parts) are appended to `errors`; a file with errors is left out.
     static std::shared_ptr<const TemplateSet> load(const std::string& dir,
                                                    std::vector<Error>& errors);
+    // The same for the files `<name>.yaml` of a folder whose name is one of `names`
+    // (templates/reminders/: one per reminder rule; others are left out); find() by name.
+    static std::shared_ptr<const TemplateSet> load_named(const std::string& dir,
+                                                         const std::vector<std::string>& names,
+                                                         std::vector<Error>& errors);
     const StatusTemplates* find(std::string_view status) const;
     // Statuses whose file had errors (reported by load()): not in all(), and not to be reported
     // again as missing.
@@ -97,8 +102,11 @@ public:
     const std::map<std::string, StatusTemplates, std::less<>>& all() const { return by_status_; }
 
 private:
-    std::map<std::string, StatusTemplates, std::less<>> by_status_;
-    std::vector<std::string> failed_;
+  static std::shared_ptr<const TemplateSet> load_from(const std::string& dir,
+                                                      const std::vector<std::string>* names,
+                                                      std::vector<Error>& errors);
+  std::map<std::string, StatusTemplates, std::less<>> by_status_;
+  std::vector<std::string> failed_;
 };
 
 // Checks every value the templates name against the event's fields (docs/api.md, "The event";

@@ -235,6 +235,18 @@ private:
 
 std::shared_ptr<const TemplateSet> TemplateSet::load(const std::string& dir,
                                                      std::vector<Error>& errors) {
+    return load_from(dir, nullptr, errors);
+}
+
+std::shared_ptr<const TemplateSet> TemplateSet::load_named(const std::string& dir,
+                                                           const std::vector<std::string>& names,
+                                                           std::vector<Error>& errors) {
+    return load_from(dir, &names, errors);
+}
+
+std::shared_ptr<const TemplateSet> TemplateSet::load_from(const std::string& dir,
+                                                          const std::vector<std::string>* names,
+                                                          std::vector<Error>& errors) {
     namespace fs = std::filesystem;
     auto set = std::make_shared<TemplateSet>();
     std::error_code ec;
@@ -253,9 +265,12 @@ std::shared_ptr<const TemplateSet> TemplateSet::load(const std::string& dir,
     for (const fs::path& p : files) {
         std::string file = p.string();
         std::string status = p.stem().string();
-        bool known = std::any_of(kStatusLabels.begin(), kStatusLabels.end(),
-                                 [&](const auto& kv) { return kv.first == status; });
-        if (!known) {
+        if (names) {
+            // A rule's template is required by the rule; one of no rule (a rule taken out of
+            // the config) is left alone.
+            if (std::find(names->begin(), names->end(), status) == names->end()) continue;
+        } else if (!std::any_of(kStatusLabels.begin(), kStatusLabels.end(),
+                                [&](const auto& kv) { return kv.first == status; })) {
             errors.push_back(Error{file, 1, 1,
                                    "'" + status + "' is not a canonical status (file names are "
                                    "<status>.yaml)"});

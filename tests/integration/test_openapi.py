@@ -313,6 +313,22 @@ def run(spec, source, c, checker, spec_file, tmp):
             "405": lambda: r("GET", "/v1/dead-letters/discard", token=OPS),
             "429": lambda: r("POST", "/v1/dead-letters/discard", {"ids": ["x"]}, token=FLOOD),
         },
+        "listReminders": {
+            "200": lambda: r("GET", "/v1/reminders?dossier=D-1&limit=5", token=OPS),
+            "401": lambda: r("GET", "/v1/reminders"),
+            "403": lambda: r("GET", "/v1/reminders", token=READER),
+            "405": lambda: r("POST", "/v1/reminders", b"{}", token=OPS),
+            "429": lambda: r("GET", "/v1/reminders", token=FLOOD),
+        },
+        "cancelReminders": {
+            "200": lambda: r("POST", "/v1/reminders/cancel", ex("cancelReminders", "by_id"),
+                             token=OPS),
+            "400": lambda: r("POST", "/v1/reminders/cancel", {"ids": []}, token=OPS),
+            "401": lambda: r("POST", "/v1/reminders/cancel", {"ids": ["x"]}),
+            "403": lambda: r("POST", "/v1/reminders/cancel", {"ids": ["x"]}, token=READER),
+            "405": lambda: r("GET", "/v1/reminders/cancel", token=OPS),
+            "429": lambda: r("POST", "/v1/reminders/cancel", {"ids": ["x"]}, token=FLOOD),
+        },
         "providerCallbackGet": {
             "200": lambda: r("GET", "/v1/callbacks/esms?token=" + CB_TOKEN),
             "4XX": lambda: r("GET", "/v1/callbacks/esms?token=wrong"),
