@@ -21,6 +21,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,19 @@ struct Entry {
     std::string payload;   // the event JSON
     std::string source;    // "http" or "stream"
     int64_t created_ms = 0;  // when it was queued (end-to-end latency); 0 when unknown
+    // Taken by this instance at its own ingest (Queue::set_handoff), which made the claim too:
+    // the event is this entry's, none of its messages has a record yet, and none of its
+    // dossier's notices waited then. claim() need not be asked, unless something was
+    // scheduled since.
+    bool claimed = false;
+};
+
+// Entries a backend hands to this instance's consumer as it ingests them (instead of leaving
+// them to read()): `room` says how many the consumer takes now, `take` receives them. They are
+// this consumer's from then on, like entries read() returned.
+struct Handoff {
+    std::function<std::size_t()> room;
+    std::function<void(std::vector<Entry>)> take;
 };
 
 // The entry that notifies for its event (a claim that did not fail with Errc::duplicate).
@@ -101,6 +115,11 @@ public:
     // Whether the queue can take events now (/readyz).
     virtual bool ready() const = 0;
     virtual std::string describe() const = 0;  // for logs, no secrets
+    // Optional speed-ups a backend may ignore. Hand-off: see Handoff. Coalescing: whether
+    // claims must record each dossier's latest entry for dossier_has_newer (coalesce_window is
+    // on); a backend may record it always.
+    virtual void set_handoff(Handoff handoff) { (void)handoff; }
+    virtual void set_coalescing(bool on) { (void)on; }
 
     // Errc::duplicate: the event_id was seen within dedupe_ttl.
     virtual Awaitable<void> ingest(const Event& event, const std::string& payload) = 0;
