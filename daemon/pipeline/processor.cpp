@@ -46,12 +46,15 @@ Processor::Processor(asio::io_context& io, queue::Queue& queue, std::shared_ptr<
       attempt_ctx_{io.get_executor(), clock, std::move(jitter), metrics_, stats_},
       dossiers_(io.get_executor()) {
     max_active_ = active_limit(*runtime_);
+    queue_.set_coalescing(runtime_->config->coalesce_window.count() > 0);
 }
 
 void Processor::start() {
     if (running_) return;
     running_ = true;
     stopping_ = false;
+    queue_.set_handoff({[this] { return handoff_room(); },
+                        [this](std::vector<queue::Entry> e) { take(std::move(e)); }});
     asio::co_spawn(io_, consume(), asio::detached);
     asio::co_spawn(io_, schedule_loop(), asio::detached);
     asio::co_spawn(io_, heartbeat(), asio::detached);
@@ -60,6 +63,9 @@ void Processor::start() {
 void Processor::stop() {
     running_ = false;
     stopping_ = true;
+    // An ingest in flight may still have taken entries: they stay this consumer's pending
+    // ones, read again at the next start (or taken over after claim_idle).
+    queue_.set_handoff({});
     if (room_) room_->cancel();
 }
 
@@ -107,6 +113,19 @@ asio::awaitable<void> Processor::consume() {
             active_.insert(e.id);
             asio::co_spawn(io_, handle(std::move(e)), asio::detached);
         }
+    }
+}
+
+std::size_t Processor::handoff_room() const {
+    if (!running_ || !instances_known_ || active_.size() >= max_active_) return 0;
+    return max_active_ - active_.size();
+}
+
+void Processor::take(std::vector<queue::Entry> entries) {
+    for (auto& e : entries) {
+        if (active_.count(e.id)) continue;  // already in progress here
+        active_.insert(e.id);
+        asio::co_spawn(io_, handle(std::move(e), schedule_seq_), asio::detached);
     }
 }
 
@@ -183,6 +202,7 @@ asio::awaitable<void> Processor::commit(queue::Commit c) {
     // Until the commit is written the stream entry stays pending and a job stays leased: after a
     // crash both come back, and the message id keeps providers from sending twice.
     std::chrono::milliseconds delay(200);
+    if (!c.schedule.empty()) ++schedule_seq_;
     for (;;) {
         Result<void> written = co_await queue_.commit(c);
         if (written) co_return;
@@ -285,7 +305,7 @@ bool Processor::settle_message(const Runtime& rt, Work& w, queue::Commit& c) {
     return true;
 }
 
-asio::awaitable<void> Processor::handle(queue::Entry entry) {
+asio::awaitable<void> Processor::handle(queue::Entry entry, uint64_t seq) {
     InProgress in_progress(this, entry.id);
     auto rt = runtime_;
     auto parsed = parse_event(entry.payload, [&](std::string_view s) { return canonical(s); });
@@ -305,7 +325,13 @@ asio::awaitable<void> Processor::handle(queue::Entry entry) {
     auto plan = plan_event(*rt, ev, entry.id, clock_.now_ms());
     std::vector<MessageRecord> initial;
     for (auto& m : plan.messages) initial.push_back(m.record);
-    auto claim = co_await this->claim(entry, ev, initial);
+    // Claimed at ingest (none of its messages has a record yet), unless a job of this instance
+    // was scheduled since: its dossier may wait now, which the claim tells.
+    Result<queue::Claim> claim = queue::Claim{};
+    if (entry.claimed && seq == schedule_seq_)
+        claim->existing.resize(initial.size());
+    else
+        claim = co_await this->claim(entry, ev, initial);
     if (!claim && claim.error() != Errc::duplicate) co_return;  // stopping: stays pending
     if (!claim) {
         ++stats_.events_duplicate;

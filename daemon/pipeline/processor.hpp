@@ -40,6 +40,7 @@ class Processor {
     void set_runtime(std::shared_ptr<const Runtime> rt) {
         runtime_ = std::move(rt);
         max_active_ = active_limit(*runtime_);
+        queue_.set_coalescing(runtime_->config->coalesce_window.count() > 0);
     }
     // Events and jobs worked on at once: enough to keep every provider's max_in_flight busy,
     // a quarter more for those waiting on a rate limit or their commit, and at least 2048.
@@ -57,8 +58,9 @@ class Processor {
     const Metrics& metrics() const { return metrics_; }
     Metrics& metrics() { return metrics_; }
 
-    // Handles one stream entry (public for tests).
-    boost::asio::awaitable<void> handle(queue::Entry entry);
+    // Handles one stream entry (public for tests). `seq`: schedule_seq_ when the entry was
+    // taken (an entry claimed at ingest is claimed again if a job was scheduled since).
+    boost::asio::awaitable<void> handle(queue::Entry entry, uint64_t seq = 0);
     // Handles one due job (public for tests).
     boost::asio::awaitable<void> run_job(queue::DueJob job);
     // Puts dead letters back in the schedule (by id, or all with `reason`); the number replayed,
@@ -75,6 +77,9 @@ class Processor {
 
     boost::asio::awaitable<void> wait_for_instances();
     boost::asio::awaitable<void> consume();
+    // Entries the queue hands over as they are ingested (queue::Handoff).
+    std::size_t handoff_room() const;
+    void take(std::vector<queue::Entry> entries);
     boost::asio::awaitable<void> schedule_loop();
     boost::asio::awaitable<void> heartbeat();
     // The claim of an entry, asked again while the queue does not answer (the entry is this
@@ -121,6 +126,7 @@ class Processor {
     bool stopping_ = false;
     std::set<std::string> active_;  // stream entry ids and "job:<id>" in progress
     std::size_t max_active_ = 2048;
+    uint64_t schedule_seq_ = 0;                        // commits that scheduled a job, so far
     std::shared_ptr<boost::asio::steady_timer> room_;  // woken when active_ shrinks
     PipelineStats stats_;
     Metrics metrics_;

@@ -65,7 +65,7 @@ asio::awaitable<void> RedisQueue::Batcher::flush() {
     std::string what = what_;
     redis::Result r = co_await script_.run_argv(conn_, argv);
     bool ok = r.ok && r.reply.type == redis::Reply::Type::array &&
-              r.reply.elements.size() == batch.size();
+              r.reply.elements.size() == batch.size() + (tail_ ? 1 : 0);
     if (!ok && r.ok && r.reply.is_error() && batch.size() > 1 && *alive) {
         // The script failed on something in this batch: each call goes again alone, first
         // in line, so that only the call at fault fails.
@@ -88,6 +88,7 @@ asio::awaitable<void> RedisQueue::Batcher::flush() {
     if (!ok)
         spdlog::warn("queue: {} of {} call(s) failed: {}", what, batch.size(),
                      !r.ok ? r.error : (r.reply.is_error() ? r.reply.str : "unexpected reply"));
+    if (ok && tail_ && *alive) tail_(r.reply);
     // The callers resume from a fresh handler, not inside this coroutine.
     asio::post(io, [batch = std::move(batch), reply = std::move(r.reply), ok]() mutable {
         for (size_t i = 0; i < batch.size(); ++i)

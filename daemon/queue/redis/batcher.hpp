@@ -26,14 +26,18 @@ namespace tinbao::queue {
 class RedisQueue::Batcher {
   public:
     using Head = std::function<void(redis::Args&)>;
+    // A script may answer one reply more, for the whole batch, last: with a `tail`, the whole
+    // reply is given to it before the callers resume.
+    using Tail = std::function<void(redis::Reply&)>;
     Batcher(boost::asio::io_context& io, redis::Connection& conn, const redis::Script& script,
-            std::string what, std::size_t max_calls, Head head)
+            std::string what, std::size_t max_calls, Head head, Tail tail = {})
         : io_(io),
           conn_(conn),
           script_(script),
           what_(std::move(what)),
           max_calls_(max_calls),
-          head_(std::move(head)) {}
+          head_(std::move(head)),
+          tail_(std::move(tail)) {}
     ~Batcher() { *alive_ = false; }
     Batcher(const Batcher&) = delete;
     Batcher& operator=(const Batcher&) = delete;
@@ -60,6 +64,7 @@ class RedisQueue::Batcher {
     std::string what_;
     std::size_t max_calls_;
     Head head_;
+    Tail tail_;
     std::deque<Call> waiting_;
     int running_ = 0;
     bool posted_ = false;

@@ -1,9 +1,12 @@
--- ARGV: ttl ms, now ms, key prefix, record ttl ms; per entry: entry id, event id, dossier code,
--- status, n, then n times (message id, created ms, record JSON, state).
+-- ARGV: ttl ms, now ms, key prefix, record ttl ms, coalescing ('1' or '0'); per entry: entry
+-- id, event id, dossier code, status, n, then n times (message id, created ms, record JSON,
+-- state).
 -- Per entry: {'duplicate'} when another entry owns the event, else {'process', waiting,
 -- existing...}: the dossier's waiting notices (waiting_of) and the stored record of each message
--- ('' when it was created now).
+-- ('' when it was created now). An entry handed to its consumer at ingest skips this script:
+-- its records are first written by its commit.
 local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local coalescing = ARGV[5] == '1'
 local function after(a, b)
   local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
   local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
@@ -14,7 +17,7 @@ end
 local out = {}
 -- Nothing is scheduled at all (the usual case): no dossier has a waiting notice.
 local any_scheduled = redis.call('ZCARD', prefix .. 'sched') > 0
-local i = 5
+local i = 6
 while i <= #ARGV do
   local entry, event_id, dossier, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local n = tonumber(ARGV[i + 4])
@@ -22,35 +25,37 @@ while i <= #ARGV do
   i = first + 4 * n
   local evkey = prefix .. 'ev:' .. event_id
   -- A message has a record only once its state is in the event hash ("s:<id>").
-  local fields = {'entry', 'msgs'}
+  local fields = {'entry'}
   for m = 0, n - 1 do fields[#fields + 1] = 's:' .. ARGV[first + 4 * m] end
   local f = redis.call('HMGET', evkey, unpack(fields))
-  local owner, msgs = f[1], f[2]
+  local owner = f[1]
   if owner and owner ~= entry then
     out[#out + 1] = {'duplicate'}
   else
-    local set = {}
     if not owner then
-      set = {'entry', entry, 'dossier_code', dossier, 'status', status, 'created_at', now,
-             'updated_at', now}
+      -- An entry that did not come through ingest (written to the stream by another program).
+      redis.call('HSET', evkey, 'entry', entry, 'dossier_code', dossier, 'status', status,
+                 'created_at', now, 'updated_at', now)
+      redis.call('PEXPIRE', evkey, ttl)
     end
     -- An earlier notice of this dossier still waiting (a retry, quiet hours) may hold the new
     -- ones back until its own next attempt.
     local waiting = {}
     if any_scheduled then waiting = waiting_of(prefix, dossier) end
-    -- The dossier's latest claimed entry, for coalescing.
-    local dkey = prefix .. 'dlast:' .. dossier
-    local prev = redis.call('SET', dkey, entry, 'PX', ttl, 'GET')
-    if prev and after(prev, entry) then redis.call('SET', dkey, prev, 'PX', ttl) end
+    -- The dossier's latest claimed entry, for coalescing only.
+    if coalescing then
+      local dkey = prefix .. 'dlast:' .. dossier
+      local prev = redis.call('SET', dkey, entry, 'PX', ttl, 'GET')
+      if prev and after(prev, entry) then redis.call('SET', dkey, prev, 'PX', ttl) end
+    end
     local r = {'process', waiting}
-    local ids = {}
+    local set = {}
     local zkey = prefix .. 'dossier:' .. dossier
     for m = 0, n - 1 do
       local at = first + 4 * m
       local id = ARGV[at]
-      ids[#ids + 1] = id
       local k = prefix .. 'msg:' .. id
-      local cur = f[3 + m] and redis.call('GET', k)
+      local cur = f[2 + m] and redis.call('GET', k)
       if cur then
         r[#r + 1] = cur
       else
@@ -61,13 +66,10 @@ while i <= #ARGV do
         r[#r + 1] = ''
       end
     end
-    if not msgs and n > 0 then
-      set[#set + 1] = 'msgs'
-      set[#set + 1] = table.concat(ids, ',')
+    if #set > 0 then
+      redis.call('HSET', evkey, unpack(set))
+      redis.call('PEXPIRE', zkey, ttl)
     end
-    if #set > 0 then redis.call('HSET', evkey, unpack(set)) end
-    if not owner then redis.call('PEXPIRE', evkey, ttl) end
-    if n > 0 then redis.call('PEXPIRE', zkey, ttl) end
     out[#out + 1] = r
   end
 end

@@ -1,9 +1,16 @@
--- ARGV: ttl ms, now ms, key prefix, stream; per event: event id, payload, dossier code, status.
+-- ARGV: ttl ms, now ms, key prefix, stream, group, consumer, take; per event: event id,
+-- payload, dossier code, status.
 -- Elects each event's first copy (the event key does not exist yet) and appends it to the
--- stream. Per event: the stream entry id, or '' for a duplicate.
+-- stream. Per event: the stream entry id, or '' for a duplicate. Then one reply more, for the
+-- batch: {scheduled, entries}. When `take` > 0, up to `take` of the group's undelivered entries
+-- (those just added, unless older ones wait) are delivered to `consumer` here, and `entries`
+-- lists them as XREADGROUP does; `scheduled` is 1 when any job is scheduled (a dossier of theirs
+-- may have to wait: their claims are asked), else 0.
 local ttl, now, prefix, stream = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local group, consumer, take = ARGV[5], ARGV[6], tonumber(ARGV[7])
 local out = {}
-for i = 5, #ARGV, 4 do
+local added = 0
+for i = 8, #ARGV, 4 do
   local evkey = prefix .. 'ev:' .. ARGV[i]
   if redis.call('EXISTS', evkey) == 1 then
     out[#out + 1] = ''
@@ -13,6 +20,16 @@ for i = 5, #ARGV, 4 do
                'created_at', now, 'updated_at', now)
     redis.call('PEXPIRE', evkey, ttl)
     out[#out + 1] = id
+    added = added + 1
   end
 end
+local scheduled, taken = 0, {}
+if take > 0 and added > 0 then
+  -- No group yet (read() creates it): nothing is taken, the entries wait for read().
+  local r = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', math.min(take, added),
+                        'STREAMS', stream, '>')
+  if type(r) == 'table' and r.err == nil and r[1] then taken = r[1][2] end
+  if #taken > 0 and redis.call('ZCARD', prefix .. 'sched') > 0 then scheduled = 1 end
+end
+out[#out + 1] = {scheduled, taken}
 return out

@@ -149,16 +149,23 @@ asio::awaitable<Result<json::value>> RedisQueue::event_record(const std::string&
     if (r.reply.elements.empty()) co_return fail(Errc::not_found);
     json::object rec;
     rec["event_id"] = event_id;
-    std::string msgs;
+    // The event's messages: the "s:<id>" fields, in the order they were written, after those
+    // of `msgs` (the list an earlier version kept; now only an empty one for a skipped event).
+    std::vector<std::string> ids;
     bool processed = false;  // the event's messages are known (else it waits to be processed)
     std::unordered_map<std::string, std::string> states;  // "s:<id>" fields
+    std::vector<std::string> from_states;
     for (size_t i = 0; i + 1 < r.reply.elements.size(); i += 2) {
         auto& f = r.reply.elements[i].str;
         auto& v = r.reply.elements[i + 1].str;
         if (f == "dossier_code" || f == "status") rec[f] = v;
-        if (f.rfind("s:", 0) == 0) states[f.substr(2)] = v;
+        if (f.rfind("s:", 0) == 0) {
+            from_states.push_back(f.substr(2));
+            states[from_states.back()] = v;
+            processed = true;
+        }
         if (f == "msgs") {
-            msgs = v;
+            ids = split_nonempty(v, ',');
             processed = true;
         }
         if (f == "created_at" || f == "updated_at") {
@@ -168,7 +175,9 @@ asio::awaitable<Result<json::value>> RedisQueue::event_record(const std::string&
             }
         }
     }
-    std::optional<json::array> list = co_await fetch_messages(split_nonempty(msgs, ','));
+    for (auto& id : from_states)
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    std::optional<json::array> list = co_await fetch_messages(ids);
     if (!list) co_return unavailable();
     // The event's state from its messages' states: those in the hash, else the record's (a
     // message written before the hash kept its state); a message with neither is left out.
@@ -180,7 +189,7 @@ asio::awaitable<Result<json::value>> RedisQueue::event_record(const std::string&
             states.try_emplace(std::string(id->as_string()), std::string(st->as_string()));
     }
     std::vector<std::string_view> known;
-    for (auto& id : split_nonempty(msgs, ','))
+    for (auto& id : ids)
         if (auto it = states.find(id); it != states.end()) known.push_back(it->second);
     rec["state"] = processed ? event_state(known) : state::kAccepted;
     rec["messages"] = std::move(*list);

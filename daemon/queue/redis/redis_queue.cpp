@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "daemon/model/limits.hpp"
 #include "daemon/model/rules.hpp"
@@ -47,12 +48,18 @@ RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std:
     auto ttl = [this] { return std::to_string(settings_.dedupe_ttl.count()); };
     auto now = [] { return std::to_string(now_ms()); };
     ingest_batch_ = std::make_unique<Batcher>(
-        io, cmd_, kIngest, "ingest", limits::kCallsPerScriptRun, [this, ttl, now](redis::Args& a) {
-            a.insert(a.end(), {ttl(), now(), prefix_ + ":", stream_});
-        });
+        io, cmd_, kIngest, "ingest", limits::kCallsPerScriptRun,
+        [this, ttl, now](redis::Args& a) {
+            // Entries go straight to this consumer while it has room (and the group exists:
+            // read() made it).
+            std::size_t take = group_ok_ && handoff_.room ? handoff_.room() : 0;
+            a.insert(a.end(), {ttl(), now(), prefix_ + ":", stream_, kGroup, consumer_,
+                               std::to_string(take)});
+        },
+        [this](redis::Reply& tail) { hand_off(tail); });
     claim_batch_ = std::make_unique<Batcher>(
         io, cmd_, kClaim, "claim", limits::kCallsPerScriptRun, [this, ttl, now](redis::Args& a) {
-            a.insert(a.end(), {ttl(), now(), prefix_ + ":", record_ttl()});
+            a.insert(a.end(), {ttl(), now(), prefix_ + ":", record_ttl(), coalescing_ ? "1" : "0"});
         });
     commit_batch_ = std::make_unique<Batcher>(
         io, cmd_, kCommit, "commit", limits::kCallsPerScriptRun, [this, ttl, now](redis::Args& a) {
@@ -101,6 +108,26 @@ asio::awaitable<Result<void>> RedisQueue::ingest(const Event& event, const std::
     if (!r || r->type != redis::Reply::Type::string) co_return unavailable();
     if (r->str.empty()) co_return fail(Errc::duplicate);
     co_return Result<void>();
+}
+
+void RedisQueue::hand_off(redis::Reply& batch) {
+    // Per event its entry id ('' for a duplicate), then {scheduled, [[id, [field, value, ...]],
+    // ...]} (ingest.lua).
+    auto& tail = batch.elements.back();
+    if (tail.elements.size() < 2 || !handoff_.take) return;
+    std::vector<Entry> taken;
+    collect_entries(tail.elements[1], taken);
+    if (taken.empty()) return;
+    // An entry of this very batch needs no claim, unless something is scheduled (its dossier
+    // may wait) or coalescing wants the dossier's latest entry recorded. An older entry
+    // delivered with them (a backlog) is claimed as usual.
+    if (tail.elements[0].integer == 0 && !coalescing_) {
+        std::unordered_set<std::string_view> ours;
+        for (std::size_t i = 0; i + 1 < batch.elements.size(); ++i)
+            ours.insert(batch.elements[i].str);
+        for (auto& e : taken) e.claimed = ours.count(e.id) > 0;
+    }
+    handoff_.take(std::move(taken));
 }
 
 asio::awaitable<bool> RedisQueue::ensure_group() {
@@ -235,6 +262,7 @@ asio::awaitable<Result<void>> RedisQueue::commit(const Commit& c) {
                      c.dossier_code,
                      c.status,
                      c.ack ? c.ack->id : std::string(),
+                     c.messages.empty() && (c.ack || c.skipped) ? "1" : "0",
                      std::to_string(c.messages.size()),
                      std::to_string(c.schedule.size()),
                      std::to_string(c.done.size()),

@@ -4,16 +4,20 @@
 //   p:events            the input stream (field `event`), consumer group "tinbao"; entries
 //                       leave it once acknowledged (trim_acknowledged)
 //   p:events:invalid    entries that were not valid events, with the reason
-//   p:ev:<event_id>     hash: entry (the stream entry that notifies), state, status, dossier_code,
-//                       msgs (comma-separated message ids), s:<message id> (each message's
-//                       state), created_at, updated_at; TTL dedupe_ttl
+//   p:ev:<event_id>     hash: entry (the stream entry that notifies), status, dossier_code,
+//                       s:<message id> (each message's state: the event's messages), msgs
+//                       (empty: processed without messages; earlier versions listed the ids
+//                       here), created_at, updated_at; TTL dedupe_ttl
 //   p:msg:<id>          a message record as JSON; TTL dedupe_ttl
 //   p:dossier:<code>    sorted set of message ids by creation time
 //   p:dwait:<code>      hash: the dossier's messages waiting for a scheduled attempt -> created ms
-//   p:dlast:<code>      the dossier's latest claimed stream entry (coalescing)
+//   p:dlast:<code>      the dossier's latest claimed stream entry (only with coalescing on)
 //   p:sched, p:job:<id> scheduled attempts (zset by due ms) and their payloads; p:dlq dead letters
 // Idempotency: ingest and claim are Lua scripts, so two copies of an event (HTTP, stream, or both,
 // on any number of instances) elect exactly one stream entry to notify.
+// Hand-off: with a Handoff set, the ingest script also delivers the new entries to this consumer
+// (XREADGROUP inside the script, so they are in its pending list like any entry read) and they
+// go straight to the processor; their claim was made by the ingest.
 //
 // Threading: one io_context thread. Two connections: one for commands, one for the blocking read.
 // Ownership: the queue owns both connections and its batchers (redis/batcher.hpp); the caller's
@@ -40,6 +44,8 @@ class RedisQueue : public Queue, public StateStore {
     void stop() override;
     bool ready() const override;
     std::string describe() const override;
+    void set_handoff(Handoff handoff) override { handoff_ = std::move(handoff); }
+    void set_coalescing(bool on) override { coalescing_ = on; }
 
     Awaitable<void> ingest(const Event& event, const std::string& payload) override;
     Awaitable<std::vector<Entry>> read(std::size_t max, std::chrono::milliseconds wait) override;
@@ -102,6 +108,10 @@ class RedisQueue : public Queue, public StateStore {
     redis::Connection cmd_;
     redis::Connection reader_;
     bool group_ok_ = false;
+    Handoff handoff_;
+    bool coalescing_ = true;  // until told otherwise: the dossier's latest entry is recorded
+    // Hands the entries an ingest batch took to the processor (`batch`: the script's reply).
+    void hand_off(redis::Reply& batch);
     bool reading_own_pending_ = true;  // after a start, first re-read what we held before
     std::chrono::steady_clock::time_point next_autoclaim_{};
     std::chrono::steady_clock::time_point next_trim_{};

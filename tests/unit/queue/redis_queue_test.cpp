@@ -1,6 +1,7 @@
 // Redis-only behaviour of the queue: retention (message records, personal data, expire after
 // queue.retention while the event key, the idempotency key, keeps dedupe_ttl), the trimming of
-// acknowledged entries from the input stream, and the batches of script calls.
+// acknowledged entries from the input stream, the batches of script calls, and the hand-off of
+// entries to this instance's consumer at ingest.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -236,6 +237,99 @@ TEST_F(RedisQueueTest, ABadCallFailsAloneNotItsWholeBatch) {
         EXPECT_EQ(kinds[i], static_cast<int>(i == 3 ? Claimed::Kind::unavailable
                                                     : Claimed::Kind::process))
             << i;
+}
+
+// With a hand-off set, the ingest delivers the new entries to this consumer (they are its
+// pending entries, read() does not hand them out again) with their claim made; not when the
+// consumer has no room (read() gets them), and not claimed when a job is scheduled (a dossier
+// may wait) or coalescing is on.
+TEST_F(RedisQueueTest, IngestHandsNewEntriesToTheConsumer) {
+    auto& q = open();
+    ASSERT_TRUE(run(io_, q.read(10, 10ms)));  // creates the consumer group
+    std::size_t room = 10;
+    std::vector<queue::Entry> taken;
+    q.set_handoff(
+        {[&] { return room; },
+         [&](std::vector<queue::Entry> e) { taken.insert(taken.end(), e.begin(), e.end()); }});
+    q.set_coalescing(false);
+    auto pending = [&] {
+        auto r = probe({"XPENDING", "t:events", "tinbao"});
+        return r.ok && !r.reply.elements.empty() ? r.reply.elements[0].integer : -1;
+    };
+
+    auto evs = events("ev-h", 5);
+    ingest_all(q, {evs[0], evs[1], evs[2]});
+    ASSERT_EQ(taken.size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(taken[i].payload, payload_of(evs[i]));
+        EXPECT_EQ(taken[i].source, "http");
+        EXPECT_TRUE(taken[i].claimed) << i;
+    }
+    EXPECT_EQ(pending(), 3);
+    auto again = run(io_, q.read(10, 10ms));
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->empty());
+    // The claim made at ingest is the one claim() would make.
+    auto m = make_record("m-h0", evs[0]);
+    EXPECT_EQ(claimed(run(io_, q.claim(taken[0], evs[0], {m}))).kind, Claimed::Kind::process);
+
+    // No room: the entry waits for read(), which claims as usual.
+    room = 0;
+    ingest_all(q, {evs[3]});
+    EXPECT_EQ(taken.size(), 3u);
+    auto read = read_n(q, 1);
+    ASSERT_EQ(read.size(), 1u);
+    EXPECT_FALSE(read[0].claimed);
+
+    // A job is scheduled: taken, but its claim is asked (the dossier may wait).
+    auto job = make_commit(evs[0], {m}, &taken[0]);
+    job.schedule.push_back({"m-h0", "{}", now_ms() + 60000});
+    ASSERT_TRUE(run(io_, q.commit(job)));
+    room = 10;
+    ingest_all(q, {evs[4]});
+    ASSERT_EQ(taken.size(), 4u);
+    EXPECT_FALSE(taken[3].claimed);
+
+    // After set_handoff({}) nothing more is taken.
+    q.set_handoff({});
+    auto more = events("ev-h-more", 1);
+    ingest_all(q, more);
+    EXPECT_EQ(taken.size(), 4u);
+    EXPECT_EQ(read_n(q, 1).size(), 1u);
+}
+
+// An entry handed over at ingest skips the claim: its commit writes the records, the messages'
+// states in the event hash and the dossier's index; an event without messages shows as
+// processed.
+TEST_F(RedisQueueTest, AHandedEntrysCommitWritesItsRecordsAndTheEventListsThem) {
+    auto& q = open();
+    ASSERT_TRUE(run(io_, q.read(10, 10ms)));  // creates the consumer group
+    std::vector<queue::Entry> taken;
+    q.set_handoff(
+        {[] { return std::size_t{10}; },
+         [&](std::vector<queue::Entry> e) { taken.insert(taken.end(), e.begin(), e.end()); }});
+    q.set_coalescing(false);
+    auto evs = events("ev-c", 2);
+    ingest_all(q, evs);
+    ASSERT_EQ(taken.size(), 2u);
+    ASSERT_TRUE(taken[0].claimed && taken[1].claimed);
+    EXPECT_EQ(lookup(run(io_, q.event_record("ev-c0"))).value.at("state"), "accepted");
+    auto m = make_record("m-c0", evs[0], state::kSent);
+    ASSERT_TRUE(run(io_, q.commit(make_commit(evs[0], {m}, &taken[0]))));
+    auto after = lookup(run(io_, q.event_record("ev-c0")));
+    EXPECT_EQ(after.value.at("state"), "done");
+    ASSERT_EQ(after.value.at("messages").as_array().size(), 1u);
+    EXPECT_EQ(after.value.at("messages").as_array()[0].at("id"), "m-c0");
+    EXPECT_FALSE(probe({"ZSCORE", "t:dossier:" + evs[0].dossier_code, "m-c0"}).reply.is_nil());
+    EXPECT_GT(probe({"PTTL", "t:dossier:" + evs[0].dossier_code}).reply.integer, 0);
+    EXPECT_GT(probe({"PTTL", "t:ev:ev-c0"}).reply.integer, 0);
+
+    ASSERT_TRUE(run(io_, q.commit(make_commit(evs[1], {}, &taken[1]))));
+    auto none = lookup(run(io_, q.event_record("ev-c1")));
+    EXPECT_NE(none.value.at("state"), "accepted");
+    EXPECT_TRUE(none.value.at("messages").as_array().empty());
+    auto pending = probe({"XPENDING", "t:events", "tinbao"});
+    EXPECT_EQ(pending.reply.elements[0].integer, 0);  // both acknowledged
 }
 
 }  // namespace
