@@ -100,6 +100,17 @@ def redis_calls(cli, port):
     return total
 
 
+def redis_info(cli, port, section):
+    out = subprocess.run([cli, "-p", str(port), "INFO", section], capture_output=True,
+                         text=True).stdout
+    info = {}
+    for line in out.splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            info[k] = v.strip()
+    return info
+
+
 def commit_of(root):
     try:
         out = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty"],
@@ -132,21 +143,49 @@ def main():
     ap.add_argument("--latency-ms", type=int, default=0)
     ap.add_argument("--max-in-flight", type=int, default=1000)
     ap.add_argument("--backend", default="redis")
+    ap.add_argument("--system", default="tinbao", choices=("tinbao", "kannel", "both"),
+                    help="what delivers the notices: tinbaod, Kannel (bearerbox and smsbox, "
+                         "bench/install-kannel.sh), or both one after the other with their ratio")
     ap.add_argument("--histogram", action="store_true",
                     help="print tinbaod's end-to-end histogram (to stderr)")
     ap.add_argument("--commandstats", action="store_true",
                     help="print Redis's per-command statistics (to stderr)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the run's directory (Redis's AOF, tinbaod's log) and say where")
+    ap.add_argument("--no-aof-rewrite", action="store_true",
+                    help="no automatic AOF rewrite during the run, so that the AOF bytes per "
+                         "event are known even for a long run")
     args = ap.parse_args()
     host = machine()  # before anything starts: the load average says how quiet the box was
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     build = os.path.join(root, args.build) if not os.path.isabs(args.build) else args.build
-    tinbaod = os.path.join(build, "daemon/tinbaod")
-    loadgen = os.path.join(build, "bench/bench_loadgen")
-    fake_bin = os.path.join(build, "bench/bench_fake_provider")
-    for b in (tinbaod, loadgen, fake_bin):
+    if args.system == "tinbao":
+        print(json.dumps(run_tinbao(args, host, root, build), indent=2))
+    elif args.system == "kannel":
+        print(json.dumps(run_kannel(args, host, build), indent=2))
+    else:
+        t = run_tinbao(args, host, root, build)
+        k = run_kannel(args, host, build)
+        print(json.dumps({"tinbao": t, "kannel": k,
+                          "tinbao_delivered_per_second": t["delivered_per_second"],
+                          "kannel_delivered_per_second": k["delivered_per_second"],
+                          "ratio_tinbao_to_kannel": round(t["delivered_per_second"] /
+                                                          max(k["delivered_per_second"], 1e-9), 2)},
+                         indent=2))
+
+
+def need(*paths):
+    for b in paths:
         if not os.path.exists(b):
             raise SystemExit("bench: %s missing; build first: cmake --preset release && "
                              "cmake --build --preset release" % b)
+
+
+def run_tinbao(args, host, root, build):
+    tinbaod = os.path.join(build, "daemon/tinbaod")
+    loadgen = os.path.join(build, "bench/bench_loadgen")
+    fake_bin = os.path.join(build, "bench/bench_fake_provider")
+    need(tinbaod, loadgen, fake_bin)
     tmp = tempfile.mkdtemp(prefix="tinbao-bench-")
     procs = []
     try:
@@ -156,7 +195,8 @@ def main():
             procs.append(subprocess.Popen(
                 [shutil.which("redis-server"), "--port", str(rport), "--bind", "127.0.0.1",
                  "--dir", tmp, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-                 "--daemonize", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                 "--daemonize", "no"] +
+                (["--auto-aof-rewrite-percentage", "0"] if args.no_aof_rewrite else []), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait(lambda: subprocess.run([redis_cli, "-p", str(rport), "PING"],
                                         capture_output=True, text=True).stdout.strip() == "PONG",
                  10, "redis")
@@ -201,6 +241,7 @@ providers:
         fcpu0 = cpu_seconds(fake.pid)
         lg0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         calls0 = redis_calls(redis_cli, rport) if args.backend == "redis" else 0
+        aof0 = redis_info(redis_cli, rport, "persistence") if args.backend == "redis" else {}
         t0 = time.monotonic()
         lg = subprocess.run([loadgen, "--port", str(hport), "--token", TOKEN, "--count",
                              str(args.count), "--rate", str(args.rate), "--concurrency",
@@ -217,6 +258,12 @@ providers:
         fcpu1 = cpu_seconds(fake.pid)
         per_1000 = lambda x: round(1000 * x / max(stats["accepted"], 1), 3)
         calls1 = redis_calls(redis_cli, rport) if args.backend == "redis" else 0
+        aof1 = redis_info(redis_cli, rport, "persistence") if args.backend == "redis" else {}
+        # What the run appended to the AOF (unknown when a rewrite replaced the file meanwhile:
+        # --no-aof-rewrite).
+        aof_bytes = None
+        if aof1 and aof0.get("aof_rewrites") == aof1.get("aof_rewrites"):
+            aof_bytes = int(aof1["aof_current_size"]) - int(aof0["aof_current_size"])
         metrics = get(base + "/metrics")
         if args.histogram:
             print("\n".join(l for l in metrics.splitlines()
@@ -247,9 +294,11 @@ providers:
             "fake_cpu_seconds_per_1000": per_1000(fcpu1 - fcpu0),
             "redis_commands_per_event": round((calls1 - calls0) / max(load["accepted"], 1), 2)
             if args.backend == "redis" else None,
+            "redis_aof_bytes_per_event": round(aof_bytes / max(load["accepted"], 1))
+            if aof_bytes is not None else None,
             "tinbaod_peak_rss_mb": round(peak_rss_mb(d.pid), 1),
         }
-        print(json.dumps(summary, indent=2))
+        return summary
     finally:
         for p in reversed(procs):
             if p.poll() is None:
@@ -258,7 +307,135 @@ providers:
                     p.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print("bench: kept " + tmp, file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+KANNEL_CONF = """
+group = core
+admin-port = {admin_port}
+admin-interface = 127.0.0.1
+admin-password = bench
+admin-allow-ip = 127.0.0.1
+smsbox-port = {box_port}
+smsbox-interface = 127.0.0.1
+box-allow-ip = 127.0.0.1
+store-type = spool
+store-location = "{tmp}/spool"
+log-file = "{tmp}/bearerbox.log"
+log-level = 3
+
+group = smsc
+smsc = http
+smsc-id = fake
+system-type = generic
+send-url = "http://127.0.0.1:{fake_port}/kannel/send?to=%p&from=%P&text=%b"
+status-success-regex = "^Sent"
+max-pending-submits = {max_in_flight}
+
+group = smsbox
+bearerbox-host = 127.0.0.1
+bearerbox-port = {box_port}
+sendsms-port = {sendsms_port}
+sendsms-interface = 127.0.0.1
+log-file = "{tmp}/smsbox.log"
+log-level = 3
+
+group = sendsms-user
+username = bench
+password = bench
+"""
+
+
+def run_kannel(args, host, build):
+    """The same notices through Kannel: smsbox's sendsms (the load generator's --kannel mode,
+    the SMS text tinbao renders for each event), bearerbox with its spool store, its generic
+    HTTP SMSC to the same fake provider (its Kannel mode)."""
+    loadgen = os.path.join(build, "bench/bench_loadgen")
+    fake_bin = os.path.join(build, "bench/bench_fake_provider")
+    need(loadgen, fake_bin)
+    bearerbox, smsbox = shutil.which("bearerbox"), shutil.which("smsbox")
+    if not bearerbox or not smsbox:
+        raise SystemExit("bench: Kannel is not installed: bench/install-kannel.sh")
+    tmp = tempfile.mkdtemp(prefix="kannel-bench-")
+    os.makedirs(os.path.join(tmp, "spool"))
+    procs = []
+    try:
+        fake = subprocess.Popen([fake_bin, "--latency-ms", str(args.latency_ms)],
+                                stdout=subprocess.PIPE, text=True)
+        procs.append(fake)
+        fport = int(fake.stdout.readline().split()[1])
+        ports = {"admin_port": free_port(), "box_port": free_port(),
+                 "sendsms_port": free_port()}
+        cfg = os.path.join(tmp, "kannel.conf")
+        with open(cfg, "w") as f:
+            f.write(KANNEL_CONF.format(tmp=tmp, fake_port=fport,
+                                       max_in_flight=args.max_in_flight, **ports))
+        log = open(os.path.join(tmp, "kannel.out"), "w")
+        bb = subprocess.Popen([bearerbox, cfg], stdout=log, stderr=subprocess.STDOUT)
+        procs.append(bb)
+        admin = "http://127.0.0.1:%d" % ports["admin_port"]
+        def online():
+            if bb.poll() is not None:
+                raise SystemExit("bench: bearerbox exited; see " + os.path.join(tmp, "kannel.out"))
+            return "online" in get(admin + "/status.txt?password=bench")
+        wait(online, 30, "bearerbox and its HTTP SMSC")
+        sb = subprocess.Popen([smsbox, cfg], stdout=log, stderr=subprocess.STDOUT)
+        procs.append(sb)
+        wait(lambda: socket.create_connection(("127.0.0.1", ports["sendsms_port"]), 1).close()
+             or True, 30, "smsbox")
+        wait(lambda: "smsbox:" in get(admin + "/status.txt?password=bench"), 30,
+             "smsbox connected to bearerbox")
+        cpu0 = cpu_seconds(bb.pid) + cpu_seconds(sb.pid)
+        fcpu0 = cpu_seconds(fake.pid)
+        lg0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.monotonic()
+        lg = subprocess.run([loadgen, "--port", str(ports["sendsms_port"]), "--kannel",
+                             "bench:bench", "--count", str(args.count), "--rate", str(args.rate),
+                             "--concurrency", str(args.concurrency)],
+                            capture_output=True, text=True)
+        lg1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load = json.loads(lg.stdout)
+        wait(lambda: json.loads(get("http://127.0.0.1:%d/_stats" % fport))["accepted"] >=
+             load["accepted"], 600, "every message delivered")
+        t1 = time.monotonic()
+        stats = json.loads(get("http://127.0.0.1:%d/_stats" % fport))
+        cpu1 = cpu_seconds(bb.pid) + cpu_seconds(sb.pid)
+        fcpu1 = cpu_seconds(fake.pid)
+        per_1000 = lambda x: round(1000 * x / max(stats["accepted"], 1), 3)
+        return {
+            "system": "kannel " + subprocess.run(
+                ["dpkg-query", "-W", "-f", "${Version}", "kannel"], capture_output=True,
+                text=True).stdout.strip(),
+            "machine": host,
+            "store": "spool",
+            "events": args.count,
+            "provider_latency_ms": args.latency_ms,
+            "max_pending_requests": args.max_in_flight,
+            "load": load,
+            "delivered": stats["accepted"],
+            "duplicates_at_provider": stats["duplicates"],
+            "delivered_per_second": round(stats["accepted"] / (t1 - t0), 1),
+            "kannel_cpu_seconds_per_1000": per_1000(cpu1 - cpu0),
+            "loadgen_cpu_seconds_per_1000": per_1000(lg1.ru_utime + lg1.ru_stime -
+                                                     lg0.ru_utime - lg0.ru_stime),
+            "fake_cpu_seconds_per_1000": per_1000(fcpu1 - fcpu0),
+            "kannel_peak_rss_mb": round(peak_rss_mb(bb.pid) + peak_rss_mb(sb.pid), 1),
+        }
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        if args.keep:
+            print("bench: kept " + tmp, file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

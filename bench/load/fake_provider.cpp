@@ -2,6 +2,10 @@
 // (POST .../SendMultipleMessage_V4_post_json/, JSON with RequestId), answers after a configurable
 // latency with a configurable error rate, and counts what it receives: requests, distinct
 // RequestIds, duplicates (answered 124 like eSMS). GET /_stats returns the counts as JSON.
+// It also answers as the HTTP gateway behind Kannel's generic HTTP SMSC (`smsc = http`,
+// `system-type = generic`): GET /kannel/send?to=...&text=... (the send-url that
+// `bench/run.py --system kannel` configures), counted the same way by recipient, answered
+// 200 "Sent." (which that configuration's status-success-regex expects).
 //
 // Usage: bench_fake_provider [--port 0] [--latency-ms 0] [--error-rate 0.0]
 // Prints "PORT <n>" once listening. One thread; keep-alive; no sleeps (timers).
@@ -55,18 +59,32 @@ asio::awaitable<void> session(tcp::socket sock) {
                                                       {"duplicates", stats.duplicates},
                                                       {"errors", stats.errors},
                                                       {"span_seconds", secs}});
-        } else if (req.method() == http::verb::post &&
-                   req.target().find("SendMultipleMessage_V4_post_json") != beast::string_view::npos) {
+        } else if ((req.method() == http::verb::post &&
+                    req.target().find("SendMultipleMessage_V4_post_json") !=
+                        beast::string_view::npos) ||
+                   req.target().starts_with("/kannel/send?")) {
+            const bool kannel = req.target().starts_with("/kannel/send?");
             auto now = std::chrono::steady_clock::now();
             if (stats.requests == 0) stats.first = now;
             stats.last = now;
             ++stats.requests;
-            boost::system::error_code jec;
-            auto v = json::parse(req.body(), jec);
             std::string id;
-            if (!jec && v.is_object())
-                if (auto* r = v.as_object().if_contains("RequestId"); r && r->is_string())
-                    id = std::string(r->as_string());
+            if (kannel) {
+                // The recipient, as Kannel sends it: one message per recipient in the bench.
+                std::string_view q(req.target().data(), req.target().size());
+                if (auto at = q.find("to="); at != std::string_view::npos) {
+                    auto end = q.find('&', at);
+                    id = std::string(q.substr(at + 3, end == std::string_view::npos
+                                                          ? std::string_view::npos
+                                                          : end - at - 3));
+                }
+            } else {
+                boost::system::error_code jec;
+                auto v = json::parse(req.body(), jec);
+                if (!jec && v.is_object())
+                    if (auto* r = v.as_object().if_contains("RequestId"); r && r->is_string())
+                        id = std::string(r->as_string());
+            }
             if (latency_ms > 0) {
                 asio::steady_timer t(co_await asio::this_coro::executor,
                                      std::chrono::milliseconds(latency_ms));
@@ -79,6 +97,10 @@ asio::awaitable<void> session(tcp::socket sock) {
             } else if (!id.empty() && !stats.ids.insert(id).second) {
                 ++stats.duplicates;
                 res.body() = R"({"CodeResult":"124","ErrorMessage":"Request exist 1"})";
+            } else if (kannel) {
+                ++stats.accepted;
+                res.set(http::field::content_type, "text/plain");
+                res.body() = "Sent.";
             } else {
                 ++stats.accepted;
                 res.body() = R"({"CodeResult":"100","CountRegenerate":0,"SMSID":"bench-)" + id +

@@ -4,11 +4,15 @@
 // Usage: bench_loadgen --port P --token T [--host 127.0.0.1] [--count 10000] [--rate 0]
 //                      [--concurrency 64] [--prefix run1]
 // --rate 0 sends flat out; otherwise events are paced at that many per second in total.
+// --kannel USER:PASS sends the same notices to Kannel's smsbox instead (GET /cgi-bin/sendsms
+// with the SMS text tinbao renders for the event, to the event's phone number); 202 is
+// accepted there too.
 // Prints one JSON object: sent, accepted (202), other answers, seconds, events/s, ingest latency
 // p50/p99/max in ms.
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string host = "127.0.0.1", token, prefix = "bench";
+std::string host = "127.0.0.1", token, prefix = "bench", kannel;
 unsigned short port = 8080;
 long count = 10000;
 double rate = 0;
@@ -47,6 +51,36 @@ std::string event_body(long i) {
            R"(","status":"result_ready","previous_status":"processing","procedure":{"code":"1.001612","name":"Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam"},"agency":{"code":"000.00.12.H62","name":"Sở Tư pháp tỉnh Vĩnh Long"},"received_at":"2026-11-20T09:00:00+07:00","appointment_at":"2026-11-30T14:00:00+07:00","fee":200000},"applicant":{"name":")" +
            names[i % 5] + R"(","phone":")" + phone +
            R"(","email":null,"zalo_user_id":null},"data":{"counter":"Quầy số 5"}})";
+}
+
+std::string url_encode(const std::string& s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    return out;
+}
+
+// Kannel's sendsms request for event i: the text templates/result_ready.yaml renders for it.
+std::string kannel_target(long i) {
+    static const char* names[] = {"Nguyen Thi Anh Tuyet", "Tran Van Binh", "Le Hoang Phuc",
+                                  "Pham Thi Thu Ha", "Vo Minh Khang"};
+    char phone[16];
+    std::snprintf(phone, sizeof phone, "09%08ld", 12345678 + (i % 80000000));
+    std::string text = "Ho so 000.00.12.H62-261127-" + std::to_string(i) + " cua Ong/Ba " +
+                       names[i % 5] +
+                       " da co ket qua. Moi Ong/Ba den nhan tai Quay so 5, mang theo giay hen.";
+    auto colon = kannel.find(':');
+    return "/cgi-bin/sendsms?username=" + url_encode(kannel.substr(0, colon)) +
+           "&password=" + url_encode(colon == std::string::npos ? "" : kannel.substr(colon + 1)) +
+           "&from=BENCH&to=" + phone + "&text=" + url_encode(text);
 }
 
 asio::awaitable<void> worker() {
@@ -77,10 +111,15 @@ asio::awaitable<void> worker() {
         }
         http::request<http::string_body> req{http::verb::post, "/v1/events", 11};
         req.set(http::field::host, host);
-        req.set(http::field::authorization, "Bearer " + token);
-        req.set(http::field::content_type, "application/json");
         req.keep_alive(true);
-        req.body() = event_body(i);
+        if (kannel.empty()) {
+            req.set(http::field::authorization, "Bearer " + token);
+            req.set(http::field::content_type, "application/json");
+            req.body() = event_body(i);
+        } else {
+            req.method(http::verb::get);
+            req.target(kannel_target(i));
+        }
         req.prepare_payload();
         auto t0 = Clock::now();
         auto [wec, wn] = co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
@@ -120,6 +159,8 @@ int main(int argc, char** argv) {
         else if (a == "--rate") rate = std::atof(v.c_str());
         else if (a == "--concurrency") concurrency = std::atoi(v.c_str());
         else if (a == "--prefix") prefix = v;
+        else if (a == "--kannel")
+            kannel = v;
     }
     asio::io_context io(1);
     start = Clock::now();
