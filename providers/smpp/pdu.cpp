@@ -257,6 +257,8 @@ std::optional<std::string> encode(const Pdu& p) {
             w.tlvs(p.tlvs);
             break;
         case Body::none:
+            w.tlvs(p.tlvs);  // what decode() keeps of a later version's header-only PDU
+            break;
         case Body::unknown:
             break;
     }
