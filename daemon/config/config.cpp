@@ -158,6 +158,43 @@ void load_log(ConfigView& root, Config& c) {
     log.finish();
 }
 
+void load_sentinel(ConfigView& redis, RedisSettings& r) {
+    bool listed = false;
+    if (auto list = redis.string_list("sentinels")) {
+        listed = true;
+        if (list->empty()) redis.error("sentinels", "must list at least one host:port");
+        for (auto& item : *list) {
+            RedisSettings::Address a;
+            std::string err;
+            bool has_port = item.find(':') != std::string::npos;
+            if (has_port)
+                err = parse_host_port(item, a.host, a.port);
+            else
+                a.host = item;
+            if (err.empty() && (a.host.empty() || a.port == 0)) err = "needs a host and a port";
+            if (!err.empty()) {
+                redis.error("sentinels", "\"" + item + "\": " + err);
+                continue;
+            }
+            r.sentinels.push_back(std::move(a));
+        }
+    }
+    set_if(redis.string("master_name"), r.master_name);
+    set_if(redis.string("sentinel_password"), r.sentinel_password);
+    if (!r.sentinels.empty() && r.master_name.empty())
+        redis.error("master_name",
+                    "is required with sentinels (the name in the sentinels' "
+                    "`sentinel monitor` line)");
+    if (!listed && !r.master_name.empty()) redis.error("sentinels", "is required with master_name");
+    if (auto n = redis.integer("min_replicas", 0, 16)) r.min_replicas = static_cast<int>(*n);
+    if (auto d = redis.duration("min_replicas_timeout")) {
+        if (d->count() <= 0)
+            redis.error("min_replicas_timeout", "must be greater than zero");
+        else
+            r.min_replicas_timeout = *d;
+    }
+}
+
 void load_queue(ConfigView& root, Config& c) {
     ConfigView queue = root.child("queue");
     auto& q = c.queue;
@@ -185,6 +222,7 @@ void load_queue(ConfigView& root, Config& c) {
         else
             q.redis.command_timeout = *d;
     }
+    load_sentinel(redis, q.redis);
     redis.finish();
     if (auto d = queue.duration("dedupe_ttl")) {
         if (d->count() <= 0)

@@ -99,6 +99,19 @@ struct RedisSettings {
     bool tls = false;
     std::string prefix = "tinbao";
     Millis command_timeout{5000};
+    // Redis Sentinel (docs/redis.md): the master named `master_name`, as the sentinels say, in
+    // place of the url's host and port (its user, password and db still apply to the master).
+    struct Address {
+        std::string host;
+        uint16_t port = 26379;
+    };
+    std::vector<Address> sentinels;
+    std::string master_name;
+    std::string sentinel_password;  // never logged
+    // An accepted event is answered 202 only once this many replicas have it (WAIT); 0: once the
+    // master has it (replication is asynchronous: a failover can lose the last writes).
+    int min_replicas = 0;
+    Millis min_replicas_timeout{1000};
 };
 
 struct QueueSettings {

@@ -385,6 +385,46 @@ TEST_F(LoadConfig, RedisUrls) {
     }
 }
 
+TEST_F(LoadConfig, RedisSentinelAndMinReplicas) {
+    auto l = load(kBase +
+                  "queue:\n"
+                  "  redis:\n"
+                  "    url: redis://:pw@ignored:1/2\n"
+                  "    sentinels: [\"10.0.0.11:26380\", \"s2\", \"[::1]:5000\"]\n"
+                  "    master_name: tinbao\n"
+                  "    sentinel_password: sp\n"
+                  "    min_replicas: 1\n"
+                  "    min_replicas_timeout: 250ms\n");
+    ASSERT_TRUE(l.diagnostics->empty()) << dump(*l.diagnostics);
+    const auto& r = l.config->queue.redis;
+    ASSERT_EQ(r.sentinels.size(), 3u);
+    EXPECT_EQ(r.sentinels[0].host, "10.0.0.11");
+    EXPECT_EQ(r.sentinels[0].port, 26380);
+    EXPECT_EQ(r.sentinels[1].host, "s2");
+    EXPECT_EQ(r.sentinels[1].port, 26379);
+    EXPECT_EQ(r.sentinels[2].host, "::1");
+    EXPECT_EQ(r.master_name, "tinbao");
+    EXPECT_EQ(r.sentinel_password, "sp");
+    EXPECT_EQ(r.password, "pw");
+    EXPECT_EQ(r.db, 2);
+    EXPECT_EQ(r.min_replicas, 1);
+    EXPECT_EQ(r.min_replicas_timeout.count(), 250);
+
+    auto defaults = load(kBase + "queue:\n  redis: { url: redis://h }\n");
+    EXPECT_TRUE(defaults.config->queue.redis.sentinels.empty());
+    EXPECT_EQ(defaults.config->queue.redis.min_replicas, 0);
+
+    auto no_name = load(kBase + "queue:\n  redis:\n    sentinels: [\"h:1\"]\n");
+    EXPECT_EQ(only(no_name).path, "queue.redis.master_name");
+    auto no_list = load(kBase + "queue:\n  redis:\n    master_name: m\n");
+    EXPECT_EQ(only(no_list).path, "queue.redis.sentinels");
+    auto bad_port =
+        load(kBase + "queue:\n  redis:\n    sentinels: [\"h:x\"]\n    master_name: m\n");
+    EXPECT_EQ(only(bad_port).path, "queue.redis.sentinels");
+    auto too_many = load(kBase + "queue:\n  redis:\n    min_replicas: 17\n");
+    EXPECT_EQ(only(too_many).path, "queue.redis.min_replicas");
+}
+
 TEST_F(LoadConfig, QueueBackendChoice) {
     auto explicit_sqlite = load(kBase + "queue:\n  backend: sqlite\n  redis: { url: redis://h }\n");
     EXPECT_TRUE(explicit_sqlite.diagnostics->empty()) << dump(*explicit_sqlite.diagnostics);
