@@ -12,6 +12,7 @@
 #include "common/log_fields.hpp"
 #include "common/redact.hpp"
 #include "daemon/build_info.hpp"
+#include "daemon/io/redis.hpp"
 #include "daemon/process_stats.hpp"
 
 namespace asio = boost::asio;
@@ -88,6 +89,7 @@ std::string Backend::metrics_text() {
     add("tinbao_dead_letters_replayed_total", static_cast<double>(s.replayed));
     add("tinbao_pipeline_active", static_cast<double>(processor_.active()));
     add("tinbao_queue_up", queue_.ready() ? 1 : 0);
+    add("tinbao_redis_master_changes_total", static_cast<double>(redis::master_changes()));
     add("tinbao_instances", processor_.instances());
     if (gauges_.backlog >= 0) add("tinbao_stream_backlog", static_cast<double>(gauges_.backlog));
     if (gauges_.scheduled >= 0)

@@ -8,6 +8,8 @@
 #include <sys/ioctl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,8 +17,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <map>
+#include <mutex>
 #include <optional>
 
 namespace asio = boost::asio;
@@ -56,11 +58,58 @@ Reply convert(const redisReply* r) {
     return out;
 }
 
+std::atomic<uint64_t> g_master_changes{0};
+
+// The master each master name was last seen at, across the connections of the process: a
+// failover is counted and logged at warn once, not once per connection.
+bool note_master(const std::string& name, const std::string& address, std::string& before) {
+    static std::mutex m;
+    static std::map<std::string, std::string> seen;
+    std::lock_guard lock(m);
+    auto& known = seen[name];
+    before = known;
+    if (known == address) return false;
+    known = address;
+    if (!before.empty()) ++g_master_changes;
+    return true;
+}
+
+bool is_readonly(const redisReply* r) {
+    // A write on a replica: "READONLY You can't write against a read only replica." (scripts
+    // too, in Redis 7).
+    return r->type == REDIS_REPLY_ERROR && r->len >= 8 &&
+           std::string_view(r->str, r->len).find("READONLY") != std::string_view::npos;
+}
+
 }  // namespace
+
+uint64_t master_changes() { return g_master_changes.load(); }
 
 struct Connection::State : std::enable_shared_from_this<State> {
     State(asio::io_context& io, Options o)
-        : io(io), opt(std::move(o)), check_timer(io), retry_timer(io), resolver(io) {}
+        : io(io),
+          opt(std::move(o)),
+          check_timer(io),
+          retry_timer(io),
+          resolver(io),
+          poll_timer(io) {
+        if (!opt.sentinels.empty()) {
+            // The link to the sentinels: one at a time, the next one after a failure.
+            opt.require_master = true;
+            opt.max_backoff = std::min(opt.max_backoff, std::chrono::milliseconds(1000));
+            Options so;
+            so.host = opt.sentinels.front().host;
+            so.port = opt.sentinels.front().port;
+            so.password = opt.sentinel_password;
+            so.command_timeout = std::min(opt.command_timeout, std::chrono::milliseconds(2000));
+            so.connect_timeout = std::min(opt.connect_timeout, std::chrono::milliseconds(2000));
+            so.max_backoff = std::chrono::milliseconds(1000);
+            so.require_master = false;
+            so.name = opt.name + " sentinel";
+            sentinel = std::make_unique<Connection>(io, std::move(so));
+            sentinel->state_->rotation = opt.sentinels;
+        }
+    }
 
     asio::io_context& io;
     Options opt;
@@ -79,6 +128,15 @@ struct Connection::State : std::enable_shared_from_this<State> {
     std::map<uint64_t, Clock::time_point> pending;  // command id -> deadline
     std::function<void(bool)> on_state;
     std::string last_error;
+    // Sentinel mode: the link to a sentinel, and the poll that notices a new master.
+    std::unique_ptr<Connection> sentinel;
+    asio::steady_timer poll_timer;
+    bool polling = false;
+    // A sentinel link: the sentinels to try in turn.
+    std::vector<Options::Address> rotation;
+    size_t turn = 0;
+    // WAIT: callers that share the one in flight.
+    std::vector<std::function<void(Result)>> wait_joiners;
 
     // One command in flight: completion is posted to the io_context, never run inside hiredis.
     struct Op {
@@ -90,9 +148,11 @@ struct Connection::State : std::enable_shared_from_this<State> {
     static void reply_cb(redisAsyncContext* ac, void* r, void* priv) {
         std::unique_ptr<Op> op(static_cast<Op*>(priv));
         Result res;
+        bool readonly = false;
         if (r) {
             res.ok = true;
             res.reply = convert(static_cast<redisReply*>(r));
+            readonly = is_readonly(static_cast<redisReply*>(r));
         } else {
             res.ok = false;
             res.error = ac && ac->errstr[0] ? ac->errstr : "connection lost";
@@ -100,8 +160,20 @@ struct Connection::State : std::enable_shared_from_this<State> {
         auto self = op->state.lock();
         if (self) self->pending.erase(op->id);
         if (!self) return;
+        if (readonly) self->drop_later(ac, "the server is a replica now (READONLY)");
         asio::post(self->io, [done = std::move(op->done), res = std::move(res)]() mutable {
             done(std::move(res));
+        });
+    }
+
+    // Drops this connection (from outside hiredis's callbacks) if it is still `c`: every waiting
+    // command fails, and the next connect asks the sentinels again.
+    void drop_later(redisAsyncContext* c, std::string why) {
+        asio::post(io, [self = shared_from_this(), c, why = std::move(why)] {
+            if (!self->ac || self->ac != c || !self->ready) return;
+            self->last_error = why;
+            spdlog::warn("redis {}: {}; reconnecting", self->opt.name, why);
+            redisAsyncFree(self->ac);
         });
     }
 
@@ -250,6 +322,95 @@ struct Connection::State : std::enable_shared_from_this<State> {
         if (stopped) return;
         connecting = true;
         connect_deadline = Clock::now() + opt.connect_timeout;
+        if (!rotation.empty()) {
+            auto& a = rotation[turn % rotation.size()];
+            opt.host = a.host;
+            opt.port = a.port;
+        }
+        if (sentinel) {
+            ask_master(
+                [self = shared_from_this()](std::optional<Options::Address> a, std::string error) {
+                    if (self->stopped) return;
+                    if (!a) {
+                        self->last_error = error;
+                        self->schedule_retry();
+                        return;
+                    }
+                    self->opt.host = a->host;
+                    self->opt.port = a->port;
+                    self->resolve();
+                });
+            return;
+        }
+        resolve();
+    }
+
+    // The master's address as a sentinel names it now (SENTINEL get-master-addr-by-name).
+    void ask_master(std::function<void(std::optional<Options::Address>, std::string)> done) {
+        auto& link = *sentinel->state_;
+        if (!link.ready) {
+            std::string why = "no sentinel reachable";
+            if (!link.last_error.empty())
+                why += " (" + link.address() + ": " + link.last_error + ")";
+            asio::post(io, [done = std::move(done), why = std::move(why)] { done({}, why); });
+            return;
+        }
+        link.submit({"SENTINEL", "get-master-addr-by-name", opt.master_name}, {},
+                    [self = shared_from_this(), done = std::move(done)](Result r) {
+                        auto& link = *self->sentinel->state_;
+                        if (!r.ok) return done({}, "sentinel " + link.address() + ": " + r.error);
+                        if (r.reply.is_error())
+                            return done({}, "sentinel " + link.address() + ": " + r.reply.str);
+                        if (r.reply.type != Reply::Type::array || r.reply.elements.size() != 2)
+                            return done({}, "sentinel " + link.address() +
+                                                " knows no master named " + self->opt.master_name);
+                        Options::Address a;
+                        a.host = r.reply.elements[0].str;
+                        long port = std::strtol(r.reply.elements[1].str.c_str(), nullptr, 10);
+                        if (a.host.empty() || port <= 0 || port > 65535)
+                            return done({}, "sentinel " + link.address() +
+                                                " gave a master address that is not host and port");
+                        a.port = static_cast<uint16_t>(port);
+                        std::string where = a.host + ":" + std::to_string(a.port), before;
+                        if (note_master(self->opt.master_name, where, before)) {
+                            if (before.empty())
+                                spdlog::info("redis: the sentinels name {} as master {}", where,
+                                             self->opt.master_name);
+                            else
+                                spdlog::warn("redis: master {} moved from {} to {} (failover)",
+                                             self->opt.master_name, before, where);
+                        }
+                        done(a, {});
+                    });
+    }
+
+    // While connected: ask every sentinel_poll whether the master is still this one.
+    void arm_poll() {
+        if (!sentinel || polling || stopped) return;
+        polling = true;
+        poll_timer.expires_after(opt.sentinel_poll);
+        poll_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            self->polling = false;
+            if (ec || self->stopped || !self->ready) return;
+            auto* c = self->ac;
+            self->ask_master([self, c](std::optional<Options::Address> a, std::string) {
+                if (self->stopped || !self->ready || self->ac != c) return;
+                if (a && (a->host != self->opt.host || a->port != self->opt.port)) {
+                    self->last_error = "the sentinels name " + a->host + ":" +
+                                       std::to_string(a->port) + " as master now";
+                    spdlog::warn("redis {}: {} (connected to {}); reconnecting", self->opt.name,
+                                 self->last_error, self->address());
+                    redisAsyncFree(self->ac);
+                    return;
+                }
+                self->arm_poll();
+            });
+        });
+    }
+
+    std::string address() const { return opt.host + ":" + std::to_string(opt.port); }
+
+    void resolve() {
         resolver.async_resolve(
             opt.host, std::to_string(opt.port),
             [self = shared_from_this()](boost::system::error_code ec,
@@ -316,14 +477,17 @@ struct Connection::State : std::enable_shared_from_this<State> {
         }
         if (opt.db != 0) cmds.push_back({"SELECT", std::to_string(opt.db)});
         cmds.push_back({"PING"});
+        if (opt.require_master) cmds.push_back({"ROLE"});
         auto remaining = std::make_shared<size_t>(cmds.size());
         auto failed = std::make_shared<std::string>();
         for (auto& cmd : cmds) {
-            bool is_auth = cmd[0] == "AUTH";
+            bool is_auth = cmd[0] == "AUTH", is_role = cmd[0] == "ROLE";
             send_raw(cmd, opt.connect_timeout,
-                     [self = shared_from_this(), remaining, failed, is_auth](Result r) {
+                     [self = shared_from_this(), remaining, failed, is_auth, is_role](Result r) {
                          if (!r.ok)
                              *failed = r.error;
+                         else if (is_role)
+                             self->check_role(r.reply, *failed);
                          else if (r.reply.is_error())
                              *failed = is_auth ? "authentication failed" : r.reply.str;
                          if (--*remaining > 0) return;
@@ -339,9 +503,25 @@ struct Connection::State : std::enable_shared_from_this<State> {
                          self->last_error.clear();
                          spdlog::info("redis {}: connected to {}:{}", self->opt.name,
                                       self->opt.host, self->opt.port);
+                         self->arm_poll();
                          if (self->on_state) self->on_state(true);
                      });
         }
+    }
+
+    // ROLE's first element: "master", "slave" or "sentinel". Never write to anything but a master.
+    void check_role(const Reply& r, std::string& failed) {
+        if (r.is_error()) {
+            // An ACL that denies ROLE: without sentinels the operator chose this server.
+            if (sentinel) failed = "cannot check the server's role: " + r.str;
+            return;
+        }
+        std::string role = r.type == Reply::Type::array && !r.elements.empty()
+                               ? r.elements[0].str
+                               : std::string("unknown");
+        if (role != "master")
+            failed = address() + " is a " + (role == "slave" ? std::string("replica") : role) +
+                     ", not a master; not writing to it";
     }
 
     void lost() {
@@ -360,6 +540,7 @@ struct Connection::State : std::enable_shared_from_this<State> {
     void schedule_retry() {
         connecting = false;
         if (stopped || ac || retry_pending) return;
+        if (!rotation.empty()) ++turn;
         retry_timer.expires_after(backoff);
         backoff = std::min(backoff * 2, opt.max_backoff);
         retry_pending = true;
@@ -381,6 +562,7 @@ Connection::~Connection() {
 void Connection::start() {
     if (state_->started) return;
     state_->started = true;
+    if (state_->sentinel) state_->sentinel->start();
     state_->connect();
 }
 
@@ -390,7 +572,9 @@ void Connection::stop() {
     s.stopped = true;
     s.retry_timer.cancel();
     s.check_timer.cancel();
+    s.poll_timer.cancel();
     s.resolver.cancel();
+    if (s.sentinel) s.sentinel->stop();
     if (s.ac) redisAsyncFree(s.ac);
     s.ready = false;
 }
@@ -398,6 +582,8 @@ void Connection::stop() {
 bool Connection::ready() const {
     return state_->ready;
 }
+
+std::string Connection::address() const { return state_->address(); }
 
 void Connection::on_state_change(std::function<void(bool)> fn) {
     state_->on_state = std::move(fn);
@@ -423,6 +609,34 @@ asio::awaitable<Result> Connection::command_ref(const Args& args,
     auto init = [state, a, timeout](auto handler) {
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
         state->submit(*a, timeout, [h](Result r) { (*h)(std::move(r)); });
+    };
+    Result result = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result)>(
+        init, asio::use_awaitable);
+    co_return result;
+}
+
+asio::awaitable<Result> Connection::wait_replicas(int replicas, std::chrono::milliseconds timeout,
+                                                  std::string mark) {
+    State* state = state_.get();
+    auto init = [state, replicas, timeout, &mark](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        std::function<void(Result)> done = [h](Result r) { (*h)(std::move(r)); };
+        Args wait{"WAIT", std::to_string(replicas), std::to_string(timeout.count())};
+        auto deadline = timeout + state->opt.command_timeout;
+        if (!mark.empty()) {
+            state->submit({"PUBLISH", mark, ""}, {}, [](Result) {});
+            state->submit(wait, deadline, std::move(done));
+            return;
+        }
+        state->wait_joiners.push_back(std::move(done));
+        if (state->wait_joiners.size() > 1) return;  // joins the WAIT in flight
+        state->submit(wait, deadline, [s = state->weak_from_this()](Result r) {
+            auto self = s.lock();
+            if (!self) return;
+            auto joiners = std::move(self->wait_joiners);
+            self->wait_joiners.clear();
+            for (auto& j : joiners) j(r);
+        });
     };
     Result result = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result)>(
         init, asio::use_awaitable);

@@ -5,6 +5,11 @@
 // connection reconnects by itself with backoff; while it is down, commands fail at once (callers
 // answer 503 or retry later), never block.
 //
+// With Redis Sentinel (Options::sentinels), a connection asks a sentinel for the master's address
+// before each connect, checks with ROLE that the server is a master, and drops the connection (then
+// asks again) when the sentinels name another master, when a write meets READONLY, or when the
+// connection is lost. Until a master is connected, commands fail at once as while disconnected.
+//
 // Threading: one RedisConnection lives on one io_context thread; command() must be awaited there.
 // Ownership: the connection owns the hiredis context; replies are copied into RedisReply before
 // hiredis frees them.
@@ -51,7 +56,23 @@ struct Options {
     std::chrono::milliseconds connect_timeout{3000};
     std::chrono::milliseconds max_backoff{5000};
     std::string name;   // for logs
+    // Redis Sentinel: when not empty, host and port above are the master's as the sentinels last
+    // named it, and are asked again before every connect and every `sentinel_poll`.
+    struct Address {
+        std::string host;
+        uint16_t port = 26379;
+    };
+    std::vector<Address> sentinels;
+    std::string master_name;
+    std::string sentinel_password;
+    std::chrono::milliseconds sentinel_poll{1000};
+    // Refuse a server that says (ROLE) it is a replica. Always true with sentinels; without, a
+    // server that does not allow ROLE is taken as it is.
+    bool require_master = true;
 };
+
+// Times the master changed address (Sentinel), across the process: for metrics.
+uint64_t master_changes();
 
 using Args = std::vector<std::string>;
 
@@ -66,6 +87,8 @@ public:
     void start();
     void stop();
     bool ready() const;
+    // The address connected to (or last tried), "host:port".
+    std::string address() const;
     // Called on the io thread whenever the connection becomes ready or is lost.
     void on_state_change(std::function<void(bool ready)> fn);
 
@@ -75,6 +98,12 @@ public:
     // As command(), for arguments the caller keeps alive until the answer (not copied).
     boost::asio::awaitable<Result> command_ref(const Args& args,
                                                std::chrono::milliseconds timeout = {});
+    // WAIT: how many replicas have every write this connection made so far (reply: integer).
+    // Callers asking while a WAIT is in flight share it (it went out after their writes).
+    // `mark` not empty: PUBLISH to that channel first, so the WAIT also covers every write the
+    // server made before (another connection's too), at the cost of a round trip of its own.
+    boost::asio::awaitable<Result> wait_replicas(int replicas, std::chrono::milliseconds timeout,
+                                                 std::string mark = {});
     // Several commands written at once (one round trip); results in order.
     boost::asio::awaitable<std::vector<Result>> pipeline(std::vector<Args> commands,
                                                          std::chrono::milliseconds timeout = {});

@@ -55,6 +55,8 @@ Metrics::Metrics() {
     // Read at scrape time.
     declare("tinbao_pipeline_active", Type::gauge, "Events and jobs being processed.");
     declare("tinbao_queue_up", Type::gauge, "Whether the queue backend is reachable.");
+    declare("tinbao_redis_master_changes_total", Type::counter,
+            "Times the sentinels named another Redis master (a failover).");
     declare("tinbao_instances", Type::gauge, "tinbaod instances sharing the queue.");
     declare("tinbao_stream_backlog", Type::gauge, "Entries in the input stream.");
     declare("tinbao_scheduled_messages", Type::gauge, "Messages waiting for a later attempt.");

@@ -49,6 +49,9 @@ redis::Options options_for(const QueueSettings& s, std::string name) {
     o.db = s.redis.db;
     o.command_timeout = s.redis.command_timeout;
     o.name = std::move(name);
+    for (auto& a : s.redis.sentinels) o.sentinels.push_back({a.host, a.port});
+    o.master_name = s.redis.master_name;
+    o.sentinel_password = s.redis.sentinel_password;
     return o;
 }
 

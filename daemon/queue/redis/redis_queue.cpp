@@ -42,17 +42,22 @@ RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std:
       stream_(settings.redis.prefix + ":events"),
       cmd_(io, options_for(settings, "commands")),
       reader_(io, options_for(settings, "reader")) {
+    if (settings.redis.min_replicas > 0)
+        ingest_conn_ = std::make_unique<redis::Connection>(io, options_for(settings, "ingest"));
     cmd_.on_state_change([this](bool up) {
         if (!up) group_ok_ = false;
     });
     auto ttl = [this] { return std::to_string(settings_.dedupe_ttl.count()); };
     auto now = [] { return std::to_string(now_ms()); };
     ingest_batch_ = std::make_unique<Batcher>(
-        io, cmd_, kIngest, "ingest", limits::kCallsPerScriptRun,
+        io, ingest_conn_ ? *ingest_conn_ : cmd_, kIngest, "ingest", limits::kCallsPerScriptRun,
         [this, ttl, now](redis::Args& a) {
             // Entries go straight to this consumer while it has room (and the group exists:
-            // read() made it).
-            std::size_t take = group_ok_ && handoff_.room ? handoff_.room() : 0;
+            // read() made it); not when replicas must have an event first (min_replicas): it
+            // is not processed before its 202.
+            std::size_t take = settings_.redis.min_replicas == 0 && group_ok_ && handoff_.room
+                                   ? handoff_.room()
+                                   : 0;
             a.insert(a.end(), {ttl(), now(), prefix_ + ":", stream_, kGroup, consumer_,
                                std::to_string(take)});
         },
@@ -72,18 +77,27 @@ RedisQueue::~RedisQueue() = default;
 void RedisQueue::start() {
     cmd_.start();
     reader_.start();
+    if (ingest_conn_) ingest_conn_->start();
 }
 
 void RedisQueue::stop() {
     cmd_.stop();
     reader_.stop();
+    if (ingest_conn_) ingest_conn_->stop();
 }
 
-bool RedisQueue::ready() const { return cmd_.ready(); }
+bool RedisQueue::ready() const { return cmd_.ready() && (!ingest_conn_ || ingest_conn_->ready()); }
 
 std::string RedisQueue::describe() const {
-    return "redis " + settings_.redis.host + ":" + std::to_string(settings_.redis.port) + "/" +
-           std::to_string(settings_.redis.db) + " prefix " + prefix_ + " consumer " + consumer_;
+    std::string where = settings_.redis.sentinels.empty()
+                            ? settings_.redis.host + ":" + std::to_string(settings_.redis.port)
+                            : "master " + settings_.redis.master_name + " of " +
+                                  std::to_string(settings_.redis.sentinels.size()) + " sentinels";
+    std::string replicas = settings_.redis.min_replicas > 0
+                               ? " min_replicas " + std::to_string(settings_.redis.min_replicas)
+                               : std::string();
+    return "redis " + where + "/" + std::to_string(settings_.redis.db) + " prefix " + prefix_ +
+           " consumer " + consumer_ + replicas;
 }
 
 std::string RedisQueue::record_ttl() const {
@@ -106,7 +120,15 @@ asio::awaitable<Result<void>> RedisQueue::ingest(const Event& event, const std::
     redis::Args args{event.event_id, payload, event.dossier_code, event.status};
     std::optional<redis::Reply> r = co_await ingest_batch_->call(std::move(args));
     if (!r || r->type != redis::Reply::Type::string) co_return unavailable();
-    if (r->str.empty()) co_return fail(Errc::duplicate);
+    bool duplicate = r->str.empty();
+    if (ingest_conn_) {
+        // Not acknowledged before min_replicas replicas have it: a failover then keeps it. A 503
+        // here may leave the event in Redis; the client's retry (same event_id) is a duplicate,
+        // answered once the first copy is replicated, and the event is notified once.
+        bool ok = co_await replicated(duplicate);
+        if (!ok) co_return unavailable();
+    }
+    if (duplicate) co_return fail(Errc::duplicate);
     co_return Result<void>();
 }
 
@@ -128,6 +150,28 @@ void RedisQueue::hand_off(redis::Reply& batch) {
         for (auto& e : taken) e.claimed = ours.count(e.id) > 0;
     }
     handoff_.take(std::move(taken));
+}
+
+asio::awaitable<bool> RedisQueue::replicated(bool duplicate) {
+    int want = settings_.redis.min_replicas;
+    // A duplicate's first copy may come from another connection: PUBLISH first, so that the
+    // WAIT covers it too. (Named, not a temporary in the co_await: g++ 12.)
+    std::string mark = duplicate ? prefix_ + ":sync" : std::string();
+    redis::Result r =
+        co_await ingest_conn_->wait_replicas(want, settings_.redis.min_replicas_timeout, mark);
+    bool ok = r.ok && r.reply.type == redis::Reply::Type::integer && r.reply.integer >= want;
+    if (!ok && !replicas_short_)
+        spdlog::warn(
+            "queue: {} of the {} replicas (queue.redis.min_replicas) acknowledged within "
+            "{} ms; events are answered 503 until they do",
+            r.ok && r.reply.type == redis::Reply::Type::integer
+                ? std::to_string(r.reply.integer)
+                : "none (" + (r.ok ? r.reply.str : r.error) + ")",
+            want, settings_.redis.min_replicas_timeout.count());
+    else if (ok && replicas_short_)
+        spdlog::info("queue: {} replicas acknowledge again; events are accepted", want);
+    replicas_short_ = !ok;
+    co_return ok;
 }
 
 asio::awaitable<bool> RedisQueue::ensure_group() {

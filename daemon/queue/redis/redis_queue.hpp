@@ -19,6 +19,9 @@
 // (XREADGROUP inside the script, so they are in its pending list like any entry read) and they
 // go straight to the processor; their claim was made by the ingest.
 //
+// With queue.redis.min_replicas, ingests have a connection of their own, so that the WAIT after
+// them holds up no other command.
+//
 // Threading: one io_context thread. Two connections: one for commands, one for the blocking read.
 // Ownership: the queue owns both connections and its batchers (redis/batcher.hpp); the caller's
 // io_context outlives it.
@@ -107,6 +110,11 @@ class RedisQueue : public Queue, public StateStore {
     std::string stream_;
     redis::Connection cmd_;
     redis::Connection reader_;
+    std::unique_ptr<redis::Connection> ingest_conn_;  // min_replicas > 0 only
+    bool replicas_short_ = false;                     // the last WAIT fell short (logged once)
+    // min_replicas > 0: whether that many replicas have this ingest (and, for a duplicate, the
+    // first copy, which another connection may have written).
+    boost::asio::awaitable<bool> replicated(bool duplicate);
     bool group_ok_ = false;
     Handoff handoff_;
     bool coalescing_ = true;  // until told otherwise: the dossier's latest entry is recorded

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 
 #include <boost/asio/co_spawn.hpp>
@@ -330,6 +331,86 @@ TEST_F(RedisQueueTest, AHandedEntrysCommitWritesItsRecordsAndTheEventListsThem) 
     EXPECT_TRUE(none.value.at("messages").as_array().empty());
     auto pending = probe({"XPENDING", "t:events", "tinbao"});
     EXPECT_EQ(pending.reply.elements[0].integer, 0);  // both acknowledged
+}
+
+// queue.redis.min_replicas: no 202 before a replica has the event. Without a replica the event
+// is written but answered unavailable, and so is a retry of it (a duplicate); once a replica
+// follows, the retry is answered duplicate (the first copy is replicated) and a new event is
+// accepted.
+TEST_F(RedisQueueTest, MinReplicasAnswersOnlyOnceAReplicaHasTheEvent) {
+    settings_.redis.min_replicas = 1;
+    settings_.redis.min_replicas_timeout = 200ms;
+    auto& q = open();
+    auto evs = events("ev-rep", 2);
+    std::string p0 = payload_of(evs[0]), p1 = payload_of(evs[1]);
+    EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[0], p0))), IngestOutcome::unavailable);
+    EXPECT_EQ(probe({"EXISTS", "t:ev:ev-rep0"}).reply.integer, 1);  // written, not acknowledged
+    EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[0], p0))), IngestOutcome::unavailable);
+
+    TempDir replica_dir;
+    RedisServer replica(replica_dir.path());
+    redis::Options ro;
+    ro.port = replica.port();
+    ro.require_master = false;
+    redis::Connection to_replica(io_, ro);
+    to_replica.start();
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!to_replica.ready() && std::chrono::steady_clock::now() < deadline)
+        io_.run_one_for(50ms);
+    ASSERT_TRUE(
+        run(io_, to_replica.command({"REPLICAOF", "127.0.0.1", std::to_string(server_.port())}))
+            .ok);
+    auto online = [&] {
+        auto r = probe({"INFO", "replication"});
+        return r.ok && r.reply.str.find("state=online") != std::string::npos;
+    };
+    while (!online() && std::chrono::steady_clock::now() < deadline) io_.run_one_for(50ms);
+    ASSERT_TRUE(online());
+
+    EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[0], p0))), IngestOutcome::duplicate);
+    EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[1], p1))), IngestOutcome::accepted);
+    auto on_replica = run(io_, to_replica.command({"EXISTS", "t:ev:ev-rep0", "t:ev:ev-rep1"}));
+    EXPECT_EQ(on_replica.reply.integer, 2);
+    to_replica.stop();
+}
+
+// A connection never writes to a replica: ROLE is checked before it is ready.
+TEST_F(RedisQueueTest, AConnectionRefusesAReplica) {
+    TempDir replica_dir;
+    RedisServer replica(replica_dir.path());
+    redis::Options plain;
+    plain.port = replica.port();
+    plain.require_master = false;
+    redis::Connection admin(io_, plain);
+    admin.start();
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!admin.ready() && std::chrono::steady_clock::now() < deadline) io_.run_one_for(50ms);
+    ASSERT_TRUE(admin.ready());
+    // A replica of a master that does not answer: it stays a replica.
+    ASSERT_TRUE(run(io_, admin.command({"REPLICAOF", "127.0.0.1", "1"})).ok);
+
+    redis::Options o = plain;
+    o.require_master = true;
+    o.max_backoff = 100ms;
+    redis::Connection writer(io_, o);
+    int handshakes = 0;
+    writer.start();
+    // Each refused handshake is one connection the replica saw: wait for a few.
+    auto connections = [&] {
+        auto r = run(io_, admin.command({"INFO", "stats"}));
+        auto at = r.reply.str.find("total_connections_received:");
+        return at == std::string::npos ? 0 : std::atoi(r.reply.str.c_str() + at + 27);
+    };
+    int before = connections();
+    while (connections() < before + 3 && std::chrono::steady_clock::now() < deadline)
+        io_.run_one_for(50ms);
+    handshakes = connections() - before;
+    EXPECT_GE(handshakes, 3);
+    EXPECT_FALSE(writer.ready());
+    auto r = run(io_, writer.command({"SET", "k", "v"}));
+    EXPECT_FALSE(r.ok);
+    writer.stop();
+    admin.stop();
 }
 
 }  // namespace
