@@ -20,6 +20,10 @@ PACKAGES=(
   # scripts/check-format.sh: clang-format 14 and git-clang-format
   clang-format
   redis-server redis-tools curl python3 python3-aiosmtpd
+  # the Sentinel failover test (tests/integration/test_sentinel.py); the package is a link to
+  # redis-server (the test runs `redis-server --sentinel` without it) and enables a sentinel
+  # service on port 26379, which the test does not use
+  redis-sentinel
   # the Debian package (scripts/build-deb.sh) and its man pages; promtool for the alert rules
   debhelper lintian go-md2man man-db prometheus
   # the client examples of docs/clients/, run by tests/integration/test_clients.py
