@@ -46,6 +46,19 @@ SECRET_KEY = "esms-test-secret"
 VN = datetime.timezone(datetime.timedelta(hours=7))
 
 
+def preload_list(binary, lib):
+    """LD_PRELOAD for tinbaod with the clock library. A tinbaod built with AddressSanitizer
+    (the asan preset, g++) links its runtime dynamically, and that runtime refuses to start
+    unless it comes first in the initial library list: it goes in front of the clock library.
+    Its clock_gettime interceptor then calls on into the clock library's."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=30).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if parts and parts[0].startswith("libasan.so") and len(parts) >= 3 and parts[1] == "=>":
+            return parts[2] + ":" + lib
+    return lib
+
+
 class FakeClock:
     """tinbaod's wall clock: real time plus an offset in seconds, in the file clock_shift reads."""
 
@@ -176,7 +189,8 @@ providers:
     if start.timestamp() < time.time():
         start += datetime.timedelta(days=1)
     clock.move_to(start.timestamp())
-    env = dict(os.environ, LD_PRELOAD=lib, TINBAO_TEST_CLOCK_SHIFT_FILE=clock.path)
+    env = dict(os.environ, LD_PRELOAD=preload_list(args.tinbaod, lib),
+               TINBAO_TEST_CLOCK_SHIFT_FILE=clock.path)
     daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod.log"), env=env)
     daemon.start(base)
     auth = {"Authorization": "Bearer " + TOKEN}
