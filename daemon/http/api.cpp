@@ -24,6 +24,28 @@ namespace json = boost::json;
 
 namespace {
 
+// The body of the routes that act on records by id (discard, cancel reminders): {"ids": [...]},
+// 1 to `max` strings, into `ids`. The error to answer when it is not that.
+std::optional<Response> read_ids(const std::string& text, std::size_t max,
+                                 std::vector<std::string>& ids) {
+    boost::system::error_code ec;
+    json::value body = json::parse(text, ec);
+    if (ec || !body.is_object())
+        return error_response(400, "invalid_json", "expected {\"ids\": [...]}");
+    auto* v = body.as_object().if_contains("ids");
+    if (!v || !v->is_array() || v->as_array().empty())
+        return error_response(400, "invalid_request", "ids must be a non-empty list", "ids");
+    if (v->as_array().size() > max)
+        return error_response(400, "invalid_request",
+                              "at most " + std::to_string(max) + " ids at once", "ids");
+    for (auto& id : v->as_array()) {
+        if (!id.is_string())
+            return error_response(400, "invalid_request", "ids must be strings", "ids");
+        ids.emplace_back(id.as_string());
+    }
+    return std::nullopt;
+}
+
 enum class RouteKind {
     none,
     healthz,
@@ -394,24 +416,8 @@ asio::awaitable<Response> serve(ApiState& st, Request& req) {
         }
         case RouteKind::discard: {
             // By id only: discarding is for good, so no "every one with this reason".
-            boost::system::error_code ec;
-            json::value body = json::parse(req.body, ec);
-            if (ec || !body.is_object())
-                co_return error_response(400, "invalid_json", "expected {\"ids\": [...]}");
-            auto* v = body.as_object().if_contains("ids");
-            if (!v || !v->is_array() || v->as_array().empty())
-                co_return error_response(400, "invalid_request", "ids must be a non-empty list",
-                                         "ids");
-            if (v->as_array().size() > limits::kDeadLetters)
-                co_return error_response(
-                    400, "invalid_request",
-                    "at most " + std::to_string(limits::kDeadLetters) + " ids at once", "ids");
             std::vector<std::string> ids;
-            for (auto& id : v->as_array()) {
-                if (!id.is_string())
-                    co_return error_response(400, "invalid_request", "ids must be strings", "ids");
-                ids.emplace_back(id.as_string());
-            }
+            if (auto bad = read_ids(req.body, limits::kDeadLetters, ids)) co_return std::move(*bad);
             auto gone = co_await backend.discard(ids, client->name);
             if (!gone)
                 co_return error_response(503, "queue_unavailable",
@@ -444,24 +450,9 @@ asio::awaitable<Response> serve(ApiState& st, Request& req) {
             co_return from_lookup(std::move(found), "reminders");
         }
         case RouteKind::cancel_reminders: {
-            boost::system::error_code ec;
-            json::value body = json::parse(req.body, ec);
-            if (ec || !body.is_object())
-                co_return error_response(400, "invalid_json", "expected {\"ids\": [...]}");
-            auto* v = body.as_object().if_contains("ids");
-            if (!v || !v->is_array() || v->as_array().empty())
-                co_return error_response(400, "invalid_request", "ids must be a non-empty list",
-                                         "ids");
-            if (v->as_array().size() > limits::kDossierMessages)
-                co_return error_response(
-                    400, "invalid_request",
-                    "at most " + std::to_string(limits::kDossierMessages) + " ids at once", "ids");
             std::vector<std::string> ids;
-            for (auto& id : v->as_array()) {
-                if (!id.is_string())
-                    co_return error_response(400, "invalid_request", "ids must be strings", "ids");
-                ids.emplace_back(id.as_string());
-            }
+            if (auto bad = read_ids(req.body, limits::kDossierMessages, ids))
+                co_return std::move(*bad);
             auto done = co_await backend.cancel_reminders(ids, client->name);
             if (!done)
                 co_return error_response(503, "queue_unavailable",
