@@ -339,7 +339,9 @@ TEST_F(RedisQueueTest, AHandedEntrysCommitWritesItsRecordsAndTheEventListsThem) 
 // accepted.
 TEST_F(RedisQueueTest, MinReplicasAnswersOnlyOnceAReplicaHasTheEvent) {
     settings_.redis.min_replicas = 1;
-    settings_.redis.min_replicas_timeout = 200ms;
+    // Long enough for a replica on a loaded machine to acknowledge: the outcome, not the speed,
+    // is under test.
+    settings_.redis.min_replicas_timeout = 1500ms;
     auto& q = open();
     auto evs = events("ev-rep", 2);
     std::string p0 = payload_of(evs[0]), p1 = payload_of(evs[1]);
@@ -366,6 +368,12 @@ TEST_F(RedisQueueTest, MinReplicasAnswersOnlyOnceAReplicaHasTheEvent) {
     };
     while (!online() && std::chrono::steady_clock::now() < deadline) io_.run_one_for(50ms);
     ASSERT_TRUE(online());
+    // "online" can come before the replica's first acknowledgement: wait for one, on a write of
+    // the test's own connection.
+    ASSERT_TRUE(probe({"SET", "t:test:replicated", "1"}).ok);
+    auto acked = probe({"WAIT", "1", "10000"});
+    ASSERT_TRUE(acked.ok);
+    ASSERT_EQ(acked.reply.integer, 1);
 
     EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[0], p0))), IngestOutcome::duplicate);
     EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[1], p1))), IngestOutcome::accepted);
