@@ -151,6 +151,35 @@ std::string base64_encode(std::string_view in) {
     return out;
 }
 
+std::optional<std::string> base64_decode(std::string_view text) {
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::string out;
+    out.reserve(text.size() / 4 * 3);
+    for (std::size_t i = 0; i < text.size(); i += 4) {
+        const bool last = i + 4 == text.size();
+        int pad = 0;
+        if (last && text[i + 3] == '=') pad = text[i + 2] == '=' ? 2 : 1;
+        uint32_t n = 0;
+        for (std::size_t k = 0; k < 4; ++k) {
+            int v = k >= 4 - static_cast<std::size_t>(pad) ? 0 : value(text[i + k]);
+            if (v < 0) return std::nullopt;
+            n = (n << 6) | static_cast<uint32_t>(v);
+        }
+        out += static_cast<char>((n >> 16) & 0xff);
+        if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
+        if (pad < 1) out += static_cast<char>(n & 0xff);
+    }
+    return out;
+}
+
 std::string hex_encode(std::string_view bytes) {
     std::string out;
     out.reserve(bytes.size() * 2);

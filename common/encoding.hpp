@@ -20,6 +20,8 @@ std::optional<std::string> percent_decode(std::string_view s);
 
 // RFC 4648 base64 with padding.
 std::string base64_encode(std::string_view bytes);
+// Standard base64 with its padding; nullopt when `text` is not that.
+std::optional<std::string> base64_decode(std::string_view text);
 
 // Lower-case hex of every byte.
 std::string hex_encode(std::string_view bytes);

@@ -38,6 +38,15 @@ TEST(Base64, Rfc4648Vectors) {
     EXPECT_EQ(base64_encode("\xff\xfe"), "//4=");
 }
 
+TEST(Base64, DecodesWhatItEncodesAndRefusesTheRest) {
+    for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar", "\xff\xfe\x00"})
+        EXPECT_EQ(base64_decode(base64_encode(s)), s);
+    EXPECT_FALSE(base64_decode("Zm9"));  // not a multiple of 4
+    EXPECT_FALSE(base64_decode("Zm9v!A=="));
+    EXPECT_FALSE(base64_decode("Z=9v"));      // padding inside
+    EXPECT_FALSE(base64_decode("Zm9v-_=="));  // the URL alphabet is not standard base64
+}
+
 TEST(Hex, LowerCase) {
     EXPECT_EQ(hex_encode(""), "");
     EXPECT_EQ(hex_encode(std::string_view("\x00\x0f\xab\xff", 4)), "000fabff");
