@@ -56,9 +56,11 @@ class App {
           sink_(sink),
           processor_(io, *queue_, std::move(rt)),
           backend_(io, *queue_, processor_, store),
+          callbacks_(io, *queue_, *http_, processor_.metrics()),
           reloader_(io.get_executor()) {
         // The providers' reports (SMPP receipts) go the way call-backs do.
         sink_->attach(&backend_);
+        backend_.set_callback_sender(&callbacks_);
     }
 
     int run() {
@@ -69,6 +71,8 @@ class App {
         queue_->start();
         processor_.start();
         start_providers(*rt);
+        callbacks_.set_config(rt->config);
+        callbacks_.start();
         backend_.config_loaded(true, now_ms());
         backend_.start();
         verdict_.pid = static_cast<int64_t>(getpid());
@@ -229,6 +233,7 @@ class App {
         server_->stop();
         if (public_server_) public_server_->stop();
         processor_.stop();
+        callbacks_.stop();  // call-backs in flight come back when their lease ends
         auto grace = processor_.runtime()->config->shutdown_grace;
         auto until = std::chrono::steady_clock::now() + grace;
         while (!processor_.drained() && std::chrono::steady_clock::now() < until) {
@@ -330,6 +335,7 @@ class App {
         processor_.set_runtime(rt);
         start_providers(*rt);
         asio::co_spawn(io_, stop_providers(replaced, rt->config->shutdown_grace), asio::detached);
+        callbacks_.set_config(rt->config);
         spdlog::info("reloaded: {} provider(s), {} template(s)", rt->providers.size(),
                      rt->templates->all().size());
     }
@@ -370,6 +376,7 @@ class App {
     LateSink* sink_ = nullptr;     // the providers' reports, forwarded to backend_
     Processor processor_;
     Backend backend_;
+    CallbackSender callbacks_;                     // call-backs to API clients
     std::unique_ptr<http::Server> server_;         // internal: the API, /metrics, /readyz
     std::unique_ptr<http::Server> public_server_;  // optional: call-backs and /healthz only
     std::unique_ptr<asio::steady_timer> watchdog_;

@@ -8,11 +8,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
 
 #include "common/log_fields.hpp"
 #include "common/redact.hpp"
+#include "common/time.hpp"
 #include "daemon/build_info.hpp"
 #include "daemon/io/redis.hpp"
+#include "daemon/pipeline/client_callbacks.hpp"
 #include "daemon/process_stats.hpp"
 
 namespace asio = boost::asio;
@@ -108,6 +111,8 @@ std::string Backend::metrics_text() {
         for (auto& g : slot->provider->gauges())
             v.push_back({"tinbao_provider_" + g.name, provider, g.value});
     }
+    if (callback_sender_)
+        for (auto& sample : callback_sender_->samples()) v.push_back(std::move(sample));
     add("tinbao_build_info", 1,
         {{"version", std::string(build_version())}, {"commit", std::string(build_commit())}});
     add("tinbao_config_last_reload_successful", config_ok_ ? 1 : 0);
@@ -284,10 +289,39 @@ asio::awaitable<std::optional<bool>> Backend::owned_by(std::string event_id, std
     co_return true;
 }
 
+asio::awaitable<http::Lookup> Backend::callback_dead_letters(std::string client,
+                                                             std::size_t limit) {
+    auto found = co_await queue_.callback_dead_letters(client, limit);
+    if (!found) co_return http::Lookup{http::Lookup::Status::unavailable, {}};
+    json::array list;
+    for (auto& cb : *found) {
+        boost::system::error_code ec;
+        json::value body = json::parse(cb.body, ec);
+        list.push_back(json::object{{"id", cb.id},
+                                    {"client", cb.client},
+                                    {"kind", cb.kind},
+                                    {"attempts", cb.attempts},
+                                    {"last_error", cb.last_error},
+                                    {"created_at", rfc3339_utc(cb.created_ms)},
+                                    {"dead_at", rfc3339_utc(cb.due_ms)},
+                                    {"document", ec ? json::value(cb.body) : std::move(body)}});
+    }
+    co_return http::Lookup{http::Lookup::Status::found,
+                           json::object{{"dead_letters", std::move(list)}}};
+}
+
+asio::awaitable<std::optional<std::vector<std::string>>> Backend::replay_callbacks(
+    std::vector<std::string> ids, std::string client) {
+    auto replayed = co_await queue_.replay_callbacks(ids, client);
+    if (!replayed) co_return std::nullopt;
+    co_return std::move(*replayed);
+}
+
 std::shared_ptr<const Config> Backend::config() const { return processor_.runtime()->config; }
 
 asio::awaitable<bool> Backend::apply(std::vector<DeliveryUpdate> updates, std::string provider) {
-    auto recorded = co_await queue_.apply_updates(updates);
+    // The call-backs the reports cause are written with them.
+    auto recorded = co_await queue_.apply_updates(updates, callbacks::report_notices(config()));
     if (!recorded) spdlog::warn("delivery reports from {} could not all be recorded", provider);
     for (std::size_t i = 0; i < updates.size(); ++i) {
         const auto& u = updates[i];

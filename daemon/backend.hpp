@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "daemon/http/api.hpp"
+#include "daemon/pipeline/callback_sender.hpp"
 #include "daemon/pipeline/processor.hpp"
 #include "daemon/queue/queue.hpp"
 #include "providers/state_store.hpp"
@@ -34,6 +35,8 @@ class Backend final : public http::ApiBackend, public ProviderSink {
         config_at_ms_ = at_ms;
     }
     void stop() { stopping_ = true; }
+    // The call-backs' sender, for /metrics (may stay unset).
+    void set_callback_sender(const CallbackSender* s) { callback_sender_ = s; }
 
     boost::asio::awaitable<Ingest> ingest(const Event& event) override;
     boost::asio::awaitable<http::Lookup> event_record(std::string id) override;
@@ -58,6 +61,10 @@ class Backend final : public http::ApiBackend, public ProviderSink {
     boost::asio::awaitable<std::optional<std::vector<std::string>>> cancel_reminders(
         std::vector<std::string> ids, std::string client) override;
     boost::asio::awaitable<std::optional<std::vector<std::string>>> discard(
+        std::vector<std::string> ids, std::string client) override;
+    boost::asio::awaitable<http::Lookup> callback_dead_letters(std::string client,
+                                                               std::size_t limit) override;
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> replay_callbacks(
         std::vector<std::string> ids, std::string client) override;
     std::shared_ptr<const Config> config() const override;
     boost::asio::awaitable<Claim> claim_nonce(std::string key, std::chrono::seconds ttl) override;
@@ -86,6 +93,7 @@ class Backend final : public http::ApiBackend, public ProviderSink {
     queue::Queue& queue_;
     Processor& processor_;
     StateStore* store_ = nullptr;
+    const CallbackSender* callback_sender_ = nullptr;
     bool stopping_ = false;
     uint64_t accepted_ = 0, duplicates_ = 0, unavailable_ = 0, callbacks_ = 0,
              callbacks_rejected_ = 0;

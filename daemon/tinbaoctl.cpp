@@ -5,6 +5,7 @@
 //   dossier    a dossier's events and messages, from the API
 //   dlq        dead letters: list, replay, discard
 //   reminders  pending reminders: list, cancel
+//   callbacks  dead call-backs to API clients: list, replay
 //   send-test  one real send through a configured provider
 // Tables on a terminal, JSON with --json or when stdout is not a terminal (scripts keep the JSON
 // tinbaoctl always printed). Exit codes: 0 ok, 1 failure or nothing matched, 2 usage.
@@ -51,6 +52,8 @@ void usage(std::FILE* out) {
         "       tinbaoctl [...] dlq discard ID...\n"
         "       tinbaoctl [...] reminders list [--dossier CODE] [--limit N]\n"
         "       tinbaoctl [...] reminders cancel ID...\n"
+        "       tinbaoctl [...] callbacks list [--client NAME] [--limit N]\n"
+        "       tinbaoctl [...] callbacks replay ID... | callbacks replay --client NAME\n"
         "       tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
         "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
         "       tinbaoctl [--config FILE] reload [--pid PID | --pid-file F] [--timeout S]\n"
@@ -76,6 +79,8 @@ void usage(std::FILE* out) {
         "  dlq discard        remove dead letters for good (their records stay)\n"
         "  reminders list     reminders waiting to be sent, soonest first (config reminders:)\n"
         "  reminders cancel   reminders that are not to be sent after all\n"
+        "  callbacks list     call-backs to API clients that gave up (newest first)\n"
+        "  callbacks replay   send them again once the receiver is fixed\n"
         "  send-test          one real send through a configured provider, with the\n"
         "                     provider's raw answer (for onboarding a provider account)\n"
         "  reload             SIGHUP to tinbaod, then its verdict: non-zero with the reasons\n"
@@ -112,6 +117,15 @@ const char* command_help(const std::string& command) {
                "give_up_after start over). discard: remove them for good; their records stay\n"
                "as they ended. replay and discard exit 1 when an id is not a dead letter (or\n"
                "no dead letter has the reason). The token needs the admin scope.\n";
+    if (command == "callbacks")
+        return "usage: tinbaoctl [...] callbacks list [--client NAME] [--limit N]\n"
+               "       tinbaoctl [...] callbacks replay ID... | callbacks replay --client NAME\n"
+               "list: call-backs to API clients that became dead letters (the receiver kept\n"
+               "failing until retry.callback_give_up_after, refused the document with a 4xx,\n"
+               "or answered 410), newest first, with the last error. replay: send them again,\n"
+               "same webhook-id, attempts and give-up time from zero. replay exits 1 when an\n"
+               "id is not a dead call-back (or the client has none). The token needs the admin\n"
+               "scope.\n";
     if (command == "send-test")
         return "usage: tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
                "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
@@ -441,6 +455,79 @@ int cmd_dlq(const Api& api, const std::vector<std::string>& args) {
     return 2;
 }
 
+int cmd_callbacks(const Api& api, const std::vector<std::string>& args) {
+    std::string client, limit;
+    std::vector<std::string> ids;
+    for (size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == "--client" && i + 1 < args.size())
+            client = args[++i];
+        else if (args[i] == "--limit" && i + 1 < args.size())
+            limit = args[++i];
+        else if (!args[i].empty() && args[i][0] == '-') {
+            std::fprintf(stderr, "tinbaoctl callbacks: unknown option %s\n", args[i].c_str());
+            return 2;
+        } else if (std::find(ids.begin(), ids.end(), args[i]) == ids.end())
+            ids.push_back(args[i]);
+    }
+    if (args[0] == "list" && ids.empty()) {
+        std::string q = "/v1/webhooks/dead-letters?limit=" +
+                        (limit.empty() ? "100" : tinbao::ctl::escape(limit));
+        if (!client.empty()) q += "&client=" + tinbao::ctl::escape(client);
+        auto a = tinbao::ctl::call(api, "GET", q);
+        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
+        if (g_json) {
+            std::printf("%s\n", pretty(*a.json).c_str());
+            return 0;
+        }
+        auto* list = a.json->as_object().if_contains("dead_letters");
+        if (!list || !list->is_array() || list->as_array().empty()) {
+            std::printf("no dead call-backs%s\n",
+                        client.empty() ? "" : (" for client " + client).c_str());
+            return 0;
+        }
+        tinbao::ctl::Table t({"id", "client", "kind", "attempts", "dead at", "last error"}, 72);
+        for (auto& v : list->as_array()) {
+            if (!v.is_object()) continue;
+            auto& o = v.as_object();
+            t.add({cell(o, "id"), cell(o, "client"), cell(o, "kind"), cell(o, "attempts"),
+                   cell(o, "dead_at"), cell(o, "last_error")});
+        }
+        t.print();
+        return 0;
+    }
+    if (args[0] == "replay" && (ids.empty() != client.empty()) && limit.empty()) {
+        json::object body;
+        if (!client.empty()) body["client"] = client;
+        json::array list;
+        for (auto& id : ids) list.push_back(json::value(id));
+        if (!ids.empty()) body["ids"] = std::move(list);
+        auto a = tinbao::ctl::call(api, "POST", "/v1/webhooks/replay", json::serialize(body));
+        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
+        auto* n = a.json->as_object().if_contains("replayed");
+        int64_t replayed = n && n->is_int64() ? n->as_int64() : 0;
+        if (n && n->is_uint64()) replayed = static_cast<int64_t>(n->as_uint64());
+        if (g_json)
+            std::printf("%s\n", pretty(*a.json).c_str());
+        else
+            std::printf("replayed %lld\n", static_cast<long long>(replayed));
+        if (!ids.empty() && replayed < static_cast<int64_t>(ids.size())) {
+            std::fprintf(stderr,
+                         "tinbaoctl: %lld of %zu id(s) were not dead call-backs (tinbaoctl "
+                         "callbacks list)\n",
+                         static_cast<long long>(static_cast<int64_t>(ids.size()) - replayed),
+                         ids.size());
+            return 1;
+        }
+        if (ids.empty() && replayed == 0) {
+            std::fprintf(stderr, "tinbaoctl: client %s has no dead call-backs\n", client.c_str());
+            return 1;
+        }
+        return 0;
+    }
+    std::fputs(command_help("callbacks"), stderr);
+    return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -501,7 +588,8 @@ int main(int argc, char** argv) {
         return tinbao::ctl::send_test(config,
                                       std::vector<std::string>(rest.begin() + 1, rest.end()));
     bool api_command = (rest.size() == 2 && (rest[0] == "status" || rest[0] == "dossier")) ||
-                       (rest.size() >= 2 && (rest[0] == "dlq" || rest[0] == "reminders"));
+                       (rest.size() >= 2 &&
+                        (rest[0] == "dlq" || rest[0] == "reminders" || rest[0] == "callbacks"));
     if (!api_command) {
         if (!rest.empty() && command_help(rest[0]))
             std::fputs(command_help(rest[0]), stderr);
@@ -516,5 +604,7 @@ int main(int argc, char** argv) {
     if (rest[0] == "reminders")
         return tinbao::ctl::reminders_command(
             api, std::vector<std::string>(rest.begin() + 1, rest.end()), g_json);
+    if (rest[0] == "callbacks")
+        return cmd_callbacks(api, std::vector<std::string>(rest.begin() + 1, rest.end()));
     return cmd_dlq(api, std::vector<std::string>(rest.begin() + 1, rest.end()));
 }

@@ -245,6 +245,20 @@ void load_queue(ConfigView& root, Config& c) {
         else
             q.retention = *d;
     }
+    ConfigView st = queue.child("status_stream");
+    if (st.node().IsMap()) {
+        set_if(st.boolean("enabled"), q.status_stream);
+        set_if(st.integer("max_len", 1, 1LL << 40), q.status_stream_max_len);
+        if (auto d = st.duration("max_age")) {
+            if (d->count() < 0)
+                st.error("max_age", "must not be negative");
+            else
+                q.status_stream_max_age = *d;
+        }
+        if (q.status_stream && q.backend != "redis")
+            st.error("enabled", "the status stream is a Redis stream: it needs backend redis");
+        st.finish();
+    }
     queue.finish();
 }
 
@@ -355,6 +369,18 @@ void load_rest(ConfigView& root, Config& c, const fs::path& dir, Diagnostics& di
         else
             retry.error("initial_delay", "must not be longer than max_delay");
     }
+    positive("callback_initial_delay", r.callback_initial_delay);
+    bool cb_max_given = positive("callback_max_delay", r.callback_max_delay);
+    positive("callback_give_up_after", r.callback_give_up_after);
+    if (r.callback_max_delay < r.callback_initial_delay) {
+        if (cb_max_given)
+            retry.error("callback_max_delay", "must not be shorter than callback_initial_delay");
+        else
+            retry.error("callback_initial_delay", "must not be longer than callback_max_delay");
+    }
+    // A queued call-back lives as long as the event's records (queue.dedupe_ttl).
+    if (r.callback_give_up_after > c.queue.dedupe_ttl)
+        retry.error("callback_give_up_after", "must not be longer than queue.dedupe_ttl");
     retry.finish();
 
     load_providers(root, c);

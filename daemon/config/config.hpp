@@ -37,6 +37,26 @@ inline constexpr const char* admin = "admin";                      // dead lette
 }  // namespace scope
 const std::vector<std::string>& all_scopes();
 
+// The call-kinds a client may ask for (docs/callbacks.md).
+const std::vector<std::string>& callback_kinds();
+
+// Where tinbao POSTs this client's call-backs (docs/callbacks.md): signed like Standard Webhooks.
+struct CallbackEndpoint {
+    std::string url;
+    // Signing secrets, "whsec_" + base64 of 24 to 64 random bytes (the Standard Webhooks form):
+    // the current one first; during a rotation the previous one too, and both sign.
+    std::vector<std::string> secrets;
+    std::vector<std::string> kinds;  // empty: every kind
+    std::size_t max_in_flight = 8;   // call-backs of this client in flight at once
+    Millis timeout{10000};           // for one POST, connection included
+    bool wants(std::string_view kind) const {
+        if (kinds.empty()) return true;
+        for (const auto& k : kinds)
+            if (k == kind) return true;
+        return false;
+    }
+};
+
 struct ApiClient {
     std::string name;
     std::string token;
@@ -49,6 +69,7 @@ struct ApiClient {
     // SHA-256 fingerprints (lower-case hex) of the TLS client certificates this client must
     // present; empty: none required.
     std::vector<std::string> client_cert_sha256;
+    std::optional<CallbackEndpoint> callbacks;  // none: no call-backs
 
     bool has_scope(std::string_view s) const {
         for (const auto& x : scopes)
@@ -122,6 +143,11 @@ struct QueueSettings {
     int batch = 256;                 // stream entries read at once
     Millis claim_idle{60000};        // entries idle this long in a dead consumer are taken over
     Millis retention{0};             // records older than this are purged (0: dedupe_ttl)
+    // The status stream (redis only): every call-back document also XADDed to {prefix}:status,
+    // trimmed (approximately) to `max_len` entries and, when set, to `max_age`.
+    bool status_stream = false;
+    int64_t status_stream_max_len = 100000;
+    Millis status_stream_max_age{0};
 };
 
 struct Route {
@@ -170,6 +196,12 @@ struct RetrySettings {
     Millis initial_delay{2000};
     Millis max_delay{600000};
     Millis give_up_after{24LL * 3600 * 1000};
+    // Call-backs to API clients: retried with backoff and jitter from the initial to the
+    // maximum delay (a Retry-After within it honoured) until callback_give_up_after, then kept
+    // as dead letters.
+    Millis callback_initial_delay{5000};
+    Millis callback_max_delay{3600000};
+    Millis callback_give_up_after{24LL * 3600 * 1000};
 };
 
 struct ProviderConfig {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "common/encoding.hpp"
 #include "daemon/config/config_parts.hpp"
 
 namespace tinbao {
@@ -13,6 +14,13 @@ const std::vector<std::string>& all_scopes() {
     static const std::vector<std::string> kAll{scope::events_write, scope::events_read,
                                                scope::events_read_all, scope::admin};
     return kAll;
+}
+
+const std::vector<std::string>& callback_kinds() {
+    static const std::vector<std::string> kKinds{
+        "message.sent",  "message.delivered", "message.failed",  "message.expired",
+        "event.settled", "feedback.received", "inbound.received"};
+    return kKinds;
 }
 
 namespace config_parts {
@@ -61,6 +69,69 @@ std::string lower_hex_fingerprint(std::string s) {
     return out;
 }
 
+// A Standard Webhooks signing secret: "whsec_" + base64 of 24 to 64 bytes
+// (https://www.standardwebhooks.com/: the key is the decoded bytes).
+bool valid_webhook_secret(std::string_view s) {
+    constexpr std::string_view kPrefix = "whsec_";
+    if (s.substr(0, kPrefix.size()) != kPrefix) return false;
+    auto key = base64_decode(s.substr(kPrefix.size()));
+    return key && key->size() >= 24 && key->size() <= 64;
+}
+
+void load_callbacks(ConfigView& cv, ApiClient& client) {
+    ConfigView v = cv.child("callbacks");
+    if (!v.node().IsMap()) return;
+    CallbackEndpoint cb;
+    if (auto url = v.string("url", true)) {
+        if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0)
+            v.error("url", "must start with http:// or https://");
+        else
+            cb.url = *url;
+    }
+    const std::string kSecretForm =
+        "must be a Standard Webhooks secret: whsec_ followed by the base64 of 24 to 64 random "
+        "bytes (e.g. echo whsec_$(openssl rand -base64 32))";
+    if (auto secret = v.string("secret", true)) {
+        if (!valid_webhook_secret(*secret))
+            v.error("secret", kSecretForm);
+        else
+            cb.secrets.push_back(*secret);
+    }
+    if (auto previous = v.string("previous_secret")) {
+        if (!valid_webhook_secret(*previous))
+            v.error("previous_secret", kSecretForm);
+        else
+            cb.secrets.push_back(*previous);
+    }
+    if (auto kinds = v.string_list("kinds")) {
+        const auto& all = callback_kinds();
+        for (auto& k : *kinds) {
+            if (std::find(all.begin(), all.end(), k) == all.end())
+                v.error("kinds", "unknown kind '" + k +
+                                     "' (message.sent, message.delivered, message.failed, "
+                                     "message.expired, event.settled, feedback.received, "
+                                     "inbound.received)");
+            else if (std::find(cb.kinds.begin(), cb.kinds.end(), k) == cb.kinds.end())
+                cb.kinds.push_back(k);
+        }
+        if (kinds->empty()) v.error("kinds", "list at least one kind, or leave kinds out: all");
+    }
+    set_if(v.integer("max_in_flight", 1, 1000), cb.max_in_flight);
+    if (auto d = v.duration("timeout")) {
+        if (d->count() <= 0 || d->count() > 300000)
+            v.error("timeout", "must be between 1ms and 5m");
+        else
+            cb.timeout = *d;
+    }
+    // A call-back carries every event's changes: only a client that may read them all.
+    if (!client.has_scope(scope::events_read_all))
+        v.error("url",
+                "call-backs report every event's messages: the client needs the scope "
+                "events:read:all");
+    v.finish();
+    client.callbacks = std::move(cb);
+}
+
 void load_client(ConfigView& cv, ApiClient& client, std::set<std::string>& names,
                  std::vector<std::pair<std::string, std::string>>& tokens) {
     set_if(cv.string("name", true), client.name);
@@ -107,6 +178,7 @@ void load_client(ConfigView& cv, ApiClient& client, std::set<std::string>& names
                 client.client_cert_sha256.push_back(hex);
         }
     }
+    load_callbacks(cv, client);
     cv.finish();
 }
 

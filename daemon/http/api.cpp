@@ -62,7 +62,9 @@ enum class RouteKind {
     replay,
     discard,
     reminders,
-    cancel_reminders
+    cancel_reminders,
+    webhook_dead,
+    webhook_replay
 };
 
 struct Route {
@@ -97,6 +99,9 @@ Route match(const std::vector<std::string>& s) {
     if (is({"v1", "dead-letters", "discard"})) return {RouteKind::discard, "POST", {}};
     if (is({"v1", "reminders"})) return {RouteKind::reminders, "GET", {}};
     if (is({"v1", "reminders", "cancel"})) return {RouteKind::cancel_reminders, "POST", {}};
+    // Call-backs to API clients (/v1/callbacks/* are the providers' call-backs to tinbao).
+    if (is({"v1", "webhooks", "dead-letters"})) return {RouteKind::webhook_dead, "GET", {}};
+    if (is({"v1", "webhooks", "replay"})) return {RouteKind::webhook_replay, "POST", {}};
     return {};
 }
 
@@ -132,6 +137,8 @@ const char* needed_scope(RouteKind k) {
         case RouteKind::discard:
         case RouteKind::reminders:
         case RouteKind::cancel_reminders:
+        case RouteKind::webhook_dead:
+        case RouteKind::webhook_replay:
             return scope::admin;
         default:
             return nullptr;
@@ -413,6 +420,51 @@ asio::awaitable<Response> serve(ApiState& st, Request& req) {
             std::optional<int> n = co_await backend.replay(std::move(ids), std::move(reason));
             if (!n) co_return error_response(503, "queue_unavailable", "the queue cannot be reached; retry later");
             co_return json_response(200, json::object{{"replayed", *n}});
+        }
+        case RouteKind::webhook_dead: {
+            std::string client_name;
+            std::size_t limit = 100;
+            for (auto& [k, v] : req.query) {
+                if (k == "client") client_name = v;
+                if (k == "limit")
+                    limit = std::clamp<std::size_t>(std::strtoul(v.c_str(), nullptr, 10), 1, 5000);
+            }
+            Lookup found = co_await backend.callback_dead_letters(client_name, limit);
+            co_return from_lookup(std::move(found), "dead call-backs");
+        }
+        case RouteKind::webhook_replay: {
+            boost::system::error_code ec;
+            json::value body = json::parse(req.body, ec);
+            if (ec || !body.is_object())
+                co_return error_response(400, "invalid_json",
+                                         "expected {\"ids\": [...]} or {\"client\": \"...\"}");
+            std::vector<std::string> ids;
+            std::string client_name;
+            auto& o = body.as_object();
+            if (auto* v = o.if_contains("ids")) {
+                if (!v->is_array())
+                    co_return error_response(400, "invalid_request", "ids must be a list", "ids");
+                for (auto& id : v->as_array()) {
+                    if (!id.is_string())
+                        co_return error_response(400, "invalid_request", "ids must be strings",
+                                                 "ids");
+                    ids.emplace_back(id.as_string());
+                }
+            }
+            if (auto* v = o.if_contains("client"); v && v->is_string())
+                client_name = v->as_string();
+            if (ids.empty() && client_name.empty())
+                co_return error_response(400, "invalid_request", "give ids or a client");
+            auto replayed = co_await backend.replay_callbacks(std::move(ids), client_name);
+            if (!replayed)
+                co_return error_response(503, "queue_unavailable",
+                                         "the queue cannot be reached; retry later");
+            json::array list;
+            for (auto& id : *replayed) list.emplace_back(id);
+            spdlog::info("http: {} dead call-back(s) replayed by client {}", list.size(),
+                         client->name);
+            co_return json_response(
+                200, json::object{{"replayed", list.size()}, {"ids", std::move(list)}});
         }
         case RouteKind::discard: {
             // By id only: discarding is for good, so no "every one with this reason".

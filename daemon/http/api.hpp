@@ -94,6 +94,22 @@ public:
         (void)client;
         co_return std::nullopt;
     }
+    // Dead call-backs to API clients (docs/callbacks.md), newest first; `client` empty: all.
+    // {"dead_letters": [...]}.
+    virtual boost::asio::awaitable<Lookup> callback_dead_letters(std::string client,
+                                                                 std::size_t limit) {
+        (void)client;
+        (void)limit;
+        co_return Lookup{Lookup::Status::unavailable, {}};
+    }
+    // Puts dead call-backs back in their client's schedule (by id, or every one of `client`):
+    // the ids replayed; nullopt when the queue cannot be reached.
+    virtual boost::asio::awaitable<std::optional<std::vector<std::string>>> replay_callbacks(
+        std::vector<std::string> ids, std::string client) {
+        (void)ids;
+        (void)client;
+        co_return std::nullopt;
+    }
     // The config in force (it changes on reload).
     virtual std::shared_ptr<const Config> config() const = 0;
 

@@ -20,6 +20,11 @@ Metrics::Metrics() {
     declare("tinbao_inbound_messages_total", Type::counter,
             "Messages citizens sent to the service (replies), by the provider that brought them.");
 
+    // Call-backs to API clients (docs/callbacks.md).
+    declare("tinbao_client_callbacks_total", Type::counter,
+            "Call-back attempts to API clients, by client and outcome (delivered, retry, dead, "
+            "gone: the endpoint answered 410 and is disabled).");
+
     // The pipeline's.
     declare("tinbao_events_processed_total", Type::counter, "Events whose messages were recorded.");
     declare("tinbao_events_invalid_total", Type::counter, "Stream entries moved aside as invalid.");
@@ -62,6 +67,11 @@ Metrics::Metrics() {
     declare("tinbao_scheduled_messages", Type::gauge, "Messages waiting for a later attempt.");
     declare("tinbao_dead_letters", Type::gauge, "Messages failed or expired, kept for replay.");
     declare("tinbao_provider_in_flight", Type::gauge, "Requests in flight per provider.");
+    declare("tinbao_client_callbacks_in_flight", Type::gauge,
+            "Call-backs in flight per API client.");
+    declare("tinbao_client_callback_circuit_open", Type::gauge,
+            "1 while an API client's call-back circuit is open or its endpoint is disabled "
+            "(410).");
     declare("tinbao_provider_problem", Type::gauge,
             "1 while a provider reports a problem (e.g. its token refresh fails).");
     declare("tinbao_provider_circuit_open", Type::gauge,

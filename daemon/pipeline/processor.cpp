@@ -11,6 +11,7 @@
 
 #include "common/log_fields.hpp"
 #include "common/time.hpp"
+#include "daemon/pipeline/client_callbacks.hpp"
 #include "providers/reasons.hpp"
 
 namespace asio = boost::asio;
@@ -200,7 +201,9 @@ asio::awaitable<void> Processor::back_off(std::chrono::milliseconds& delay) {
 
 asio::awaitable<void> Processor::commit(queue::Commit c) {
     // Until the commit is written the stream entry stays pending and a job stays leased: after a
-    // crash both come back, and the message id keeps providers from sending twice.
+    // crash both come back, and the message id keeps providers from sending twice. The
+    // call-backs the commit causes are written with it.
+    callbacks::add_commit_notices(*runtime_->config, c);
     std::chrono::milliseconds delay(200);
     if (!c.schedule.empty()) ++schedule_seq_;
     for (;;) {

@@ -76,9 +76,50 @@ struct DueJob {
     std::optional<MessageRecord> record;
 };
 
+// A call-back document (docs/callbacks.md) to API clients, written in the same durable write as
+// the change that causes it, so a crash cannot keep the change and lose the call-back.
+struct Notice {
+    std::string kind;  // message.sent, message.delivered, ..., event.settled
+    std::string body;  // the JSON document, sent and signed as is
+    // One call-back per client that wants this kind: (client name, webhook-id).
+    std::vector<std::pair<std::string, std::string>> to;
+    bool stream = false;  // also appended to the status stream ({prefix}:status)
+    // event.settled: written only when this write settles the event (its messages were not all
+    // settled before, and are after); the event's state replaces kEventStateMark in `body`.
+    bool if_settles = false;
+};
+inline constexpr std::string_view kEventStateMark = "@event_state@";
+
+// A queued call-back, as the sender takes it and the dead letters list it.
+struct Callback {
+    std::string id;  // webhook-id: the same on every attempt
+    std::string client;
+    std::string kind;
+    std::string body;
+    int64_t created_ms = 0;
+    int attempts = 0;        // attempts made so far
+    std::string last_error;  // the last attempt's outcome ("http 500", "timeout", ...)
+    int64_t due_ms = 0;      // next attempt; for a dead letter, when it became one
+};
+
+// What became of one attempt of a call-back.
+struct CallbackOutcome {
+    enum class Next { done, retry, dead };
+    std::string id;
+    std::string client;
+    Next next = Next::done;
+    int64_t due_ms = 0;  // retry: the next attempt
+    int attempts = 0;
+    std::string last_error;
+};
+
+// The call-backs a delivery report causes: given the record as the report left it. Called on
+// whatever thread the backend writes on: it must only read what it captured.
+using ReportNotices = std::function<std::vector<Notice>(const MessageRecord& changed)>;
+
 // Everything one step of the pipeline changes, written atomically: message records, the event's
 // list of messages and its state (derived from its messages by the backend), scheduled jobs,
-// dead letters, and the stream entry's acknowledgement.
+// dead letters, the call-backs they cause, and the stream entry's acknowledgement.
 struct Commit {
     const Entry* ack = nullptr;           // acknowledge this stream entry
     std::string event_id;
@@ -89,6 +130,7 @@ struct Commit {
     std::vector<Job> schedule;            // (re)schedule these jobs (no longer dead letters)
     std::vector<std::string> done;        // jobs finished: unscheduled, payload dropped
     std::vector<Job> dead;                // into dead letters, payload kept for a replay
+    std::vector<Notice> notices;          // call-backs (and status stream entries) to queue
 };
 
 // What a delivery report found: the message's event and dossier (empty for an unknown
@@ -160,8 +202,9 @@ public:
     virtual Awaitable<int> heartbeat_instances() = 0;
     // Delivery reports from providers (call-backs): applied once each (by dedupe_key), never
     // moving a message backwards; the event's state follows. One outcome per update, in order.
+    // `notices` (when set) gives the call-backs of each applied change, written with it.
     virtual Awaitable<std::vector<ReportOutcome>> apply_updates(
-        const std::vector<DeliveryUpdate>& updates) = 0;
+        const std::vector<DeliveryUpdate>& updates, const ReportNotices& notices = {}) = 0;
     // Gauges for /metrics: stream backlog, scheduled jobs, dead letters, and how long the
     // oldest job that is due has waited to be taken, in ms (0 when none is due). -1 when
     // unknown.
@@ -176,6 +219,25 @@ public:
     // Tells the backend these entries are still being worked on (so nobody takes them over).
     // Best effort: a failure shows as a takeover later, which the claim makes harmless.
     virtual boost::asio::awaitable<void> keep_alive(const std::vector<std::string>& entry_ids) = 0;
+
+    // Call-backs to API clients (docs/callbacks.md). Each is kept until its client answered 2xx
+    // (settle_callbacks with done), or it became a dead letter.
+    //
+    // Queues notices on their own (a change that has no other write: feedback, inbound SMS).
+    virtual Awaitable<void> enqueue_notices(const std::vector<Notice>& notices) = 0;
+    // The client's call-backs due now (at most `max`), leased for `lease`: one not settled by
+    // then is handed out again (after a crash too), with the same webhook-id.
+    virtual Awaitable<std::vector<Callback>> take_callbacks(const std::string& client,
+                                                            std::size_t max,
+                                                            std::chrono::milliseconds lease) = 0;
+    virtual Awaitable<void> settle_callbacks(const std::vector<CallbackOutcome>& outcomes) = 0;
+    // Dead call-backs, newest first (`client` empty: every client's).
+    virtual Awaitable<std::vector<Callback>> callback_dead_letters(const std::string& client,
+                                                                   std::size_t limit) = 0;
+    // Dead call-backs back in the schedule, due now, attempts from zero (by id, or every one of
+    // `client` when `ids` is empty). Returns the ids replayed.
+    virtual Awaitable<std::vector<std::string>> replay_callbacks(
+        const std::vector<std::string>& ids, const std::string& client) = 0;
 
     // The API's views; Errc::not_found when there is no such record.
     virtual Awaitable<boost::json::value> event_record(const std::string& event_id) = 0;

@@ -1,29 +1,36 @@
--- ARGV: ttl ms, now ms, key prefix, record ttl ms, stream, group; per commit: event id, dossier
--- code, status, entry id to acknowledge or '', empty ('1': the event has no message at all),
--- then the counts nm, ns, nd, nx, then nm times (message id, created ms, state, record JSON), ns
--- times (job id, due ms, created ms, payload), nd times (finished job id), nx times (dead letter
--- id, payload).
+-- ARGV: ttl ms, now ms, key prefix, record ttl ms, stream, group, status stream key ('' when
+-- off), its max length, its max age ms; per commit: event id, dossier code, status, entry id to
+-- acknowledge or '', empty ('1': the event has no message at all), then the counts nm, ns, nd,
+-- nx, nn, then '1' when a notice waits for the event to settle (else '0'), then nm times
+-- (message id, created ms, state, record JSON), ns times (job id, due ms, created ms, payload),
+-- nd times (finished job id), nx times (dead letter id, payload), nn notices (notices.lua:
+-- write_notices).
 -- Writes records, each message's state in the event hash ("s:<id>": the event's messages are
 -- these fields, and its state is derived from theirs when it is read), the dossier's index,
--- jobs (a scheduled job is no longer a dead letter) and dead letters, and acknowledges the
--- entry. An event without messages (no route, no contact) gets an empty `msgs` instead, which
--- says it was processed. Per commit: 'ok'.
+-- jobs (a scheduled job is no longer a dead letter), dead letters and the call-backs, and
+-- acknowledges the entry. An event without messages (no route, no contact) gets an empty `msgs`
+-- instead, which says it was processed. Per commit: 'ok'.
 local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local stream, group = ARGV[5], ARGV[6]
+local status_stream = {ARGV[7], ARGV[8], ARGV[9]}
 local sched, dlq = prefix .. 'sched', prefix .. 'dlq'
 local out, acks = {}, {}
 -- Whether a finished job may still be in the schedule (none is when it is empty).
 local any_scheduled = redis.call('ZCARD', sched) > 0
-local i = 7
+local i = 10
 while i <= #ARGV do
   local event_id, dossier, status, ack = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local empty = ARGV[i + 4] == '1'
   local nm, ns = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
   local nd, nx = tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
-  i = i + 9
+  local nn, settles = tonumber(ARGV[i + 9]), ARGV[i + 10] == '1'
+  i = i + 11
   local evkey = prefix .. 'ev:' .. event_id
   local zkey = prefix .. 'dossier:' .. dossier
   local wkey = prefix .. 'dwait:' .. dossier
+  -- event.settled: the event's state before this write, to tell whether it settles now (read
+  -- only when a client wants event.settled).
+  local before = settles and event_state_of(redis.call('HGETALL', evkey))
   local set = {'status', status, 'dossier_code', dossier, 'updated_at', now}
   local added = 0
   for _ = 1, nm do
@@ -76,6 +83,14 @@ while i <= #ARGV do
   if redis.call('HSET', evkey, unpack(set)) * 2 == #set then
     redis.call('HSET', evkey, 'created_at', now)
     redis.call('PEXPIRE', evkey, ttl)
+  end
+  if nn > 0 then
+    local settled = false
+    if settles then
+      local after = event_state_of(redis.call('HGETALL', evkey))
+      if after ~= 'accepted' and (before == 'accepted' or ack ~= '') then settled = after end
+    end
+    i = write_notices(prefix, now, ttl, status_stream, i, nn, settled)
   end
   if ack ~= '' then acks[#acks + 1] = ack end
   out[#out + 1] = 'ok'

@@ -9,13 +9,14 @@ namespace tinbao::queue::redis_detail {
 
 const redis::Script kIngest(lua::ingest);
 const redis::Script kClaim(std::string(lua::shared) + lua::claim);
-const redis::Script kCommit(lua::commit);
+const redis::Script kCommit(std::string(lua::notices) + lua::commit);
 const redis::Script kTakeDue(lua::take_due);
 const redis::Script kDeadJobs(lua::dead_jobs);
 const redis::Script kDiscardDead(lua::discard_dead);
-const redis::Script kReport(lua::report);
+const redis::Script kReport(std::string(lua::notices) + lua::report);
 const redis::Script kWaiting(std::string(lua::shared) + lua::waiting);
 const redis::Script kUnlock(lua::unlock);
+const redis::Script kCallbacks(std::string(lua::notices) + lua::callbacks);
 
 std::vector<WaitingNotice> waiting_from(const redis::Reply& flat) {
     std::vector<WaitingNotice> out;

@@ -33,6 +33,10 @@ extern const redis::Script kDiscardDead;
 extern const redis::Script kReport;
 extern const redis::Script kWaiting;
 extern const redis::Script kUnlock;
+extern const redis::Script kCallbacks;
+
+// The arguments of notices for write_notices (notices.lua), appended to `a`.
+void append_notices(redis::Args& a, const std::vector<Notice>& notices);
 
 // waiting_of's flat list {id, created ms, next attempt ms, ...}.
 std::vector<WaitingNotice> waiting_from(const redis::Reply& flat);

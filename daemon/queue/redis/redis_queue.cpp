@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -69,6 +70,8 @@ RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std:
     commit_batch_ = std::make_unique<Batcher>(
         io, cmd_, kCommit, "commit", limits::kCallsPerScriptRun, [this, ttl, now](redis::Args& a) {
             a.insert(a.end(), {ttl(), now(), prefix_ + ":", record_ttl(), stream_, kGroup});
+            auto st = status_stream_args();
+            a.insert(a.end(), st.begin(), st.end());
         });
 }
 
@@ -105,6 +108,12 @@ std::string RedisQueue::record_ttl() const {
     // idempotency key and keeps dedupe_ttl.
     auto ttl = settings_.retention.count() > 0 ? settings_.retention : settings_.dedupe_ttl;
     return std::to_string(ttl.count());
+}
+
+std::vector<std::string> RedisQueue::status_stream_args() const {
+    if (!settings_.status_stream) return {"", "0", "0"};
+    return {prefix_ + ":status", std::to_string(settings_.status_stream_max_len),
+            std::to_string(settings_.status_stream_max_age.count())};
 }
 
 std::string RedisQueue::key(std::string_view kind, std::string_view id) const {
@@ -310,7 +319,12 @@ asio::awaitable<Result<void>> RedisQueue::commit(const Commit& c) {
                      std::to_string(c.messages.size()),
                      std::to_string(c.schedule.size()),
                      std::to_string(c.done.size()),
-                     std::to_string(c.dead.size())};
+                     std::to_string(c.dead.size()),
+                     std::to_string(c.notices.size()),
+                     std::any_of(c.notices.begin(), c.notices.end(),
+                                 [](const Notice& n) { return n.if_settles; })
+                         ? "1"
+                         : "0"};
     args.reserve(args.size() + 4 * (c.messages.size() + c.schedule.size()) + c.done.size() +
                  2 * c.dead.size());
     for (auto& m : c.messages) {
@@ -334,6 +348,7 @@ asio::awaitable<Result<void>> RedisQueue::commit(const Commit& c) {
         args.push_back(j.message_id);
         args.push_back(j.payload);
     }
+    redis_detail::append_notices(args, c.notices);
     std::optional<redis::Reply> r = co_await commit_batch_->call(std::move(args));
     if (!r || r->type != redis::Reply::Type::string) co_return unavailable();
     co_return Result<void>();
@@ -361,7 +376,7 @@ asio::awaitable<Result<std::vector<DueJob>>> RedisQueue::take_due(std::size_t ma
 }
 
 asio::awaitable<Result<std::vector<ReportOutcome>>> RedisQueue::apply_updates(
-    const std::vector<DeliveryUpdate>& updates) {
+    const std::vector<DeliveryUpdate>& updates, const ReportNotices& notices) {
     bool all = true;
     std::vector<ReportOutcome> outcomes;
     for (auto& u : updates) {
@@ -392,6 +407,16 @@ asio::awaitable<Result<std::vector<ReportOutcome>>> RedisQueue::apply_updates(
                                           u.dedupe_key,
                                           std::to_string(now),
                                           std::to_string(settings_.dedupe_ttl.count())};
+            // The call-backs the change causes, written by the same script (none: no extra
+            // argument at all).
+            std::vector<Notice> caused;
+            if (changed && notices) caused = notices(*rec);
+            if (!caused.empty()) {
+                auto st = status_stream_args();
+                args.insert(args.end(), st.begin(), st.end());
+                args.push_back(std::to_string(caused.size()));
+                redis_detail::append_notices(args, caused);
+            }
             auto r = co_await kReport.run(cmd_, keys, args);
             if (!r.ok || r.reply.is_error()) {
                 spdlog::warn("queue: delivery update of message {} failed: {}", u.message_id,

@@ -13,6 +13,8 @@
 //   p:dwait:<code>      hash: the dossier's messages waiting for a scheduled attempt -> created ms
 //   p:dlast:<code>      the dossier's latest claimed stream entry (only with coalescing on)
 //   p:sched, p:job:<id> scheduled attempts (zset by due ms) and their payloads; p:dlq dead letters
+//   p:wh:<id>, p:whq:<client>, p:whdead   call-backs to API clients (redis/notices.lua)
+//   p:status            the status stream (call-back documents), when queue.status_stream is on
 // Idempotency: ingest and claim are Lua scripts, so two copies of an event (HTTP, stream, or both,
 // on any number of instances) elect exactly one stream entry to notify.
 // Hand-off: with a Handoff set, the ingest script also delivers the new entries to this consumer
@@ -67,11 +69,20 @@ class RedisQueue : public Queue, public StateStore {
     Awaitable<bool> dossier_has_newer(const std::string& dossier_code,
                                       const std::string& entry_id) override;
     boost::asio::awaitable<Gauges> gauges() override;
-    Awaitable<std::vector<ReportOutcome>> apply_updates(
-        const std::vector<DeliveryUpdate>& updates) override;
+    Awaitable<std::vector<ReportOutcome>> apply_updates(const std::vector<DeliveryUpdate>& updates,
+                                                        const ReportNotices& notices = {}) override;
     Awaitable<void> ack(const Entry& entry) override;
     Awaitable<void> reject(const Entry& entry, const std::string& reason) override;
     boost::asio::awaitable<void> keep_alive(const std::vector<std::string>& entry_ids) override;
+
+    Awaitable<void> enqueue_notices(const std::vector<Notice>& notices) override;
+    Awaitable<std::vector<Callback>> take_callbacks(const std::string& client, std::size_t max,
+                                                    std::chrono::milliseconds lease) override;
+    Awaitable<void> settle_callbacks(const std::vector<CallbackOutcome>& outcomes) override;
+    Awaitable<std::vector<Callback>> callback_dead_letters(const std::string& client,
+                                                           std::size_t limit) override;
+    Awaitable<std::vector<std::string>> replay_callbacks(const std::vector<std::string>& ids,
+                                                         const std::string& client) override;
 
     Awaitable<boost::json::value> event_record(const std::string& event_id) override;
     Awaitable<boost::json::value> message_record(const std::string& message_id) override;
@@ -101,6 +112,8 @@ class RedisQueue : public Queue, public StateStore {
     boost::asio::awaitable<std::optional<boost::json::array>> fetch_messages(
         std::vector<std::string> ids);
     std::string key(std::string_view kind, std::string_view id) const;
+    // The status stream's key ('' when off), max length and max age ms, for write_notices.
+    std::vector<std::string> status_stream_args() const;
     std::string record_ttl() const;
 
     class Batcher;

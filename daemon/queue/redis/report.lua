@@ -1,6 +1,7 @@
 -- ARGV: key prefix, message id, the record as read ('' when there was none), the record to
 -- write ('' when the report changes nothing), its state, its event id, the report's dedupe key
--- ('' when none), now ms, dedupe ttl ms.
+-- ('' when none), now ms, dedupe ttl ms; then, when the change causes call-backs: status stream
+-- key, its max length, its max age ms, n, and n notices (notices.lua: write_notices).
 -- Writes a delivery report that C++ applied to the record as read (apply_delivery_report),
 -- unless the record changed since: then 'changed', and the caller reads it again. The dedupe
 -- key is spent even when the record does not change, so a report is considered once.
@@ -16,6 +17,9 @@ if new ~= '' then
   local evkey = prefix .. 'ev:' .. event_id
   if redis.call('EXISTS', evkey) == 1 then
     redis.call('HSET', evkey, 's:' .. id, st, 'updated_at', now)
+  end
+  if #ARGV > 9 then
+    write_notices(prefix, now, ttl, {ARGV[10], ARGV[11], ARGV[12]}, 14, tonumber(ARGV[13]), false)
   end
 end
 return 'applied'

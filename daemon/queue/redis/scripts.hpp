@@ -1,6 +1,6 @@
 // The Redis backend's Lua scripts, written in daemon/queue/redis/*.lua and embedded at build
-// time (embed_lua.cmake): each is the text of its file. `shared` holds helpers that other
-// scripts start with.
+// time (embed_lua.cmake): each is the text of its file. `shared` and `notices` hold helpers that
+// other scripts start with.
 //
 // Constants; thread-safe.
 #pragma once
@@ -17,5 +17,7 @@ extern const char discard_dead[];
 extern const char report[];
 extern const char waiting[];
 extern const char unlock[];
+extern const char notices[];
+extern const char callbacks[];
 
 }  // namespace tinbao::queue::lua

@@ -34,6 +34,10 @@ std::vector<WaitingNotice> waiting_of(Db& db, const std::string& dossier, int64_
 // Stored records of these ids in order; expired or missing ones left out.
 boost::json::array fetch_messages(Db& db, const std::vector<std::string>& ids, int64_t now);
 std::string last_error_reason(const std::string& record_json);
+// Queues the call-backs of `notices` (a status stream is Redis's only). `settled`: the event's
+// state when the write settles the event (the notices that wait for it are written), else null.
+void write_notices(Db& db, const std::vector<Notice>& notices, int64_t now, int64_t ttl,
+                   const std::string* settled);
 
 }  // namespace sqlite_detail
 

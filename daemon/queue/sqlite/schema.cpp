@@ -8,7 +8,7 @@ namespace tinbao::queue::sqlite_detail {
 
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 // Each step takes the schema from version i to i + 1.
 const char* const kMigrations[] = {
@@ -56,6 +56,17 @@ CREATE TABLE feedback (
   json TEXT NOT NULL, expires_at INTEGER NOT NULL);
 CREATE INDEX feedback_dossier ON feedback(dossier_code, submitted_at);
 CREATE INDEX feedback_expires ON feedback(expires_at);
+)sql",
+    // 4: call-backs to API clients (docs/callbacks.md): due_ms is the next attempt (dead = 1:
+    // when it became a dead letter); expires_at as for events.
+    R"sql(
+CREATE TABLE webhooks (
+  id TEXT PRIMARY KEY, client TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
+  created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '', due_ms INTEGER NOT NULL, dead INTEGER NOT NULL DEFAULT 0,
+  expires_at INTEGER NOT NULL);
+CREATE INDEX webhooks_due ON webhooks(client, due_ms) WHERE dead = 0;
+CREATE INDEX webhooks_dead ON webhooks(due_ms) WHERE dead = 1;
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);

@@ -398,6 +398,7 @@ asio::awaitable<bool> SqliteQueue::purge(int64_t older_than_ms) {
         db.exec("DELETE FROM messages WHERE expires_at <= ?", now);
         db.exec("DELETE FROM feedback WHERE expires_at <= ?", now);
         db.exec("DELETE FROM callbacks WHERE expires_at <= ?", now);
+        db.exec("DELETE FROM webhooks WHERE expires_at <= ?", now);
         db.exec("DELETE FROM locks WHERE until_ms <= ?", now);
         db.exec("DELETE FROM state WHERE expires_at IS NOT NULL AND expires_at <= ?", now);
         db.exec("DELETE FROM entries WHERE acked = 1 AND created_at < ?", now - ttl);

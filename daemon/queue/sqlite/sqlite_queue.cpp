@@ -32,6 +32,7 @@ using sqlite_detail::message_json;
 using sqlite_detail::stored_event_state;
 using sqlite_detail::unavailable;
 using sqlite_detail::waiting_of;
+using sqlite_detail::write_notices;
 
 SqliteQueue::SqliteQueue(asio::io_context& io, std::filesystem::path db_file, Millis dedupe_ttl,
                          std::string consumer, Millis claim_idle, Millis retention)
@@ -311,17 +312,21 @@ asio::awaitable<Result<void>> SqliteQueue::commit(const Commit& c) {
         if (!ack) spdlog::warn("queue: commit names an unknown entry {}", c.ack->id);
     }
     std::function<bool(Db&)> fn = [msgs = std::move(msgs), schedule = c.schedule, done = c.done,
-                                   dead = c.dead, event_id = c.event_id, dossier = c.dossier_code,
-                                   status = c.status, ack, ttl = dedupe_ttl_.count()](Db& db) {
+                                   dead = c.dead, notices = c.notices, event_id = c.event_id,
+                                   dossier = c.dossier_code, status = c.status, ack,
+                                   ttl = dedupe_ttl_.count()](Db& db) {
         auto now = now_ms();
         std::string list;
+        std::string before{state::kAccepted};
         bool exists = false;
         if (!event_id.empty()) {
-            auto st = db.query("SELECT msgs FROM events WHERE event_id = ? AND expires_at > ?",
-                               event_id, now);
+            auto st =
+                db.query("SELECT msgs, state FROM events WHERE event_id = ? AND expires_at > ?",
+                         event_id, now);
             if (st.next()) {
                 exists = true;
                 list = st.text(0);
+                before = st.text(1);
             }
         }
         std::unordered_map<std::string, std::string> reasons;
@@ -372,8 +377,14 @@ asio::awaitable<Result<void>> SqliteQueue::commit(const Commit& c) {
                     " VALUES (?, NULL, 'accepted', ?, ?, ?, ?, ?, ?)",
                     event_id, status, dossier, list, now, now, now + ttl);
             }
-            db.exec("UPDATE events SET state = ?, expires_at = ? WHERE event_id = ?",
-                    stored_event_state(db, list, now), now + ttl, event_id);
+            std::string after = stored_event_state(db, list, now);
+            db.exec("UPDATE events SET state = ?, expires_at = ? WHERE event_id = ?", after,
+                    now + ttl, event_id);
+            // event.settled: when this write settles the event (the Redis commit's rule).
+            const bool settles = after != state::kAccepted && (before == state::kAccepted || ack);
+            write_notices(db, notices, now, ttl, settles ? &after : nullptr);
+        } else {
+            write_notices(db, notices, now, ttl, nullptr);
         }
         if (ack) db.exec("UPDATE entries SET acked = 1 WHERE id = ?", *ack);
         return true;
@@ -420,9 +431,9 @@ asio::awaitable<Result<std::vector<DueJob>>> SqliteQueue::take_due(
 }
 
 asio::awaitable<Result<std::vector<ReportOutcome>>> SqliteQueue::apply_updates(
-    const std::vector<DeliveryUpdate>& updates) {
+    const std::vector<DeliveryUpdate>& updates, const ReportNotices& notices) {
     using Outcomes = std::optional<std::vector<ReportOutcome>>;
-    std::function<Outcomes(Db&)> fn = [updates, ttl = dedupe_ttl_.count()](Db& db) {
+    std::function<Outcomes(Db&)> fn = [updates, notices, ttl = dedupe_ttl_.count()](Db& db) {
         auto now = now_ms();
         std::vector<ReportOutcome> outcomes;
         for (auto& u : updates) {
@@ -446,6 +457,7 @@ asio::awaitable<Result<std::vector<ReportOutcome>>> SqliteQueue::apply_updates(
             found.applied = true;
             db.exec("UPDATE messages SET json = ?, state = ? WHERE id = ?", rec->to_json_text(),
                     rec->state, u.message_id);
+            if (notices) write_notices(db, notices(*rec), now, ttl, nullptr);
             const std::string& event_id = rec->event_id;
             std::optional<std::string> list;
             {

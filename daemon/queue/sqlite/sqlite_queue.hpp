@@ -9,6 +9,7 @@
 //   jobs       scheduled attempts (due time, pipeline payload); dead: dead letters with payload
 //   invalid    entries that were not valid events, with the reason
 //   callbacks  delivery-report dedupe keys; state / locks: the StateStore
+//   webhooks   call-backs to API clients (docs/callbacks.md), due or dead
 //
 // Durability: `synchronous=FULL`. In WAL mode FULL syncs the write-ahead log at every commit, so
 // a committed transaction (an event answered 202) survives a power cut or an OS crash. With
@@ -77,11 +78,20 @@ class SqliteQueue : public Queue, public StateStore {
     Awaitable<bool> dossier_has_newer(const std::string& dossier_code,
                                       const std::string& entry_id) override;
     boost::asio::awaitable<Gauges> gauges() override;
-    Awaitable<std::vector<ReportOutcome>> apply_updates(
-        const std::vector<DeliveryUpdate>& updates) override;
+    Awaitable<std::vector<ReportOutcome>> apply_updates(const std::vector<DeliveryUpdate>& updates,
+                                                        const ReportNotices& notices = {}) override;
     Awaitable<void> ack(const Entry& entry) override;
     Awaitable<void> reject(const Entry& entry, const std::string& reason) override;
     boost::asio::awaitable<void> keep_alive(const std::vector<std::string>& entry_ids) override;
+
+    Awaitable<void> enqueue_notices(const std::vector<Notice>& notices) override;
+    Awaitable<std::vector<Callback>> take_callbacks(const std::string& client, std::size_t max,
+                                                    std::chrono::milliseconds lease) override;
+    Awaitable<void> settle_callbacks(const std::vector<CallbackOutcome>& outcomes) override;
+    Awaitable<std::vector<Callback>> callback_dead_letters(const std::string& client,
+                                                           std::size_t limit) override;
+    Awaitable<std::vector<std::string>> replay_callbacks(const std::vector<std::string>& ids,
+                                                         const std::string& client) override;
 
     Awaitable<boost::json::value> event_record(const std::string& event_id) override;
     Awaitable<boost::json::value> message_record(const std::string& message_id) override;

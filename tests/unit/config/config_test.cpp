@@ -274,6 +274,63 @@ TEST_F(LoadConfig, ClientValidation) {
     EXPECT_EQ(items[3].path, "http.clients[4].token");
 }
 
+TEST_F(LoadConfig, ClientCallbacks) {
+    // Standard Webhooks secrets: whsec_ + base64 (24 to 64 bytes).
+    const std::string secret = "whsec_c2hvcnQtc2VjcmV0";  // 12 bytes: too short
+    const std::string good = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    auto l = load(
+        "http:\n"
+        "  clients:\n"
+        "    - name: a\n"
+        "      token: 0123456789abcdef-token\n"
+        "      callbacks:\n"
+        "        url: https://motcua.example/cb\n"
+        "        secret: \"" +
+        good +
+        "\"\n"
+        "        previous_secret: \"" +
+        good +
+        "\"\n"
+        "        kinds: [message.sent, event.settled]\n"
+        "        max_in_flight: 3\n"
+        "        timeout: 2s\n"
+        "retry: { callback_initial_delay: 1s, callback_max_delay: 10s }\n"
+        "providers:\n"
+        "  - { name: out-sms, channel: sms, type: outbox }\n");
+    ASSERT_TRUE(l.diagnostics->empty()) << dump(*l.diagnostics);
+    auto& cb = l.config->http.clients[0].callbacks;
+    ASSERT_TRUE(cb);
+    EXPECT_EQ(cb->url, "https://motcua.example/cb");
+    EXPECT_EQ(cb->secrets.size(), 2u);
+    EXPECT_TRUE(cb->wants("event.settled"));
+    EXPECT_FALSE(cb->wants("message.delivered"));
+    EXPECT_EQ(cb->max_in_flight, 3u);
+    EXPECT_EQ(cb->timeout, 2s);
+    EXPECT_EQ(l.config->retry.callback_initial_delay, 1s);
+    EXPECT_EQ(l.config->retry.callback_give_up_after, 24h);
+
+    auto bad = load(
+        "http:\n"
+        "  clients:\n"
+        "    - name: a\n"
+        "      token: 0123456789abcdef-token\n"
+        "      scopes: [events:write]\n"
+        "      callbacks: { url: ftp://x, secret: \"" +
+        secret +
+        "\", kinds: [message.read] }\n"
+        "queue: { status_stream: { enabled: true } }\n"
+        "providers:\n"
+        "  - { name: out-sms, channel: sms, type: outbox }\n");
+    std::string all = dump(*bad.diagnostics);
+    EXPECT_NE(all.find("http.clients[0].callbacks.url: must start with http"), std::string::npos)
+        << all;
+    EXPECT_NE(all.find("callbacks.secret: must be a Standard Webhooks secret"), std::string::npos);
+    EXPECT_EQ(all.find(secret), std::string::npos);  // the secret is not printed
+    EXPECT_NE(all.find("unknown kind 'message.read'"), std::string::npos);
+    EXPECT_NE(all.find("events:read:all"), std::string::npos);
+    EXPECT_NE(all.find("queue.status_stream.enabled"), std::string::npos);
+}
+
 TEST_F(LoadConfig, AtLeastOneClientIsRequired) {
     auto none = load("providers: []\n");
     EXPECT_EQ(only(none).path, "http.clients");

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -873,6 +874,155 @@ TEST_P(QueueConformance, PendingRemindersAreListedSoonestFirstUntilDone) {
 
 TEST_P(QueueConformance, OneInstanceCountsItself) {
     EXPECT_EQ(run(io_, q().heartbeat_instances()).value(), 1);
+}
+
+// Call-backs to API clients (docs/callbacks.md).
+
+queue::Notice notice(std::string kind, std::string body,
+                     std::vector<std::pair<std::string, std::string>> to, bool if_settles = false) {
+    queue::Notice n;
+    n.kind = std::move(kind);
+    n.body = std::move(body);
+    n.to = std::move(to);
+    n.if_settles = if_settles;
+    return n;
+}
+
+TEST_P(QueueConformance, CallBacksAreWrittenWithTheCommitAndLeasedToTheirClient) {
+    auto ev = make_event("ev-cb");
+    auto m = make_record("m-cb", ev, state::kSent);
+    auto c = make_commit(ev, {m});
+    c.notices.push_back(
+        notice("message.sent", R"({"type":"message.sent"})", {{"a", "msg_a1"}, {"b", "msg_b1"}}));
+    c.notices.push_back(notice("event.settled",
+                               R"({"type":"event.settled","state":"@event_state@"})",
+                               {{"a", "msg_a2"}}, true));
+    ASSERT_TRUE(run(io_, q().commit(c)));
+    auto a = run(io_, q().take_callbacks("a", 10, 60s));
+    ASSERT_TRUE(a);
+    ASSERT_EQ(a->size(), 2u);
+    std::map<std::string, queue::Callback> by_id;
+    for (auto& cb : *a) by_id[cb.id] = cb;
+    ASSERT_TRUE(by_id.count("msg_a1") && by_id.count("msg_a2"));
+    EXPECT_EQ(by_id["msg_a1"].kind, "message.sent");
+    EXPECT_EQ(by_id["msg_a1"].client, "a");
+    EXPECT_EQ(by_id["msg_a1"].attempts, 0);
+    // The event's state, as the commit left it, in the event.settled document.
+    EXPECT_EQ(by_id["msg_a2"].body, R"({"type":"event.settled","state":"done"})");
+    // Leased: not handed out again meanwhile; the other client's are its own.
+    EXPECT_TRUE(run(io_, q().take_callbacks("a", 10, 60s))->empty());
+    auto b = run(io_, q().take_callbacks("b", 10, 60s));
+    ASSERT_TRUE(b);
+    ASSERT_EQ(b->size(), 1u);
+    EXPECT_EQ((*b)[0].id, "msg_b1");
+    // The same commit written again (after a crash) queues nothing twice.
+    ASSERT_TRUE(run(io_, q().commit(c)));
+    EXPECT_TRUE(run(io_, q().take_callbacks("a", 10, 60s))->empty());
+
+    using Next = queue::CallbackOutcome::Next;
+    // Delivered: gone. Retry: back when due, attempts kept. Dead: listed, then replayed.
+    ASSERT_TRUE(
+        run(io_, q().settle_callbacks({{"msg_a1", "a", Next::done, 0, 1, ""},
+                                       {"msg_a2", "a", Next::retry, now_ms() - 1, 1, "http 500"},
+                                       {"msg_b1", "b", Next::dead, 0, 3, "http 400"}})));
+    auto again = run(io_, q().take_callbacks("a", 10, 60s));
+    ASSERT_TRUE(again);
+    ASSERT_EQ(again->size(), 1u);
+    EXPECT_EQ((*again)[0].id, "msg_a2");
+    EXPECT_EQ((*again)[0].attempts, 1);
+    EXPECT_EQ((*again)[0].last_error, "http 500");
+    auto dead = run(io_, q().callback_dead_letters("", 10));
+    ASSERT_TRUE(dead);
+    ASSERT_EQ(dead->size(), 1u);
+    EXPECT_EQ((*dead)[0].id, "msg_b1");
+    EXPECT_EQ((*dead)[0].client, "b");
+    EXPECT_EQ((*dead)[0].attempts, 3);
+    EXPECT_EQ((*dead)[0].last_error, "http 400");
+    EXPECT_TRUE(run(io_, q().callback_dead_letters("a", 10))->empty());
+    EXPECT_TRUE(run(io_, q().take_callbacks("b", 10, 60s))->empty());  // dead: not taken
+    auto none = run(io_, q().replay_callbacks({"msg_a1", "nobody"}, ""));
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->empty());  // neither is a dead call-back
+    auto replayed = run(io_, q().replay_callbacks({}, "b"));
+    ASSERT_TRUE(replayed);
+    EXPECT_EQ(*replayed, std::vector<std::string>{"msg_b1"});
+    EXPECT_TRUE(run(io_, q().callback_dead_letters("", 10))->empty());
+    auto back = run(io_, q().take_callbacks("b", 10, 60s));
+    ASSERT_TRUE(back);
+    ASSERT_EQ(back->size(), 1u);
+    EXPECT_EQ((*back)[0].id, "msg_b1");
+    EXPECT_EQ((*back)[0].attempts, 0);
+}
+
+TEST_P(QueueConformance, EventSettledIsWrittenOnlyByTheCommitThatSettlesTheEvent) {
+    auto ev = make_event("ev-cb-settle");
+    auto sms = make_record("m-cb-settle-1", ev, state::kSent);
+    auto mail = make_record("m-cb-settle-2", ev, state::kQueued);
+    auto settled = [&](const std::string& id) {
+        return notice("event.settled", R"({"state":"@event_state@"})", {{"a", id}}, true);
+    };
+    auto c = make_commit(ev, {sms, mail});
+    c.notices.push_back(settled("msg_s1"));
+    ASSERT_TRUE(run(io_, q().commit(c)));  // the mail still waits
+    EXPECT_TRUE(run(io_, q().take_callbacks("a", 10, 60s))->empty());
+    mail.state = state::kFailed;
+    auto c2 = make_commit(ev, {mail});
+    c2.notices.push_back(settled("msg_s2"));
+    ASSERT_TRUE(run(io_, q().commit(c2)));
+    auto got = run(io_, q().take_callbacks("a", 10, 60s));
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->size(), 1u);
+    EXPECT_EQ((*got)[0].id, "msg_s2");
+    EXPECT_EQ((*got)[0].body, R"({"state":"done"})");
+    // Settled already: a later commit of the event (a record written again) does not settle it.
+    auto c3 = make_commit(ev, {mail});
+    c3.notices.push_back(settled("msg_s3"));
+    ASSERT_TRUE(run(io_, q().commit(c3)));
+    EXPECT_TRUE(run(io_, q().take_callbacks("a", 10, 60s))->empty());
+}
+
+TEST_P(QueueConformance, ADeliveryReportWritesItsCallBacksOnce) {
+    auto ev = make_event("ev-cb-report");
+    auto m = make_record("m-cb-report", ev, state::kSent);
+    ASSERT_TRUE(run(io_, q().commit(make_commit(ev, {m}))));
+    int calls = 0;
+    queue::ReportNotices hook = [&calls](const MessageRecord& rec) {
+        ++calls;
+        std::vector<queue::Notice> out;
+        out.push_back(notice("message." + rec.state, "{\"state\":\"" + rec.state + "\"}",
+                             {{"a", "msg_r_" + rec.state}}));
+        return out;
+    };
+    DeliveryUpdate delivered{m.id, "", "delivered", "", "", "rep-1"};
+    ASSERT_TRUE(run(io_, q().apply_updates({delivered}, hook)));
+    ASSERT_TRUE(run(io_, q().apply_updates({delivered}, hook)));  // the same report: nothing
+    auto got = run(io_, q().take_callbacks("a", 10, 60s));
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->size(), 1u);
+    EXPECT_EQ((*got)[0].id, "msg_r_delivered");
+    EXPECT_EQ((*got)[0].body, R"({"state":"delivered"})");
+    EXPECT_EQ(calls, 1);
+}
+
+TEST_P(QueueConformance, ALeasedCallBackComesBackWithItsIdWhenTheLeaseEnds) {
+    ASSERT_TRUE(
+        run(io_, q().enqueue_notices({notice("feedback.received", "{}", {{"a", "msg_lease"}})})));
+    auto first = run(io_, q().take_callbacks("a", 10, 1ms));
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->size(), 1u);
+    // A crash while it was in flight: nothing settles it; once the lease ends it is due again.
+    restart();
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    Result<std::vector<queue::Callback>> again = std::vector<queue::Callback>{};
+    while (std::chrono::steady_clock::now() < deadline) {
+        again = run(io_, q().take_callbacks("a", 10, 60s));
+        if (again && !again->empty()) break;
+        io_.run_one_for(5ms);
+    }
+    ASSERT_TRUE(again);
+    ASSERT_EQ(again->size(), 1u);
+    EXPECT_EQ((*again)[0].id, "msg_lease");
+    EXPECT_EQ((*again)[0].kind, "feedback.received");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueueConformance,

@@ -60,7 +60,7 @@ TEST_F(SqliteQueueTest, CreatesAWalFileWithItsSchemaVersion) {
     auto q = open();
     EXPECT_TRUE(std::filesystem::exists(file_));
     EXPECT_EQ(scalar(file_, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
-    EXPECT_EQ(scalar(file_, "SELECT max(version) FROM schema_version"), 3);
+    EXPECT_EQ(scalar(file_, "SELECT max(version) FROM schema_version"), 4);
     EXPECT_NE(q->describe().find(file_.string()), std::string::npos);
     q.reset();
     auto again = open();  // opening an existing file migrates nothing
