@@ -93,6 +93,32 @@ TEST_F(SqliteQueueTest, TheFileAndItsWalAndShmAreOwnerOnly) {
     EXPECT_EQ(mode_of(file_), 0600u);
 }
 
+// A file of the previous schema (3: before call-backs) is migrated when opened: its events stay,
+// and call-backs can be queued and taken.
+TEST_F(SqliteQueueTest, MigratesAVersion3FileKeepingItsEvents) {
+    {
+        auto q = open();
+        Event ev = make_event("e-before");
+        EXPECT_EQ(outcome_of(run(io_, q->ingest(ev, payload_of(ev)))), IngestOutcome::accepted);
+    }
+    exec(file_,
+         "DROP TABLE webhooks; DELETE FROM schema_version; "
+         "INSERT INTO schema_version (version) VALUES (3)");
+    auto q = open();
+    EXPECT_EQ(scalar(file_, "SELECT max(version) FROM schema_version"), 4);
+    Event ev = make_event("e-before");
+    EXPECT_EQ(outcome_of(run(io_, q->ingest(ev, payload_of(ev)))), IngestOutcome::duplicate);
+    queue::Notice n;
+    n.kind = "message.sent";
+    n.body = R"({"kind":"message.sent"})";
+    n.to = {{"igate", "msg_after_migration"}};
+    ASSERT_TRUE(run(io_, q->enqueue_notices({n})));
+    auto taken = run(io_, q->take_callbacks("igate", 10, 60s));
+    ASSERT_TRUE(taken);
+    ASSERT_EQ(taken->size(), 1u);
+    EXPECT_EQ((*taken)[0].id, "msg_after_migration");
+}
+
 TEST_F(SqliteQueueTest, RefusesAFileFromANewerVersion) {
     open().reset();
     exec(file_, "UPDATE schema_version SET version = 99");
