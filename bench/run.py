@@ -4,10 +4,12 @@ the load generator, all on 127.0.0.1. Prints one JSON summary:
 
   accepted events/s (load generator), delivered messages/s (counted at the fake), ingest latency
   p50/p99, end-to-end p50/p99 (acceptance -> provider answer, from tinbaod's histogram), tinbaod
-  CPU seconds per 1,000 messages, Redis commands per event, tinbaod peak RSS.
+  CPU seconds per 1,000 messages, Redis commands, AOF bytes and memory per event, tinbaod peak
+  RSS.
 
 Usage: bench/run.py [--build build/release] [--count 20000] [--rate 0] [--concurrency 64]
                     [--latency-ms 0] [--max-in-flight 1000] [--backend redis|sqlite]
+                    [--min-replicas N] [--reminders] [--no-aof-rewrite] [--keep]
 Everything it starts is stopped at the end; nothing listens beyond loopback.
 """
 
@@ -111,6 +113,11 @@ def redis_info(cli, port, section):
     return info
 
 
+def redis_memory(cli, port):
+    """Redis's used_memory (INFO memory), bytes."""
+    return int(redis_info(cli, port, "memory").get("used_memory", 0))
+
+
 def commit_of(root):
     try:
         out = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty"],
@@ -148,6 +155,12 @@ def main():
                          "bench/install-kannel.sh), or both one after the other with their ratio")
     ap.add_argument("--histogram", action="store_true",
                     help="print tinbaod's end-to-end histogram (to stderr)")
+    ap.add_argument("--min-replicas", type=int, default=0,
+                    help="start that many Redis replicas on loopback and set "
+                         "queue.redis.min_replicas to it (each 202 then waits for them: WAIT)")
+    ap.add_argument("--reminders", action="store_true",
+                    help="a reminders rule on the events' status (result_uncollected, 3 days "
+                         "later): each event also schedules a reminder")
     ap.add_argument("--commandstats", action="store_true",
                     help="print Redis's per-command statistics (to stderr)")
     ap.add_argument("--keep", action="store_true",
@@ -200,13 +213,31 @@ def run_tinbao(args, host, root, build):
             wait(lambda: subprocess.run([redis_cli, "-p", str(rport), "PING"],
                                         capture_output=True, text=True).stdout.strip() == "PONG",
                  10, "redis")
+            for _ in range(args.min_replicas):
+                folder = tempfile.mkdtemp(dir=tmp)
+                procs.append(subprocess.Popen(
+                    [shutil.which("redis-server"), "--port", str(free_port()), "--bind",
+                     "127.0.0.1", "--dir", folder, "--appendonly", "yes", "--appendfsync",
+                     "everysec", "--save", "", "--daemonize", "no", "--replicaof", "127.0.0.1",
+                     str(rport)] +
+                    (["--auto-aof-rewrite-percentage", "0"] if args.no_aof_rewrite else []),
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait(lambda: subprocess.run([redis_cli, "-p", str(rport), "INFO", "replication"],
+                                        capture_output=True, text=True).stdout.count(
+                                            "state=online") >= args.min_replicas,
+                 30, "replicas in sync")
         fake = subprocess.Popen([fake_bin, "--latency-ms", str(args.latency_ms)],
                                 stdout=subprocess.PIPE, text=True)
         procs.append(fake)
         fport = int(fake.stdout.readline().split()[1])
         hport = free_port()
-        queue = (f'queue: {{ backend: redis, redis: {{ url: "redis://127.0.0.1:{rport}/0" }} }}'
+        wait_cfg = (", min_replicas: %d, min_replicas_timeout: 5s" % args.min_replicas
+                    if args.min_replicas else "")
+        queue = (f'queue: {{ backend: redis, redis: {{ url: "redis://127.0.0.1:{rport}/0"'
+                 f'{wait_cfg} }} }}'
                  if args.backend == "redis" else "queue: { backend: sqlite }")
+        reminders = ('reminders: [ { name: result_uncollected, status: result_ready, '
+                     'after: 3d, at: "09:00" } ]\n' if args.reminders else "")
         cfg = os.path.join(tmp, "bench.yaml")
         with open(cfg, "w") as f:
             f.write(f"""
@@ -219,7 +250,7 @@ http:
 templates: {{ dir: {root}/templates }}
 routes:
   - {{ status: [result_ready], channels: [sms] }}
-providers:
+{reminders}providers:
   - name: esms
     channel: sms
     type: esms
@@ -239,9 +270,12 @@ providers:
         cpu0 = cpu_seconds(d.pid)
         rcpu0 = cpu_seconds(procs[0].pid, children=True) if args.backend == "redis" else 0
         fcpu0 = cpu_seconds(fake.pid)
+        replicas = procs[1:1 + args.min_replicas] if args.backend == "redis" else []
+        repcpu0 = sum(cpu_seconds(p.pid, children=True) for p in replicas)
         lg0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         calls0 = redis_calls(redis_cli, rport) if args.backend == "redis" else 0
         aof0 = redis_info(redis_cli, rport, "persistence") if args.backend == "redis" else {}
+        mem0 = redis_memory(redis_cli, rport) if args.backend == "redis" else 0
         t0 = time.monotonic()
         lg = subprocess.run([loadgen, "--port", str(hport), "--token", TOKEN, "--count",
                              str(args.count), "--rate", str(args.rate), "--concurrency",
@@ -256,9 +290,19 @@ providers:
         cpu1 = cpu_seconds(d.pid)
         rcpu1 = cpu_seconds(procs[0].pid, children=True) if args.backend == "redis" else 0
         fcpu1 = cpu_seconds(fake.pid)
+        repcpu1 = sum(cpu_seconds(p.pid, children=True) for p in replicas)
         per_1000 = lambda x: round(1000 * x / max(stats["accepted"], 1), 3)
         calls1 = redis_calls(redis_cli, rport) if args.backend == "redis" else 0
         aof1 = redis_info(redis_cli, rport, "persistence") if args.backend == "redis" else {}
+        mem1 = 0
+        if args.backend == "redis":
+            # tinbaod trims acknowledged entries from the stream every few seconds: what stays
+            # in Redis afterwards is the records. Wait for the trim, then read used_memory.
+            xlen = lambda: int(subprocess.run([redis_cli, "-p", str(rport), "XLEN",
+                                               "tinbao:events"], capture_output=True,
+                                              text=True).stdout.strip() or 0)
+            wait(lambda: xlen() <= max(load["accepted"] // 100, 100), 60, "the stream's trim")
+            mem1 = redis_memory(redis_cli, rport)
         # What the run appended to the AOF (unknown when a rewrite replaced the file meanwhile:
         # --no-aof-rewrite).
         aof_bytes = None
@@ -296,6 +340,13 @@ providers:
             if args.backend == "redis" else None,
             "redis_aof_bytes_per_event": round(aof_bytes / max(load["accepted"], 1))
             if aof_bytes is not None else None,
+            # What one delivered event's keys hold in Redis's memory (used_memory after minus
+            # before; they live for queue.dedupe_ttl).
+            "redis_memory_bytes_per_event": round((mem1 - mem0) / max(load["accepted"], 1))
+            if args.backend == "redis" else None,
+            "min_replicas": args.min_replicas,
+            "reminders": args.reminders,
+            "replicas_cpu_seconds_per_1000": per_1000(repcpu1 - repcpu0) if replicas else None,
             "tinbaod_peak_rss_mb": round(peak_rss_mb(d.pid), 1),
         }
         return summary

@@ -36,7 +36,8 @@ command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 for arg in "$@"; do
   case $arg in
     # bench/smpp.py: Kannel's bearerbox and smsbox (Debian's kannel), against the fake SMSC
-    --bench) PACKAGES+=(kannel) ;;
+    # bench/README.md's profiles of tinbaod: perf (Debian's linux-perf), its sampling profiler
+    --bench) PACKAGES+=(kannel linux-perf) ;;
     *) echo "install-deps.sh: unknown argument $arg (only --bench)" >&2; exit 2 ;;
   esac
 done
