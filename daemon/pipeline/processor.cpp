@@ -205,7 +205,11 @@ asio::awaitable<void> Processor::commit(queue::Commit c) {
     // call-backs the commit causes are written with it.
     callbacks::add_commit_notices(*runtime_->config, c);
     std::chrono::milliseconds delay(200);
-    if (!c.schedule.empty()) ++schedule_seq_;
+    // A dossier may wait from now on, and entries taken at ingest are claimed again; not for a
+    // reminder, which holds none of the dossier's notices back.
+    if (std::any_of(c.schedule.begin(), c.schedule.end(),
+                    [](const queue::Job& j) { return !is_reminder_id(j.message_id); }))
+        ++schedule_seq_;
     for (;;) {
         Result<void> written = co_await queue_.commit(c);
         if (written) co_return;

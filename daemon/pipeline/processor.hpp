@@ -59,7 +59,8 @@ class Processor {
     Metrics& metrics() { return metrics_; }
 
     // Handles one stream entry (public for tests). `seq`: schedule_seq_ when the entry was
-    // taken (an entry claimed at ingest is claimed again if a job was scheduled since).
+    // taken (an entry claimed at ingest is claimed again if a job, not a reminder, was scheduled
+    // since).
     boost::asio::awaitable<void> handle(queue::Entry entry, uint64_t seq = 0);
     // Handles one due job (public for tests).
     boost::asio::awaitable<void> run_job(queue::DueJob job);

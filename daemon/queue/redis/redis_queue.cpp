@@ -142,20 +142,21 @@ asio::awaitable<Result<void>> RedisQueue::ingest(const Event& event, const std::
 }
 
 void RedisQueue::hand_off(redis::Reply& batch) {
-    // Per event its entry id ('' for a duplicate), then {scheduled, [[id, [field, value, ...]],
-    // ...]} (ingest.lua).
+    // Per event its entry id ('' for a duplicate), then {[waiting entry id, ...], [[id, [field,
+    // value, ...]], ...]} (ingest.lua).
     auto& tail = batch.elements.back();
     if (tail.elements.size() < 2 || !handoff_.take) return;
     std::vector<Entry> taken;
     collect_entries(tail.elements[1], taken);
     if (taken.empty()) return;
-    // An entry of this very batch needs no claim, unless something is scheduled (its dossier
-    // may wait) or coalescing wants the dossier's latest entry recorded. An older entry
-    // delivered with them (a backlog) is claimed as usual.
-    if (tail.elements[0].integer == 0 && !coalescing_) {
+    // An entry of this very batch needs no claim, unless its dossier has a notice waiting (it
+    // may hold this one back) or coalescing wants the dossier's latest entry recorded. An older
+    // entry delivered with them (a backlog) is claimed as usual.
+    if (!coalescing_) {
         std::unordered_set<std::string_view> ours;
         for (std::size_t i = 0; i + 1 < batch.elements.size(); ++i)
             ours.insert(batch.elements[i].str);
+        for (auto& w : tail.elements[0].elements) ours.erase(w.str);
         for (auto& e : taken) e.claimed = ours.count(e.id) > 0;
     }
     handoff_.take(std::move(taken));

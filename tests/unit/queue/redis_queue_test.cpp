@@ -242,8 +242,9 @@ TEST_F(RedisQueueTest, ABadCallFailsAloneNotItsWholeBatch) {
 
 // With a hand-off set, the ingest delivers the new entries to this consumer (they are its
 // pending entries, read() does not hand them out again) with their claim made; not when the
-// consumer has no room (read() gets them), and not claimed when a job is scheduled (a dossier
-// may wait) or coalescing is on.
+// consumer has no room (read() gets them), and not claimed when a job of their dossier is
+// scheduled (it may wait) or coalescing is on. A job of another dossier, or a reminder (days
+// ahead, it holds nothing back), leaves the claim made.
 TEST_F(RedisQueueTest, IngestHandsNewEntriesToTheConsumer) {
     auto& q = open();
     ASSERT_TRUE(run(io_, q.read(10, 10ms)));  // creates the consumer group
@@ -290,12 +291,37 @@ TEST_F(RedisQueueTest, IngestHandsNewEntriesToTheConsumer) {
     ingest_all(q, {evs[4]});
     ASSERT_EQ(taken.size(), 4u);
     EXPECT_FALSE(taken[3].claimed);
+    // The claim asked then is the one that tells the dossier waits.
+    auto held = claimed(run(io_, q.claim(taken[3], evs[4], {make_record("m-h4", evs[4])})));
+    EXPECT_EQ(held.kind, Claimed::Kind::process);
+    EXPECT_GT(held.blocked_until_ms, 0);
+
+    // Another dossier: nothing of it waits, the claim is made at ingest.
+    auto other = make_event("ev-h-other", "D-2");
+    ingest_all(q, {other});
+    ASSERT_EQ(taken.size(), 5u);
+    EXPECT_TRUE(taken[4].claimed);
+
+    // A reminder scheduled for a dossier does not make its new entries wait.
+    auto remind = make_event("ev-h-remind", "D-3");
+    ingest_all(q, {remind});
+    ASSERT_EQ(taken.size(), 6u);
+    auto rc = make_commit(remind, {}, &taken[5]);
+    rc.schedule.push_back({"r-h-remind", "{}", now_ms() + 86400000});
+    ASSERT_TRUE(run(io_, q.commit(rc)));
+    auto later = make_event("ev-h-remind-later", "D-3");
+    ingest_all(q, {later});
+    ASSERT_EQ(taken.size(), 7u);
+    EXPECT_TRUE(taken[6].claimed);
+    EXPECT_EQ(claimed(run(io_, q.claim(taken[6], later, {make_record("m-h-later", later)})))
+                  .blocked_until_ms,
+              0);
 
     // After set_handoff({}) nothing more is taken.
     q.set_handoff({});
     auto more = events("ev-h-more", 1);
     ingest_all(q, more);
-    EXPECT_EQ(taken.size(), 4u);
+    EXPECT_EQ(taken.size(), 7u);
     EXPECT_EQ(read_n(q, 1).size(), 1u);
 }
 
