@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -158,6 +159,11 @@ def main():
     ap.add_argument("--min-replicas", type=int, default=0,
                     help="start that many Redis replicas on loopback and set "
                          "queue.redis.min_replicas to it (each 202 then waits for them: WAIT)")
+    ap.add_argument("--deliver", default="esms", choices=("esms", "outbox", "none"),
+                    help="where the messages go: the fake eSMS over HTTP (libcurl), the outbox "
+                         "adapter (a file: no HTTP client), or nowhere (no route for the "
+                         "events' status: ingest and the event's commit only). Comparing the "
+                         "three tells what each stage costs")
     ap.add_argument("--reminders", action="store_true",
                     help="a reminders rule on the events' status (result_uncollected, 3 days "
                          "later): each event also schedules a reminder")
@@ -238,6 +244,9 @@ def run_tinbao(args, host, root, build):
                  if args.backend == "redis" else "queue: { backend: sqlite }")
         reminders = ('reminders: [ { name: result_uncollected, status: result_ready, '
                      'after: 3d, at: "09:00" } ]\n' if args.reminders else "")
+        # Tried first in the channel when --deliver outbox.
+        outbox = (f"  - {{ name: outbox, channel: sms, type: outbox, path: {tmp}/outbox.jsonl, "
+                  f"max_in_flight: {args.max_in_flight} }}\n" if args.deliver == "outbox" else "")
         cfg = os.path.join(tmp, "bench.yaml")
         with open(cfg, "w") as f:
             f.write(f"""
@@ -249,9 +258,9 @@ http:
 {queue}
 templates: {{ dir: {root}/templates }}
 routes:
-  - {{ status: [result_ready], channels: [sms] }}
+  - {{ status: [{"received" if args.deliver == "none" else "result_ready"}], channels: [sms] }}
 {reminders}providers:
-  - name: esms
+{outbox}  - name: esms
     channel: sms
     type: esms
     base_url: http://127.0.0.1:{fport}
@@ -276,6 +285,20 @@ routes:
         calls0 = redis_calls(redis_cli, rport) if args.backend == "redis" else 0
         aof0 = redis_info(redis_cli, rport, "persistence") if args.backend == "redis" else {}
         mem0 = redis_memory(redis_cli, rport) if args.backend == "redis" else 0
+        # The most provider requests in flight at once (tinbao_provider_in_flight, read every
+        # 200 ms): what the peak RSS was measured with.
+        peak = {"in_flight": 0, "stop": False}
+        def sample():
+            while not peak["stop"]:
+                try:
+                    n = sum(float(l.split()[-1]) for l in get(base + "/metrics").splitlines()
+                            if l.startswith("tinbao_provider_in_flight{"))
+                    peak["in_flight"] = max(peak["in_flight"], int(n))
+                except (OSError, ValueError):
+                    pass
+                time.sleep(0.2)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         t0 = time.monotonic()
         lg = subprocess.run([loadgen, "--port", str(hport), "--token", TOKEN, "--count",
                              str(args.count), "--rate", str(args.rate), "--concurrency",
@@ -283,10 +306,24 @@ routes:
                             capture_output=True, text=True)
         lg1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         load = json.loads(lg.stdout)
-        wait(lambda: json.loads(get("http://127.0.0.1:%d/_stats" % fport))["accepted"] >=
-             load["accepted"], 600, "every event delivered")
-        t1 = time.monotonic()
-        stats = json.loads(get("http://127.0.0.1:%d/_stats" % fport))
+        if args.deliver == "esms":
+            wait(lambda: json.loads(get("http://127.0.0.1:%d/_stats" % fport))["accepted"] >=
+                 load["accepted"], 600, "every event delivered")
+            t1 = time.monotonic()
+            stats = json.loads(get("http://127.0.0.1:%d/_stats" % fport))
+        else:
+            # Counted by tinbaod itself: events whose messages (none without a route) were
+            # recorded.
+            def processed():
+                for line in get(base + "/metrics").splitlines():
+                    if line.startswith("tinbao_events_processed_total"):
+                        return int(float(line.split()[-1]))
+                return 0
+            wait(lambda: processed() >= load["accepted"], 600, "every event processed")
+            t1 = time.monotonic()
+            stats = {"accepted": processed(), "duplicates": None}
+        peak["stop"] = True
+        sampler.join()
         cpu1 = cpu_seconds(d.pid)
         rcpu1 = cpu_seconds(procs[0].pid, children=True) if args.backend == "redis" else 0
         fcpu1 = cpu_seconds(fake.pid)
@@ -346,8 +383,10 @@ routes:
             if args.backend == "redis" else None,
             "min_replicas": args.min_replicas,
             "reminders": args.reminders,
+            "deliver": args.deliver,
             "replicas_cpu_seconds_per_1000": per_1000(repcpu1 - repcpu0) if replicas else None,
             "tinbaod_peak_rss_mb": round(peak_rss_mb(d.pid), 1),
+            "peak_provider_requests_in_flight": peak["in_flight"],
         }
         return summary
     finally:
