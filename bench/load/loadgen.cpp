@@ -137,6 +137,12 @@ asio::awaitable<void> worker() {
             ++accepted;
         else
             ++other;
+        // The server closes a connection after so many requests (Connection: close): the next
+        // request goes on a new one, not into the closed socket.
+        if (!res.keep_alive()) {
+            stream.close();
+            connected = false;
+        }
     }
 }
 
