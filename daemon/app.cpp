@@ -330,8 +330,14 @@ class App {
         reload_tls(*rt->config);
         // The new providers go into service and the ones they replace leave it: each one's stop()
         // lets the requests in flight on it end, within shutdown_grace (a send holds its
-        // runtime, so nothing is pulled from under it).
+        // runtime, so nothing is pulled from under it). A new provider first takes over the
+        // connections of the one it replaces when their settings are the same (take_over).
         auto replaced = processor_.runtime();
+        for (auto& slot : rt->providers)
+            for (auto& old : replaced->providers)
+                if (old->provider->name() == slot->provider->name() &&
+                    old->provider->settings().type == slot->provider->settings().type)
+                    slot->provider->take_over(*old->provider);
         processor_.set_runtime(rt);
         start_providers(*rt);
         asio::co_spawn(io_, stop_providers(replaced, rt->config->shutdown_grace), asio::detached);

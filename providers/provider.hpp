@@ -234,6 +234,12 @@ public:
         (void)grace;
         co_return;
     }
+    // A reload: called on the new provider before start(), with the running provider of the
+    // same name and type it replaces. A connection-oriented adapter whose connection settings
+    // are unchanged takes over that provider's connections (SMPP: the binds stay up, the SMSC
+    // sees no new bind); the previous provider's stop() then leaves them alone. Default: nothing
+    // is taken over (the new provider connects on its own).
+    virtual void take_over(Provider& previous) { (void)previous; }
 
     // Sends one message. Completes on the provider's executor; never throws.
     virtual boost::asio::awaitable<SendResult> send(const OutboundMessage& msg) = 0;
