@@ -91,6 +91,8 @@ Metrics::Metrics() {
             "What is left of the daily quota, as the provider last reported it.");
     declare("tinbao_provider_binds", Type::gauge,
             "Sessions bound to the provider (SMPP binds), out of its configured binds.");
+    declare("tinbao_provider_receivers", Type::gauge,
+            "Receiver sessions bound to the provider (SMPP `bind: pair`), out of its binds.");
 
     // The daemon's own.
     declare("tinbao_build_info", Type::gauge,

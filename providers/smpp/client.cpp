@@ -1,25 +1,16 @@
 #include "providers/smpp/client.hpp"
 
-#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <deque>
-#include <optional>
 #include <random>
-#include <unordered_map>
 #include <vector>
 
+#include "providers/smpp/conn.hpp"
 #include "providers/smpp/status.hpp"
 
 namespace tinbao::smpp {
@@ -33,53 +24,44 @@ const auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-std::string ms_text(milliseconds d) { return std::to_string(d.count()) + " ms"; }
+using detail::Conn;
+using detail::ConnPtr;
+using detail::ms_text;
+using detail::Pending;
+using detail::Reply;
 
-// A request waiting for its response.
-struct Pending {
-    explicit Pending(const asio::any_io_executor& ex) : wake(ex) {}
-    asio::steady_timer wake;
-    std::optional<Pdu> response;
-    bool lost = false;  // the connection closed first
-};
+// What a session is bound as: a transceiver submits and takes deliver_sm; with `bind: pair`, a
+// transmitter submits and a receiver takes deliver_sm (SMPP 3.4 section 2.2).
+enum class Role { transceiver, transmitter, receiver };
 
-// One TCP (TLS) connection and its bind.
-struct Conn {
-    Conn(const asio::any_io_executor& ex, ssl::context* tls_ctx, int slot)
-        : socket(ex), closed(ex, Clock::time_point::max()), enquire(ex), slot(slot) {
-        if (tls_ctx) tls = std::make_unique<ssl::stream<tcp::socket&>>(socket, *tls_ctx);
+const char* role_name(Role r) {
+    switch (r) {
+        case Role::transceiver:
+            return "bind";
+        case Role::transmitter:
+            return "transmitter";
+        case Role::receiver:
+            return "receiver";
     }
-    tcp::socket socket;
-    std::unique_ptr<ssl::stream<tcp::socket&>> tls;
-    asio::steady_timer closed;   // cancelled when the connection closes
-    asio::steady_timer enquire;  // the enquire_link period
-    int slot = 0;                // 1-based, for logs
-    bool open = true;
-    bool bound = false;
-    bool writing = false;
-    bool close_after_write = false;
-    std::string close_reason;  // with close_after_write
-    uint32_t next_seq = 1;
-    std::unordered_map<uint32_t, std::shared_ptr<Pending>> pending;
-    std::deque<std::string> out;
-    int submits = 0;  // submit_sm in flight
-    Clock::time_point paused_until{};
-    milliseconds throttle_pause{0};
-    std::string closed_reason;
+    return "bind";
+}
 
-    // Section 3.2: 0x00000001 to 0x7FFFFFFF.
-    uint32_t seq() {
-        uint32_t s = next_seq++;
-        if (next_seq > 0x7FFFFFFF) next_seq = 1;
-        return s;
+uint32_t bind_command(Role r) {
+    switch (r) {
+        case Role::transceiver:
+            return cmd::kBindTransceiver;
+        case Role::transmitter:
+            return cmd::kBindTransmitter;
+        case Role::receiver:
+            return cmd::kBindReceiver;
     }
-};
-using ConnPtr = std::shared_ptr<Conn>;
+    return cmd::kBindTransceiver;
+}
 
-struct Reply {
-    std::optional<Pdu> pdu;
-    bool lost = false;
-    std::string error;
+// The failure of one kind of session (the submitting ones, the receivers), for problem().
+struct Health {
+    std::string problem, last_error;
+    bool account = false;
 };
 
 class ClientImpl final : public Client {
@@ -89,13 +71,18 @@ class ClientImpl final : public Client {
           o_(std::move(o)),
           on_inbound_(std::move(on_inbound)),
           slots_(static_cast<std::size_t>(std::max(1, o_.binds))),
+          receivers_(o_.pair ? slots_.size() : 0),
           rng_(std::random_device{}()) {}
 
     void start() override {
         if (started_ || stopping_) return;
         started_ = true;
         if (o_.tls && !make_tls()) return;
-        for (std::size_t i = 0; i < slots_.size(); ++i) spawn(run_slot(static_cast<int>(i)));
+        const Role submitter = o_.pair ? Role::transmitter : Role::transceiver;
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            spawn(run_slot(submitter, static_cast<int>(i)));
+            if (o_.pair) spawn(run_slot(Role::receiver, static_cast<int>(i)));
+        }
     }
 
     asio::awaitable<void> stop(milliseconds grace) override {
@@ -141,16 +128,17 @@ class ClientImpl final : public Client {
             if (stopping_ || !started_)
                 co_return outcome(SubmitOutcome::Kind::unavailable,
                                   "the SMPP provider is stopping");
-            if (account_problem_ && bound() == 0)
-                co_return outcome(SubmitOutcome::Kind::account, problem_);
+            if (tx_.account && bound() == 0)
+                co_return outcome(SubmitOutcome::Kind::account, tx_.problem);
             auto now = Clock::now();
             ConnPtr conn = pick(now);
             if (!conn) {
                 if (now >= deadline) {
                     if (bound() == 0)
-                        co_return outcome(SubmitOutcome::Kind::unavailable,
-                                          "no SMPP session bound" +
-                                              (last_error_.empty() ? "" : ": " + last_error_));
+                        co_return outcome(
+                            SubmitOutcome::Kind::unavailable,
+                            "no SMPP session bound" +
+                                (tx_.last_error.empty() ? "" : ": " + tx_.last_error));
                     co_return outcome(SubmitOutcome::Kind::timeout,
                                       "every session's window stayed full (or throttled) until "
                                       "the deadline");
@@ -211,8 +199,8 @@ class ClientImpl final : public Client {
                 conn->throttle_pause =
                     std::clamp(conn->throttle_pause * 2, milliseconds(500), milliseconds(30000));
                 conn->paused_until = Clock::now() + conn->throttle_pause;
-                spdlog::warn("smpp {}: bind {} throttled ({}): no submit_sm on it for {}", o_.name,
-                             conn->slot, describe_status(resp.command_status),
+                spdlog::warn("smpp {}: {} throttled ({}): no submit_sm on it for {}", o_.name,
+                             conn->label, describe_status(resp.command_status),
                              ms_text(conn->throttle_pause));
                 out.detail += "; session paused " + ms_text(conn->throttle_pause);
             } else if (resp.command_status == 0x04) {
@@ -222,14 +210,17 @@ class ClientImpl final : public Client {
         }
     }
 
-    std::string problem() const override { return bound() > 0 ? std::string() : problem_; }
-
-    int bound() const override {
-        int n = 0;
-        for (auto& c : slots_)
-            if (c && c->open && c->bound) ++n;
-        return n;
+    // The submitting sessions first; with `bind: pair`, receivers that cannot bind too (the
+    // receipts and the citizens' replies wait at the SMSC meanwhile).
+    std::string problem() const override {
+        if (count(slots_) == 0 && !tx_.problem.empty()) return tx_.problem;
+        if (o_.pair && count(receivers_) == 0 && !rx_.problem.empty())
+            return rx_.problem + "; receipts and replies wait at the SMSC";
+        return {};
     }
+
+    int bound() const override { return count(slots_); }
+    int receivers_bound() const override { return count(receivers_); }
 
     std::string bind_answer() const override { return bind_answer_; }
 
@@ -254,22 +245,20 @@ class ClientImpl final : public Client {
         return o;
     }
 
+    static int count(const std::vector<ConnPtr>& v) {
+        int n = 0;
+        for (auto& c : v)
+            if (c && c->open && c->bound) ++n;
+        return n;
+    }
+
     bool make_tls() {
-        try {
-            tls_ctx_ = std::make_unique<ssl::context>(ssl::context::tls_client);
-            tls_ctx_->set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-            if (o_.tls_ca_file.empty())
-                tls_ctx_->set_default_verify_paths();
-            else
-                tls_ctx_->load_verify_file(o_.tls_ca_file);
-            tls_ctx_->set_verify_mode(ssl::verify_peer);
-            return true;
-        } catch (const std::exception& e) {
-            problem_ = "SMPP over TLS cannot start: " + std::string(e.what());
-            spdlog::error("smpp {}: {}", o_.name, problem_);
-            return false;
-        }
+        std::string error;
+        tls_ctx_ = detail::make_tls_context(o_.tls_ca_file, error);
+        if (tls_ctx_) return true;
+        tx_.problem = "SMPP over TLS cannot start: " + error;
+        spdlog::error("smpp {}: {}", o_.name, tx_.problem);
+        return false;
     }
 
     bool any_submits() const {
@@ -315,40 +304,43 @@ class ClientImpl final : public Client {
         return d + milliseconds(dist(rng_));
     }
 
-    // One bind slot: connect, bind, serve until the connection ends, again with backoff.
-    asio::awaitable<void> run_slot(int index) {
+    // One bind slot of one role: connect, bind, serve until the connection ends, again with
+    // backoff. Each role of a slot (a pair's transmitter and receiver) comes back on its own.
+    asio::awaitable<void> run_slot(Role role, int index) {
         auto self = shared_from_this();
-        const int slot = index + 1;
+        const std::string label = role_name(role) + (" " + std::to_string(index + 1));
+        auto& mine = role == Role::receiver ? receivers_ : slots_;
+        Health& health = role == Role::receiver ? rx_ : tx_;
         milliseconds backoff(1000);
         bool reported = false;  // the current failure was logged at error level already
         while (!stopping_) {
-            auto conn = std::make_shared<Conn>(ex_, tls_ctx_.get(), slot);
+            auto conn = std::make_shared<Conn>(ex_, tls_ctx_.get(), label);
             live_.push_back(conn);
-            std::string error = co_await connect(conn);
+            std::string error = co_await detail::connect(conn, o_.host, o_.port, o_.timeout);
             bool account = false;
             if (error.empty()) {
                 spawn(read_loop(conn));
-                Reply r = co_await bind(conn);
+                Reply r = co_await bind(conn, role);
                 if (r.pdu && r.pdu->command_status == status::kOk && conn->open) {
                     conn->bound = true;
-                    slots_[static_cast<std::size_t>(index)] = conn;
-                    account_problem_ = false;
-                    last_error_.clear();
-                    if (reported || !problem_.empty())
-                        spdlog::info("smpp {}: bind {} is back", o_.name, slot);
-                    problem_.clear();
+                    mine[static_cast<std::size_t>(index)] = conn;
+                    health.account = false;
+                    health.last_error.clear();
+                    if (reported || !health.problem.empty())
+                        spdlog::info("smpp {}: {} is back", o_.name, label);
+                    health.problem.clear();
                     reported = false;
                     backoff = milliseconds(1000);
-                    spdlog::info("smpp {}: bind {}/{} up: {}", o_.name, slot, slots_.size(),
-                                 bind_answer_);
+                    spdlog::info("smpp {}: {}/{} up: {}", o_.name, label, mine.size(),
+                                 answer_text(*r.pdu));
                     wake_all();
                     spawn(enquire_loop(conn));
                     co_await conn->closed.async_wait(tuple_awaitable);
-                    if (slots_[static_cast<std::size_t>(index)] == conn)
-                        slots_[static_cast<std::size_t>(index)] = nullptr;
+                    if (mine[static_cast<std::size_t>(index)] == conn)
+                        mine[static_cast<std::size_t>(index)] = nullptr;
                     forget(conn);
                     if (stopping_) break;
-                    spdlog::warn("smpp {}: bind {} lost ({}); binding again in 1 s", o_.name, slot,
+                    spdlog::warn("smpp {}: {} lost ({}); binding again in 1 s", o_.name, label,
                                  conn->closed_reason);
                     co_await sleep(jitter(milliseconds(1000)));
                     continue;
@@ -356,11 +348,14 @@ class ClientImpl final : public Client {
                 if (r.pdu) {
                     uint32_t st = r.pdu->command_status;
                     account = is_account_problem(st);
-                    error = "bind_transceiver refused: " + describe_status(st);
+                    error = command_name(bind_command(role)) + " refused: " + describe_status(st);
                     if (account)
                         error +=
                             " (check system_id, password and system_type with the SMSC's "
                             "operator)";
+                    else if (role == Role::transceiver && (st == status::kInvalidCommandId ||
+                                                           r.pdu->command_id == cmd::kGenericNack))
+                        error += " (an SMSC that wants a transmitter and a receiver: bind: pair)";
                 } else {
                     error = r.lost ? "the connection closed during the bind (" +
                                          conn->closed_reason + ")"
@@ -370,17 +365,18 @@ class ClientImpl final : public Client {
             close(conn, error);
             forget(conn);
             if (stopping_) break;
-            last_error_ = error;
-            problem_ =
-                "SMPP bind to " + o_.host + ":" + std::to_string(o_.port) + " failing: " + error;
-            account_problem_ = account;
+            health.last_error = error;
+            health.problem = "SMPP " + std::string(role == Role::receiver ? "receiver " : "") +
+                             "bind to " + o_.host + ":" + std::to_string(o_.port) +
+                             " failing: " + error;
+            health.account = account;
             // A refused account is not asked again soon: at least a minute, up to ten.
             milliseconds delay = account ? std::max(backoff, milliseconds(60000)) : backoff;
             if (account && !reported)
-                spdlog::error("smpp {}: bind {}: {}; trying again in {} s", o_.name, slot, error,
+                spdlog::error("smpp {}: {}: {}; trying again in {} s", o_.name, label, error,
                               delay.count() / 1000);
             else
-                spdlog::warn("smpp {}: bind {}: {}; trying again in {} s", o_.name, slot, error,
+                spdlog::warn("smpp {}: {}: {}; trying again in {} s", o_.name, label, error,
                              delay.count() / 1000);
             reported = reported || account;
             backoff = std::min(delay * 2, milliseconds(account ? 600000 : 60000));
@@ -393,62 +389,21 @@ class ClientImpl final : public Client {
         live_.erase(std::remove(live_.begin(), live_.end(), c), live_.end());
     }
 
-    // Resolves, connects and (TLS) shakes hands within the timeout; an error text or empty.
-    asio::awaitable<std::string> connect(ConnPtr conn) {
-        auto resolver = std::make_shared<tcp::resolver>(ex_);
-        auto guard = std::make_shared<asio::steady_timer>(ex_, o_.timeout);
-        auto timed_out = std::make_shared<bool>(false);
-        guard->async_wait([resolver, conn, timed_out](boost::system::error_code ec) {
-            if (ec) return;
-            *timed_out = true;
-            resolver->cancel();
-            boost::system::error_code ignored;
-            conn->socket.close(ignored);
-        });
-        auto [rec, endpoints] =
-            co_await resolver->async_resolve(o_.host, std::to_string(o_.port), tuple_awaitable);
-        if (rec) {
-            guard->cancel();
-            co_return "cannot resolve " + o_.host + ": " +
-                (*timed_out ? "timed out" : rec.message());
-        }
-        auto [cec, ep] = co_await asio::async_connect(conn->socket, endpoints, tuple_awaitable);
-        if (cec) {
-            guard->cancel();
-            co_return "cannot connect to " + o_.host + ":" + std::to_string(o_.port) + ": " +
-                (*timed_out ? "timed out after " + ms_text(o_.timeout) : cec.message());
-        }
-        (void)ep;
-        boost::system::error_code ignored;
-        conn->socket.set_option(tcp::no_delay(true), ignored);
-        if (conn->tls) {
-            SSL_set_tlsext_host_name(conn->tls->native_handle(), o_.host.c_str());
-            conn->tls->set_verify_callback(ssl::host_name_verification(o_.host));
-            auto [hec] =
-                co_await conn->tls->async_handshake(ssl::stream_base::client, tuple_awaitable);
-            if (hec) {
-                guard->cancel();
-                co_return "TLS with " + o_.host +
-                    " failed: " + (*timed_out ? "timed out" : hec.message());
-            }
-        }
-        guard->cancel();
-        co_return std::string();
+    static std::string answer_text(const Pdu& resp) {
+        std::string a = command_name(resp.command_id) + " " + describe_status(resp.command_status);
+        if (!resp.system_id.empty()) a += " system_id " + resp.system_id;
+        return a;
     }
 
-    asio::awaitable<Reply> bind(ConnPtr conn) {
+    asio::awaitable<Reply> bind(ConnPtr conn, Role role) {
         Pdu p;
-        p.command_id = cmd::kBindTransceiver;
+        p.command_id = bind_command(role);
         p.system_id = o_.system_id;
         p.password = o_.password;
         p.system_type = o_.system_type;
         p.interface_version = 0x34;
         Reply r = co_await request(conn, std::move(p), Clock::now() + o_.timeout);
-        if (r.pdu) {
-            bind_answer_ =
-                command_name(r.pdu->command_id) + " " + describe_status(r.pdu->command_status);
-            if (!r.pdu->system_id.empty()) bind_answer_ += " system_id " + r.pdu->system_id;
-        }
+        if (r.pdu && role != Role::receiver) bind_answer_ = answer_text(*r.pdu);
         co_return r;
     }
 
@@ -456,7 +411,7 @@ class ClientImpl final : public Client {
         Pdu p;
         p.command_id = cmd::kUnbind;
         Reply r = co_await request(conn, std::move(p), deadline);
-        spdlog::info("smpp {}: bind {} {}", o_.name, conn->slot,
+        spdlog::info("smpp {}: {} {}", o_.name, conn->label,
                      r.pdu ? "unbound" : "closed without unbind_resp");
         close(conn, "unbound");
     }
@@ -576,8 +531,8 @@ class ClientImpl final : public Client {
                     // The framing is lost: nothing after this can be read.
                     send_nack(conn, 0, status::kInvalidCommandLength);
                     lost = true;
-                    spdlog::warn("smpp {}: bind {}: a PDU of command_length {}: closing", o_.name,
-                                 conn->slot, len);
+                    spdlog::warn("smpp {}: {}: a PDU of command_length {}: closing", o_.name,
+                                 conn->label, len);
                     close_soon(conn, "a PDU of command_length " + std::to_string(len));
                     break;
                 }
@@ -622,11 +577,11 @@ class ClientImpl final : public Client {
             auto it = conn->pending.find(p.sequence);
             if (it == conn->pending.end()) {
                 if (p.command_id == cmd::kGenericNack)
-                    spdlog::warn("smpp {}: bind {}: generic_nack {} for sequence {}", o_.name,
-                                 conn->slot, describe_status(p.command_status), p.sequence);
+                    spdlog::warn("smpp {}: {}: generic_nack {} for sequence {}", o_.name,
+                                 conn->label, describe_status(p.command_status), p.sequence);
                 else
-                    spdlog::debug("smpp {}: bind {}: {} for sequence {} came too late", o_.name,
-                                  conn->slot, command_name(p.command_id), p.sequence);
+                    spdlog::debug("smpp {}: {}: {} for sequence {} came too late", o_.name,
+                                  conn->label, command_name(p.command_id), p.sequence);
                 return;
             }
             if (d.error != DecodeError::none && p.command_status == status::kOk)
@@ -638,8 +593,8 @@ class ClientImpl final : public Client {
             return;
         }
         if (d.error != DecodeError::none) {
-            spdlog::warn("smpp {}: bind {}: {} with a {}: answered generic_nack", o_.name,
-                         conn->slot, command_name(p.command_id), to_string(d.error));
+            spdlog::warn("smpp {}: {}: {} with a {}: answered generic_nack", o_.name, conn->label,
+                         command_name(p.command_id), to_string(d.error));
             send_nack(conn, p.sequence, status::kInvalidCommandLength);
             return;
         }
@@ -648,7 +603,7 @@ class ClientImpl final : public Client {
                 respond(conn, p, status::kOk);
                 return;
             case cmd::kUnbind:
-                spdlog::info("smpp {}: bind {}: the SMSC unbinds", o_.name, conn->slot);
+                spdlog::info("smpp {}: {}: the SMSC unbinds", o_.name, conn->label);
                 conn->bound = false;
                 respond(conn, p, status::kOk);
                 close_soon(conn, "unbound by the SMSC");
@@ -660,8 +615,8 @@ class ClientImpl final : public Client {
             case cmd::kAlertNotification:
                 return;  // no response (section 4.12)
             default:
-                spdlog::warn("smpp {}: bind {}: {} not handled: answered generic_nack", o_.name,
-                             conn->slot, command_name(p.command_id));
+                spdlog::warn("smpp {}: {}: {} not handled: answered generic_nack", o_.name,
+                             conn->label, command_name(p.command_id));
                 send_nack(conn, p.sequence, status::kInvalidCommandId);
         }
     }
@@ -696,12 +651,14 @@ class ClientImpl final : public Client {
     ClientOptions o_;
     InboundHandler on_inbound_;
     std::unique_ptr<ssl::context> tls_ctx_;
-    std::vector<ConnPtr> slots_;  // the bound session of each slot, or null
+    std::vector<ConnPtr> slots_;      // the bound submitting session of each slot, or null
+    std::vector<ConnPtr> receivers_;  // with `bind: pair`: each slot's bound receiver, or null
     std::vector<ConnPtr> live_;   // every open connection (binding, bound)
     std::vector<std::shared_ptr<asio::steady_timer>> waiters_;
     std::vector<std::shared_ptr<asio::steady_timer>> sleepers_;
-    bool started_ = false, stopping_ = false, account_problem_ = false;
-    std::string problem_, last_error_, bind_answer_;
+    bool started_ = false, stopping_ = false;
+    Health tx_, rx_;  // the submitting sessions, the receivers
+    std::string bind_answer_;
     Clock::time_point next_submit_{};
     std::size_t rr_ = 0;
     std::minstd_rand rng_;

@@ -1,9 +1,11 @@
 // The SMPP 3.4 client under the adapter: `binds` sessions to one SMSC, each a TCP (or TLS)
-// connection bound with bind_transceiver, kept alive with enquire_link, bound again with backoff
-// after a drop, and unbound at stop. submit() sends one submit_sm on a session with room in its
-// window, at the provider's rate, and waits for its response until a deadline. What the SMSC
-// sends unasked (deliver_sm, data_sm) goes to the inbound handler, whose command_status is the
-// answer. No blocking call: everything runs as coroutines on the executor.
+// connection bound with bind_transceiver (or, with `pair`, a bind_transmitter that submits and a
+// bind_receiver that takes deliver_sm, each on its own connection), kept alive with
+// enquire_link, bound again with backoff after a drop, and unbound at stop. submit() sends one
+// submit_sm on a session with room in its window, at the provider's rate, and waits for its
+// response until a deadline. What the SMSC sends unasked (deliver_sm, data_sm) goes to the inbound
+// handler, whose command_status is the answer. No blocking call: everything runs as coroutines on
+// the executor.
 //
 // Source: SMPP 3.4 (https://smpp.org/SMPP_v3_4_Issue1_2.pdf) sections 2.2-2.4 (sessions,
 // binds), 2.6 (windowing), 4.1 (bind), 4.2 (unbind), 4.3 (generic_nack), 4.11 (enquire_link).
@@ -38,6 +40,10 @@ struct ClientOptions {
     double rate_per_second = 0;  // submit_sm per second over all sessions; 0: unlimited
     std::chrono::milliseconds enquire_link{30000};
     std::chrono::milliseconds timeout{10000};  // each request's response deadline; connecting
+    bool pair = false;  // `bind: pair`: a transmitter and a receiver per session
+
+    // Equal options: the same sessions (a reload keeps them, no new bind).
+    bool operator==(const ClientOptions&) const = default;
 };
 
 struct SubmitOutcome {
@@ -78,7 +84,8 @@ class Client : public std::enable_shared_from_this<Client> {
     // Non-empty while no session is bound after a failure: why (a refused bind, a refused
     // connection).
     virtual std::string problem() const = 0;
-    virtual int bound() const = 0;
+    virtual int bound() const = 0;  // submitting sessions bound (transceivers, transmitters)
+    virtual int receivers_bound() const = 0;  // `pair`: receivers bound
     // The last bind's answer ("bind_transceiver_resp ESME_ROK system_id SMSC"), for send-test.
     virtual std::string bind_answer() const = 0;
 };

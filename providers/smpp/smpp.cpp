@@ -292,7 +292,8 @@ class SmppProvider final : public Provider {
         : Provider(settings),
           submit_(std::move(c.submit)),
           receipts_(std::make_shared<Receipts>(ctx.executor, settings.name, ctx.state, ctx.sink)),
-          reference_(static_cast<uint8_t>(std::random_device{}())) {
+          reference_(static_cast<uint8_t>(std::random_device{}())),
+          pair_(c.client.pair) {
         auto receipts = receipts_;
         // The handler holds the receipts; the client holds the handler while it answers.
         client_ = Client::create(ctx.executor, std::move(c.client),
@@ -344,7 +345,9 @@ class SmppProvider final : public Provider {
     std::string problem() const override { return client_->problem(); }
 
     std::vector<Gauge> gauges() const override {
-        return {{"binds", static_cast<double>(client_->bound())}};
+        std::vector<Gauge> out{{"binds", static_cast<double>(client_->bound())}};
+        if (pair_) out.push_back({"receivers", static_cast<double>(client_->receivers_bound())});
+        return out;
     }
 
   private:
@@ -352,6 +355,7 @@ class SmppProvider final : public Provider {
     std::shared_ptr<Receipts> receipts_;
     std::shared_ptr<Client> client_;
     uint8_t reference_;
+    bool pair_;
 };
 
 // A value's length within SMPP's field limit (NUL excluded), else an error on `key`.
@@ -403,6 +407,12 @@ class SmppFactory final : public adapter::FactoryKit<SmppConfig> {
                           "(3GPP TS 23.040 section 9.1.2.5)");
         }
         if (auto v = cfg.integer("binds", 1, 64)) o.binds = static_cast<int>(*v);
+        if (auto v = cfg.string("bind")) {
+            if (*v == "pair")
+                o.pair = true;
+            else if (*v != "transceiver")
+                cfg.error("bind", "transceiver or pair, not '" + *v + "'");
+        }
         if (auto v = cfg.duration("enquire_link")) {
             if (*v < std::chrono::seconds(1) || *v > std::chrono::hours(1))
                 cfg.error("enquire_link", "between 1s and 1h");

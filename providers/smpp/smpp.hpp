@@ -2,6 +2,7 @@
 // aggregator's) with delivery receipts and citizens' replies on the same sessions.
 //
 // Sessions (client.hpp): `binds` bind_transceiver sessions to host:port (TLS with `tls: true`),
+// or with `bind: pair` a bind_transmitter and a bind_receiver each,
 // enquire_link every `enquire_link`, each request answered within the provider's `timeout`,
 // bound again with backoff after a drop; a bind refused for the account (wrong system_id,
 // password, system_type) is the provider's problem() (/readyz, tinbao_provider_problem) and is

@@ -65,7 +65,8 @@ def ucs_text(code, note=""):
     return unicodedata.normalize("NFC", "Hồ sơ %s đã được tiếp nhận.%s" % (code, note))
 
 
-def config(tmp, hport, smsc_port, password_file, backend, redis_port, long_messages="udh"):
+def config(tmp, hport, smsc_port, password_file, backend, redis_port, long_messages="udh",
+           extra=""):
     queue = ("{ backend: redis, redis: { url: \"redis://127.0.0.1:%d/0\" }, dedupe_ttl: 1d }"
              % redis_port
              if backend == "redis" else "{ backend: sqlite, dedupe_ttl: 1d }")
@@ -98,16 +99,16 @@ providers:
     long_messages: {long_messages}
     max_in_flight: 4
     timeout: 5s
-"""
+""" + extra
 
 
 class Smsc:
     """tests/fakes/smsc/smsc.js: SMPP port and its HTTP control port."""
 
-    def __init__(self, procs, node, source_dir, tmp):
+    def __init__(self, procs, node, source_dir, tmp, extra=()):
         script = os.path.join(source_dir, "tests/fakes/smsc/smsc.js")
         self.proc = procs.start([node, script, "--account", SYSTEM_ID + ":" + PASSWORD,
-                                 "--record", os.path.join(tmp, "smsc-pdus.jsonl")],
+                                 "--record", os.path.join(tmp, "smsc-pdus.jsonl")] + list(extra),
                                 stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "smsc.log"),
                                                                     "a"), text=True)
         words = self.proc.stdout.readline().split()

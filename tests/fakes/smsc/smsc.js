@@ -6,10 +6,13 @@
 //
 // Usage: node smsc.js [--account SYSTEM_ID:PASSWORD]... [--bind-fail-status 0x0e]
 //                     [--receipts auto|manual] [--receipt-stat DELIVRD] [--record FILE]
-//                     [--no-record] [--id-base 0x5a000001]
+//                     [--no-record] [--id-base 0x5a000001] [--refuse-transceiver]
+//                     [--tls-key KEY.pem --tls-cert CERT.pem]
 //
 // Prints "PORT <smpp port> CONTROL <http port>" as its first stdout line once both listen on
-// 127.0.0.1 (ports chosen by the system). Stops on SIGTERM.
+// 127.0.0.1 (ports chosen by the system). With --tls-key and --tls-cert the SMPP port speaks
+// TLS (SMPP over TLS, the package's secure server) with that key and certificate. Stops on
+// SIGTERM.
 //
 // As an SMSC it:
 //   - answers bind_transmitter / bind_receiver / bind_transceiver: an account's system_id and
@@ -17,7 +20,9 @@
 //     (ESME_RINVPASWD 0x0e unless told; ESME_RBINDFAIL 0x0d is the other usual one), an
 //     unknown system_id ESME_RINVSYSID 0x0f, a second bind on one connection ESME_RALYBND, and
 //     any other PDU before a bind ESME_RINVBNDSTS; a refused bind is followed by closing the
-//     connection, as message centres do;
+//     connection, as message centres do; with --refuse-transceiver (an SMSC that wants a
+//     transmitter and a receiver), bind_transceiver answers ESME_RINVCMDID; a submit_sm on a
+//     receiver session answers ESME_RINVBNDSTS;
 //   - answers submit_sm with a message id (8 upper-case hex digits counting up from --id-base);
 //   - with --receipts auto, sends each accepted submit_sm's delivery receipt at once, as a
 //     deliver_sm with esm_class 0x04, the receipted_message_id and message_state TLVs and the
@@ -44,10 +49,15 @@
 //     "password": {"id": "pw"}  change (or add) an account's password
 //     "bind_fail_status": n     the status a wrong password gets from now on
 //     "drop": true              close every connection at once; the submit_sm held on them are
-//                               never answered
+//                               never answered; "drop": "bind_receiver" closes only the
+//                               sessions bound so (or "bind_transmitter", "bind_transceiver")
 //     "fail_next": n, "status": s   answer the next n submit_sm with command_status s (and no
 //                               message id): 0x58 ESME_RTHROTTLED, 0x14 ESME_RMSGQFUL, or any
-//                               code; several calls queue up in order
+//                               code; several calls queue up in order; with "after": k, the
+//                               k submit_sm before them are answered as usual
+//     "refuse_transceiver": true | false   as --refuse-transceiver
+//     "refuse_bind": {"bind_receiver": s}  answer that kind of bind with command_status s (then
+//                               close), whatever the account; {} binds them again
 //     "hold": true | false      hold the answers of submit_sm (record them, answer nothing) until
 //                               released; false answers every held one now
 //     "release": k              answer the k oldest held submit_sm
@@ -59,7 +69,8 @@
 //     "mo": {"source_addr", "to", "text"}  send a deliver_sm that is not a receipt (a
 //                               subscriber's SMS)
 //   and answers {"ok": true, "held": count, "sessions": count, "now_ms": its clock,
-//   "sent": {...}}.
+//   "sent": {...}}. /stats also counts the TCP connections accepted ("connections") and the TLS
+//   handshakes that failed ("tls_errors").
 'use strict';
 
 const http = require('http');
@@ -89,7 +100,8 @@ const BIND = new Set(['bind_transmitter', 'bind_receiver', 'bind_transceiver']);
 
 function parseArgs(argv) {
   const o = { accounts: {}, bindFailStatus: 0x0e, receipts: 'manual', receiptStat: 'DELIVRD',
-    record: null, keep: true, idBase: 0x5a000001 };
+    record: null, keep: true, idBase: 0x5a000001, refuseTransceiver: false, tlsKey: null,
+    tlsCert: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -107,9 +119,13 @@ function parseArgs(argv) {
     else if (a === '--record') o.record = next();
     else if (a === '--no-record') o.keep = false;
     else if (a === '--id-base') o.idBase = Number(next());
+    else if (a === '--refuse-transceiver') o.refuseTransceiver = true;
+    else if (a === '--tls-key') o.tlsKey = next();
+    else if (a === '--tls-cert') o.tlsCert = next();
     else throw new Error('unknown argument ' + a);
   }
   if (!['auto', 'manual'].includes(o.receipts)) throw new Error('--receipts is auto or manual');
+  if (Boolean(o.tlsKey) !== Boolean(o.tlsCert)) throw new Error('--tls-key with --tls-cert');
   return o;
 }
 
@@ -121,7 +137,9 @@ const state = {
   receiptStat: opts.receiptStat,
   receiptErr: '000',
   receiptTlvs: true,
-  failures: [], // [{left, status}]
+  failures: [], // [{skip, left, status}]
+  refuseTransceiver: opts.refuseTransceiver,
+  refuseBind: {}, // bind command -> command_status
   hold: false,
   held: [], // {session, pdu}
   silent: false,
@@ -138,7 +156,8 @@ const sessions = new Set();
 function resetStats() {
   state.stats = { binds: { ok: 0, refused: 0 }, submits: 0, bodies: new Set(),
     first_submit_ms: null, last_submit_ms: null, receipts_sent: 0, deliver_sm_resp: 0,
-    submit_resp_ok: 0, submit_resp_error: 0, enquire_links: 0, unbinds: 0 };
+    submit_resp_ok: 0, submit_resp_error: 0, enquire_links: 0, unbinds: 0, connections: 0,
+    tls_errors: 0 };
 }
 resetStats();
 
@@ -226,7 +245,8 @@ function sendReceipt(messageId, stat, err) {
 function answerSubmit(session, pdu) {
   if (session.closing) return;
   const failure = state.failures[0];
-  if (failure) {
+  if (failure && failure.skip > 0) failure.skip--;
+  else if (failure) {
     if (--failure.left <= 0) state.failures.shift();
     state.stats.submit_resp_error++;
     send(session, pdu.response({ command_status: failure.status }));
@@ -259,6 +279,9 @@ function onPdu(session, pdu) {
   if (BIND.has(pdu.command)) {
     let status = 0;
     if (session.mode) status = smpp.ESME_RALYBND;
+    else if (pdu.command === 'bind_transceiver' && state.refuseTransceiver) {
+      status = smpp.ESME_RINVCMDID;
+    } else if (state.refuseBind[pdu.command]) status = Number(state.refuseBind[pdu.command]);
     else if (!(pdu.system_id in state.accounts)) status = smpp.ESME_RINVSYSID;
     else if (state.accounts[pdu.system_id] !== pdu.password) status = state.bindFailStatus;
     if (status !== 0) {
@@ -319,7 +342,9 @@ function onPdu(session, pdu) {
   send(session, pdu.response({ command_status: smpp.ESME_RINVCMDID }));
 }
 
-const server = smpp.createServer((session) => {
+const serverOptions = opts.tlsKey
+  ? { key: fs.readFileSync(opts.tlsKey), cert: fs.readFileSync(opts.tlsCert) } : {};
+const server = smpp.createServer(serverOptions, (session) => {
   session.id = ++sessionCount;
   session.mode = null;
   session.closing = false;
@@ -331,6 +356,10 @@ const server = smpp.createServer((session) => {
     state.held = state.held.filter((h) => h.session !== session);
   });
 });
+
+// Every TCP connection, whether or not its TLS handshake succeeds.
+server.on('connection', () => { state.stats.connections++; });
+server.on('tlsClientError', () => { state.stats.tls_errors++; });
 
 function release(k) {
   const batch = state.held.splice(0, k);
@@ -350,15 +379,19 @@ function control(spec) {
   if (spec.password) Object.assign(state.accounts, spec.password);
   if ('bind_fail_status' in spec) state.bindFailStatus = Number(spec.bind_fail_status);
   if (spec.drop) {
-    state.held = [];
     for (const s of sessions) {
+      if (typeof spec.drop === 'string' && s.mode !== spec.drop) continue;
+      state.held = state.held.filter((h) => h.session !== s);
       s.closing = true;
       s.destroy();
     }
   }
   if ('fail_next' in spec) {
-    state.failures.push({ left: Number(spec.fail_next), status: Number(spec.status) });
+    state.failures.push({ skip: Number(spec.after || 0), left: Number(spec.fail_next),
+      status: Number(spec.status) });
   }
+  if ('refuse_transceiver' in spec) state.refuseTransceiver = Boolean(spec.refuse_transceiver);
+  if ('refuse_bind' in spec) state.refuseBind = Object.assign({}, spec.refuse_bind);
   if ('hold' in spec) {
     state.hold = Boolean(spec.hold);
     if (!state.hold) release(state.held.length);
@@ -399,7 +432,8 @@ function stats() {
     first_submit_ms: s.first_submit_ms, last_submit_ms: s.last_submit_ms,
     receipts_sent: s.receipts_sent, deliver_sm_resp: s.deliver_sm_resp,
     submit_resp_ok: s.submit_resp_ok, submit_resp_error: s.submit_resp_error,
-    enquire_links: s.enquire_links, unbinds: s.unbinds, held: state.held.length };
+    enquire_links: s.enquire_links, unbinds: s.unbinds, held: state.held.length,
+    connections: s.connections, tls_errors: s.tls_errors };
 }
 
 function reply(res, code, body) {

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""The smpp adapter's sessions against the fake SMSC (tests/fakes/smsc/smsc.js, the npm package
+`smpp` as the server), on loopback:
+
+  1. `bind: pair` against an SMSC that refuses bind_transceiver: each session is a
+     bind_transmitter that carries every submit_sm and a bind_receiver that takes the receipts;
+     a receipt on the receiver makes the message delivered; a receiver the SMSC refuses is on
+     /readyz while sends go on, and binds again once it may; a receiver dropped binds again
+     while the transmitter stays; shutdown unbinds both. `bind` is checked by --check.
+Every wait is on a condition with a deadline.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Daemon, Procs, check, finish, free_port, http, wait_for  # noqa
+import prometheus  # noqa
+from test_smpp import (PASSWORD, TEMPLATES, Smsc, config, event,  # noqa
+                       message_state, post, settled, stays)
+
+ESME_RSYSERR = 0x08
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def bound_modes(smsc):
+    return {b["session"]: b["mode"] for b in smsc.stats()["bound"]}
+
+
+def session_of(smsc, mode):
+    """The session number of the one session bound as `mode`, or None."""
+    ids = [s for s, m in bound_modes(smsc).items() if m == mode]
+    return ids[0] if len(ids) == 1 else None
+
+
+def provider_problem(base):
+    return http("GET", base + "/readyz")[1].get("providers", {}).get("smsc", "")
+
+
+def pair(ctx):
+    """bind: pair against an SMSC that wants two binds."""
+    args, tmp, procs = ctx["args"], ctx["tmp"], ctx["procs"]
+    smsc = Smsc(procs, args.node, ctx["src"], tmp, ["--refuse-transceiver"])
+    hport = free_port()
+    base = "http://127.0.0.1:%d" % hport
+    pw = write(os.path.join(tmp, "pair_pass"), PASSWORD + "\n")
+
+    bad = write(os.path.join(tmp, "pair-bad.yaml"),
+                config(tmp, hport, smsc.port, pw, "sqlite", 0, extra="    bind: both\n"))
+    chk = subprocess.run([args.tinbaod, "--config", bad, "--check"], capture_output=True,
+                         text=True, timeout=60)
+    out = chk.stdout + chk.stderr
+    check(chk.returncode != 0 and "pair-bad.yaml:" in out and "bind" in out and
+          "transceiver or pair" in out,
+          "--check refuses `bind: both`, naming the key and file:line: " + out[-300:])
+
+    cfg = write(os.path.join(tmp, "pair.yaml"),
+                config(tmp, hport, smsc.port, pw, "sqlite", 0, extra="    bind: pair\n"))
+    chk = subprocess.run([args.tinbaod, "--config", cfg, "--check"], capture_output=True,
+                         text=True, timeout=60)
+    check(chk.returncode == 0, "--check passes with `bind: pair`: " + (chk.stdout +
+                                                                          chk.stderr)[-300:])
+    daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod-pair.log"))
+    daemon.start(base)
+    ctx.update(base=base, smsc=smsc)
+    wait_for(lambda: sorted(bound_modes(smsc).values()) == ["bind_receiver", "bind_transmitter"],
+             20, "a transmitter and a receiver bound")
+    check(not smsc.pdus("bind_transceiver", "in"),
+          "bind: pair never asks for bind_transceiver")
+    binds = smsc.pdus("bind_transmitter", "in") + smsc.pdus("bind_receiver", "in")
+    check(len(binds) == 2 and all(b["body"]["password"] == PASSWORD and
+                                  b["body"]["interface_version"] == 0x34 for b in binds),
+          "one bind_transmitter and one bind_receiver, with the account's password")
+    tx, rx = session_of(smsc, "bind_transmitter"), session_of(smsc, "bind_receiver")
+    fams = prometheus.parse(http("GET", base + "/metrics")[1])
+    check(prometheus.value(fams, "tinbao_provider_binds", provider="smsc") == 1 and
+          prometheus.value(fams, "tinbao_provider_receivers", provider="smsc") == 1,
+          "tinbao_provider_binds and tinbao_provider_receivers are 1")
+
+    # A submit on the transmitter, its receipt on the receiver.
+    post(ctx, event("pair-1", "H12.34-261204-0501"))
+    m = settled(ctx, "pair-1")
+    subs = smsc.submits()
+    check(m["state"] == "sent" and len(subs) == 1 and subs[0]["session"] == tx,
+          "pair-1: its submit_sm went on the transmitter (session %s): %s" % (
+              tx, [s["session"] for s in subs]))
+    mid = m["id"]
+    got = smsc.control(receipt={"message_id": m["provider_message_id"]})
+    check(got.get("sent", {}).get("sent") == m["provider_message_id"], "the fake sent the receipt")
+    wait_for(lambda: message_state(ctx, mid) == "delivered", 15, "pair-1 delivered")
+    dl = smsc.pdus("deliver_sm", "out")
+    resp = smsc.pdus("deliver_sm_resp", "in")
+    check(len(dl) == 1 and dl[0]["session"] == rx and len(resp) == 1 and
+          resp[0]["session"] == rx and resp[0]["command_status"] == 0,
+          "pair-1: the receipt came on the receiver (session %s), was answered there, and "
+          "made the message delivered" % rx)
+
+    # The SMSC refuses the receiver for a while: /readyz says so, sends go on.
+    smsc.control(refuse_bind={"bind_receiver": ESME_RSYSERR}, drop="bind_receiver")
+    wait_for(lambda: "receiver" in provider_problem(base), 20, "the receiver's problem on /readyz")
+    problem = provider_problem(base)
+    check("bind_receiver refused" in problem and "receipts" in problem,
+          "/readyz names the refused receiver: " + problem)
+    check(session_of(smsc, "bind_transmitter") == tx and
+          session_of(smsc, "bind_receiver") is None,
+          "the receiver is gone, the transmitter stays bound")
+    post(ctx, event("pair-2", "H12.34-261204-0502"))
+    m2 = settled(ctx, "pair-2")
+    subs = smsc.submits()
+    check(m2["state"] == "sent" and subs[-1]["session"] == tx,
+          "pair-2: sent on the transmitter while no receiver is bound")
+    check(session_of(smsc, "bind_receiver") is None,
+          "still no receiver (the SMSC refuses it) when pair-2 was sent")
+    refused = [p for p in smsc.pdus("bind_receiver_resp", "out")
+               if p["command_status"] == ESME_RSYSERR]
+    check(1 <= len(refused) <= 4, "the refused receiver is tried again with backoff, not in a "
+          "loop (%d refusals)" % len(refused))
+    # Bound again once the SMSC lets it, by itself; the problem clears.
+    smsc.control(refuse_bind={})
+    wait_for(lambda: session_of(smsc, "bind_receiver") not in (None, rx), 30,
+             "the receiver bound again")
+    wait_for(lambda: provider_problem(base) == "", 10, "/readyz clear")
+    check(True, "the receiver binds again by itself and /readyz clears")
+    rx2 = session_of(smsc, "bind_receiver")
+    smsc.control(receipt={"message_id": m2["provider_message_id"]})
+    wait_for(lambda: message_state(ctx, m2["id"]) == "delivered", 15, "pair-2 delivered")
+    check(smsc.pdus("deliver_sm", "out")[-1]["session"] == rx2,
+          "pair-2: its receipt came on the new receiver and made it delivered")
+
+    # A dropped receiver binds again; the transmitter is not touched.
+    smsc.control(drop="bind_receiver")
+    wait_for(lambda: session_of(smsc, "bind_receiver") not in (None, rx2), 20,
+             "the receiver bound again after a drop")
+    check(session_of(smsc, "bind_transmitter") == tx and
+          len(smsc.pdus("bind_transmitter", "in")) == 1,
+          "after the receiver's drop, the same transmitter (one bind_transmitter in all)")
+    rx3 = session_of(smsc, "bind_receiver")
+
+    before = len(smsc.pdus("unbind", "in"))
+    code = daemon.stop()
+    unbinds = smsc.pdus("unbind", "in")[before:]
+    check(code == 0 and len(unbinds) == 2 and {u["session"] for u in unbinds} == {tx, rx3},
+          "shutdown unbinds the transmitter and the receiver (exit %s, unbind on sessions %s)"
+          % (code, [u["session"] for u in unbinds]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tinbaod", required=True)
+    ap.add_argument("--tinbaoctl", required=True)
+    ap.add_argument("--source-dir", required=True)
+    ap.add_argument("--node", default="node")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="tinbao-smpp-sessions-")
+    os.makedirs(os.path.join(tmp, "state"))
+    os.makedirs(os.path.join(tmp, "templates"))
+    for name, text in TEMPLATES.items():
+        write(os.path.join(tmp, "templates", name), text)
+    procs = Procs()
+    ctx = dict(args=args, tmp=tmp, procs=procs, src=os.path.abspath(args.source_dir))
+    try:
+        pair(ctx)
+    except AssertionError as e:
+        check(False, str(e))
+    return finish(tmp, procs, ["tinbaod-pair.log", "smsc.log"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
