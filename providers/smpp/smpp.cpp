@@ -293,18 +293,38 @@ class SmppProvider final : public Provider {
           submit_(std::move(c.submit)),
           receipts_(std::make_shared<Receipts>(ctx.executor, settings.name, ctx.state, ctx.sink)),
           reference_(static_cast<uint8_t>(std::random_device{}())),
-          pair_(c.client.pair) {
+          pair_(c.client.pair),
+          options_(c.client) {
         auto receipts = receipts_;
         // The handler holds the receipts; the client holds the handler while it answers.
         client_ = Client::create(ctx.executor, std::move(c.client),
                                  [receipts](Pdu p) { return receipts->on_pdu(std::move(p)); });
     }
-    ~SmppProvider() override { client_->close_now(); }
+    ~SmppProvider() override {
+        if (!handed_over_) client_->close_now();
+    }
 
     void start() override { client_->start(); }
 
     asio::awaitable<void> stop(std::chrono::milliseconds grace) override {
+        if (handed_over_) co_return;  // the provider that replaced this one has the sessions
         co_await client_->stop(grace);
+    }
+
+    // A reload that left the sessions' settings as they were keeps their binds: the SMSC sees
+    // no unbind and no new bind. Any change to them (host, account, binds, window, TLS, ...)
+    // binds anew; the submit_sm settings (source_addr, long_messages) need no new bind.
+    void take_over(Provider& previous) override {
+        auto* prev = dynamic_cast<SmppProvider*>(&previous);
+        if (!prev || prev->handed_over_) return;
+        if (!(prev->options_ == options_)) {
+            spdlog::info("smpp {}: reloaded with other session settings: binding anew", name());
+            return;
+        }
+        client_->close_now();  // never started
+        client_ = prev->client_;
+        prev->handed_over_ = true;
+        spdlog::info("smpp {}: reloaded with the same session settings: the binds stay up", name());
     }
 
     asio::awaitable<SendResult> send(const OutboundMessage& msg) override {
@@ -356,6 +376,8 @@ class SmppProvider final : public Provider {
     std::shared_ptr<Client> client_;
     uint8_t reference_;
     bool pair_;
+    ClientOptions options_;     // what the sessions were made with
+    bool handed_over_ = false;  // a reload's provider took the sessions over
 };
 
 // A value's length within SMPP's field limit (NUL excluded), else an error on `key`.

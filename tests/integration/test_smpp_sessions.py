@@ -7,6 +7,9 @@
      a receipt on the receiver makes the message delivered; a receiver the SMSC refuses is on
      /readyz while sends go on, and binds again once it may; a receiver dropped binds again
      while the transmitter stays; shutdown unbinds both. `bind` is checked by --check.
+  2. A reload (tinbaoctl reload, SIGHUP) that leaves the sessions' settings as they were keeps
+     the binds: the SMSC sees no unbind and no new bind, and sends go on the old bind; a reload
+     with a new password binds again with it and unbinds the old session.
 Every wait is on a condition with a deadline.
 """
 
@@ -19,7 +22,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Daemon, Procs, check, finish, free_port, http, wait_for  # noqa
 import prometheus  # noqa
-from test_smpp import (PASSWORD, TEMPLATES, Smsc, config, event,  # noqa
+from test_smpp import (PASSWORD, SYSTEM_ID, TEMPLATES, Smsc, config, event,  # noqa
                        message_state, post, settled, stays)
 
 ESME_RSYSERR = 0x08
@@ -152,6 +155,63 @@ def pair(ctx):
           % (code, [u["session"] for u in unbinds]))
 
 
+def reload(ctx, daemon, cfg):
+    r = subprocess.run([ctx["args"].tinbaoctl, "--config", cfg, "reload", "--pid",
+                        str(daemon.proc.pid), "--timeout", "30"], capture_output=True, text=True,
+                       timeout=60)
+    return r.returncode == 0, (r.stdout + r.stderr).strip()
+
+
+def reload_binds(ctx, daemon, cfg, pw):
+    """A reload that changes nothing of the sessions keeps the binds; a new password rebinds."""
+    smsc, base = ctx["smsc"], ctx["base"]
+    smsc.control(reset=True)
+    session = wait_for(lambda: (lambda b: b[0]["session"] if len(b) == 1 else None)(
+        smsc.stats()["bound"]), 20, "one session bound")
+    ok, out = reload(ctx, daemon, cfg)
+    check(ok, "tinbaoctl reload (nothing changed): " + out)
+    check(stays(lambda: smsc.pdus("bind_transceiver", "in") or smsc.pdus("unbind", "in"), 1.5),
+          "reload with the same settings: the SMSC sees no unbind and no new bind")
+    post(ctx, event("reload-1", "H12.34-261204-0801"))
+    m = settled(ctx, "reload-1")
+    subs = smsc.submits()
+    check(m["state"] == "sent" and [s["session"] for s in subs] == [session],
+          "reload-1: sent on the bind made before the reload (session %s)" % session)
+
+    # A new password (the SMSC's account changed): bound again with it, the old bind unbound.
+    smsc.control(reset=True, password={SYSTEM_ID: "New2026p"})
+    write(pw, "New2026p\n")
+    ok, out = reload(ctx, daemon, cfg)
+    check(ok, "tinbaoctl reload (a new password): " + out)
+    wait_for(lambda: len(smsc.pdus("bind_transceiver_resp", "out")) >= 1 and
+             len(smsc.pdus("unbind", "in")) >= 1, 20, "a new bind and the old one's unbind")
+    binds = smsc.pdus("bind_transceiver", "in")
+    unbinds = smsc.pdus("unbind", "in")
+    check(len(binds) == 1 and binds[0]["body"]["password"] == "New2026p" and
+          [u["session"] for u in unbinds] == [session],
+          "reload with a new password: one bind with it, the old session unbound")
+    post(ctx, event("reload-2", "H12.34-261204-0802"))
+    m = settled(ctx, "reload-2")
+    subs = smsc.submits()
+    check(m["state"] == "sent" and len(subs) == 1 and subs[0]["session"] == binds[0]["session"],
+          "reload-2: sent on the new bind")
+
+
+def same_settings(ctx):
+    """A transceiver session and reloads: same settings, then a new password."""
+    args, tmp, procs = ctx["args"], ctx["tmp"], ctx["procs"]
+    smsc = Smsc(procs, args.node, ctx["src"], tmp)
+    hport = free_port()
+    base = "http://127.0.0.1:%d" % hport
+    pw = write(os.path.join(tmp, "reload_pass"), PASSWORD + "\n")
+    cfg = write(os.path.join(tmp, "reload.yaml"), config(tmp, hport, smsc.port, pw, "sqlite", 0))
+    daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod-reload.log"))
+    daemon.start(base)
+    ctx.update(base=base, smsc=smsc)
+    reload_binds(ctx, daemon, cfg, pw)
+    check(daemon.stop() == 0, "tinbaod stops cleanly after the reloads")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tinbaod", required=True)
@@ -168,9 +228,10 @@ def main():
     ctx = dict(args=args, tmp=tmp, procs=procs, src=os.path.abspath(args.source_dir))
     try:
         pair(ctx)
+        same_settings(ctx)
     except AssertionError as e:
         check(False, str(e))
-    return finish(tmp, procs, ["tinbaod-pair.log", "smsc.log"])
+    return finish(tmp, procs, ["tinbaod-pair.log", "tinbaod-reload.log", "smsc.log"])
 
 
 if __name__ == "__main__":
