@@ -139,10 +139,18 @@ public static class TinbaoClient
             + "\"channel\":\"sms\",\"state\":\"delivered\",\"sequence\":2}";
         string sampleSig = "v1,bm90IHRoZSBvbGQgc2VjcmV0J3Mgc2lnbmF0dXJlIQ== "
             + "v1,ey/5pfkmleHgJV1W3QyFz7vjwv1jHNI+jZ/+iwNj3p8=";
+        // Or a call-back that tinbaod sent, given in the environment (README.md).
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CALLBACK_BODY"))) {
+            sampleSecret = Environment.GetEnvironmentVariable("CALLBACK_SECRET");
+            sampleId = Environment.GetEnvironmentVariable("CALLBACK_ID");
+            sampleTs = Environment.GetEnvironmentVariable("CALLBACK_TIMESTAMP");
+            sampleBody = Environment.GetEnvironmentVariable("CALLBACK_BODY");
+            sampleSig = Environment.GetEnvironmentVariable("CALLBACK_SIGNATURE");
+        }
         long now = long.Parse(sampleTs);
         bool good = VerifyCallback(sampleSecret, sampleId, sampleTs, Encoding.UTF8.GetBytes(sampleBody), sampleSig, now);
         bool bad = VerifyCallback(sampleSecret, sampleId, sampleTs,
-                                  Encoding.UTF8.GetBytes(sampleBody.Replace("delivered", "failed")), sampleSig, now);
+                                  Encoding.UTF8.GetBytes(sampleBody + " "), sampleSig, now);
         Console.WriteLine("sample call-back: " + (good ? "valid" : "invalid") + "; altered body: " + (bad ? "valid" : "invalid"));
         return good && !bad ? 0 : 1;
     }

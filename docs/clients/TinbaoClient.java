@@ -129,11 +129,19 @@ public class TinbaoClient {
                 + "\"channel\":\"sms\",\"state\":\"delivered\",\"sequence\":2}";
         String header = "v1,bm90IHRoZSBvbGQgc2VjcmV0J3Mgc2lnbmF0dXJlIQ== "
                 + "v1,ey/5pfkmleHgJV1W3QyFz7vjwv1jHNI+jZ/+iwNj3p8=";
+        // Or a call-back that tinbaod sent, given in the environment (README.md).
+        if (System.getenv("CALLBACK_BODY") != null && !System.getenv("CALLBACK_BODY").isEmpty()) {
+            secret = System.getenv("CALLBACK_SECRET");
+            id = System.getenv("CALLBACK_ID");
+            ts = System.getenv("CALLBACK_TIMESTAMP");
+            body = System.getenv("CALLBACK_BODY");
+            header = System.getenv("CALLBACK_SIGNATURE");
+        }
         long now = Long.parseLong(ts);
         boolean good = verifyCallback(secret, id, ts, body.getBytes(StandardCharsets.UTF_8),
                                       header, now);
-        boolean bad = verifyCallback(secret, id, ts, body.replace("delivered", "failed")
-                                     .getBytes(StandardCharsets.UTF_8), header, now);
+        boolean bad = verifyCallback(secret, id, ts, (body + " ").getBytes(StandardCharsets.UTF_8),
+                                     header, now);
         System.out.println("sample call-back: " + (good ? "valid" : "invalid")
                            + "; altered body: " + (bad ? "valid" : "invalid"));
         System.exit(good && !bad ? 0 : 1);

@@ -93,8 +93,16 @@ $sampleBody = '{"kind":"message.delivered","event_id":"igate-2026-000123-result_
     . '"dossier_code":"000.00.12.H62-261120-0007","message_id":"mq3b2d6lkcx5yb4ffo2xqjq7aa",'
     . '"channel":"sms","state":"delivered","sequence":2}';
 $sampleSig = 'v1,bm90IHRoZSBvbGQgc2VjcmV0J3Mgc2lnbmF0dXJlIQ== v1,ey/5pfkmleHgJV1W3QyFz7vjwv1jHNI+jZ/+iwNj3p8=';
+// Or a call-back that tinbaod sent, given in the environment (README.md).
+if (getenv('CALLBACK_BODY') !== false && getenv('CALLBACK_BODY') !== '') {
+    $sampleSecret = getenv('CALLBACK_SECRET');
+    $sampleId = getenv('CALLBACK_ID');
+    $sampleTs = getenv('CALLBACK_TIMESTAMP');
+    $sampleBody = getenv('CALLBACK_BODY');
+    $sampleSig = getenv('CALLBACK_SIGNATURE');
+}
 $good = tinbao_verify_callback($sampleSecret, $sampleId, $sampleTs, $sampleBody, $sampleSig, (int) $sampleTs);
 $bad = tinbao_verify_callback($sampleSecret, $sampleId, $sampleTs,
-                              str_replace('delivered', 'failed', $sampleBody), $sampleSig, (int) $sampleTs);
+                              $sampleBody . ' ', $sampleSig, (int) $sampleTs);
 echo 'sample call-back: ' . ($good ? 'valid' : 'invalid') . '; altered body: ' . ($bad ? 'valid' : 'invalid') . "\n";
 exit($good && !$bad ? 0 : 1);

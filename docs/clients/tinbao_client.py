@@ -93,11 +93,17 @@ def main():
         return 1
 
     s = SAMPLE
+    # Or a call-back that tinbaod sent, given in the environment (README.md).
+    if os.environ.get("CALLBACK_BODY"):
+        s = {"secret": os.environ["CALLBACK_SECRET"], "webhook-id": os.environ["CALLBACK_ID"],
+             "webhook-timestamp": os.environ["CALLBACK_TIMESTAMP"],
+             "body": os.environ["CALLBACK_BODY"].encode(),
+             "webhook-signature": os.environ["CALLBACK_SIGNATURE"]}
     ts = int(s["webhook-timestamp"])
     good = verify_callback(s["secret"], s["webhook-id"], s["webhook-timestamp"], s["body"],
                            s["webhook-signature"], now=ts)
     bad = verify_callback(s["secret"], s["webhook-id"], s["webhook-timestamp"],
-                          s["body"].replace(b"delivered", b"failed"), s["webhook-signature"], now=ts)
+                          s["body"] + b" ", s["webhook-signature"], now=ts)
     print("sample call-back: %s; altered body: %s" %
           ("valid" if good else "invalid", "valid" if bad else "invalid"))
     return 0 if good and not bad else 1

@@ -2,28 +2,57 @@
 """The client examples of docs/clients/ against a live tinbaod: each posts an event signed with
 version 2, reads its record, and checks the fixed sample call-back's Standard Webhooks signature
 (valid as sent, invalid once the body is changed). The event each posted is then read back with
-another client's token, so an example that only printed the right words would still fail.
+another client's token, so an example that only printed the right words would still fail. Then
+each example checks, the same way, a call-back that tinbaod itself sent to a receiver in this
+test (given in CALLBACK_* variables), so the examples and the daemon cannot disagree.
 
 Each toolchain comes from scripts/install-deps.sh (bash with curl and openssl, python3, php-cli,
 openjdk-17-jdk-headless, mono-mcs); a missing one fails the test and names its package.
 """
 
 import argparse
+import base64
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon, Procs, check, finish, free_port, http  # noqa
+from harness import Daemon, Procs, check, finish, free_port, http, wait_for  # noqa
 
 TOKEN = "example-token-0123456789abcdef"
 SECRET = "example-hmac-secret-0123456789"
 OPS = "ops-token-0123456789abcdef"
+CALLBACK_SECRET = "whsec_" + base64.b64encode(b"clients-test-callback-secret-32b").decode()
 
 
-def config(tmp, source, port):
+class Receiver:
+    """Keeps every call-back POSTed to it: (headers, raw body); answers 204."""
+
+    def __init__(self):
+        self.got = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d/hooks" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def config(tmp, source, port, callback_url):
     return f"""
 state_dir: {tmp}/state
 shutdown_grace: 2s
@@ -36,7 +65,10 @@ http:
       hmac_secret: "{SECRET}"
       signature: v2
       scopes: [events:write, events:read]
-    - {{ name: ops, token: "{OPS}", scopes: [events:read:all] }}
+    - name: ops
+      token: "{OPS}"
+      scopes: [events:read:all]
+      callbacks: {{ url: "{callback_url}", secret: "{CALLBACK_SECRET}", kinds: [message.sent] }}
 queue:
   backend: sqlite
 templates:
@@ -73,9 +105,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="tinbao-clients-")
     procs = Procs()
     port = free_port()
+    receiver = Receiver()
     cfg = os.path.join(tmp, "tinbao.yaml")
     with open(cfg, "w") as f:
-        f.write(config(tmp, source, port))
+        f.write(config(tmp, source, port, receiver.url))
     base = "http://127.0.0.1:%d" % port
     daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod.log"))
     try:
@@ -84,19 +117,38 @@ def main():
             if args.only and name != args.only:
                 continue
             run_example(name, package, commands, base, tmp)
+        # A call-back tinbaod sent (message.sent of an example's event), checked by each example.
+        headers, body = wait_for(lambda: receiver.got[:1] and receiver.got[0], 30,
+                                 "a call-back from tinbaod")
+        check(headers.get("webhook-id", "").startswith("msg_") and
+              headers.get("webhook-signature", "").startswith("v1,"),
+              "tinbaod's call-back has the headers the examples read: " + str(headers))
+        sent = {"CALLBACK_SECRET": CALLBACK_SECRET, "CALLBACK_ID": headers["webhook-id"],
+                "CALLBACK_TIMESTAMP": headers["webhook-timestamp"],
+                "CALLBACK_SIGNATURE": headers["webhook-signature"],
+                "CALLBACK_BODY": body.decode()}
+        for name, package, commands in examples(source, tmp):
+            if args.only and name != args.only:
+                continue
+            run_example(name, package, commands, base, tmp, sent)
     except AssertionError as e:
         check(False, str(e))
+    finally:
+        receiver.server.shutdown()
     return finish(tmp, procs, ["tinbaod.log"])
 
 
-def run_example(name, package, commands, base, tmp):
+def run_example(name, package, commands, base, tmp, callback=None):
+    """Runs one example; with `callback` (CALLBACK_* variables) it checks that call-back in
+    place of the fixed sample."""
     missing = [c[0] for c in commands if shutil.which(c[0]) is None]
     if not check(not missing, "%s: %s found (package %s; scripts/install-deps.sh installs it)" %
                  (name, ", ".join(missing) or "the toolchain", package)):
         return
-    event_id = "example-%s-%d" % (name, os.getpid())
+    event_id = "example-%s-%d%s" % (name, os.getpid(), "-cb" if callback else "")
     env = dict(os.environ, TINBAO_URL=base, TINBAO_TOKEN=TOKEN, TINBAO_HMAC_SECRET=SECRET,
-               EVENT_ID=event_id)
+               EVENT_ID=event_id, **(callback or {}))
+    what = "tinbaod's call-back" if callback else "the sample call-back"
     out = ""
     for cmd in commands:
         try:
@@ -112,7 +164,7 @@ def run_example(name, package, commands, base, tmp):
     check("POST /v1/events: 202" in out, "%s: the signed event is accepted" % name)
     check("GET /v1/events/%s: 200 state=" % event_id in out, "%s: its record is read" % name)
     check("sample call-back: valid; altered body: invalid" in out,
-          "%s: the sample call-back verifies, and not once altered" % name)
+          "%s: %s verifies, and not once altered" % (name, what))
     status, record = http("GET", base + "/v1/events/" + event_id,
                           headers={"Authorization": "Bearer " + OPS})
     check(status == 200 and record.get("dossier_code") == "000.00.12.H62-261120-0007",
