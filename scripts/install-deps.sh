@@ -20,6 +20,8 @@ PACKAGES=(
   # scripts/check-format.sh: clang-format 14 and git-clang-format
   clang-format
   redis-server redis-tools curl python3 python3-aiosmtpd
+  # the throwaway certificates of the SMPP over TLS test (tests/integration/test_smpp_sessions.py)
+  openssl
   # the Sentinel failover test (tests/integration/test_sentinel.py); the package is a link to
   # redis-server (the test runs `redis-server --sentinel` without it) and enables a sentinel
   # service on port 26379, which the test does not use

@@ -10,6 +10,10 @@
   2. A reload (tinbaoctl reload, SIGHUP) that leaves the sessions' settings as they were keeps
      the binds: the SMSC sees no unbind and no new bind, and sends go on the old bind; a reload
      with a new password binds again with it and unbinds the old session.
+  3. SMPP over TLS (the fake SMSC with a self-signed certificate made by openssl at test time,
+     never kept): with that certificate as tls_ca_file a notice is sent and its receipt
+     delivered; with another CA the bind fails, /readyz and the log say the certificate is not
+     trusted, and the connections come with backoff, not in a loop.
 Every wait is on a condition with a deadline.
 """
 
@@ -212,6 +216,72 @@ def same_settings(ctx):
     check(daemon.stop() == 0, "tinbaod stops cleanly after the reloads")
 
 
+def make_cert(tmp, name):
+    """A throwaway self-signed certificate for 127.0.0.1 (and its key), made now by openssl."""
+    key, cert = os.path.join(tmp, name + ".key"), os.path.join(tmp, name + ".pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=" + name, "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)
+    return key, cert
+
+
+def tls(ctx):
+    """SMPP over TLS: the SMSC's certificate verified against tls_ca_file; one that is not
+    trusted fails to bind, clearly, without a reconnect loop."""
+    args, tmp, procs = ctx["args"], ctx["tmp"], ctx["procs"]
+    key, cert = make_cert(tmp, "smsc-tls")
+    _, other = make_cert(tmp, "other-ca")
+    smsc = Smsc(procs, args.node, ctx["src"], tmp, ["--tls-key", key, "--tls-cert", cert])
+    hport = free_port()
+    base = "http://127.0.0.1:%d" % hport
+    pw = write(os.path.join(tmp, "tls_pass"), PASSWORD + "\n")
+    ctx.update(base=base, smsc=smsc)
+
+    # A certificate the configured CA did not sign: no bind, a clear reason, no loop.
+    cfg = write(os.path.join(tmp, "tls-untrusted.yaml"),
+                config(tmp, hport, smsc.port, pw, "sqlite", 0,
+                       extra="    tls: true\n    tls_ca_file: %s\n" % other))
+    daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod-tls.log"))
+    daemon.start(base)
+    wait_for(lambda: "TLS" in provider_problem(base), 20, "the TLS failure on /readyz")
+    problem = provider_problem(base)
+    check("not trusted" in problem and "tls_ca_file" in problem,
+          "/readyz: the SMSC's certificate is not trusted: " + problem)
+    log = daemon.log_text()
+    check("certificate is not trusted" in log, "the log says the certificate is not trusted")
+    first = smsc.stats()
+    check(first["tls_errors"] >= 1 and not smsc.pdus(direction="in"),
+          "the SMSC saw the handshake fail and no PDU (%d TLS errors)" % first["tls_errors"])
+    check(stays(lambda: smsc.stats()["connections"] > first["connections"] + 2, 3),
+          "no tight reconnect loop: at most 2 more connections within 3 s (backoff)")
+    check(daemon.stop() == 0, "tinbaod (untrusted certificate) stops cleanly")
+
+    # The CA that signed it: bound over TLS, a notice sent and its receipt delivered.
+    smsc.control(reset=True)
+    cfg = write(os.path.join(tmp, "tls.yaml"),
+                config(tmp, hport, smsc.port, pw, "sqlite", 0,
+                       extra="    tls: true\n    tls_ca_file: %s\n" % cert))
+    chk = subprocess.run([args.tinbaod, "--config", cfg, "--check"], capture_output=True,
+                         text=True, timeout=60)
+    check(chk.returncode == 0, "--check passes with tls and tls_ca_file")
+    daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod-tls.log"))
+    daemon.start(base)
+    wait_for(lambda: len(smsc.stats()["bound"]) == 1, 20, "bound over TLS")
+    post(ctx, event("tls-1", "H12.34-261204-0601"))
+    m = settled(ctx, "tls-1")
+    subs = smsc.submits()
+    check(m["state"] == "sent" and len(subs) == 1 and
+          bytes.fromhex(subs[0]["body"]["short_message"]).decode() == m["body"],
+          "tls-1: sent over TLS, the submit_sm read by the SMSC as sent: %s" % m["state"])
+    smsc.control(receipt={"message_id": m["provider_message_id"]})
+    wait_for(lambda: message_state(ctx, m["id"]) == "delivered", 15, "tls-1 delivered")
+    check(True, "tls-1: its receipt over TLS makes it delivered")
+    check(daemon.stop() == 0 and len(smsc.pdus("unbind", "in")) == 1,
+          "shutdown unbinds over TLS")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tinbaod", required=True)
@@ -229,9 +299,11 @@ def main():
     try:
         pair(ctx)
         same_settings(ctx)
+        tls(ctx)
     except AssertionError as e:
         check(False, str(e))
-    return finish(tmp, procs, ["tinbaod-pair.log", "tinbaod-reload.log", "smsc.log"])
+    return finish(tmp, procs, ["tinbaod-pair.log", "tinbaod-reload.log", "tinbaod-tls.log",
+                                "smsc.log"])
 
 
 if __name__ == "__main__":
