@@ -99,6 +99,62 @@ class Receipts {
     std::string part_key(const std::string& message, std::size_t part) const {
         return "smpp:" + name_ + ":part:" + message + ":" + std::to_string(part);
     }
+    std::string progress_key(const std::string& message) const {
+        return "smpp:" + name_ + ":sending:" + message;
+    }
+
+    // A message in parts while it is being sent: its UDH reference and each part's message_id
+    // once the SMSC accepted it, so that a retry sends only the other parts, as the same parts.
+    struct Progress {
+        uint8_t reference = 0;
+        uint64_t fingerprint = 0;      // of the text and its coding: a retry of the same parts
+        std::vector<std::string> ids;  // one per part; empty: not accepted yet
+    };
+
+    // "<reference> <fingerprint> <total>" then one line per part; nullopt when there is none
+    // (or it is not readable: the message is then sent whole, as before).
+    asio::awaitable<std::optional<Progress>> progress(std::string message) {
+        if (!state_) co_return std::nullopt;
+        StoreRead got = co_await state_->get(progress_key(message));
+        if (!got.ok || !got.value) co_return std::nullopt;
+        Progress p;
+        unsigned ref = 0;
+        unsigned long long fp = 0;
+        std::size_t total = 0;
+        int used = 0;
+        if (std::sscanf(got.value->c_str(), "%u %llx %zu%n", &ref, &fp, &total, &used) != 3 ||
+            ref > 255 || total < 2 || total > 255)
+            co_return std::nullopt;
+        p.reference = static_cast<uint8_t>(ref);
+        p.fingerprint = fp;
+        std::string_view rest = std::string_view(*got.value).substr(static_cast<std::size_t>(used));
+        for (std::size_t i = 0; i < total; ++i) {
+            if (rest.empty() || rest[0] != '\n') co_return std::nullopt;
+            rest.remove_prefix(1);
+            std::size_t end = std::min(rest.find('\n'), rest.size());
+            p.ids.emplace_back(rest.substr(0, end));
+            rest.remove_prefix(end);
+        }
+        co_return p;
+    }
+
+    asio::awaitable<bool> keep_progress(std::string message, const Progress& p) {
+        if (!state_) co_return true;
+        char head[64];
+        std::snprintf(head, sizeof head, "%u %llx %zu", static_cast<unsigned>(p.reference),
+                      static_cast<unsigned long long>(p.fingerprint), p.ids.size());
+        std::string value = head;
+        for (auto& id : p.ids) value += "\n" + id;
+        bool kept =
+            co_await state_->put_for(progress_key(message), std::move(value), kReportWindow);
+        co_return kept;
+    }
+
+    // Every part accepted: a later send of the message (a replay) starts over.
+    asio::awaitable<void> end_progress(std::string message) {
+        if (!state_) co_return;
+        co_await state_->put_for(progress_key(message), "sent", kReportWindow);
+    }
 
     // After a part's submit_sm_resp: its id, to find the message from its receipt.
     asio::awaitable<void> remember(std::string smsc_id, std::string message_id, std::size_t part,
@@ -266,6 +322,15 @@ class Receipts {
     ProviderSink* sink_;
 };
 
+// FNV-1a of the text and its coding: the parts of a retry are those of the first attempt.
+uint64_t fingerprint(const OutboundMessage& msg) {
+    uint64_t h = 14695981039346656037ull;
+    auto mix = [&h](unsigned char c) { h = (h ^ c) * 1099511628211ull; };
+    for (char c : msg.text) mix(static_cast<unsigned char>(c));
+    mix(msg.unicode ? 1 : 0);
+    return h;
+}
+
 SendResult failure(const SubmitOutcome& o) {
     switch (o.kind) {
         case SubmitOutcome::Kind::accepted:
@@ -332,29 +397,70 @@ class SmppProvider final : public Provider {
         auto receipts = receipts_;
         const auto deadline = Clock::now() + settings().timeout;
         std::string error;
-        auto pdus = submits_for(msg, submit_, reference_++, error);
+        const uint8_t reference = reference_++;
+        auto pdus = submits_for(msg, submit_, reference, error);
         if (pdus.empty()) co_return permanent(reason::kTooLong, error);
         const std::size_t total = pdus.size();
+        // In parts: the parts an earlier attempt got accepted are not sent again; the others go
+        // with that attempt's reference, so that the phone puts them together.
+        Receipts::Progress progress{reference, fingerprint(msg), {}};
+        progress.ids.resize(total);
+        bool resumed = false;
+        if (total > 1) {
+            auto earlier = co_await receipts->progress(msg.id);
+            if (earlier && earlier->ids.size() == total &&
+                earlier->fingerprint == progress.fingerprint) {
+                progress = std::move(*earlier);
+                pdus = submits_for(msg, submit_, progress.reference, error);
+                resumed = true;
+            }
+        }
         std::string trace = client->bind_answer();
         std::string ids;
+        std::size_t accepted = 0;
         for (std::size_t i = 0; i < total; ++i) {
-            SubmitOutcome o = co_await client->submit(std::move(pdus[i]), deadline);
             std::string part =
                 total > 1 ? "part " + std::to_string(i + 1) + "/" + std::to_string(total) + ": "
                           : std::string();
+            if (!progress.ids[i].empty()) {
+                trace += (trace.empty() ? "" : "\n") + part + "accepted before, message_id " +
+                         progress.ids[i] + ": not sent again";
+                ids += (ids.empty() ? "" : ",") + progress.ids[i];
+                ++accepted;
+                continue;
+            }
+            SubmitOutcome o = co_await client->submit(std::move(pdus[i]), deadline);
             trace += (trace.empty() ? "" : "\n") + part + o.trace;
             if (o.kind != SubmitOutcome::Kind::accepted) {
                 SendResult r = failure(o);
                 if (!part.empty()) r.detail = part + r.detail;
-                if (i > 0)
-                    r.detail += " (" + std::to_string(i) + " of " + std::to_string(total) +
-                                " parts were accepted)";
+                if (accepted > 0)
+                    r.detail += " (" + std::to_string(accepted) + " of " + std::to_string(total) +
+                                " parts were accepted; a retry sends only the others)";
                 r.detail = adapter::clean(r.detail, 300);
                 r.raw_response = trace.substr(0, kTraceMax);
                 co_return r;
             }
             co_await receipts->remember(o.message_id, msg.id, i + 1, total);
             ids += (ids.empty() ? "" : ",") + o.message_id;
+            ++accepted;
+            if (total > 1) {
+                progress.ids[i] = o.message_id;
+                bool kept = co_await receipts->keep_progress(msg.id, progress);
+                if (!kept)
+                    spdlog::warn(
+                        "smpp {}: message {}: the state store did not keep part {}/{}'s "
+                        "acceptance; a retry would send it again",
+                        name(), msg.id, i + 1, total);
+            }
+        }
+        if (total > 1) {
+            co_await receipts->end_progress(msg.id);
+            if (resumed)
+                spdlog::info(
+                    "smpp {}: message {}: the parts an earlier attempt got accepted were "
+                    "not sent again",
+                    name(), msg.id);
         }
         SendResult ok =
             SendResult::success(ids, total > 1 ? std::to_string(total) + " parts" : std::string());

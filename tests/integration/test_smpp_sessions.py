@@ -10,7 +10,10 @@
   2. A reload (tinbaoctl reload, SIGHUP) that leaves the sessions' settings as they were keeps
      the binds: the SMSC sees no unbind and no new bind, and sends go on the old bind; a reload
      with a new password binds again with it and unbinds the old session.
-  3. SMPP over TLS (the fake SMSC with a self-signed certificate made by openssl at test time,
+  3. A message in 3 parts whose part 2 is refused once (retryable): the retry sends parts 2 and 3
+     only, with the first attempt's UDH reference and numbers; each part is accepted once, and
+     the message is delivered when every part's receipt is DELIVRD.
+  4. SMPP over TLS (the fake SMSC with a self-signed certificate made by openssl at test time,
      never kept): with that certificate as tls_ca_file a notice is sent and its receipt
      delivered; with another CA the bind fails, /readyz and the log say the certificate is not
      trusted, and the connections come with backoff, not in a loop.
@@ -26,8 +29,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Daemon, Procs, check, finish, free_port, http, wait_for  # noqa
 import prometheus  # noqa
-from test_smpp import (PASSWORD, SYSTEM_ID, TEMPLATES, Smsc, config, event,  # noqa
-                       message_state, post, settled, stays)
+from test_smpp import (GSM_NOTE, PASSWORD, SYSTEM_ID, TEMPLATES, Smsc, config, event,  # noqa
+                       gsm_text, message_state, post, settled, stays)
 
 ESME_RSYSERR = 0x08
 
@@ -201,6 +204,54 @@ def reload_binds(ctx, daemon, cfg, pw):
           "reload-2: sent on the new bind")
 
 
+def udh(sm_hex):
+    sm = bytes.fromhex(sm_hex)
+    return (sm[3], sm[4], sm[5]) if sm[:3] == b"\x05\x00\x03" else None
+
+
+def parts_retry(ctx):
+    """Part 2 of 3 refused once (retryable): the retry sends parts 2 and 3 only, with the same
+    reference and numbers; each part accepted once; delivered when every part's receipt is."""
+    smsc, base = ctx["smsc"], ctx["base"]
+    smsc.control(reset=True, fail_next=1, after=1, status=ESME_RSYSERR)
+    code = "H12.34-261204-0701"
+    post(ctx, event("parts-1", code, note=GSM_NOTE * 2))
+    m = settled(ctx, "parts-1", states=("sent",), timeout=30)
+    subs = smsc.submits()
+    resps = {(r["session"], r["sequence_number"]): r for r in smsc.pdus("submit_sm_resp", "out")}
+    got = [(udh(s["body"]["short_message"]),
+            resps.get((s["session"], s["sequence_number"]), {}).get("command_status"),
+            resps.get((s["session"], s["sequence_number"]), {}).get("body", {}).get("message_id"))
+           for s in subs]
+    heads = [g[0] for g in got]
+    refs = {h[0] for h in heads if h}
+    check(len(subs) == 4 and all(heads) and len(refs) == 1 and
+          [(h[1], h[2]) for h in heads] == [(3, 1), (3, 2), (3, 2), (3, 3)] and
+          [g[1] for g in got] == [0, ESME_RSYSERR, 0, 0],
+          "parts-1: part 1 accepted, part 2 refused, then parts 2 and 3 only, one reference, "
+          "the same numbers: %s" % [(h, st) for h, st, _ in got])
+    accepted = [g for g in got if g[1] == 0]
+    check(sorted(g[0][2] for g in accepted) == [1, 2, 3],
+          "parts-1: each part accepted exactly once")
+    bodies = {}
+    for s, g in zip(subs, got):
+        if g[1] == 0:
+            bodies[g[0][2]] = bytes.fromhex(s["body"]["short_message"])[6:]
+    text = gsm_text(code, GSM_NOTE * 2)
+    check(b"".join(bodies[k] for k in sorted(bodies)).decode() == text,
+          "parts-1: the accepted parts make the text")
+    ids = [g[2] for g in sorted(accepted, key=lambda g: g[0][2])]
+    check(m["provider_message_id"] == ",".join(ids),
+          "parts-1: the record has every part's message id in order: %s" % m["provider_message_id"])
+    for k, sid in enumerate(ids, start=1):
+        smsc.control(receipt={"message_id": sid})
+        if k < len(ids):
+            check(stays(lambda: message_state(ctx, m["id"]) != "sent", 0.5),
+                  "parts-1: still sent after %d of 3 receipts" % k)
+    wait_for(lambda: message_state(ctx, m["id"]) == "delivered", 15, "parts-1 delivered")
+    check(True, "parts-1: delivered once every part's receipt is DELIVRD")
+
+
 def same_settings(ctx):
     """A transceiver session and reloads: same settings, then a new password."""
     args, tmp, procs = ctx["args"], ctx["tmp"], ctx["procs"]
@@ -212,6 +263,7 @@ def same_settings(ctx):
     daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod-reload.log"))
     daemon.start(base)
     ctx.update(base=base, smsc=smsc)
+    parts_retry(ctx)
     reload_binds(ctx, daemon, cfg, pw)
     check(daemon.stop() == 0, "tinbaod stops cleanly after the reloads")
 
