@@ -398,6 +398,35 @@ asio::awaitable<bool> Backend::inbound(InboundMessage message) {
     spdlog::info("inbound {} message through {} to {}: {} bytes", to_string(message.channel),
                  message.provider, message.to.empty() ? "?" : mask_address(message.to),
                  message.text.size());
+    // inbound.received to the API clients that want it (docs/callbacks.md), the sender masked
+    // as in the log; the recipient is the brandname, or a number (masked too).
+    const int64_t at = message.received_ms > 0 ? message.received_ms : now_ms();
+    const bool to_number = !message.to.empty() &&
+                           std::all_of(message.to.begin(), message.to.end(),
+                                       [](char c) { return (c >= '0' && c <= '9') || c == '+'; });
+    json::object data;
+    data["provider"] = message.provider;
+    data["channel"] = to_string(message.channel);
+    data["from"] = mask_address(message.from);
+    data["to"] = to_number ? mask_address(message.to) : message.to;
+    data["text"] = message.text;
+    if (!message.provider_message_id.empty())
+        data["provider_message_id"] = message.provider_message_id;
+    data["at"] = rfc3339_utc(at);
+    // The webhook-id's subject: the same message reported twice is one call-back. Not the full
+    // number: the id goes to the client, and a hash of a phone number is easily reversed.
+    std::string subject = message.provider + '\n' + message.provider_message_id + '\n' +
+                          std::to_string(at) + '\n' + mask_address(message.from) + '\n' +
+                          message.text;
+    Result<void> queued =
+        co_await callbacks::emit(queue_, *config(), "inbound.received", subject, std::move(data));
+    if (!queued) {
+        spdlog::warn(
+            "inbound message through {}: its call-back could not be queued (queue "
+            "unavailable); the provider is to send it again",
+            message.provider);
+        co_return false;
+    }
     co_return true;
 }
 
