@@ -11,6 +11,8 @@
 // tinbaoctl always printed). Exit codes: 0 ok, 1 failure or nothing matched, 2 usage.
 #include <unistd.h>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
@@ -531,6 +533,10 @@ int cmd_callbacks(const Api& api, const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // What the commands print (tables, JSON) goes to stdout, to be read or piped; the log lines
+    // of the code they run (a provider binding in send-test, a queue connecting) go to stderr.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("tinbaoctl"));
+    spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
     std::string config = "/etc/tinbao/tinbao.yaml";
     ApiOptions opts;
     std::vector<std::string> rest;
