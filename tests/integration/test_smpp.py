@@ -20,6 +20,8 @@ of the npm package `smpp` (tests/fakes/smsc/smsc.js), on loopback.
   8. A deliver_sm that is not a receipt (a citizen's reply) is answered, its number kept out of
      the log.
   9. Shutdown: tinbaod unbinds before it exits.
+ 10. tinbaoctl send-test binds, submits one message, prints the SMSC's answers (the number
+     masked) and unbinds; a refused submit_sm is printed with its command_status and fails.
 Every wait is on a condition with a deadline.
 """
 
@@ -246,6 +248,7 @@ def main():
         ctx = dict(procs=procs, args=args, tmp=tmp, base=base, smsc=smsc, cfg=cfg,
                    redis_port=redis_port, hport=hport, good_pw=good_pw)
         bind_failure(ctx, bad_pw)
+        send_test(ctx)
         daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod.log"))
         ctx["daemon"] = daemon
         daemon.start(base)
@@ -342,6 +345,45 @@ def bind_failure(ctx, bad_pw):
         check("Old2025x" not in log and PASSWORD not in log, "no password in the log")
     finally:
         check(daemon.stop() == 0, "tinbaod (refused account) stops cleanly")
+    smsc.control(reset=True)
+
+
+def send_test(ctx):
+    """tinbaoctl send-test: one bind, one submit_sm, the SMSC's answers printed, one unbind."""
+    smsc, args = ctx["smsc"], ctx["args"]
+    text = ucs_text("G-SEND-TEST")
+
+    def send_test_run():
+        return subprocess.run([args.tinbaoctl, "--config", ctx["cfg"], "send-test", "--provider",
+                               "smsc", "--to", "0912 345 678", "--text", text],
+                              capture_output=True, text=True, timeout=60)
+    ctl = send_test_run()
+    shown = ctl.stdout + ctl.stderr
+    try:
+        out = json.loads(ctl.stdout)
+    except ValueError:
+        out = {}
+    check(ctl.returncode == 0 and out.get("ok") is True,
+          "tinbaoctl send-test succeeds: exit %d, %s" % (ctl.returncode, shown[-400:]))
+    same_pdus(smsc.submits(), text, True, "send-test")
+    resps = smsc.pdus("submit_sm_resp", "out")
+    smsc_id = resps[0]["body"].get("message_id") if len(resps) == 1 else None
+    check(smsc_id and out.get("provider_message_id") == smsc_id and
+          "submit_sm_resp ESME_ROK" in out.get("raw_response", ""),
+          "send-test prints the SMSC's submit_sm_resp and its message_id %s: %s" % (
+              smsc_id, out.get("raw_response")))
+    check(PHONE not in shown and MSISDN not in shown and "0912***678" in ctl.stdout,
+          "send-test masks the number in what it prints")
+    check(len(smsc.pdus("bind_transceiver", "in")) == 1 and
+          len(smsc.pdus("unbind", "in")) == 1, "send-test binds once and unbinds")
+
+    # A refused submit_sm: printed with its status, and the command fails.
+    smsc.control(reset=True)
+    smsc.control(fail_next=1, status=ESME_RINVDSTADR)
+    ctl = send_test_run()
+    check(ctl.returncode != 0 and "ESME_RINVDSTADR" in ctl.stdout + ctl.stderr,
+          "send-test shows a refused submit_sm (ESME_RINVDSTADR) and exits non-zero: exit %d, %s"
+          % (ctl.returncode, (ctl.stdout + ctl.stderr)[-400:]))
     smsc.control(reset=True)
 
 
