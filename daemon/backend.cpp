@@ -113,6 +113,13 @@ std::string Backend::metrics_text() {
     }
     if (callback_sender_)
         for (auto& sample : callback_sender_->samples()) v.push_back(std::move(sample));
+    // Each budgeted agency's use of its monthly budget.
+    const auto& cfg = *processor_.runtime()->config;
+    const std::string month = Budgets::month_of(now_ms());
+    for (const auto& agency : cfg.agencies)
+        if (agency.has_budget())
+            add("tinbao_budget_used_ratio", processor_.budgets().used(agency, month),
+                {{"agency", agency.code}});
     add("tinbao_build_info", 1,
         {{"version", std::string(build_version())}, {"commit", std::string(build_commit())}});
     add("tinbao_config_last_reload_successful", config_ok_ ? 1 : 0);
@@ -175,6 +182,13 @@ asio::awaitable<std::optional<http::Response>> Backend::callback(std::string nam
     r.content_type = result->content_type;
     r.body = std::move(result->body);
     co_return r;
+}
+
+asio::awaitable<std::optional<queue::UsageScan>> Backend::scan_usage(queue::UsageQuery query,
+                                                                     queue::UsageVisitor visit) {
+    Result<queue::UsageScan> scanned = co_await queue_.scan_usage(query, std::move(visit));
+    if (!scanned) co_return std::nullopt;
+    co_return *scanned;
 }
 
 asio::awaitable<http::Lookup> Backend::dead_letters(std::string reason, std::size_t limit) {

@@ -66,6 +66,8 @@ class Backend final : public http::ApiBackend, public ProviderSink {
                                                                std::size_t limit) override;
     boost::asio::awaitable<std::optional<std::vector<std::string>>> replay_callbacks(
         std::vector<std::string> ids, std::string client) override;
+    boost::asio::awaitable<std::optional<queue::UsageScan>> scan_usage(
+        queue::UsageQuery query, queue::UsageVisitor visit) override;
     std::shared_ptr<const Config> config() const override;
     boost::asio::awaitable<Claim> claim_nonce(std::string key, std::chrono::seconds ttl) override;
     boost::asio::awaitable<bool> record_owner(std::string event_id, std::string client) override;

@@ -153,6 +153,31 @@ std::shared_ptr<Runtime> build_runtime(ConfigLoad loaded, const ProviderContext&
             }
         }
     }
+    // Agencies' own templates: each file is checked like the shared ones, and must have the
+    // parts the routes of its status send.
+    for (const auto& agency : cfg->agencies) {
+        if (agency.templates_dir.empty()) continue;
+        std::vector<tpl::Error> errors;
+        auto set = tpl::TemplateSet::load(agency.templates_dir.string(), errors);
+        for (auto& e : errors)
+            problems.push_back(e.str() + " (agencies: " + agency.code + ", config line " +
+                               std::to_string(agency.line) + ")");
+        for (auto& [status, t] : set->all())
+            for (auto& route : cfg->routes) {
+                if (std::find(route.statuses.begin(), route.statuses.end(), status) ==
+                    route.statuses.end())
+                    continue;
+                for (auto c : route.channels) {
+                    bool has = (c == Channel::sms && t.sms) || (c == Channel::zalo && t.zalo) ||
+                               (c == Channel::email && t.email);
+                    if (!has)
+                        problems.push_back(t.file + ":1: no '" + std::string(to_string(c)) +
+                                           "' part, but a route sends status " + status + " by " +
+                                           std::string(to_string(c)));
+                }
+            }
+        rt->agency_templates.emplace(agency.code, std::move(set));
+    }
     if (!problems.empty()) return nullptr;
     return rt;
 }

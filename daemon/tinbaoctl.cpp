@@ -29,6 +29,7 @@
 #include "daemon/ctl_client.hpp"
 #include "daemon/ctl_output.hpp"
 #include "daemon/ctl_reminders.hpp"
+#include "daemon/ctl_report.hpp"
 #include "daemon/ctl_send_test.hpp"
 #include "daemon/reload_command.hpp"
 #include "daemon/runtime_builder.hpp"
@@ -56,6 +57,7 @@ void usage(std::FILE* out) {
         "       tinbaoctl [...] reminders cancel ID...\n"
         "       tinbaoctl [...] callbacks list [--client NAME] [--limit N]\n"
         "       tinbaoctl [...] callbacks replay ID... | callbacks replay --client NAME\n"
+        "       tinbaoctl [...] report [--from DATE] [--to DATE] [--group-by KEYS] [--format F]\n"
         "       tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
         "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
         "       tinbaoctl [--config FILE] reload [--pid PID | --pid-file F] [--timeout S]\n"
@@ -83,6 +85,8 @@ void usage(std::FILE* out) {
         "  reminders cancel   reminders that are not to be sent after all\n"
         "  callbacks list     call-backs to API clients that gave up (newest first)\n"
         "  callbacks replay   send them again once the receiver is fixed\n"
+        "  report             usage and cost of a period, by agency, procedure, channel,\n"
+        "                     provider, telco, day or month\n"
         "  send-test          one real send through a configured provider, with the\n"
         "                     provider's raw answer (for onboarding a provider account)\n"
         "  reload             SIGHUP to tinbaod, then its verdict: non-zero with the reasons\n"
@@ -135,6 +139,7 @@ const char* command_help(const std::string& command) {
                "the provider's secrets, as tinbaod does.\n";
     if (command == "reload") return tinbao::kReloadHelp;
     if (command == "reminders") return tinbao::ctl::kRemindersHelp;
+    if (command == "report") return tinbao::ctl::kReportHelp;
     return nullptr;
 }
 
@@ -595,7 +600,8 @@ int main(int argc, char** argv) {
                                       std::vector<std::string>(rest.begin() + 1, rest.end()));
     bool api_command = (rest.size() == 2 && (rest[0] == "status" || rest[0] == "dossier")) ||
                        (rest.size() >= 2 &&
-                        (rest[0] == "dlq" || rest[0] == "reminders" || rest[0] == "callbacks"));
+                        (rest[0] == "dlq" || rest[0] == "reminders" || rest[0] == "callbacks")) ||
+                       (!rest.empty() && rest[0] == "report");
     if (!api_command) {
         if (!rest.empty() && command_help(rest[0]))
             std::fputs(command_help(rest[0]), stderr);
@@ -612,5 +618,8 @@ int main(int argc, char** argv) {
             api, std::vector<std::string>(rest.begin() + 1, rest.end()), g_json);
     if (rest[0] == "callbacks")
         return cmd_callbacks(api, std::vector<std::string>(rest.begin() + 1, rest.end()));
+    if (rest[0] == "report")
+        return tinbao::ctl::report(api, std::vector<std::string>(rest.begin() + 1, rest.end()),
+                                   g_json);
     return cmd_dlq(api, std::vector<std::string>(rest.begin() + 1, rest.end()));
 }

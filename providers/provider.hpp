@@ -92,6 +92,10 @@ struct OutboundMessage {
     std::vector<std::pair<std::string, std::string>> params;  // zalo template_data, in order
     // Template-based providers: the form planned for the provider the message goes to.
     ProviderParams provider_params;
+    // sms: the sender (brandname, label) to send under instead of the provider's configured
+    // one, for the agency the message is sent for (config `agencies[].sms_sender`); empty: the
+    // provider's own. Each SMS adapter documents which of its keys this replaces.
+    std::string sender;
 };
 
 struct SendResult {

@@ -386,6 +386,7 @@ void load_rest(ConfigView& root, Config& c, const fs::path& dir, Diagnostics& di
     load_providers(root, c);
     check_routes_served(root, c, diags);
     load_reminders(root, c, diags);
+    load_usage(root, c, dir);
 }
 
 }  // namespace

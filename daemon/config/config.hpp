@@ -204,6 +204,41 @@ struct RetrySettings {
     Millis callback_give_up_after{24LL * 3600 * 1000};
 };
 
+// The code every event of an agency that `agencies` does not list is counted under.
+inline constexpr std::string_view kOtherAgency = "other";
+
+// One department of the centre (`agencies`, docs/usage.md): its messages carry its code in their
+// records, metrics and reports; it may send SMS under its own sender, word a status its own way,
+// and have a monthly budget.
+struct Agency {
+    std::string code;  // as the events carry it in dossier.agency.code, e.g. "000.00.12.H62"
+    std::string name;  // display name
+    // SMS provider name -> the sender (brandname, label) this agency's SMS go out under there;
+    // a provider not listed uses its own configured one.
+    std::map<std::string, std::string, std::less<>> sms_sender;
+    // A folder of templates overlaying templates.dir: a status with a file here is worded by
+    // it, the others by the shared one. Absolute; empty: none.
+    std::filesystem::path templates_dir;
+    // Per calendar month (local time), 0: no limit. SMS are refused once either is reached.
+    int64_t budget_dong = 0;
+    int64_t budget_segments = 0;
+    int line = 0;
+
+    bool has_budget() const { return budget_dong > 0 || budget_segments > 0; }
+};
+
+// One row of the price table (`prices`): what a message costs through a provider, or through
+// any provider of a channel, in whole đồng, per message or per SMS segment; SMS may cost
+// differently per carrier (daemon/render/phone.hpp: telco_of).
+struct Price {
+    std::string provider;            // set: this provider's price
+    std::optional<Channel> channel;  // else: any provider of this channel without its own row
+    enum class Per { message, segment } per = Per::message;
+    int64_t dong = 0;                                    // the price when no telco matches
+    std::map<std::string, int64_t, std::less<>> telcos;  // telco -> price (SMS)
+    int line = 0;
+};
+
 struct ProviderConfig {
     ProviderSettings settings;
     // The provider's mapping, with the common keys already accepted: the factory reads the rest
@@ -230,6 +265,21 @@ struct Config {
     std::vector<ProviderConfig> providers;
     std::vector<ReminderRule> reminders;  // config `reminders:`, in file order
     const ReminderRule* reminder(std::string_view name) const;  // by name; null when none
+
+    std::vector<Agency> agencies;  // in config order, codes unique
+    std::vector<Price> prices;
+
+    // The agency of a code; nullptr for one not listed (it counts as kOtherAgency).
+    const Agency* agency(std::string_view code) const;
+    // The code a message is recorded and counted under: the configured code, or "other".
+    std::string agency_label(std::string_view code) const;
+    // The price row for a provider (its own, else its channel's); nullptr when unpriced.
+    const Price* price_of(std::string_view provider, Channel channel) const;
+    // What one message accepted by `provider` costs, in đồng: the carrier's price when the row
+    // has one for `telco`, else the row's; times `segments` for a per-segment price (an SMS
+    // counts at least one). 0 when unpriced.
+    int64_t cost_of(std::string_view provider, Channel channel, std::string_view telco,
+                    int segments) const;
 
     // Canonical status for a status or alias; nullopt when neither.
     std::optional<std::string> canonical_status(std::string_view status) const;

@@ -41,4 +41,7 @@ void load_reminders(ConfigView& root, Config& c, Diagnostics& diags);
 // Routes may only name channels that some enabled provider serves.
 void check_routes_served(ConfigView& root, const Config& c, Diagnostics& diags);
 
+// agencies and prices (config_usage.cpp): needs the providers (senders and prices name them).
+void load_usage(ConfigView& root, Config& c, const std::filesystem::path& dir);
+
 }  // namespace tinbao::config_parts

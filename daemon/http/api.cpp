@@ -1,4 +1,5 @@
 #include "daemon/http/api.hpp"
+#include "daemon/http/usage_api.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -64,7 +65,8 @@ enum class RouteKind {
     reminders,
     cancel_reminders,
     webhook_dead,
-    webhook_replay
+    webhook_replay,
+    usage_report
 };
 
 struct Route {
@@ -102,6 +104,7 @@ Route match(const std::vector<std::string>& s) {
     // Call-backs to API clients (/v1/callbacks/* are the providers' call-backs to tinbao).
     if (is({"v1", "webhooks", "dead-letters"})) return {RouteKind::webhook_dead, "GET", {}};
     if (is({"v1", "webhooks", "replay"})) return {RouteKind::webhook_replay, "POST", {}};
+    if (is({"v1", "reports", "usage"})) return {RouteKind::usage_report, "GET", {}};
     return {};
 }
 
@@ -140,6 +143,8 @@ const char* needed_scope(RouteKind k) {
         case RouteKind::webhook_dead:
         case RouteKind::webhook_replay:
             return scope::admin;
+        case RouteKind::usage_report:
+            return scope::events_read_all;  // every client's messages, counted
         default:
             return nullptr;
     }
@@ -386,6 +391,10 @@ asio::awaitable<Response> serve(ApiState& st, Request& req) {
                 }
             }
             co_return from_lookup(std::move(found), "dossier");
+        }
+        case RouteKind::usage_report: {
+            Response r = co_await usage_report(backend, req.query);
+            co_return r;
         }
         case RouteKind::dead_letters: {
             std::string reason;

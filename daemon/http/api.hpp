@@ -18,6 +18,7 @@
 #include "daemon/config/config.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/pipeline/event.hpp"
+#include "daemon/queue/queue.hpp"
 #include "providers/provider.hpp"
 
 namespace tinbao::http {
@@ -108,6 +109,14 @@ public:
         std::vector<std::string> ids, std::string client) {
         (void)ids;
         (void)client;
+        co_return std::nullopt;
+    }
+    // The message records of a usage report, each handed to `visit` (GET /v1/reports/usage);
+    // nullopt when the queue cannot be reached.
+    virtual boost::asio::awaitable<std::optional<queue::UsageScan>> scan_usage(
+        queue::UsageQuery query, queue::UsageVisitor visit) {
+        (void)query;
+        (void)visit;
         co_return std::nullopt;
     }
     // The config in force (it changes on reload).

@@ -22,6 +22,8 @@ struct Event {
     std::string email;             // may be empty
     std::string zalo_user_id;      // may be empty
     std::vector<std::string> channels;  // the event's override, empty when none
+    std::string agency_code;            // dossier.agency.code, empty when not given
+    std::string procedure_code;         // dossier.procedure.code, empty when not given
     boost::json::value json;
     // The bytes `json` was validated from: what the queue stores and the processor parses again.
     // Never a re-serialisation of `json`, which need not read back as the same event.

@@ -57,6 +57,13 @@ json::object MessageRecord::to_json() const {
         o["due_at"] = rfc3339_utc(due_at_ms);
         o["due_at_ms"] = due_at_ms;
     }
+    o["agency"] = agency;
+    o["procedure"] = procedure;
+    if (!telco.empty()) o["telco"] = telco;
+    o["cost_dong"] = cost_dong;
+    o["event_at_ms"] = event_at_ms;
+    if (sent_at_ms) o["sent_at_ms"] = sent_at_ms;
+    if (delivered_at_ms) o["delivered_at_ms"] = delivered_at_ms;
     return o;
 }
 
@@ -162,6 +169,13 @@ std::string MessageRecord::to_json_text() const {
         w.str("due_at", rfc3339_utc(due_at_ms));
         w.num("due_at_ms", due_at_ms);
     }
+    w.str("agency", agency);
+    w.str("procedure", procedure);
+    if (!telco.empty()) w.str("telco", telco);
+    w.num("cost_dong", cost_dong);
+    w.num("event_at_ms", event_at_ms);
+    if (sent_at_ms) w.num("sent_at_ms", sent_at_ms);
+    if (delivered_at_ms) w.num("delivered_at_ms", delivered_at_ms);
     out.push_back('}');
     return out;
 }
@@ -208,6 +222,13 @@ std::optional<MessageRecord> MessageRecord::from_json(std::string_view text) {
     r.template_id = str_of(o, "template_id");
     r.reminder = str_of(o, "reminder");
     r.due_at_ms = int_of(o, "due_at_ms");
+    r.agency = str_of(o, "agency");
+    r.procedure = str_of(o, "procedure");
+    r.telco = str_of(o, "telco");
+    r.cost_dong = int_of(o, "cost_dong");
+    r.event_at_ms = int_of(o, "event_at_ms");
+    r.sent_at_ms = int_of(o, "sent_at_ms");
+    r.delivered_at_ms = int_of(o, "delivered_at_ms");
     return r;
 }
 

@@ -55,6 +55,14 @@ struct MessageRecord {
     // empty and 0 for the notice of an event.
     std::string reminder;
     int64_t due_at_ms = 0;
+    // usage (docs/usage.md): who the message was sent for and what it cost
+    std::string agency;           // a configured agency code, or "other"
+    std::string procedure;        // dossier.procedure.code as the event gave it (may be empty)
+    std::string telco;            // sms: the carrier by the number's prefix
+    int64_t cost_dong = 0;        // by the price table, once a provider accepted the message
+    int64_t event_at_ms = 0;      // when tinbao accepted the event
+    int64_t sent_at_ms = 0;       // when a provider accepted the message (0: not yet)
+    int64_t delivered_at_ms = 0;  // when its delivery was reported (0: not reported)
 
     boost::json::object to_json() const;
     // The same document as serialize(to_json()), written straight into a string (the queue

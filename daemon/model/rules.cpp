@@ -26,6 +26,7 @@ bool apply_delivery_report(MessageRecord& record, const DeliveryUpdate& update, 
     record.updated_at_ms = now_ms;
     if (!update.provider_message_id.empty())
         record.provider_message_id = update.provider_message_id;
+    if (update.state == state::kDelivered) record.delivered_at_ms = now_ms;
     if (update.state == state::kFailed) {
         record.last_error_reason = update.reason;
         record.last_error_detail = update.detail;

@@ -153,6 +153,18 @@ bool Attempt::failed_before_sending() {
             rec_.last_error_detail);
         return true;
     }
+    if (w_.msg.outbound.channel == Channel::sms && ctx_.budgets) {
+        const Agency* agency = cfg_.agency(rec_.agency);
+        if (agency && ctx_.budgets->exhausted(*agency, Budgets::month_of(now()))) {
+            // Not sent: in fallback mode the route's next channel takes over.
+            rec_.last_error_reason = kBudgetExceededReason;
+            rec_.last_error_detail = "the monthly budget of agency " + agency->code + " is spent";
+            settle(state::kFailed);
+            ctx_.metrics.inc("tinbao_budget_refused_total", {{"agency", agency->code}});
+            say(spdlog::level::warn, "{}: not sent: {}", log_, rec_.last_error_detail);
+            return true;
+        }
+    }
     if (providers_.empty()) {
         rec_.last_error_reason = reason::kNoProvider;
         rec_.last_error_detail = "no enabled provider for channel " + rec_.channel;
@@ -303,6 +315,11 @@ asio::awaitable<std::optional<SendResult>> Attempt::send(Choice& c) {
         rec_.body = text.message.text;
         rec_.segments = text.message.segments;
         rec_.encoding = text.message.unicode ? "ucs2" : "gsm7";
+        // The agency's own sender at this provider, when it has one.
+        if (const Agency* agency = cfg_.agency(rec_.agency)) {
+            auto it = agency->sms_sender.find(provider.name());
+            if (it != agency->sms_sender.end()) text.message.sender = it->second;
+        }
     }
     rec_.provider = provider.name();
     const auto started = ctx_.clock.steady_now();
@@ -383,6 +400,17 @@ Attempt::Next Attempt::on_answer(ProviderSlot& slot, const SendResult& result) {
 
 void Attempt::on_sent(const Provider& provider, const SendResult& result) {
     rec_.provider_message_id = result.provider_message_id;
+    rec_.sent_at_ms = now();
+    rec_.event_at_ms = w_.job.accepted_ms > 0 ? w_.job.accepted_ms : rec_.created_at_ms;
+    rec_.cost_dong =
+        cfg_.cost_of(provider.name(), w_.msg.outbound.channel, rec_.telco, rec_.segments);
+    if (rec_.cost_dong > 0)
+        ctx_.metrics.inc("tinbao_agency_cost_dong_total",
+                         {{"agency", rec_.agency}, {"channel", rec_.channel}},
+                         static_cast<double>(rec_.cost_dong));
+    if (!rec_.encoding.empty())
+        ctx_.metrics.inc("tinbao_agency_sms_segments_total", {{"agency", rec_.agency}},
+                         rec_.segments);
     rec_.last_error_reason.clear();
     rec_.last_error_detail.clear();
     settle(state::kSent);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string_view>
 
+#include "daemon/pipeline/budget.hpp"
 #include "daemon/pipeline/clock.hpp"
 #include "daemon/pipeline/event.hpp"
 #include "daemon/pipeline/job_codec.hpp"
@@ -28,6 +29,8 @@ namespace tinbao {
 
 // The reason an expired message shows when quiet hours outlast give_up_after.
 inline constexpr std::string_view kQuietHoursReason = "quiet_hours";
+// The reason of an SMS not sent because its agency's monthly budget is spent.
+inline constexpr std::string_view kBudgetExceededReason = "budget_exceeded";
 
 struct PipelineStats {
     uint64_t events_processed = 0;
@@ -61,6 +64,7 @@ struct AttemptContext {
     Jitter jitter;
     Metrics& metrics;
     PipelineStats& stats;
+    Budgets* budgets = nullptr;  // agencies' spend of the month; null: no budget applies
 };
 
 boost::asio::awaitable<void> attempt(AttemptContext& ctx, std::shared_ptr<const Runtime> rt,

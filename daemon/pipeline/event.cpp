@@ -270,6 +270,18 @@ EventParse parse_event(std::string_view body,
         ev.status = std::move(*c);
     }
 
+    // Who the dossier is handled by, and under which procedure: usage and cost are counted by
+    // them. Optional; a code that is not a short string is not used.
+    for (auto [key, out] :
+         {std::pair{"agency", &ev.agency_code}, std::pair{"procedure", &ev.procedure_code}}) {
+        const json::value* v = member(dossier, key);
+        if (v == nullptr || !v->is_object()) continue;
+        const json::value* c = member(v->get_object(), "code");
+        if (c == nullptr || !c->is_string()) continue;
+        std::string_view s = c->get_string();
+        if (!s.empty() && s.size() <= 64) *out = std::string(s);
+    }
+
     if (const json::value* fee = member(dossier, "fee")) {
         bool ok = (fee->is_int64() && fee->get_int64() >= 0) || fee->is_uint64();
         if (!ok) return invalid("dossier.fee", "must be a non-negative integer (đồng)");

@@ -50,6 +50,17 @@ Metrics::Metrics() {
             "Messages held back: quiet hours, dossier order, every circuit open.");
     declare("tinbao_sms_segments_total", Type::counter,
             "SMS segments sent, by encoding (the cost).");
+    declare("tinbao_agency_messages_total", Type::counter,
+            "Messages by agency (a configured code or other), channel and outcome.");
+    declare("tinbao_agency_cost_dong_total", Type::counter,
+            "What the messages providers accepted cost by the price table, in dong, by agency "
+            "and channel.");
+    declare("tinbao_agency_sms_segments_total", Type::counter,
+            "SMS segments providers accepted, by agency.");
+    declare("tinbao_budget_refused_total", Type::counter,
+            "SMS not sent because their agency's monthly budget is spent, by agency.");
+    declare("tinbao_budget_warnings_total", Type::counter,
+            "Times an agency's spend of the month passed 80 % of its budget, by agency.");
     declare("tinbao_provider_request_seconds", Type::histogram, "Provider request latency.",
             {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
     declare("tinbao_end_to_end_seconds", Type::histogram,
@@ -59,6 +70,9 @@ Metrics::Metrics() {
 
     // Read at scrape time.
     declare("tinbao_pipeline_active", Type::gauge, "Events and jobs being processed.");
+    declare("tinbao_budget_used_ratio", Type::gauge,
+            "The part of its monthly budget an agency has spent (1 = all), as this instance last "
+            "read it; the larger of the dong and segments budgets.");
     declare("tinbao_queue_up", Type::gauge, "Whether the queue backend is reachable.");
     declare("tinbao_redis_master_changes_total", Type::counter,
             "Times the sentinels named another Redis master (a failover).");

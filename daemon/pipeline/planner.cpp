@@ -164,7 +164,9 @@ std::string fill_wording(std::string_view wording, const std::vector<std::string
 
 PlannedMessage plan_message(const Runtime& rt, const Event& ev, const std::string& entry_id,
                             Channel channel, int64_t now) {
-    const tpl::StatusTemplates* t = rt.templates ? rt.templates->find(ev.status) : nullptr;
+    // An agency's own wording of the status when it has one, else the shared template.
+    const tpl::StatusTemplates* t =
+        rt.template_for(rt.config->agency_label(ev.agency_code), ev.status);
     return plan_with(rt, ev, message_id(ev.event_id, entry_id, to_string(channel)), channel, now, t,
                      "status " + ev.status, true);
 }
@@ -179,6 +181,9 @@ PlannedMessage plan_with(const Runtime& rt, const Event& ev, std::string id, Cha
     rec.dossier_code = ev.dossier_code;
     rec.channel = std::string(to_string(channel));
     rec.created_at_ms = rec.updated_at_ms = now;
+    rec.event_at_ms = now;  // the attempt knows when the event was queued
+    rec.agency = rt.config->agency_label(ev.agency_code);
+    rec.procedure = ev.procedure_code;
     auto& out = m.outbound;
     out.id = rec.id;
     out.event_id = ev.event_id;
@@ -201,6 +206,7 @@ PlannedMessage plan_with(const Runtime& rt, const Event& ev, std::string id, Cha
                 return m;
             }
             rec.to = out.to = *number;
+            rec.telco = std::string(phone::telco_of(*number));
             if (!t || !t->sms) return missing_part(), m;
             auto text = render_part(m, *t->sms, ctx);
             if (!text) return m;

@@ -44,7 +44,7 @@ Processor::Processor(asio::io_context& io, queue::Queue& queue, std::shared_ptr<
       queue_(queue),
       runtime_(std::move(rt)),
       clock_(clock),
-      attempt_ctx_{io.get_executor(), clock, std::move(jitter), metrics_, stats_},
+      attempt_ctx_{io.get_executor(), clock, std::move(jitter), metrics_, stats_, &budgets_},
       dossiers_(io.get_executor()) {
     max_active_ = active_limit(*runtime_);
     queue_.set_coalescing(runtime_->config->coalesce_window.count() > 0);
@@ -170,6 +170,8 @@ asio::awaitable<void> Processor::heartbeat() {
         Result<int> counted = co_await queue_.heartbeat_instances();
         if (!counted) continue;  // keep the last known count
         int n = *counted;
+        // Before the first send too: a restart knows what its agencies spent this month.
+        co_await refresh_budgets(*rt);
         if (!instances_known_) {
             instances_known_ = true;
             for (auto& p : rt->providers) p->limiter->set_instances(n);
@@ -190,6 +192,40 @@ asio::awaitable<void> Processor::heartbeat() {
             for (auto& k : active_)
                 if (k.rfind("job:", 0) != 0) ids.push_back(k);
             if (!ids.empty()) co_await queue_.keep_alive(ids);
+        }
+    }
+}
+
+asio::awaitable<void> Processor::refresh_budgets(const Runtime& rt) {
+    const Config& cfg = *rt.config;
+    if (std::none_of(cfg.agencies.begin(), cfg.agencies.end(),
+                     [](const Agency& a) { return a.has_budget(); }))
+        co_return;
+    const std::string month = Budgets::month_of(clock_.now_ms());
+    Result<std::vector<queue::Spend>> rows = co_await queue_.month_spend(month);
+    if (!rows) co_return;  // the last figures stand
+    budgets_.refresh(month, *rows);
+    budget_crossings(cfg, month);
+}
+
+void Processor::budget_crossings(const Config& cfg, const std::string& month) {
+    for (auto& x : budgets_.crossings(cfg, month)) {
+        const Agency* a = cfg.agency(x.agency);
+        if (!a) continue;
+        const auto spent = budgets_.spent(month, x.agency);
+        if (x.percent >= 100) {
+            spdlog::warn(
+                "agency {} ({}) has spent its monthly budget for {} ({} đồng of {}, {} segments "
+                "of {}): its SMS are not sent until the budget is raised or the month ends",
+                a->code, a->name, month, spent.dong, a->budget_dong, spent.segments,
+                a->budget_segments);
+        } else {
+            metrics_.inc("tinbao_budget_warnings_total", {{"agency", a->code}});
+            spdlog::warn(
+                "agency {} ({}) has spent {:.0f} % of its monthly budget for {} ({} đồng of {}, "
+                "{} segments of {})",
+                a->code, a->name, x.used * 100, month, spent.dong, a->budget_dong, spent.segments,
+                a->budget_segments);
         }
     }
 }
@@ -250,6 +286,19 @@ asio::awaitable<void> Processor::run_message(std::shared_ptr<const Runtime> rt, 
     }
 }
 
+void Processor::add_spend(const Runtime& rt, const MessageRecord& rec, queue::Commit& c) {
+    // A configured agency's spend of the month, whether or not it has a budget yet (one can be
+    // given by a reload mid-month): the commit adds it in the queue, atomically with the record.
+    const Config& cfg = *rt.config;
+    const Agency* agency = cfg.agency(rec.agency);
+    const int64_t segments = rec.channel == "sms" ? rec.segments : 0;
+    if (!agency || (rec.cost_dong == 0 && segments == 0)) return;
+    const std::string month = Budgets::month_of(rec.sent_at_ms ? rec.sent_at_ms : clock_.now_ms());
+    c.spend.push_back(queue::Spend{month, agency->code, rec.cost_dong, segments});
+    budgets_.add(month, agency->code, rec.cost_dong, segments);
+    if (agency->has_budget()) budget_crossings(cfg, month);
+}
+
 bool Processor::settle_message(const Runtime& rt, Work& w, queue::Commit& c) {
     auto& rec = w.msg.record;
     // Each message is counted once, by what became of it.
@@ -258,11 +307,17 @@ bool Processor::settle_message(const Runtime& rt, Work& w, queue::Commit& c) {
                                                {"provider", rec.provider},
                                                {"outcome", std::string(outcome)},
                                                {"reason", rec.last_error_reason}});
+        metrics_.inc(
+            "tinbao_agency_messages_total",
+            {{"agency", rec.agency}, {"channel", rec.channel}, {"outcome", std::string(outcome)}});
         c.messages.push_back(rec);
     };
     if (rec.state == state::kSent || rec.state == state::kSkipped) {
         record(rec.state);
-        if (rec.state == state::kSent) c.done.push_back(rec.id);
+        if (rec.state == state::kSent) {
+            c.done.push_back(rec.id);
+            add_spend(rt, rec, c);
+        }
         return false;
     }
     // Failed or expired. In fallback mode the next channel with a contact takes over, and the

@@ -55,6 +55,7 @@ class Processor {
     std::size_t active() const { return active_.size(); }
     const PipelineStats& stats() const { return stats_; }
     int instances() const { return instances_; }
+    const Budgets& budgets() const { return budgets_; }
     const Metrics& metrics() const { return metrics_; }
     Metrics& metrics() { return metrics_; }
 
@@ -83,6 +84,12 @@ class Processor {
     void take(std::vector<queue::Entry> entries);
     boost::asio::awaitable<void> schedule_loop();
     boost::asio::awaitable<void> heartbeat();
+    // Reads the month's spend of the agencies from the queue; logs and counts the budget
+    // thresholds crossed.
+    boost::asio::awaitable<void> refresh_budgets(const Runtime& rt);
+    void budget_crossings(const Config& cfg, const std::string& month);
+    // A sent message's cost and segments, added to its agency's spend of the month.
+    void add_spend(const Runtime& rt, const MessageRecord& rec, queue::Commit& c);
     // The claim of an entry, asked again while the queue does not answer (the entry is this
     // instance's: nobody else takes it over while it is kept alive); fails with
     // Errc::duplicate, or Errc::queue_unavailable once stopping.
@@ -131,6 +138,7 @@ class Processor {
     std::shared_ptr<boost::asio::steady_timer> room_;  // woken when active_ shrinks
     PipelineStats stats_;
     Metrics metrics_;
+    Budgets budgets_;
     AttemptContext attempt_ctx_;
     int instances_ = 1;
     bool instances_known_ = false;

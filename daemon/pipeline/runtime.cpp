@@ -75,4 +75,11 @@ ProviderText for_provider(const ProviderSlot& slot, const OutboundMessage& msg,
     return out;
 }
 
+const tpl::StatusTemplates* Runtime::template_for(std::string_view agency,
+                                                  std::string_view status) const {
+    if (auto it = agency_templates.find(agency); it != agency_templates.end() && it->second)
+        if (const auto* own = it->second->find(status)) return own;
+    return templates ? templates->find(status) : nullptr;
+}
+
 }  // namespace tinbao

@@ -64,9 +64,15 @@ struct Runtime {
     std::shared_ptr<const tpl::TemplateSet> templates;
     // templates/reminders/<name>.yaml, one per reminder rule (null when there are none).
     std::shared_ptr<const tpl::TemplateSet> reminder_templates;
+    // Agencies' own templates (agencies[].templates), by agency code: a status found there is
+    // worded by it for that agency's events instead of `templates`.
+    std::map<std::string, std::shared_ptr<const tpl::TemplateSet>, std::less<>> agency_templates;
     std::vector<std::shared_ptr<ProviderSlot>> providers;  // in config order
 
     std::vector<std::shared_ptr<ProviderSlot>> for_channel(Channel c) const;
+    // The template of a status for an agency's event: the agency's own, else the shared one.
+    const tpl::StatusTemplates* template_for(std::string_view agency,
+                                             std::string_view status) const;
     // Requests the providers may have outstanding at once: the sum of their max_in_flight,
     // an unlimited one counted as 1000.
     std::size_t in_flight_capacity() const;

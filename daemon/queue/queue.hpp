@@ -117,6 +117,15 @@ struct CallbackOutcome {
 // whatever thread the backend writes on: it must only read what it captured.
 using ReportNotices = std::function<std::vector<Notice>(const MessageRecord& changed)>;
 
+// What an agency spent in one calendar month (local time, "2026-12"): the cost of its messages
+// providers accepted, and their SMS segments (budgets, docs/usage.md).
+struct Spend {
+    std::string month;
+    std::string agency;
+    int64_t dong = 0;
+    int64_t segments = 0;
+};
+
 // Everything one step of the pipeline changes, written atomically: message records, the event's
 // list of messages and its state (derived from its messages by the backend), scheduled jobs,
 // dead letters, the call-backs they cause, and the stream entry's acknowledgement.
@@ -131,6 +140,7 @@ struct Commit {
     std::vector<std::string> done;        // jobs finished: unscheduled, payload dropped
     std::vector<Job> dead;                // into dead letters, payload kept for a replay
     std::vector<Notice> notices;          // call-backs (and status stream entries) to queue
+    std::vector<Spend> spend;             // added to the agencies' spend of the month
 };
 
 // What a delivery report found: the message's event and dossier (empty for an unknown
@@ -145,6 +155,19 @@ struct DeadLetterQuery {
     std::string reason;      // empty: any
     std::size_t limit = 100;
 };
+
+// The message records a usage report reads: those created in [from_ms, to_ms), each handed to
+// `visit` (on any thread: the visitor touches nothing but its own state), at most `limit`.
+struct UsageQuery {
+    int64_t from_ms = 0;
+    int64_t to_ms = 0;
+    std::size_t limit = 2000000;
+};
+struct UsageScan {
+    std::size_t records = 0;  // handed to the visitor
+    bool truncated = false;   // more records than `limit` in the period
+};
+using UsageVisitor = std::function<void(const MessageRecord&)>;
 
 class Queue {
 public:
@@ -259,6 +282,11 @@ public:
     // Reminders waiting in the schedule (jobs whose id starts with "r", daemon/model/records.hpp),
     // soonest due first, at most `limit`: {"reminders": [message records]}.
     virtual Awaitable<boost::json::value> pending_reminders(std::size_t limit) = 0;
+    // Usage reports (docs/usage.md): the message records of a period, as far back as the
+    // records are kept (queue.retention).
+    virtual Awaitable<UsageScan> scan_usage(const UsageQuery& query, UsageVisitor visit) = 0;
+    // Every agency's spend in `month` ("2026-12"), as Commit::spend added it up.
+    virtual Awaitable<std::vector<Spend>> month_spend(const std::string& month) = 0;
 };
 
 }  // namespace tinbao::queue

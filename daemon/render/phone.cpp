@@ -135,4 +135,42 @@ bool is_landline(std::string_view input) {
     return nsn && is_landline_nsn(*nsn);
 }
 
+namespace {
+
+// Mobile prefixes (the two digits after "84") by the carrier they were allotted to, after the
+// 2018 conversion to 10-digit numbers: the carrier data of libphonenumber
+// (resources/carrier/en/84.txt) and the carriers' own announcements.
+struct TelcoPrefix {
+    std::string_view prefix;
+    std::string_view telco;
+};
+constexpr std::array<TelcoPrefix, 34> kTelcoPrefixes = {{
+    {"86", "viettel"},      {"96", "viettel"},      {"97", "viettel"},      {"98", "viettel"},
+    {"32", "viettel"},      {"33", "viettel"},      {"34", "viettel"},      {"35", "viettel"},
+    {"36", "viettel"},      {"37", "viettel"},      {"38", "viettel"},      {"39", "viettel"},
+    {"88", "vinaphone"},    {"91", "vinaphone"},    {"94", "vinaphone"},    {"81", "vinaphone"},
+    {"82", "vinaphone"},    {"83", "vinaphone"},    {"84", "vinaphone"},    {"85", "vinaphone"},
+    {"89", "mobifone"},     {"90", "mobifone"},     {"93", "mobifone"},     {"70", "mobifone"},
+    {"76", "mobifone"},     {"77", "mobifone"},     {"78", "mobifone"},     {"79", "mobifone"},
+    {"92", "vietnamobile"}, {"52", "vietnamobile"}, {"56", "vietnamobile"}, {"58", "vietnamobile"},
+    {"99", "gmobile"},      {"59", "gmobile"},
+}};
+
+}  // namespace
+
+std::string_view telco_of(std::string_view n) {
+    if (n.size() != 11 || n.substr(0, 2) != "84") return "other";
+    const std::string_view prefix = n.substr(2, 2);
+    if (prefix == "87") return "itelecom";
+    for (const auto& p : kTelcoPrefixes)
+        if (p.prefix == prefix) return p.telco;
+    return "other";
+}
+
+const std::vector<std::string_view>& telcos() {
+    static const std::vector<std::string_view> all = {
+        "viettel", "vinaphone", "mobifone", "vietnamobile", "gmobile", "itelecom", "other"};
+    return all;
+}
+
 }  // namespace tinbao::phone

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tinbao::phone {
 
@@ -17,5 +18,14 @@ std::optional<std::string> normalize_mobile(std::string_view input);
 
 // True for a Vietnamese landline (02x... area codes), in any of the forms above.
 bool is_landline(std::string_view input);
+
+// The carrier a normalised mobile number ("84" + 9 digits) was allotted to by its prefix:
+// "viettel", "vinaphone", "mobifone", "vietnamobile", "gmobile", "itelecom", or "other" (an
+// unknown prefix, or not a normalised number). A hint, not the truth: numbers can be ported to
+// another carrier since 2018. Used to price SMS per carrier and to group reports.
+std::string_view telco_of(std::string_view normalized);
+
+// The names telco_of() answers, "other" last.
+const std::vector<std::string_view>& telcos();
 
 }  // namespace tinbao::phone

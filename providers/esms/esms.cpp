@@ -116,7 +116,7 @@ class EsmsProvider final : public Provider {
         body["SecretKey"] = config_.secret_key;
         body["Phone"] = msg.to;
         body["Content"] = msg.text;
-        body["Brandname"] = config_.brandname;
+        body["Brandname"] = msg.sender.empty() ? config_.brandname : msg.sender;
         body["SmsType"] = config_.sms_type;
         body["IsUnicode"] = msg.unicode ? "1" : "0";
         body["Sandbox"] = config_.sandbox ? "1" : "0";

@@ -315,7 +315,7 @@ class FptProvider final : public Provider {
         json::object body;
         body["access_token"] = token.access_token;
         body["session_id"] = token.session_id;
-        body["BrandName"] = config_.brandname;
+        body["BrandName"] = msg.sender.empty() ? config_.brandname : msg.sender;
         body["Phone"] = msg.to;
         body["Message"] = base64_encode(msg.text);
         body["RequestId"] = msg.id;

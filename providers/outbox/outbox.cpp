@@ -57,6 +57,7 @@ class OutboxProvider final : public Provider {
         line["subject"] = msg.subject;
         line["html"] = msg.html;
         line["template_id"] = msg.template_id;
+        if (!msg.sender.empty()) line["sender"] = msg.sender;
         json::object params;
         for (const auto& [k, v] : msg.params) params[k] = v;
         line["params"] = std::move(params);

@@ -86,7 +86,8 @@ class SpeedSmsProvider final : public Provider {
         body["to"] = json::array{json::string(msg.to)};
         body["content"] = msg.text;
         body["sms_type"] = config_.sms_type;
-        if (!config_.sender.empty()) body["sender"] = config_.sender;
+        if (const auto& sender = msg.sender.empty() ? config_.sender : msg.sender; !sender.empty())
+            body["sender"] = sender;
 
         HttpRequest request;
         request.method = "POST";

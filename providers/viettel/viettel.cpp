@@ -165,7 +165,7 @@ class ViettelProvider final : public Provider {
         element(b, "RequestID", request_id);
         element(b, "UserID", msg.to);
         element(b, "ReceiverID", msg.to);
-        element(b, "ServiceID", config_.service_id);
+        element(b, "ServiceID", msg.sender.empty() ? config_.service_id : msg.sender);
         element(b, "CommandCode", config_.command_code);
         element(b, "Content", msg.text);
         element(b, "ContentType", msg.unicode ? "1" : "0");

@@ -109,7 +109,7 @@ class VnptProvider final : public Provider {
         json::object rqst;
         rqst["name"] = "send_sms_list";
         rqst["REQID"] = msg.id;
-        rqst["LABELID"] = config_.label_id;
+        rqst["LABELID"] = msg.sender.empty() ? config_.label_id : msg.sender;
         rqst["CONTRACTTYPEID"] = config_.contract_type_id;
         rqst["CONTRACTID"] = config_.contract_id;
         rqst["TEMPLATEID"] = form.template_id;

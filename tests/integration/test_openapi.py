@@ -347,6 +347,16 @@ def run(spec, source, c, checker, spec_file, tmp):
             "405": lambda: r("GET", "/v1/webhooks/replay", token=OPS),
             "429": lambda: r("POST", "/v1/webhooks/replay", {"client": "x"}, token=FLOOD),
         },
+        "usageReport": {
+            # format=csv (text/csv) is checked by test_usage.py.
+            "200": lambda: r("GET", "/v1/reports/usage?from=2026-12-01&to=2026-12-31"
+                             "&group_by=agency,channel", token=OPS),
+            "400": lambda: r("GET", "/v1/reports/usage?group_by=colour", token=OPS),
+            "401": lambda: r("GET", "/v1/reports/usage"),
+            "403": lambda: r("GET", "/v1/reports/usage", token=READER),
+            "405": lambda: r("POST", "/v1/reports/usage", b"{}", token=OPS),
+            "429": lambda: r("GET", "/v1/reports/usage", token=FLOOD),
+        },
         "providerCallbackGet": {
             "200": lambda: r("GET", "/v1/callbacks/esms?token=" + CB_TOKEN),
             "4XX": lambda: r("GET", "/v1/callbacks/esms?token=wrong"),

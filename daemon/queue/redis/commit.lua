@@ -1,15 +1,16 @@
 -- ARGV: ttl ms, now ms, key prefix, record ttl ms, stream, group, status stream key ('' when
 -- off), its max length, its max age ms; per commit: event id, dossier code, status, entry id to
 -- acknowledge or '', empty ('1': the event has no message at all), then the counts nm, ns, nd,
--- nx, nn, then '1' when a notice waits for the event to settle (else '0'), then nm times
--- (message id, created ms, state, record JSON), ns times (job id, due ms, created ms, payload),
--- nd times (finished job id), nx times (dead letter id, payload), nn notices (notices.lua:
--- write_notices).
+-- nx, nn, then '1' when a notice waits for the event to settle (else '0'), then the count np,
+-- then nm times (message id, created ms, state, record JSON), ns times (job id, due ms, created
+-- ms, payload), nd times (finished job id), nx times (dead letter id, payload), np times (month,
+-- agency, dong, segments: added to the agency's spend of the month in p:spend:<month>), nn
+-- notices (notices.lua: write_notices).
 -- Writes records, each message's state in the event hash ("s:<id>": the event's messages are
 -- these fields, and its state is derived from theirs when it is read), the dossier's index,
--- jobs (a scheduled job is no longer a dead letter), dead letters and the call-backs, and
--- acknowledges the entry. An event without messages (no route, no contact) gets an empty `msgs`
--- instead, which says it was processed. Per commit: 'ok'.
+-- jobs (a scheduled job is no longer a dead letter), dead letters, agencies' spend and the
+-- call-backs, and acknowledges the entry. An event without messages (no route, no contact) gets
+-- an empty `msgs` instead, which says it was processed. Per commit: 'ok'.
 local ttl, now, prefix, record_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local stream, group = ARGV[5], ARGV[6]
 local status_stream = {ARGV[7], ARGV[8], ARGV[9]}
@@ -24,7 +25,8 @@ while i <= #ARGV do
   local nm, ns = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
   local nd, nx = tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
   local nn, settles = tonumber(ARGV[i + 9]), ARGV[i + 10] == '1'
-  i = i + 11
+  local np = tonumber(ARGV[i + 11])
+  i = i + 12
   local evkey = prefix .. 'ev:' .. event_id
   local zkey = prefix .. 'dossier:' .. dossier
   local wkey = prefix .. 'dwait:' .. dossier
@@ -73,6 +75,15 @@ while i <= #ARGV do
     redis.call('SET', prefix .. 'job:' .. id, ARGV[i + 1], 'PX', ttl)
     redis.call('ZADD', dlq, now, id)
     i = i + 2
+  end
+  for _ = 1, np do
+    local skey = prefix .. 'spend:' .. ARGV[i]
+    local agency, dong, segments = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    if dong ~= '0' then redis.call('HINCRBY', skey, agency .. ':dong', dong) end
+    if segments ~= '0' then redis.call('HINCRBY', skey, agency .. ':segments', segments) end
+    -- Kept about 13 months: the expiry is set once, by the month's first write.
+    if redis.call('PTTL', skey) == -1 then redis.call('PEXPIRE', skey, 34214400000) end
+    i = i + 4
   end
   if empty then
     set[#set + 1] = 'msgs'

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdlib>
+#include <map>
 #include <unordered_map>
 
 #include "common/encoding.hpp"
@@ -277,6 +278,72 @@ asio::awaitable<Result<json::value>> RedisQueue::dossier_feedback(const std::str
     }
     co_return json::value(
         json::object{{"dossier_code", dossier_code}, {"feedback", std::move(list)}});
+}
+
+namespace {
+// `s` matched literally by a SCAN pattern.
+std::string glob_escaped(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    return out;
+}
+}  // namespace
+
+asio::awaitable<Result<UsageScan>> RedisQueue::scan_usage(const UsageQuery& q, UsageVisitor visit) {
+    // Records have no index by time (none is written per message): the report walks every
+    // record key with SCAN, a bounded batch at a time so other commands interleave, and reads
+    // each batch with one MGET. Its cost grows with the records kept (queue.retention).
+    UsageScan out;
+    const std::string pattern = glob_escaped(prefix_ + ":msg:") + "*";
+    std::string cursor = "0";
+    do {
+        redis::Args scan{"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+        auto r = co_await cmd_.command(std::move(scan));
+        if (!r.ok || r.reply.is_error() || r.reply.elements.size() != 2) co_return unavailable();
+        cursor = r.reply.elements[0].str;
+        redis::Args mget{"MGET"};
+        for (auto& k : r.reply.elements[1].elements) mget.push_back(k.str);
+        if (mget.size() == 1) continue;
+        auto got = co_await cmd_.command(std::move(mget));
+        if (!got.ok || got.reply.is_error()) co_return unavailable();
+        for (auto& v : got.reply.elements) {
+            if (v.is_nil()) continue;  // expired between SCAN and MGET
+            auto rec = MessageRecord::from_json(v.str);
+            if (!rec || rec->created_at_ms < q.from_ms || rec->created_at_ms >= q.to_ms) continue;
+            if (out.records == q.limit) {
+                out.truncated = true;
+                co_return out;
+            }
+            visit(*rec);
+            ++out.records;
+        }
+    } while (cursor != "0");
+    co_return out;
+}
+
+asio::awaitable<Result<std::vector<Spend>>> RedisQueue::month_spend(const std::string& month) {
+    redis::Args cmd{"HGETALL", key("spend", month)};
+    auto r = co_await cmd_.command(std::move(cmd));
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    std::map<std::string, Spend> by_agency;
+    auto& e = r.reply.elements;
+    for (size_t i = 0; i + 1 < e.size(); i += 2) {
+        const std::string& field = e[i].str;  // "<agency>:dong" or "<agency>:segments"
+        auto colon = field.rfind(':');
+        if (colon == std::string::npos) continue;
+        std::string agency = field.substr(0, colon), what = field.substr(colon + 1);
+        Spend& sp = by_agency[agency];
+        sp.month = month;
+        sp.agency = agency;
+        int64_t n = std::strtoll(e[i + 1].str.c_str(), nullptr, 10);
+        (what == "dong" ? sp.dong : sp.segments) = n;
+    }
+    std::vector<Spend> out;
+    for (auto& [agency, sp] : by_agency) out.push_back(std::move(sp));
+    co_return out;
 }
 
 asio::awaitable<Result<json::value>> RedisQueue::pending_reminders(std::size_t limit) {

@@ -325,9 +325,10 @@ asio::awaitable<Result<void>> RedisQueue::commit(const Commit& c) {
                      std::any_of(c.notices.begin(), c.notices.end(),
                                  [](const Notice& n) { return n.if_settles; })
                          ? "1"
-                         : "0"};
+                         : "0",
+                     std::to_string(c.spend.size())};
     args.reserve(args.size() + 4 * (c.messages.size() + c.schedule.size()) + c.done.size() +
-                 2 * c.dead.size());
+                 2 * c.dead.size() + 4 * c.spend.size());
     for (auto& m : c.messages) {
         args.push_back(m.id);
         args.push_back(std::to_string(m.created_at_ms));
@@ -348,6 +349,12 @@ asio::awaitable<Result<void>> RedisQueue::commit(const Commit& c) {
     for (auto& j : c.dead) {
         args.push_back(j.message_id);
         args.push_back(j.payload);
+    }
+    for (auto& sp : c.spend) {
+        args.push_back(sp.month);
+        args.push_back(sp.agency);
+        args.push_back(std::to_string(sp.dong));
+        args.push_back(std::to_string(sp.segments));
     }
     redis_detail::append_notices(args, c.notices);
     std::optional<redis::Reply> r = co_await commit_batch_->call(std::move(args));

@@ -90,6 +90,8 @@ class RedisQueue : public Queue, public StateStore {
     Awaitable<bool> add_feedback(const FeedbackRecord& feedback) override;
     Awaitable<boost::json::value> dossier_feedback(const std::string& dossier_code) override;
     Awaitable<boost::json::value> pending_reminders(std::size_t limit) override;
+    Awaitable<UsageScan> scan_usage(const UsageQuery& query, UsageVisitor visit) override;
+    Awaitable<std::vector<Spend>> month_spend(const std::string& month) override;
 
     // StateStore: p:state:<key>, locks p:lock:<key> (owned by this consumer's token).
     boost::asio::awaitable<StoreRead> get(std::string key) override;

@@ -38,6 +38,13 @@ std::string last_error_reason(const std::string& record_json);
 // state when the write settles the event (the notices that wait for it are written), else null.
 void write_notices(Db& db, const std::vector<Notice>& notices, int64_t now, int64_t ttl,
                    const std::string* settled);
+// The state row of one figure of an agency's spend in a month: "spend:2026-12:dong:<agency>".
+inline std::string spend_key(std::string_view month, std::string_view agency,
+                             std::string_view what) {
+    std::string k = "spend:";
+    k.append(month).append(":").append(what).append(":").append(agency);
+    return k;
+}
 
 }  // namespace sqlite_detail
 

@@ -5,6 +5,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <cstdlib>
+#include <map>
 #include <utility>
 
 #include "common/encoding.hpp"
@@ -312,6 +314,61 @@ asio::awaitable<Result<json::value>> SqliteQueue::dossier_feedback(
             json::object{{"dossier_code", dossier_code}, {"feedback", std::move(list)}});
     };
     Result<json::value> out = co_await on_reader<Result<json::value>>(std::move(fn), unavailable());
+    co_return out;
+}
+
+asio::awaitable<Result<UsageScan>> SqliteQueue::scan_usage(const UsageQuery& q,
+                                                           UsageVisitor visit) {
+    std::function<Result<UsageScan>(Db&)> fn =
+        [q, visit = std::move(visit)](Db& db) -> Result<UsageScan> {
+        UsageScan out;
+        // messages_created serves the period; records past their retention are left out.
+        auto st = db.query(
+            "SELECT json FROM messages WHERE created_at >= ? AND created_at < ?"
+            " AND expires_at > ? ORDER BY created_at LIMIT ?",
+            q.from_ms, q.to_ms, now_ms(), static_cast<int64_t>(q.limit) + 1);
+        while (st.next()) {
+            if (out.records == q.limit) {
+                out.truncated = true;
+                break;
+            }
+            if (auto r = MessageRecord::from_json(st.text(0))) {
+                visit(*r);
+                ++out.records;
+            }
+        }
+        if (db.failed()) return unavailable();
+        return out;
+    };
+    Result<UsageScan> out = co_await on_reader<Result<UsageScan>>(std::move(fn), unavailable());
+    co_return out;
+}
+
+asio::awaitable<Result<std::vector<Spend>>> SqliteQueue::month_spend(const std::string& month) {
+    std::function<Result<std::vector<Spend>>(Db&)> fn =
+        [month](Db& db) -> Result<std::vector<Spend>> {
+        std::map<std::string, Spend> by_agency;
+        const std::string start = "spend:" + month + ":";
+        auto st = db.query("SELECT key, value FROM state WHERE substr(key, 1, ?) = ?",
+                           static_cast<int64_t>(start.size()), start);
+        while (st.next()) {
+            std::string rest = st.text(0).substr(start.size());  // "<what>:<agency>"
+            auto colon = rest.find(':');
+            if (colon == std::string::npos) continue;
+            std::string what = rest.substr(0, colon), agency = rest.substr(colon + 1);
+            Spend& sp = by_agency[agency];
+            sp.month = month;
+            sp.agency = agency;
+            int64_t n = std::strtoll(st.text(1).c_str(), nullptr, 10);
+            (what == "dong" ? sp.dong : sp.segments) = n;
+        }
+        if (db.failed()) return unavailable();
+        std::vector<Spend> out;
+        for (auto& [agency, sp] : by_agency) out.push_back(std::move(sp));
+        return out;
+    };
+    Result<std::vector<Spend>> out =
+        co_await on_reader<Result<std::vector<Spend>>>(std::move(fn), unavailable());
     co_return out;
 }
 

@@ -312,9 +312,9 @@ asio::awaitable<Result<void>> SqliteQueue::commit(const Commit& c) {
         if (!ack) spdlog::warn("queue: commit names an unknown entry {}", c.ack->id);
     }
     std::function<bool(Db&)> fn = [msgs = std::move(msgs), schedule = c.schedule, done = c.done,
-                                   dead = c.dead, notices = c.notices, event_id = c.event_id,
-                                   dossier = c.dossier_code, status = c.status, ack,
-                                   ttl = dedupe_ttl_.count()](Db& db) {
+                                   dead = c.dead, notices = c.notices, spend = c.spend,
+                                   event_id = c.event_id, dossier = c.dossier_code,
+                                   status = c.status, ack, ttl = dedupe_ttl_.count()](Db& db) {
         auto now = now_ms();
         std::string list;
         std::string before{state::kAccepted};
@@ -385,6 +385,17 @@ asio::awaitable<Result<void>> SqliteQueue::commit(const Commit& c) {
             write_notices(db, notices, now, ttl, settles ? &after : nullptr);
         } else {
             write_notices(db, notices, now, ttl, nullptr);
+        }
+        // The agencies' spend of the month: one state row per figure, added to in place.
+        for (auto& sp : spend) {
+            for (auto [what, n] :
+                 {std::pair{"dong", sp.dong}, std::pair{"segments", sp.segments}}) {
+                if (n == 0) continue;
+                db.exec(
+                    "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+                    " SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
+                    sqlite_detail::spend_key(sp.month, sp.agency, what), std::to_string(n));
+            }
         }
         if (ack) db.exec("UPDATE entries SET acked = 1 WHERE id = ?", *ack);
         return true;

@@ -777,5 +777,72 @@ TEST_F(SmsTextKeys, ReplacementMustNotHoldAForbiddenCharacter) {
     EXPECT_EQ(items[0].path, "providers[0].forbidden_replacement");
 }
 
+// agencies and prices (docs/usage.md).
+TEST_F(LoadConfig, AgenciesAndPrices) {
+    auto l = load(kBase + R"(agencies:
+  - code: "000.00.12.H62"
+    name: "Sở Tư pháp"
+    sms_sender: { out-sms: "STP.VL" }
+    templates: agencies/h62
+    monthly_budget: { dong: 2000000, segments: 5000 }
+  - { code: "000.00.15.H62", name: "Sở Xây dựng" }
+prices:
+  - { provider: out-sms, per: segment, dong: 800, telcos: { viettel: 850, mobifone: 700 } }
+  - { channel: email, dong: 0 }
+)");
+    finish_providers(l);
+    ASSERT_TRUE(l.diagnostics->empty()) << dump(*l.diagnostics);
+    const Config& c = *l.config;
+    ASSERT_EQ(c.agencies.size(), 2u);
+    const Agency* a = c.agency("000.00.12.H62");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->name, "Sở Tư pháp");
+    EXPECT_EQ(a->sms_sender.at("out-sms"), "STP.VL");
+    EXPECT_EQ(a->templates_dir, (tmp_.path() / "agencies/h62").lexically_normal());
+    EXPECT_EQ(a->budget_dong, 2000000);
+    EXPECT_EQ(a->budget_segments, 5000);
+    EXPECT_TRUE(a->has_budget());
+    EXPECT_FALSE(c.agency("000.00.15.H62")->has_budget());
+    EXPECT_EQ(c.agency_label("000.00.15.H62"), "000.00.15.H62");
+    EXPECT_EQ(c.agency_label("999.99.99.X"), "other");
+    EXPECT_EQ(c.agency_label(""), "other");
+    const Price* p = c.price_of("out-sms", Channel::sms);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->per, Price::Per::segment);
+    EXPECT_EQ(p->dong, 800);
+    EXPECT_EQ(p->telcos.at("viettel"), 850);
+    EXPECT_EQ(c.price_of("smtp", Channel::email)->dong, 0);  // the channel's row
+    EXPECT_EQ(c.price_of("zns", Channel::zalo), nullptr);    // unpriced
+}
+
+TEST_F(LoadConfig, AgencyAndPriceMistakesNameTheirLine) {
+    auto l = load(kBase + R"(agencies:
+  - { code: "A1", name: a, sms_sender: { nobody: X } }
+  - { code: "A1", name: b }
+  - { code: other, name: c }
+  - { code: "A2", name: d, monthly_budget: {} }
+prices:
+  - { provider: out-sms, channel: sms, dong: 1 }
+  - { channel: zalo, per: segment, dong: 1 }
+  - { channel: sms, dong: 1, telcos: { viettle: 2 } }
+)");
+    finish_providers(l);
+    const std::string all = dump(*l.diagnostics);
+    EXPECT_NE(all.find(":9: agencies[0].sms_sender: no provider named 'nobody'"), std::string::npos)
+        << all;
+    EXPECT_NE(all.find(":10: agencies[1].code: agency 'A1' is listed twice"), std::string::npos)
+        << all;
+    EXPECT_NE(all.find(":11: agencies[2].code: 'other' is where"), std::string::npos) << all;
+    EXPECT_NE(all.find("agencies[3].monthly_budget: needs dong, segments or both"),
+              std::string::npos)
+        << all;
+    EXPECT_NE(all.find(":14: prices[0].channel: a price is for one provider or for one channel"),
+              std::string::npos)
+        << all;
+    EXPECT_NE(all.find(":15: prices[1].per: only SMS have segments"), std::string::npos) << all;
+    EXPECT_NE(all.find(":16: prices[2].telcos: unknown carrier 'viettle'"), std::string::npos)
+        << all;
+}
+
 }  // namespace
 }  // namespace tinbao

@@ -30,6 +30,13 @@ MessageRecord sample(std::string channel) {
     m.body = "Hồ sơ 000.00.12.H56 của ông/bà Nguyễn Thị Ánh đã có kết quả 📄";
     m.subject = "Thông báo: hồ sơ đã có kết quả";
     m.template_id = "245213";
+    m.agency = "000.00.12.H62";
+    m.procedure = "1.001612";
+    m.telco = "vinaphone";
+    m.cost_dong = 1600;
+    m.event_at_ms = 1764201600000;
+    m.sent_at_ms = 1764201601500;
+    m.delivered_at_ms = 1764201609000;
     return m;
 }
 
@@ -46,6 +53,13 @@ TEST(MessageRecordJson, TextWriterMatchesTheDocumentForEveryChannel) {
         EXPECT_EQ(back->last_error_detail, m.last_error_detail);
         EXPECT_EQ(back->event_id, m.event_id);
         EXPECT_EQ(back->attempts, 3);
+        EXPECT_EQ(back->agency, "000.00.12.H62");
+        EXPECT_EQ(back->procedure, "1.001612");
+        EXPECT_EQ(back->telco, "vinaphone");
+        EXPECT_EQ(back->cost_dong, 1600);
+        EXPECT_EQ(back->event_at_ms, 1764201600000);
+        EXPECT_EQ(back->sent_at_ms, 1764201601500);
+        EXPECT_EQ(back->delivered_at_ms, 1764201609000);
     }
 }
 

@@ -142,5 +142,24 @@ TEST(Phone, DetectsLandlines) {
     }
 }
 
+TEST(Phone, TelcoByPrefix) {
+    // One number of each carrier's prefixes, including an 11-digit number converted in 2018.
+    EXPECT_EQ(telco_of(*normalize_mobile("0362345678")), "viettel");
+    EXPECT_EQ(telco_of(*normalize_mobile("01662345678")), "viettel");  // 0166 -> 036
+    EXPECT_EQ(telco_of(*normalize_mobile("0862345678")), "viettel");
+    EXPECT_EQ(telco_of(*normalize_mobile("0912345678")), "vinaphone");
+    EXPECT_EQ(telco_of(*normalize_mobile("0812345678")), "vinaphone");
+    EXPECT_EQ(telco_of(*normalize_mobile("0902345678")), "mobifone");
+    EXPECT_EQ(telco_of(*normalize_mobile("0702345678")), "mobifone");
+    EXPECT_EQ(telco_of(*normalize_mobile("0922345678")), "vietnamobile");
+    EXPECT_EQ(telco_of("84992345678"), "gmobile");
+    EXPECT_EQ(telco_of("84872345678"), "itelecom");
+    // Not a normalised mobile number, or a prefix no carrier was allotted.
+    EXPECT_EQ(telco_of("0912345678"), "other");
+    EXPECT_EQ(telco_of("84212345678"), "other");
+    EXPECT_EQ(telco_of(""), "other");
+    EXPECT_EQ(telcos().back(), "other");
+}
+
 }  // namespace
 }  // namespace tinbao::phone
