@@ -40,6 +40,9 @@ OWN_A = ('sms: "So Tu phap: ho so {{ dossier.code }} da co ket qua. Moi Ong/Ba m
          'den thu Sau."\n'
          'zalo:\n  template_id: "301207"\n  params:\n    dossier_code: "{{ dossier.code }}"\n')
 
+# A status agency A's folder does not word: its events fall back to the shared template.
+RECEIVED = 'sms: "Da tiep nhan ho so {{ dossier.code }}."\n'
+
 # The price table of the config, and the cost of each message worked out by hand.
 SMS_SEGMENT, SMS_VIETTEL, ZALO = 800, 850, 300
 
@@ -61,6 +64,7 @@ templates:
   dir: {tmp}/templates
 routes:
   - {{ status: [result_ready], channels: [sms, zalo], mode: fallback }}
+  - {{ status: [received], channels: [sms] }}
 providers:
   - name: esms
     channel: sms
@@ -85,8 +89,8 @@ prices:
 """
 
 
-def event(eid, dossier, agency, phone, procedure="1.001612"):
-    d = {"code": dossier, "status": "result_ready",
+def event(eid, dossier, agency, phone, procedure="1.001612", status="result_ready"):
+    d = {"code": dossier, "status": status,
          "procedure": {"code": procedure, "name": "Cấp Phiếu lý lịch tư pháp"}}
     if agency is not None:
         d["agency"] = {"code": agency, "name": "x"}
@@ -109,6 +113,8 @@ def main():
         os.makedirs(os.path.join(tmp, "agency_a"))
         with open(os.path.join(tmp, "templates", "result_ready.yaml"), "w") as f:
             f.write(SHARED)
+        with open(os.path.join(tmp, "templates", "received.yaml"), "w") as f:
+            f.write(RECEIVED)
         with open(os.path.join(tmp, "agency_a", "result_ready.yaml"), "w") as f:
             f.write(OWN_A)
         queue = "backend: sqlite"
@@ -199,6 +205,9 @@ def main():
               [line for line in metrics.splitlines() if "budget" in line and "#" not in line])
         check('tinbao_agency_messages_total{agency="other",channel="sms",outcome="sent"} 2'
               in metrics, "messages are counted by agency (unlisted ones as other)")
+        labels = set(re.findall(r'agency="([^"]*)"', metrics))
+        check(labels == {A, B, "other"} and "999.99.99.X" not in metrics,
+              "the agency label takes configured codes and other only: %s" % sorted(labels))
         log = daemon.log_text()
         check("agency %s (Sở Xây dựng) has spent 100 %% of its monthly budget" % B in log or
               "agency %s (Sở Xây dựng) has spent its monthly budget" % B in log,
@@ -279,6 +288,16 @@ def main():
         b5 = messages("b-5")
         check([(m["channel"], m["state"]) for m in b5] == [("sms", "sent")],
               "a raised budget lets B's SMS go again: %s" % b5)
+
+        # --- agency A's folder has no `received`: the shared template words it ---
+        check(post(event("a-3", "D-A3", A, VINA, status="received")) == 202, "posted a-3")
+        a3 = messages("a-3")
+        check(len(a3) == 1 and a3[0]["state"] == "sent" and a3[0]["agency"] == A and
+              a3[0]["body"] == "Da tiep nhan ho so D-A3.",
+              "a status agency A's folder lacks falls back to the shared template: %s" % a3)
+        sent = http("GET", esms + "/_requests")[1]
+        check([r["body"]["Brandname"] for r in sent if "D-A3" in r["body"]["Content"]] ==
+              ["STP.VL"], "and still goes under agency A's own brandname")
         if redis:
             month = time.strftime("%Y-%m", time.gmtime(time.time() + 7 * 3600))
             fields = redis.cli("HGETALL", "use:spend:" + month).split()
