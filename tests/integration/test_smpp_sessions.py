@@ -172,9 +172,11 @@ def reload(ctx, daemon, cfg):
 def reload_binds(ctx, daemon, cfg, pw):
     """A reload that changes nothing of the sessions keeps the binds; a new password rebinds."""
     smsc, base = ctx["smsc"], ctx["base"]
-    smsc.control(reset=True)
+    # Bound first, then the records forgotten: a bind still being made would otherwise show up
+    # after the reset as if the reload had made it.
     session = wait_for(lambda: (lambda b: b[0]["session"] if len(b) == 1 else None)(
         smsc.stats()["bound"]), 20, "one session bound")
+    smsc.control(reset=True)
     ok, out = reload(ctx, daemon, cfg)
     check(ok, "tinbaoctl reload (nothing changed): " + out)
     check(stays(lambda: smsc.pdus("bind_transceiver", "in") or smsc.pdus("unbind", "in"), 1.5),
