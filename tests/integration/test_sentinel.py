@@ -59,15 +59,17 @@ def start_redis(procs, folder, port, *extra):
 def start_sentinel(procs, folder, port, master_port):
     os.makedirs(folder, exist_ok=True)
     conf = os.path.join(folder, "sentinel.conf")
-    # Short timings: the master is judged down after 1 s, a failover may take 3 s.
+    # Short timings, not too short for a loaded CI machine: the master is judged down after 3 s
+    # (at 1 s a busy machine made the sentinels fail over a second time, away from the new
+    # master), and a second failover of the same master waits twice failover-timeout.
     with open(conf, "w") as f:
         f.write(f"""port {port}
 bind 127.0.0.1
 daemonize no
 dir {folder}
 sentinel monitor {MASTER} 127.0.0.1 {master_port} 2
-sentinel down-after-milliseconds {MASTER} 1000
-sentinel failover-timeout {MASTER} 3000
+sentinel down-after-milliseconds {MASTER} 3000
+sentinel failover-timeout {MASTER} 20000
 sentinel parallel-syncs {MASTER} 1
 """)
     procs.start(sentinel_command()[:1] + [conf] + sentinel_command()[1:],
