@@ -379,21 +379,30 @@ int cmd_dossier(const Api& api, const std::string& code) {
     return 0;
 }
 
+// The arguments after a dead-letter command's verb (args[0]): `<filter> V`, `--limit N` and ids,
+// each id once. False, having said why, on an unknown option.
+bool read_dead_letter_args(const std::vector<std::string>& args, const char* command,
+                           const std::string& filter_flag, std::string& filter, std::string& limit,
+                           std::vector<std::string>& ids) {
+    for (size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == filter_flag && i + 1 < args.size())
+            filter = args[++i];
+        else if (args[i] == "--limit" && i + 1 < args.size())
+            limit = args[++i];
+        else if (!args[i].empty() && args[i][0] == '-') {
+            std::fprintf(stderr, "tinbaoctl %s: unknown option %s\n", command, args[i].c_str());
+            return false;
+        } else if (std::find(ids.begin(), ids.end(), args[i]) == ids.end())
+            ids.push_back(args[i]);
+    }
+    return true;
+}
+
 int cmd_dlq(const Api& api, const std::vector<std::string>& args) {
     // args: list [--reason R] [--limit N] | replay ID... | replay --reason R | discard ID...
     std::string reason, limit;
     std::vector<std::string> ids;
-    for (size_t i = 1; i < args.size(); ++i) {
-        if (args[i] == "--reason" && i + 1 < args.size())
-            reason = args[++i];
-        else if (args[i] == "--limit" && i + 1 < args.size())
-            limit = args[++i];
-        else if (!args[i].empty() && args[i][0] == '-') {
-            std::fprintf(stderr, "tinbaoctl dlq: unknown option %s\n", args[i].c_str());
-            return 2;
-        } else if (std::find(ids.begin(), ids.end(), args[i]) == ids.end())
-            ids.push_back(args[i]);
-    }
+    if (!read_dead_letter_args(args, "dlq", "--reason", reason, limit, ids)) return 2;
     if (args[0] == "list" && ids.empty()) {
         std::string q =
             "/v1/dead-letters?limit=" + (limit.empty() ? "100" : tinbao::ctl::escape(limit));
@@ -465,17 +474,7 @@ int cmd_dlq(const Api& api, const std::vector<std::string>& args) {
 int cmd_callbacks(const Api& api, const std::vector<std::string>& args) {
     std::string client, limit;
     std::vector<std::string> ids;
-    for (size_t i = 1; i < args.size(); ++i) {
-        if (args[i] == "--client" && i + 1 < args.size())
-            client = args[++i];
-        else if (args[i] == "--limit" && i + 1 < args.size())
-            limit = args[++i];
-        else if (!args[i].empty() && args[i][0] == '-') {
-            std::fprintf(stderr, "tinbaoctl callbacks: unknown option %s\n", args[i].c_str());
-            return 2;
-        } else if (std::find(ids.begin(), ids.end(), args[i]) == ids.end())
-            ids.push_back(args[i]);
-    }
+    if (!read_dead_letter_args(args, "callbacks", "--client", client, limit, ids)) return 2;
     if (args[0] == "list" && ids.empty()) {
         std::string q = "/v1/webhooks/dead-letters?limit=" +
                         (limit.empty() ? "100" : tinbao::ctl::escape(limit));
