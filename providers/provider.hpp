@@ -164,11 +164,29 @@ struct DeliveryUpdate {
     std::string dedupe_key;           // the provider's own event id (Zalo msg_id), if any
 };
 
+// A citizen's rating of the service, answering a message sent with a rating template (Zalo ZNS
+// template type 5), as a call-back reported it. Nothing about the citizen beyond what they chose
+// and wrote: no phone number, no user id.
+struct RatingReport {
+    std::string message_id;           // tinbao's id of the rated message (Zalo tracking_id)
+    std::string provider_message_id;  // the provider's id of it (Zalo msg_id)
+    // The provider's id of this answer, unique per answer: a report seen twice (a call-back
+    // retried) has the same one. Zalo: msg_id and submit time.
+    std::string answer_id;
+    int rating = 0;                     // 1 to 5 stars
+    std::vector<std::string> comments;  // the comments the citizen ticked (UTF-8)
+    std::string note;                   // what the citizen wrote (UTF-8)
+    int64_t submitted_ms = 0;           // when the citizen sent it (Unix ms)
+};
+
 struct CallbackResult {
     int status = 200;                       // what to answer the provider
     std::string content_type = "application/json";
     std::string body = "{}";
     std::vector<DeliveryUpdate> updates;    // applied by the daemon after answering
+    // Recorded by the daemon before it answers: when they cannot be (the queue is down) the
+    // provider is answered 503 instead of `status`, so that it sends the call-back again.
+    std::vector<RatingReport> ratings;
     // Updates the adapter can only complete after I/O (a report that names the provider's id,
     // looked up in the state store): the daemon runs this after answering and applies what it
     // returns, as `updates`. Empty: nothing to look up.

@@ -1,6 +1,6 @@
 // Internals of the zalo_zns adapter, shared by its files: zalo_zns.cpp (sending, reply codes,
 // the factory), zalo_tokens.cpp (the access token and its refresh), zalo_webhook.cpp (delivery
-// call-backs). Not part of the adapter's interface (zalo_zns.hpp is).
+// call-backs and ratings). Not part of the adapter's interface (zalo_zns.hpp is).
 //
 // Threading: as the adapter, one io_context thread.
 #pragma once
@@ -8,8 +8,10 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -128,7 +130,18 @@ struct Quota {
 };
 std::optional<Quota> reply_quota(const boost::json::object* data);
 
-// A call-back on /v1/callbacks/<name>: `user_received_message` signed with X-ZEvent-Signature.
+// How much of a citizen's rating is kept: the note, each ticked comment, how many comments.
+constexpr std::size_t kMaxNoteBytes = 2000;
+constexpr std::size_t kMaxCommentBytes = 300;
+constexpr std::size_t kMaxComments = 20;
+
+// The rating in a `user_feedback` event's `message` object (docs/providers/zalo_zns.md "Ratings"):
+// msg_id, tracking_id, rate, note, feedbacks, submit_time (their camelCase spellings too);
+// nullopt without a msg_id, a submit time, or a rate of 1 to 5.
+std::optional<RatingReport> rating_of(const boost::json::object& message);
+
+// A call-back on /v1/callbacks/<name>: `user_received_message` (a delivery update) or
+// `user_feedback` (a citizen's rating), signed with X-ZEvent-Signature.
 // nullopt when the provider has no webhook_secret (it takes no call-backs). `logged_oa_variant`
 // remembers that the OA-id signature variant was logged once. A signed timestamp further than
 // `webhook_window` from `now_ms` is refused (401 stale_timestamp): a captured call-back cannot

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <cctype>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,62 @@ namespace json = boost::json;
 
 using adapter::clean;
 using adapter::scalar_text;
+
+namespace {
+
+// The first of `names` that `o` has (Zalo's webhook writes snake_case; the rating API, as public
+// integrations read it, camelCase).
+const json::value* field(const json::object& o, std::initializer_list<std::string_view> names) {
+    for (auto name : names)
+        if (const json::value* v = o.if_contains(name)) return v;
+    return nullptr;
+}
+
+// A citizen's text as it may be kept: at most `max` bytes, cut at a character boundary, control
+// characters other than a line break made spaces. The JSON parser has checked it is UTF-8.
+std::string citizen_text(std::string_view s, std::size_t max) {
+    if (s.size() > max) {
+        s = s.substr(0, max);
+        std::size_t end = s.size();
+        // Back off to the start of the last character, and drop it unless it is complete.
+        std::size_t lead = end;
+        while (lead > 0 && (static_cast<unsigned char>(s[lead - 1]) & 0xC0) == 0x80) --lead;
+        if (lead > 0) {
+            auto c = static_cast<unsigned char>(s[lead - 1]);
+            std::size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+            if (end - (lead - 1) < len) s = s.substr(0, lead - 1);
+        }
+    }
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) out.push_back(static_cast<unsigned char>(c) < 0x20 && c != '\n' ? ' ' : c);
+    return out;
+}
+
+}  // namespace
+
+std::optional<RatingReport> rating_of(const json::object& message) {
+    RatingReport r;
+    r.provider_message_id = clean(scalar_text(field(message, {"msg_id", "msgId"})), 100);
+    r.message_id = clean(scalar_text(field(message, {"tracking_id", "trackingId"})), 100);
+    auto submitted = scalar_int(field(message, {"submit_time", "submitDate", "submit_date"}));
+    auto rate = scalar_int(message.if_contains("rate"));
+    if (r.provider_message_id.empty() || !submitted || *submitted <= 0 || !rate || *rate < 1 ||
+        *rate > 5)
+        return std::nullopt;
+    r.rating = static_cast<int>(*rate);
+    r.submitted_ms = *submitted;
+    r.answer_id = r.provider_message_id + ":" + std::to_string(r.submitted_ms);
+    r.note = citizen_text(scalar_text(message.if_contains("note")), kMaxNoteBytes);
+    if (const json::value* f = field(message, {"feedbacks", "feedback"}); f && f->is_array()) {
+        for (const json::value& c : f->get_array()) {
+            if (r.comments.size() >= kMaxComments) break;
+            std::string text = citizen_text(scalar_text(&c), kMaxCommentBytes);
+            if (!text.empty()) r.comments.push_back(std::move(text));
+        }
+    }
+    return r;
+}
 
 std::optional<CallbackResult> handle_webhook(const std::string& provider_name,
                                              const ZaloConfig& config,
@@ -49,6 +106,7 @@ std::optional<CallbackResult> handle_webhook(const std::string& provider_name,
     if (obj) {
         if (auto* s = obj->if_contains("sender"); s && s->is_object())
             oa_id = scalar_text(s->get_object().if_contains("id"));
+        if (oa_id.empty()) oa_id = scalar_text(obj->if_contains("oa_id"));  // user_feedback
     }
     // Zalo documents app id first; community code reports the OA id. Both need the secret.
     bool good = constant_time_equal(
@@ -78,10 +136,21 @@ std::optional<CallbackResult> handle_webhook(const std::string& provider_name,
     }
 
     std::string event = scalar_text(obj->if_contains("event_name"));
-    if (event != "user_received_message") return out;
     const json::value* m = obj->if_contains("message");
     if (!m || !m->is_object()) return out;
     const json::object& message = m->get_object();
+    if (event == "user_feedback") {
+        if (auto rating = rating_of(message)) {
+            out.ratings.push_back(std::move(*rating));
+        } else {
+            spdlog::warn(
+                "zalo_zns {}: a user_feedback without msg_id, submit_time or a rate of 1 "
+                "to 5 was ignored",
+                provider_name);
+        }
+        return out;
+    }
+    if (event != "user_received_message") return out;
     std::string tracking_id = scalar_text(message.if_contains("tracking_id"));
     // An OA-to-user message uses the same event name without tracking_id/delivery_time.
     if (tracking_id.empty()) return out;

@@ -16,9 +16,11 @@
 // the process (one coroutine refreshes, the others await it) and across instances (the lease
 // "zalo:<name>:refresh"). A failing refresh shows in problem() and fails sends retryable.
 //
-// Webhook: handle_callback() takes `user_received_message` signed with X-ZEvent-Signature
-// ("mac=" + hex sha256(app id + raw body + timestamp + webhook_secret)); a delivery update per
-// tracking_id, deduplicated by msg_id. Without webhook_secret the adapter takes no call-backs.
+// Webhook: handle_callback() takes events signed with X-ZEvent-Signature ("mac=" + hex
+// sha256(app id + raw body + timestamp + webhook_secret)): `user_received_message`, a delivery
+// update per tracking_id, deduplicated by msg_id; `user_feedback`, a citizen's answer to a
+// rating template, returned as a RatingReport (the daemon records it before answering).
+// Without webhook_secret the adapter takes no call-backs.
 //
 // Threading: one io_context thread; send() and handle_callback() run there.
 #pragma once

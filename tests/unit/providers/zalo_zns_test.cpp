@@ -15,10 +15,11 @@
 #include <map>
 #include <optional>
 
+#include "common/time.hpp"
 #include "daemon/io/curl_multi.hpp"
 #include "providers/reasons.hpp"
 #include "providers/state/file_store.hpp"
-#include "common/time.hpp"
+#include "providers/zalo_zns/zalo_internal.hpp"
 #include "tests/unit/providers/test_support.hpp"
 
 namespace asio = boost::asio;
@@ -680,6 +681,96 @@ TEST_F(ZaloWebhook, ACapturedWebhookCannotBeReplayedOutsideTheWindow) {
     ASSERT_TRUE(ok.has_value());
     EXPECT_EQ(ok->status, 200);
     EXPECT_EQ(ok->updates.size(), 1u);
+}
+
+// A citizen's rating (user_feedback) as public integrations of Zalo's webhook show it: the OA id
+// at the top, no sender, the rating under `message`.
+std::string feedback_body(int64_t timestamp, const std::string& message) {
+    return R"({"event_name":"user_feedback","app_id":"the-app","oa_id":"579745863508352884",)"
+           R"("message":)" +
+           message + R"(,"timestamp":")" + std::to_string(timestamp) + R"("})";
+}
+
+TEST_F(ZaloWebhook, SignedRatingBecomesARatingReport) {
+    auto p = make();
+    std::string body = feedback_body(
+        now_, R"({"note":"Cán bộ hướng dẫn\ntận tình\u0007","rate":5,)"
+              R"("submit_time":"1795749302114","msg_id":"5dcf84fe1fd8bd85e4ca",)"
+              R"("feedbacks":["Nhân viên nhiệt tình","Đúng hẹn"],"tracking_id":"msg-0001"})");
+    auto r = p->handle_callback(post(body, sign(body)));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->updates.empty());
+    ASSERT_EQ(r->ratings.size(), 1u);
+    const RatingReport& rating = r->ratings[0];
+    EXPECT_EQ(rating.message_id, "msg-0001");
+    EXPECT_EQ(rating.provider_message_id, "5dcf84fe1fd8bd85e4ca");
+    EXPECT_EQ(rating.answer_id, "5dcf84fe1fd8bd85e4ca:1795749302114");
+    EXPECT_EQ(rating.rating, 5);
+    EXPECT_EQ(rating.submitted_ms, 1795749302114);
+    EXPECT_EQ(rating.note, "Cán bộ hướng dẫn\ntận tình ");  // the bell made a space
+    EXPECT_EQ(rating.comments, (std::vector<std::string>{"Nhân viên nhiệt tình", "Đúng hẹn"}));
+
+    // The OA-id variant of the signature takes the top-level oa_id.
+    auto oa = p->handle_callback(post(body, sign(body, "579745863508352884")));
+    ASSERT_TRUE(oa.has_value());
+    EXPECT_EQ(oa->status, 200);
+    EXPECT_EQ(oa->ratings.size(), 1u);
+
+    // Forged: refused, no rating.
+    std::string tampered = body;
+    tampered.replace(tampered.find("\"rate\":5"), 8, "\"rate\":1");
+    auto forged = p->handle_callback(post(tampered, sign(body)));
+    ASSERT_TRUE(forged.has_value());
+    EXPECT_EQ(forged->status, 401);
+    EXPECT_TRUE(forged->ratings.empty());
+    auto unsigned_ = p->handle_callback(post(body, ""));
+    ASSERT_TRUE(unsigned_.has_value());
+    EXPECT_EQ(unsigned_->status, 401);
+    EXPECT_TRUE(unsigned_->ratings.empty());
+}
+
+TEST(ZaloRating, FieldsInEitherSpellingAndLimits) {
+    // The rating API's spelling (msgId, trackingId, submitDate; rate as a string).
+    auto camel = boost::json::parse(
+                     R"({"msgId":"m1","trackingId":"t1","submitDate":"1659750276218","rate":"4",)"
+                     R"("note":"","feedbacks":["a","",3]})")
+                     .as_object();
+    auto r = zalo::rating_of(camel);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->message_id, "t1");
+    EXPECT_EQ(r->provider_message_id, "m1");
+    EXPECT_EQ(r->submitted_ms, 1659750276218);
+    EXPECT_EQ(r->rating, 4);
+    EXPECT_EQ(r->comments, (std::vector<std::string>{"a", "3"}));
+
+    // Without a msg_id, a submit time, or a rate of 1 to 5: no rating.
+    for (const char* bad : {R"({"tracking_id":"t","submit_time":"1","rate":5})",
+                            R"({"msg_id":"m","tracking_id":"t","rate":5})",
+                            R"({"msg_id":"m","submit_time":"1","rate":0})",
+                            R"({"msg_id":"m","submit_time":"1","rate":6})",
+                            R"({"msg_id":"m","submit_time":"1","rate":"five"})"}) {
+        EXPECT_FALSE(zalo::rating_of(boost::json::parse(bad).as_object()).has_value()) << bad;
+    }
+    // No tracking_id (sent by another system, or by user id): a rating, matched to nothing.
+    auto untracked = zalo::rating_of(
+        boost::json::parse(R"({"msg_id":"m","submit_time":"1","rate":3})").as_object());
+    ASSERT_TRUE(untracked.has_value());
+    EXPECT_TRUE(untracked->message_id.empty());
+
+    // A long note is cut at a character boundary; only so many comments are kept.
+    std::string note;
+    while (note.size() < zalo::kMaxNoteBytes + 10) note += "ồ";  // 3 bytes each
+    boost::json::object big{{"msg_id", "m"}, {"submit_time", 1}, {"rate", 2}, {"note", note}};
+    boost::json::array many;
+    for (std::size_t i = 0; i < zalo::kMaxComments + 5; ++i) many.emplace_back("ý kiến");
+    big["feedbacks"] = many;
+    auto cut = zalo::rating_of(big);
+    ASSERT_TRUE(cut.has_value());
+    EXPECT_LE(cut->note.size(), zalo::kMaxNoteBytes);
+    EXPECT_EQ(cut->note.size() % 3, 0u);
+    EXPECT_EQ(cut->note.substr(0, 3), "ồ");
+    EXPECT_EQ(cut->comments.size(), zalo::kMaxComments);
 }
 
 TEST_F(ZaloWebhook, WithoutASecretTheAdapterTakesNoCallbacks) {
