@@ -268,9 +268,12 @@ public:
     virtual Awaitable<boost::json::value> dossier_messages(const std::string& dossier_code) = 0;
 
     // Citizens' feedback (docs/api.md "Feedback"), kept as long as message records. Stored once
-    // per id: true when it is new, false when that id was stored already.
-    virtual Awaitable<bool> add_feedback(const FeedbackRecord& feedback) {
+    // per id: true when it is new, false when that id was stored already. `notices` (its
+    // feedback.received call-backs) are queued in the same write, only when it is new.
+    virtual Awaitable<bool> add_feedback(const FeedbackRecord& feedback,
+                                         const std::vector<Notice>& notices = {}) {
         (void)feedback;
+        (void)notices;
         co_return fail(Errc::queue_unavailable);
     }
     // {"dossier_code": ..., "feedback": [...]}, newest first (by submitted_at), at most

@@ -1,6 +1,10 @@
 -- The call-back queue (notices.lua names the keys). ARGV: operation, key prefix, now ms, then:
 --   enqueue  ttl ms, status stream key, max length, max age ms, n, then n notices
 --            (write_notices); answers 'ok'
+--   feedback ttl ms, status stream key, max length, max age ms, record key, dossier index key,
+--            submitted ms, id, record JSON, record ttl ms, n, then n notices: a citizen's
+--            feedback stored once per id (SET NX) with its id in the dossier's index; the
+--            notices are queued only when it is new. Answers 1 (new) or 0 (stored already)
 --   take     client, lease end ms, max: leases the client's due call-backs (score moved to the
 --            lease end); answers per call-back id, kind, body, created, attempts, error
 --   settle   ttl ms, then per outcome: id, client, next (done|retry|dead), due ms, attempts,
@@ -14,6 +18,13 @@ local dead = prefix .. 'whdead'
 if op == 'enqueue' then
   write_notices(prefix, now, ARGV[4], {ARGV[5], ARGV[6], ARGV[7]}, 9, tonumber(ARGV[8]), false)
   return 'ok'
+elseif op == 'feedback' then
+  local stored = redis.call('SET', ARGV[8], ARGV[12], 'NX', 'PX', ARGV[13])
+  if not stored then return 0 end
+  redis.call('ZADD', ARGV[9], ARGV[10], ARGV[11])
+  redis.call('PEXPIRE', ARGV[9], ARGV[13])
+  write_notices(prefix, now, ARGV[4], {ARGV[5], ARGV[6], ARGV[7]}, 15, tonumber(ARGV[14]), false)
+  return 1
 elseif op == 'take' then
   local q = prefix .. 'whq:' .. ARGV[4]
   local ids = redis.call('ZRANGEBYSCORE', q, '-inf', now, 'LIMIT', 0, tonumber(ARGV[6]))

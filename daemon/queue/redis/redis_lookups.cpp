@@ -239,23 +239,29 @@ asio::awaitable<Result<json::value>> RedisQueue::dossier_messages(const std::str
 }
 
 // Feedback: the record under "fb:<id>", its id in the dossier's sorted set "dossier-fb:<code>"
-// (scored by submitted_at). The set is written first: a crash between the two leaves an id
-// without a record, which the listing skips and the next delivery of the same answer completes
-// (the set takes the id again without change, the record is then new).
-asio::awaitable<Result<bool>> RedisQueue::add_feedback(const FeedbackRecord& feedback) {
-    const std::string ttl = record_ttl();
-    const std::string index = key("dossier-fb", feedback.dossier_code);
-    redis::Args zadd{"ZADD", index, std::to_string(feedback.submitted_at_ms), feedback.id};
-    auto z = co_await cmd_.command(std::move(zadd));
-    if (!z.ok || z.reply.is_error()) co_return unavailable();
-    redis::Args expire{"PEXPIRE", index, ttl};
-    auto e = co_await cmd_.command(std::move(expire));
-    if (!e.ok || e.reply.is_error()) co_return unavailable();
-    redis::Args set{"SET", key("fb", feedback.id), json::serialize(feedback.to_json()), "NX", "PX",
-                    ttl};
-    auto r = co_await cmd_.command(std::move(set));
+// (scored by submitted_at), and its call-backs: one script (callbacks.lua, `feedback`), so a
+// crash keeps all of them or none.
+asio::awaitable<Result<bool>> RedisQueue::add_feedback(const FeedbackRecord& feedback,
+                                                       const std::vector<Notice>& notices) {
+    auto st = status_stream_args();
+    std::vector<std::string> args{"feedback",
+                                  prefix_ + ":",
+                                  std::to_string(now_ms()),
+                                  std::to_string(settings_.dedupe_ttl.count()),
+                                  st[0],
+                                  st[1],
+                                  st[2],
+                                  key("fb", feedback.id),
+                                  key("dossier-fb", feedback.dossier_code),
+                                  std::to_string(feedback.submitted_at_ms),
+                                  feedback.id,
+                                  json::serialize(feedback.to_json()),
+                                  record_ttl(),
+                                  std::to_string(notices.size())};
+    redis_detail::append_notices(args, notices);
+    auto r = co_await redis_detail::kCallbacks.run(cmd_, {}, args);
     if (!r.ok || r.reply.is_error()) co_return unavailable();
-    co_return !r.reply.is_nil();
+    co_return r.reply.integer == 1;
 }
 
 asio::awaitable<Result<json::value>> RedisQueue::dossier_feedback(const std::string& dossier_code) {

@@ -276,12 +276,15 @@ asio::awaitable<Result<json::value>> SqliteQueue::dossier_messages(
     co_return out;
 }
 
-asio::awaitable<Result<bool>> SqliteQueue::add_feedback(const FeedbackRecord& feedback) {
-    // Kept like message records: `retention` when set, else dedupe_ttl.
+asio::awaitable<Result<bool>> SqliteQueue::add_feedback(const FeedbackRecord& feedback,
+                                                        const std::vector<Notice>& notices) {
+    // Kept like message records: `retention` when set, else dedupe_ttl; its call-backs like
+    // every other (dedupe_ttl), written in the same transaction.
     auto ttl = retention_.count() > 0 ? retention_.count() : dedupe_ttl_.count();
     std::function<Result<bool>(Db&)> fn =
         [id = feedback.id, dossier = feedback.dossier_code, at = feedback.submitted_at_ms,
-         text = json::serialize(feedback.to_json()), ttl](Db& db) -> Result<bool> {
+         text = json::serialize(feedback.to_json()), ttl, notices,
+         notice_ttl = dedupe_ttl_.count()](Db& db) -> Result<bool> {
         auto now = now_ms();
         {
             auto st = db.query("SELECT 1 FROM feedback WHERE id = ? AND expires_at > ?", id, now);
@@ -291,6 +294,7 @@ asio::awaitable<Result<bool>> SqliteQueue::add_feedback(const FeedbackRecord& fe
             "INSERT OR REPLACE INTO feedback (id, dossier_code, submitted_at, json, expires_at)"
             " VALUES (?, ?, ?, ?, ?)",
             id, dossier, at, text, now + ttl);
+        sqlite_detail::write_notices(db, notices, now, notice_ttl, nullptr);
         return true;
     };
     Result<bool> out = co_await on_writer<Result<bool>>(std::move(fn), unavailable());

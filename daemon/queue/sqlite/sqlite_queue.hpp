@@ -96,7 +96,8 @@ class SqliteQueue : public Queue, public StateStore {
     Awaitable<boost::json::value> event_record(const std::string& event_id) override;
     Awaitable<boost::json::value> message_record(const std::string& message_id) override;
     Awaitable<boost::json::value> dossier_messages(const std::string& dossier_code) override;
-    Awaitable<bool> add_feedback(const FeedbackRecord& feedback) override;
+    Awaitable<bool> add_feedback(const FeedbackRecord& feedback,
+                                 const std::vector<Notice>& notices) override;
     Awaitable<boost::json::value> dossier_feedback(const std::string& dossier_code) override;
     Awaitable<boost::json::value> pending_reminders(std::size_t limit) override;
     Awaitable<UsageScan> scan_usage(const UsageQuery& query, UsageVisitor visit) override;

@@ -1025,6 +1025,41 @@ TEST_P(QueueConformance, ALeasedCallBackComesBackWithItsIdWhenTheLeaseEnds) {
     EXPECT_EQ((*again)[0].kind, "feedback.received");
 }
 
+TEST_P(QueueConformance, FeedbackAndItsCallBackAreWrittenTogetherOnce) {
+    FeedbackRecord f;
+    f.id = "zalo:zmsg-1:1795749302114";
+    f.message_id = "m-fb";
+    f.event_id = "ev-fb";
+    f.dossier_code = "D-FB-CB";
+    f.channel = "zalo";
+    f.provider = "zalo";
+    f.rating = 4;
+    f.submitted_at_ms = 1795749302114;
+    f.received_at_ms = 1795749303000;
+    const std::vector<queue::Notice> notices{
+        notice("feedback.received", R"({"kind":"feedback.received"})", {{"a", "msg_fb"}})};
+    auto first = run(io_, q().add_feedback(f, notices));
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(*first);
+    auto taken = run(io_, q().take_callbacks("a", 10, 60s));
+    ASSERT_TRUE(taken);
+    ASSERT_EQ(taken->size(), 1u);
+    EXPECT_EQ((*taken)[0].id, "msg_fb");
+    EXPECT_EQ((*taken)[0].kind, "feedback.received");
+    ASSERT_TRUE(run(io_, q().settle_callbacks(
+                             {{"msg_fb", "a", queue::CallbackOutcome::Next::done, 0, 1, ""}})));
+    // The same answer again (a webhook retried): not stored again, no second call-back.
+    auto again = run(io_, q().add_feedback(f, notices));
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(*again);
+    auto none = run(io_, q().take_callbacks("a", 10, 60s));
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->empty());
+    auto l = lookup(run(io_, q().dossier_feedback("D-FB-CB")));
+    ASSERT_EQ(l.status, Lookup::Status::found);
+    EXPECT_EQ(l.value.as_object().at("feedback").as_array().size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, QueueConformance,
                          ::testing::Values(Backend::redis, Backend::sqlite),
                          [](const ::testing::TestParamInfo<Backend>& info) {
