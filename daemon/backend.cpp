@@ -16,6 +16,7 @@
 #include "daemon/build_info.hpp"
 #include "daemon/io/redis.hpp"
 #include "daemon/pipeline/client_callbacks.hpp"
+#include "daemon/pipeline/feedback.hpp"
 #include "daemon/process_stats.hpp"
 
 namespace asio = boost::asio;
@@ -177,6 +178,15 @@ asio::awaitable<std::optional<http::Response>> Backend::callback(std::string nam
     }
     if (result->resolve)
         asio::co_spawn(io_, apply_resolved(std::move(result->resolve), name), asio::detached);
+    if (!result->ratings.empty()) {
+        // Recorded before the answer: one the queue cannot take is answered 503, and the
+        // provider sends the call-back again.
+        bool recorded = co_await record_ratings(std::move(result->ratings), *provider);
+        if (!recorded) {
+            result->status = 503;
+            result->body = R"({"error":{"code":"queue_unavailable"}})";
+        }
+    }
     http::Response r;
     r.status = result->status;
     r.content_type = result->content_type;
@@ -442,6 +452,56 @@ asio::awaitable<bool> Backend::inbound(InboundMessage message) {
         co_return false;
     }
     co_return true;
+}
+
+asio::awaitable<bool> Backend::record_ratings(std::vector<RatingReport> ratings,
+                                              const Provider& provider) {
+    // `provider` may be replaced by a reload while this waits: what is needed is copied.
+    const std::string name = provider.name();
+    const Channel channel = provider.channel();
+    auto cfg = config();
+    bool all = true;
+    for (auto& rating : ratings) {
+        const std::string message_id = rating.message_id;
+        const std::string provider_message_id = rating.provider_message_id;
+        const int stars = rating.rating;
+        feedback::Outcome outcome =
+            co_await feedback::record(queue_, *cfg, name, channel, std::move(rating));
+        processor_.metrics().inc(
+            "tinbao_feedback_total",
+            {{"provider", name}, {"outcome", std::string(feedback::to_string(outcome))}});
+        // What the citizen wrote stays out of the log; the stars and ids say what came.
+        LogFields f;
+        f.message_id = message_id;
+        f.provider = name;
+        f.provider_message_id = provider_message_id;
+        switch (outcome) {
+            case feedback::Outcome::stored:
+                log_with(f, spdlog::level::info, "message {}: a citizen's rating of {} through {}",
+                         message_id, stars, name);
+                break;
+            case feedback::Outcome::repeat:
+                log_with(f, spdlog::level::info,
+                         "message {}: the rating through {} was recorded already (a repeat)",
+                         message_id, name);
+                break;
+            case feedback::Outcome::unknown_message:
+                log_with(f, spdlog::level::warn,
+                         "a rating through {} of a message tinbao does not know ({}, provider id "
+                         "{}) was not kept",
+                         name, message_id.empty() ? "no tracking id" : message_id,
+                         provider_message_id);
+                break;
+            case feedback::Outcome::unavailable:
+                all = false;
+                log_with(f, spdlog::level::warn,
+                         "message {}: a rating through {} could not be recorded (queue "
+                         "unavailable); the provider is to send it again",
+                         message_id, name);
+                break;
+        }
+    }
+    co_return all;
 }
 
 asio::awaitable<void> Backend::apply_resolved(

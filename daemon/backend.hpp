@@ -84,6 +84,10 @@ class Backend final : public http::ApiBackend, public ProviderSink {
     // A report that came before its message was recorded `sent` (a fast SMSC answers within
     // milliseconds of the submit): applied again a little later, for up to about two minutes.
     boost::asio::awaitable<void> apply_later(DeliveryUpdate update, std::string provider);
+    // Records citizens' ratings a call-back brought (daemon/pipeline/feedback.hpp), each
+    // counted and logged; false when one could not be recorded (the queue is down).
+    boost::asio::awaitable<bool> record_ratings(std::vector<RatingReport> ratings,
+                                                const Provider& provider);
     // Runs a call-back's lookup (CallbackResult::resolve), then applies what it found.
     boost::asio::awaitable<void> apply_resolved(
         std::function<boost::asio::awaitable<std::vector<DeliveryUpdate>>()> resolve,

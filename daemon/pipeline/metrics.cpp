@@ -19,6 +19,9 @@ Metrics::Metrics() {
             "Provider call-backs refused (forged, malformed): answered 4xx.");
     declare("tinbao_inbound_messages_total", Type::counter,
             "Messages citizens sent to the service (replies), by the provider that brought them.");
+    declare("tinbao_feedback_total", Type::counter,
+            "Citizens' ratings by provider and outcome (stored, repeat, unknown_message, "
+            "unavailable).");
 
     // Call-backs to API clients (docs/callbacks.md).
     declare("tinbao_client_callbacks_total", Type::counter,
