@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A fake Zalo for tests: the OA OAuth token endpoint and the ZNS send-by-phone API on loopback.
+"""A fake Zalo for tests: the OA OAuth token endpoint, the ZNS send-by-phone API, and ratings.
 
 Usage: fake_zalo.py [--port 0] [--app-id A] [--secret-key S] [--refresh-token R]
                     [--expires-in 90000]
@@ -29,18 +29,30 @@ Control:
   POST /_control {"expires_in": 100}              lifetime of tokens issued from now on
   POST /_control {"daily_quota": 2000}             the daily quota reported from now on
   POST /_control {"reset": true}                  forgets failures and recorded requests
+  POST /_control {"rate": {"tracking_id": "...", "rate": 5, "note": "...", "feedbacks": [...],
+                           "webhook": "<url>", "oa_secret": "...", "oa_id": "...",
+                           "submit_time": ms, "signature": "good" | "bad" | "none"}}
+                 the citizen who got the message sent with that tracking_id rates it: the fake
+                 POSTs Zalo's `user_feedback` webhook for it (msg_id: the one it answered for the
+                 send) to `webhook`, signed X-ZEvent-Signature: mac=<hex sha256(app_id + body +
+                 timestamp + oa_secret)> (or wrongly, or not at all), and answers
+                 {"status": <tinbaod's HTTP status>, "body": <its answer>, "sent": <the body>}.
+                 The same submit_time again repeats the same answer (a webhook retry).
 GET /_requests returns every API request received, as a JSON array of
 {"path", "method", "content_type", "access_token", "secret_key", "body"}; body is the parsed
 JSON (template) or the form as an object (OAuth).
 """
 
 import argparse
+import hashlib
 import json
 import secrets
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import fakehttp
 
@@ -84,6 +96,7 @@ class State:
         self.oauth_failures = 0
         self.daily_quota = 500
         self.sent = 0
+        self.msg_ids = {}  # tracking_id -> msg_id answered
 
     def next_failure(self):
         if not self.failures:
@@ -136,6 +149,9 @@ class Handler(fakehttp.JsonHandler):
             spec = json.loads(raw.decode("utf-8") or "{}")
         except ValueError:
             self.reply(400, {"error": "bad json"})
+            return
+        if "rate" in spec:
+            self.reply(200, self.rate(state, spec["rate"]))
             return
         with state.lock:
             if spec.get("reset"):
@@ -218,6 +234,39 @@ class Handler(fakehttp.JsonHandler):
             self.reply(200, self.answer(state, body))
 
     @staticmethod
+    def rate(state, spec):
+        """Posts the user_feedback webhook, as the spec (see the module's docstring) says."""
+        with state.lock:
+            msg_id = state.msg_ids.get(spec.get("tracking_id"), spec.get("msg_id", "unknown"))
+        now = str(int(time.time() * 1000))
+        body = json.dumps({
+            "event_name": "user_feedback", "app_id": state.app_id,
+            "oa_id": spec.get("oa_id", "579745863508352884"),
+            "message": {"note": spec.get("note", ""), "rate": spec.get("rate", 5),
+                        "submit_time": str(spec.get("submit_time", now)), "msg_id": msg_id,
+                        "feedbacks": spec.get("feedbacks", []),
+                        "tracking_id": spec.get("tracking_id", "")},
+            "timestamp": now}, ensure_ascii=False, separators=(",", ":"))
+        mac = hashlib.sha256((state.app_id + body + now + spec.get("oa_secret", "")).encode(
+            "utf-8")).hexdigest()
+        headers = {"Content-Type": "application/json", "X-ZEvent-Server": "ZNS"}
+        how = spec.get("signature", "good")
+        if how == "good":
+            headers["X-ZEvent-Signature"] = "mac=" + mac
+        elif how == "bad":
+            headers["X-ZEvent-Signature"] = "mac=" + hashlib.sha256(b"forged").hexdigest()
+        req = urllib.request.Request(spec["webhook"], data=body.encode("utf-8"), method="POST",
+                                     headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                status, answer = r.status, r.read().decode("utf-8", errors="replace")
+        except urllib.error.HTTPError as e:
+            status, answer = e.code, e.read().decode("utf-8", errors="replace")
+        except OSError as e:
+            status, answer = 0, str(e)
+        return {"status": status, "body": answer, "sent": json.loads(body), "msg_id": msg_id}
+
+    @staticmethod
     def answer(state, body):
         def error(code):
             return {"error": code, "message": MESSAGES.get(code, "Error")}
@@ -235,8 +284,10 @@ class Handler(fakehttp.JsonHandler):
             return error(-112)
         state.sent += 1
         remaining = max(0, state.daily_quota - state.sent)
+        msg_id = secrets.token_hex(10)
+        state.msg_ids[str(body["tracking_id"])] = msg_id
         return {"error": 0, "message": "Success",
-                "data": {"msg_id": secrets.token_hex(10),
+                "data": {"msg_id": msg_id,
                          "sent_time": str(int(time.time() * 1000)),
                          "sending_mode": "1",
                          "quota": {"dailyQuota": str(state.daily_quota),
