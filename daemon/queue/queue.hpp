@@ -87,6 +87,11 @@ struct Notice {
     // event.settled: written only when this write settles the event (its messages were not all
     // settled before, and are after); the event's state replaces kEventStateMark in `body`.
     bool if_settles = false;
+    // A change a provider may report again (a citizen's message sent again): written only if no
+    // notice with this key was written within `once_ttl_ms` (0: dedupe_ttl); the key is kept
+    // with the delivery reports' dedupe keys. Empty: always written.
+    std::string once_key;
+    int64_t once_ttl_ms = 0;
 };
 inline constexpr std::string_view kEventStateMark = "@event_state@";
 

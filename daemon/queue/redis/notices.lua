@@ -33,16 +33,26 @@ end
 
 -- Writes `n` notices whose arguments start at ARGV[i]; returns the index after them. Per notice:
 -- kind, body, flags ('s': to the status stream too; 'e': only when this write settles the
--- event), count, then count times (client, webhook id). `settled`: the event's state when this
--- write settled it, else false. `st`: {status stream key ('' when off), max length, max age
--- ms ('0': trimmed by length)}. A call-back already queued (a commit written again after a
--- crash) keeps its attempts.
+-- event; 'o': written once, its key and window ms (0: ttl) follow the flags), count, then count
+-- times (client, webhook id). `settled`: the event's state when this write settled it, else
+-- false. `st`: {status stream key ('' when off), max length, max age ms ('0': trimmed by
+-- length)}. A call-back already queued (a commit written again after a crash) keeps its
+-- attempts. A notice written once is skipped while p:cb:<key> (the delivery reports' dedupe
+-- keys) says it was written within its window.
 local function write_notices(prefix, now, ttl, st, i, n, settled)
   for _ = 1, n do
-    local kind, body, flags, m = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-    i = i + 4
+    local kind, body, flags = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    i = i + 3
+    local seen = false
+    if string.find(flags, 'o', 1, true) then
+      local window = ARGV[i + 1] ~= '0' and ARGV[i + 1] or ttl
+      seen = not redis.call('SET', prefix .. 'cb:' .. ARGV[i], '1', 'NX', 'PX', window)
+      i = i + 2
+    end
+    local m = tonumber(ARGV[i])
+    i = i + 1
     local conditional = string.find(flags, 'e', 1, true) ~= nil
-    if conditional and not settled then
+    if seen or (conditional and not settled) then
       i = i + 2 * m
     else
       if conditional then body = (string.gsub(body, '@event_state@', settled)) end

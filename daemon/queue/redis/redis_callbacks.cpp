@@ -23,7 +23,12 @@ void append_notices(redis::Args& a, const std::vector<Notice>& notices) {
         std::string flags;
         if (n.stream) flags += 's';
         if (n.if_settles) flags += 'e';
+        if (!n.once_key.empty()) flags += 'o';
         a.push_back(std::move(flags));
+        if (!n.once_key.empty()) {
+            a.push_back(n.once_key);
+            a.push_back(std::to_string(n.once_ttl_ms));
+        }
         a.push_back(std::to_string(n.to.size()));
         for (auto& [client, id] : n.to) {
             a.push_back(client);

@@ -18,6 +18,14 @@ void write_notices(Db& db, const std::vector<Notice>& notices, int64_t now, int6
                    const std::string* settled) {
     for (auto& n : notices) {
         if (n.if_settles && settled == nullptr) continue;
+        // Reported again within its window (a citizen's message the provider sent twice): the
+        // first arrival's call-back is the one.
+        if (!n.once_key.empty()) {
+            db.exec("DELETE FROM callbacks WHERE key = ? AND expires_at <= ?", n.once_key, now);
+            db.exec("INSERT OR IGNORE INTO callbacks (key, expires_at) VALUES (?, ?)", n.once_key,
+                    now + (n.once_ttl_ms > 0 ? n.once_ttl_ms : ttl));
+            if (db.changes() == 0) continue;
+        }
         std::string body = n.body;
         if (n.if_settles) {
             auto at = body.find(kEventStateMark);

@@ -1060,6 +1060,52 @@ TEST_P(QueueConformance, FeedbackAndItsCallBackAreWrittenTogetherOnce) {
     EXPECT_EQ(l.value.as_object().at("feedback").as_array().size(), 1u);
 }
 
+TEST_P(QueueConformance, ANoticeWrittenOnceIsSkippedWhenItComesAgainWithinItsWindow) {
+    using Next = queue::CallbackOutcome::Next;
+    // A citizen's message, then the provider sending it again after its call-back was delivered
+    // (its record gone), under another webhook-id: nothing new is queued while the key is kept.
+    auto first = notice("inbound.received", R"({"n":1})", {{"a", "msg_in1"}});
+    first.once_key = "in:smsc:k1";
+    ASSERT_TRUE(run(io_, q().enqueue_notices({first})));
+    auto taken = run(io_, q().take_callbacks("a", 10, 60s));
+    ASSERT_TRUE(taken);
+    ASSERT_EQ(taken->size(), 1u);
+    ASSERT_TRUE(run(io_, q().settle_callbacks({{"msg_in1", "a", Next::done, 0, 1, ""}})));
+    auto again = notice("inbound.received", R"({"n":2})", {{"a", "msg_in2"}});
+    again.once_key = "in:smsc:k1";
+    ASSERT_TRUE(run(io_, q().enqueue_notices({again})));
+    restart();  // kept durably
+    ASSERT_TRUE(run(io_, q().enqueue_notices({again})));
+    auto none = run(io_, q().take_callbacks("a", 10, 60s));
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->empty());
+
+    // Another key is another message; a key whose window ran out counts as new.
+    auto other = notice("inbound.received", R"({"n":3})", {{"a", "msg_in3"}});
+    other.once_key = "in:smsc:k2";
+    other.once_ttl_ms = 50;
+    ASSERT_TRUE(run(io_, q().enqueue_notices({other})));
+    auto third = run(io_, q().take_callbacks("a", 10, 60s));
+    ASSERT_TRUE(third);
+    ASSERT_EQ(third->size(), 1u);
+    EXPECT_EQ((*third)[0].id, "msg_in3");
+    ASSERT_TRUE(run(io_, q().settle_callbacks({{"msg_in3", "a", Next::done, 0, 1, ""}})));
+    auto later = notice("inbound.received", R"({"n":4})", {{"a", "msg_in4"}});
+    later.once_key = "in:smsc:k2";
+    later.once_ttl_ms = 50;
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    Result<std::vector<queue::Callback>> fourth = std::vector<queue::Callback>{};
+    while (std::chrono::steady_clock::now() < deadline) {
+        ASSERT_TRUE(run(io_, q().enqueue_notices({later})));
+        fourth = run(io_, q().take_callbacks("a", 10, 60s));
+        if (fourth && !fourth->empty()) break;
+        io_.run_one_for(5ms);
+    }
+    ASSERT_TRUE(fourth);
+    ASSERT_EQ(fourth->size(), 1u);
+    EXPECT_EQ((*fourth)[0].id, "msg_in4");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, QueueConformance,
                          ::testing::Values(Backend::redis, Backend::sqlite),
                          [](const ::testing::TestParamInfo<Backend>& info) {
