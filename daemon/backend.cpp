@@ -437,13 +437,27 @@ asio::awaitable<bool> Backend::inbound(InboundMessage message) {
     if (!message.provider_message_id.empty())
         data["provider_message_id"] = message.provider_message_id;
     data["at"] = rfc3339_utc(at);
-    // The webhook-id's subject: the same message reported twice is one call-back. Not the full
-    // number: the id goes to the client, and a hash of a phone number is easily reversed.
-    std::string subject = message.provider + '\n' + message.provider_message_id + '\n' +
-                          std::to_string(at) + '\n' + mask_address(message.from) + '\n' +
-                          message.text;
-    Result<void> queued =
-        co_await callbacks::emit(queue_, *config(), "inbound.received", subject, std::move(data));
+    // The webhook-id's subject: the provider's own id of the message when it gives one, so that
+    // the same message reported again is the same call-back. Otherwise not the full number (the
+    // id goes to the client, and a hash of a phone number with 3 digits hidden is easily
+    // reversed): what the client sees, and when it came.
+    std::string subject = message.provider_message_id.empty()
+                              ? message.provider + '\n' + std::to_string(at) + '\n' +
+                                    mask_address(message.from) + '\n' + message.text
+                              : message.provider + "\nid\n" + message.provider_message_id;
+    auto notice = callbacks::make_notice(*config(), "inbound.received", subject, std::move(data));
+    if (!notice) co_return true;  // nobody asks for it
+    // A second arrival of the message (the provider was not told it was taken, or sent it again
+    // anyway) is recognised in the queue, in the same write, and makes no second call-back.
+    if (!message.provider_message_id.empty()) {
+        notice->once_key = "in:" + message.provider + ":id:" + message.provider_message_id;
+    } else if (!message.dedupe_key.empty()) {
+        notice->once_key = "in:" + message.provider + ":" + message.dedupe_key;
+        notice->once_ttl_ms = message.dedupe_window.count();
+    }
+    std::vector<queue::Notice> notices;
+    notices.push_back(std::move(*notice));
+    Result<void> queued = co_await queue_.enqueue_notices(notices);
     if (!queued) {
         spdlog::warn(
             "inbound message through {}: its call-back could not be queued (queue "

@@ -154,6 +154,30 @@ struct CallbackRequest {
     std::string body;                                          // raw
 };
 
+// A message a citizen sent to the service (a reply to a brandname SMS, an SMPP deliver_sm that
+// is not a receipt), as an adapter received it.
+//
+// A provider that was not told the message was taken sends it again: the daemon recognises the
+// second arrival by the provider's own id (`provider_message_id`), else by `dedupe_key`, and
+// makes one call-back of the two.
+struct InboundMessage {
+    std::string provider;  // the provider's configured name
+    Channel channel = Channel::sms;
+    std::string from;                 // the sender: 84xxxxxxxxx when it is a VN mobile number
+    std::string to;                   // the number or brandname it was sent to, when known
+    std::string text;                 // UTF-8
+    int64_t received_ms = 0;          // when the provider received it (or tinbao, if unknown)
+    std::string provider_message_id;  // the provider's id of it, when given
+    // When the provider gives no id: what the provider sends again unchanged (a hash of the
+    // sender, recipient, raw text, the provider's timestamp if any), the same on every arrival
+    // of the message; empty: no recognition. Kept in the queue only (it is made of the full
+    // number), never sent to a client.
+    std::string dedupe_key;
+    // How long an arrival with the same `dedupe_key` counts as sent again (two equal messages
+    // further apart are two). Zero: the queue's dedupe_ttl. An id is kept for dedupe_ttl.
+    std::chrono::milliseconds dedupe_window{0};
+};
+
 // A change of a message's state that a call-back reports.
 struct DeliveryUpdate {
     std::string message_id;           // tinbao's id (eSMS RequestId, Zalo tracking_id)
@@ -191,18 +215,6 @@ struct CallbackResult {
     // looked up in the state store): the daemon runs this after answering and applies what it
     // returns, as `updates`. Empty: nothing to look up.
     std::function<boost::asio::awaitable<std::vector<DeliveryUpdate>>()> resolve;
-};
-
-// A message a citizen sent to the service (a reply to a brandname SMS, an SMPP deliver_sm that
-// is not a receipt), as an adapter received it.
-struct InboundMessage {
-    std::string provider;             // the provider's configured name
-    Channel channel = Channel::sms;
-    std::string from;                 // the sender: 84xxxxxxxxx when it is a VN mobile number
-    std::string to;                   // the number or brandname it was sent to, when known
-    std::string text;                 // UTF-8
-    int64_t received_ms = 0;          // when the provider received it (or tinbao, if unknown)
-    std::string provider_message_id;  // the provider's id of it, when given
 };
 
 // What an adapter reports on its own initiative, outside a call-back: a connection-oriented

@@ -17,6 +17,7 @@
 #include "providers/adapter_util.hpp"
 #include "providers/reasons.hpp"
 #include "providers/smpp/client.hpp"
+#include "providers/smpp/inbound.hpp"
 #include "providers/smpp/receipt.hpp"
 #include "providers/smpp/status.hpp"
 #include "providers/smpp/text.hpp"
@@ -84,14 +85,23 @@ constexpr std::size_t kTraceMax = 4096;
 struct SmppConfig {
     ClientOptions client;
     SubmitSettings submit;
+    std::chrono::milliseconds inbound_window{std::chrono::hours(1)};  // inbound_dedupe_window
 };
 
 // The way from a receipt back to the message, and the citizens' messages: shared with the
 // client's handler, so it outlives the provider while a deliver_sm is being answered.
 class Receipts {
   public:
-    Receipts(asio::any_io_executor ex, std::string name, StateStore* state, ProviderSink* sink)
-        : ex_(std::move(ex)), name_(std::move(name)), state_(state), sink_(sink) {}
+    Receipts(asio::any_io_executor ex, std::string name, StateStore* state, ProviderSink* sink,
+             std::chrono::milliseconds inbound_window)
+        : ex_(std::move(ex)),
+          name_(std::move(name)),
+          state_(state),
+          sink_(sink),
+          inbound_window_(inbound_window) {}
+
+    std::chrono::milliseconds inbound_window() const { return inbound_window_; }
+    void set_inbound_window(std::chrono::milliseconds w) { inbound_window_ = w; }
 
     std::string id_key(std::string_view id) const {
         return "smpp:" + name_ + ":id:" + std::string(id);
@@ -190,28 +200,16 @@ class Receipts {
 
   private:
     asio::awaitable<uint32_t> inbound(Pdu p) {
-        InboundMessage m;
-        m.provider = name_;
-        m.channel = Channel::sms;
-        m.from = p.source.value;
-        if (m.from.size() > 1 && m.from[0] == '0') m.from = "84" + m.from.substr(1);
-        if (!m.from.empty() && m.from[0] == '+') m.from = m.from.substr(1);
-        m.to = p.destination.value;
-        std::string_view body = p.short_message;
-        if (body.empty())
-            if (auto* payload = p.find(tag::kMessagePayload)) body = payload->value;
-        if ((p.esm_class & 0x40) != 0 && !body.empty()) {
-            // A UDH first (a reply in parts): its length octet and itself skipped.
-            std::size_t udh = 1 + static_cast<uint8_t>(body[0]);
-            body = udh <= body.size() ? body.substr(udh) : std::string_view();
-        }
-        m.text = decode_text(p.data_coding, body);
-        m.received_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+        const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        InboundMessage m = inbound_message(p, name_, now, inbound_window_);
+        std::size_t octets = p.short_message.size();
+        if (octets == 0)
+            if (auto* payload = p.find(tag::kMessagePayload)) octets = payload->value.size();
         // Not a receipt: a citizen wrote back. The number stays out of this line.
         spdlog::info("smpp {}: a message from a citizen (not a receipt): {} octets, data_coding {}",
-                     name_, body.size(), p.data_coding);
+                     name_, octets, p.data_coding);
         bool taken = co_await sink_->inbound(std::move(m));
         co_return taken ? status::kOk : status::kTemporaryAppError;
     }
@@ -320,6 +318,7 @@ class Receipts {
     std::string name_;
     StateStore* state_;
     ProviderSink* sink_;
+    std::chrono::milliseconds inbound_window_;
 };
 
 // FNV-1a of the text and its coding: the parts of a retry are those of the first attempt.
@@ -356,7 +355,8 @@ class SmppProvider final : public Provider {
     SmppProvider(const ProviderSettings& settings, SmppConfig c, const ProviderContext& ctx)
         : Provider(settings),
           submit_(std::move(c.submit)),
-          receipts_(std::make_shared<Receipts>(ctx.executor, settings.name, ctx.state, ctx.sink)),
+          receipts_(std::make_shared<Receipts>(ctx.executor, settings.name, ctx.state, ctx.sink,
+                                               c.inbound_window)),
           reference_(static_cast<uint8_t>(std::random_device{}())),
           pair_(c.client.pair),
           options_(c.client) {
@@ -388,6 +388,9 @@ class SmppProvider final : public Provider {
         }
         client_->close_now();  // never started
         client_ = prev->client_;
+        // The kept sessions answer through the previous provider's handler: it takes this
+        // provider's inbound_dedupe_window.
+        prev->receipts_->set_inbound_window(receipts_->inbound_window());
         prev->handed_over_ = true;
         spdlog::info("smpp {}: reloaded with the same session settings: the binds stay up", name());
     }
@@ -557,6 +560,12 @@ class SmppFactory final : public adapter::FactoryKit<SmppConfig> {
         if (auto v = cfg.string("tls_ca_file")) {
             o.tls_ca_file = *v;
             if (!o.tls) cfg.error("tls_ca_file", "only with tls: true");
+        }
+        if (auto v = cfg.duration("inbound_dedupe_window")) {
+            if (*v > std::chrono::hours(24 * 7))
+                cfg.error("inbound_dedupe_window", "at most 7d");
+            else
+                c.inbound_window = *v;
         }
         // The window of each bind: max_in_flight over the binds (10 when unlimited).
         o.window = settings.max_in_flight > 0 ? std::max(1, settings.max_in_flight / o.binds) : 10;

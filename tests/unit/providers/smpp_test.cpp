@@ -4,10 +4,12 @@
 // 23.040), the submit_sm of a message, the receipt parser and the command_status table.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
 #include "providers/reasons.hpp"
+#include "providers/smpp/inbound.hpp"
 #include "providers/smpp/pdu.hpp"
 #include "providers/smpp/receipt.hpp"
 #include "providers/smpp/smpp.hpp"
@@ -363,6 +365,48 @@ TEST(SmppReceipt, WhatIsAReceipt) {
     EXPECT_FALSE(parse_receipt(no_id));  // nothing to match it with
 }
 
+// A citizen's message sent again by the SMSC (a new sequence number, the same fields) has the
+// same dedupe_key; another text, sender, or part of a long reply has another.
+TEST(SmppInbound, TheSamePduSentAgainHasTheSameKey) {
+    Pdu mo;
+    mo.command_id = cmd::kDeliverSm;
+    mo.sequence = 7;
+    mo.source = {1, 1, "0987654321"};
+    mo.destination = {5, 0, "UBND-VLONG"};
+    mo.short_message = "Cam on";
+    auto m = inbound_message(mo, "smsc", 1000, std::chrono::hours(1));
+    EXPECT_EQ(m.provider, "smsc");
+    EXPECT_EQ(m.from, "84987654321");
+    EXPECT_EQ(m.to, "UBND-VLONG");
+    EXPECT_EQ(m.text, "Cam on");
+    EXPECT_EQ(m.received_ms, 1000);
+    EXPECT_TRUE(m.provider_message_id.empty());
+    EXPECT_EQ(m.dedupe_window, std::chrono::hours(1));
+    ASSERT_TRUE(m.dedupe_key.starts_with("smpp:")) << m.dedupe_key;
+    EXPECT_EQ(m.dedupe_key.find("987654321"), std::string::npos) << "a hash, not the number";
+
+    Pdu again = mo;
+    again.sequence = 8;
+    EXPECT_EQ(inbound_message(again, "smsc", 9000, std::chrono::hours(1)).dedupe_key, m.dedupe_key);
+
+    Pdu other_text = mo;
+    other_text.short_message = "Cam on!";
+    Pdu other_sender = mo;
+    other_sender.source.value = "0987654322";
+    Pdu part1 = mo, part2 = mo;  // two parts of one long reply with the same text
+    part1.esm_class = part2.esm_class = 0x40;
+    part1.short_message = bytes("05 00 03 2a 02 01 'Cam on'");
+    part2.short_message = bytes("05 00 03 2a 02 02 'Cam on'");
+    std::set<std::string> keys{m.dedupe_key};
+    for (const Pdu* p : {&other_text, &other_sender, &part1, &part2})
+        keys.insert(inbound_message(*p, "smsc", 1000, std::chrono::hours(1)).dedupe_key);
+    EXPECT_EQ(keys.size(), 5u);
+    EXPECT_EQ(inbound_message(part2, "smsc", 1000, std::chrono::hours(1)).text, "Cam on");
+
+    EXPECT_TRUE(inbound_message(mo, "smsc", 1000, std::chrono::milliseconds(0)).dedupe_key.empty())
+        << "inbound_dedupe_window 0: no recognition";
+}
+
 TEST(SmppStatus, EveryCodeIsClassified) {
     for (uint32_t code : {0x58u, 0x14u}) {
         auto s = classify_status(code);
@@ -391,7 +435,8 @@ TEST(SmppConfig, KeysAreChecked) {
     {
         test::YamlView y(
             "host: 127.0.0.1\nport: 2775\nsystem_id: tinbao\npassword: s3cret\n"
-            "source_addr: TINBAO\nbinds: 2\nenquire_link: 15s\nlong_messages: payload\n");
+            "source_addr: TINBAO\nbinds: 2\nenquire_link: 15s\nlong_messages: payload\n"
+            "inbound_dedupe_window: 30m\n");
         ProviderContext ctx;
         EXPECT_NE(factory->create(settings, y.view, ctx), nullptr) << y.all();
     }
@@ -399,12 +444,12 @@ TEST(SmppConfig, KeysAreChecked) {
         test::YamlView y(
             "host: 127.0.0.1\nsystem_id: a-system-id-too-long\npassword: longer-than-8\n"
             "source_addr: BRANDNAME-TOO-LONG\nenquire_link: 100ms\nlong_messages: sar\n"
-            "tls_ca_file: /etc/ssl/ca.pem\nsource_ton: 9\n");
+            "tls_ca_file: /etc/ssl/ca.pem\nsource_ton: 9\ninbound_dedupe_window: 30d\n");
         ProviderContext ctx;
         EXPECT_EQ(factory->create(settings, y.view, ctx), nullptr);
         auto all = y.all();
         for (auto key : {"system_id", "password", "source_addr", "enquire_link", "long_messages",
-                         "tls_ca_file", "source_ton"})
+                         "tls_ca_file", "source_ton", "inbound_dedupe_window"})
             EXPECT_NE(all.find(std::string("providers[0].") + key), std::string::npos)
                 << key << "\n"
                 << all;
