@@ -171,6 +171,21 @@ asio::awaitable<std::optional<http::Response>> Backend::callback(std::string nam
         ++callbacks_rejected_;
     else
         ++callbacks_;
+    // Citizens' messages are queued before the provider hears that they were taken: if one cannot
+    // be, a 503 has the provider send the call-back again (those already queued are then
+    // recognised as sent again, docs/callbacks.md).
+    if (result->status < 400) {
+        for (auto& m : result->inbound) {
+            bool taken = co_await inbound(std::move(m));
+            if (taken) continue;
+            http::Response r;
+            r.status = 503;
+            r.headers.emplace_back("Retry-After", "30");
+            r.body = R"({"error":{"code":"queue_unavailable",)"
+                     R"("message":"the queue cannot be reached; retry later"}})";
+            co_return r;
+        }
+    }
     if (!result->updates.empty()) {
         // Answered at once; the records follow (a provider retries a call-back that waits).
         auto updates = std::move(result->updates);

@@ -155,7 +155,7 @@ struct CallbackRequest {
 };
 
 // A message a citizen sent to the service (a reply to a brandname SMS, an SMPP deliver_sm that
-// is not a receipt), as an adapter received it.
+// is not a receipt, a SpeedSMS `incoming` webhook), as an adapter received it.
 //
 // A provider that was not told the message was taken sends it again: the daemon recognises the
 // second arrival by the provider's own id (`provider_message_id`), else by `dedupe_key`, and
@@ -215,6 +215,10 @@ struct CallbackResult {
     // looked up in the state store): the daemon runs this after answering and applies what it
     // returns, as `updates`. Empty: nothing to look up.
     std::function<boost::asio::awaitable<std::vector<DeliveryUpdate>>()> resolve;
+    // Citizens' messages the call-back brought (SpeedSMS `incoming`): the daemon takes them in
+    // charge (as ProviderSink::inbound) before it answers; when one cannot be (the queue is
+    // down) it answers 503 instead of `status`, so that the provider sends the call-back again.
+    std::vector<InboundMessage> inbound;
 };
 
 // What an adapter reports on its own initiative, outside a call-back: a connection-oriented

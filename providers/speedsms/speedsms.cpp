@@ -1,13 +1,17 @@
 #include "providers/speedsms/speedsms.hpp"
 
 #include <boost/json.hpp>
+#include <cctype>
 #include <charconv>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "common/crypto.hpp"
 #include "common/encoding.hpp"
+#include "common/time.hpp"
 #include "providers/adapter_kit.hpp"
 #include "providers/adapter_util.hpp"
 #include "providers/reasons.hpp"
@@ -29,12 +33,67 @@ using adapter::transport_failure;
 constexpr std::string_view kSendPath = "/index.php/sms/send";
 constexpr std::size_t kRawResponseMax = 4096;
 
+constexpr std::size_t kMinTokenLength = 16;
+
 struct SpeedSmsConfig {
     std::string base_url = "https://api.speedsms.vn";  // without a trailing '/'
     std::string access_token;
     std::string sender;
     int64_t sms_type = 3;
+    std::string callback_token;  // the webhook URL's ?token=; empty: no webhook taken
+    std::chrono::milliseconds inbound_window{std::chrono::hours(1)};
 };
+
+const std::string* query_value(const CallbackRequest& r, std::string_view name) {
+    for (const auto& [k, v] : r.query)
+        if (k == name) return &v;
+    return nullptr;
+}
+
+// Length-prefixed, so that no two different field lists hash alike.
+void add_field(std::string& key, std::string_view v) {
+    key += std::to_string(v.size());
+    key += ':';
+    key.append(v);
+}
+
+// A time SpeedSMS may give: Unix seconds or milliseconds, as a number or digits; 0 otherwise.
+int64_t unix_ms(const std::string& t) {
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+    if (ec != std::errc() || p != t.data() + t.size() || n <= 0) return 0;
+    return n < 100'000'000'000 ? n * 1000 : n;
+}
+
+InboundMessage incoming_message(const json::object& o, const std::string& provider, int64_t now,
+                                std::chrono::milliseconds window) {
+    InboundMessage m;
+    m.provider = provider;
+    m.channel = Channel::sms;
+    const std::string phone = clean(scalar_text(o.if_contains("phone")), 32);
+    m.from = phone;
+    if (m.from.size() > 1 && m.from[0] == '0') m.from = "84" + m.from.substr(1);
+    if (!m.from.empty() && m.from[0] == '+') m.from = m.from.substr(1);
+    m.to = clean(scalar_text(o.if_contains("to")), 32);
+    if (auto* c = o.if_contains("content"); c && c->is_string()) m.text = c->get_string();
+    for (const char* key : {"smsId", "sms_id", "id"}) {
+        m.provider_message_id = clean(scalar_text(o.if_contains(key)), 100);
+        if (!m.provider_message_id.empty()) break;
+    }
+    const std::string time = clean(scalar_text(o.if_contains("time")), 64);
+    const int64_t at = unix_ms(time);
+    m.received_ms = at > 0 ? at : now;
+    if (m.provider_message_id.empty() && window.count() > 0) {
+        std::string key;
+        add_field(key, phone);
+        add_field(key, m.to);
+        add_field(key, m.text);
+        add_field(key, time);
+        m.dedupe_key = "speedsms:" + hex_encode(sha256(key));
+        m.dedupe_window = window;
+    }
+    return m;
+}
 
 std::string basic_auth(const std::string& user, const std::string& password) {
     return "Basic " + base64_encode(user + ":" + password);
@@ -105,6 +164,29 @@ class SpeedSmsProvider final : public Provider {
         co_return result;
     }
 
+    // SpeedSMS's webhook (docs/providers/speedsms.md): a citizen's SMS goes to the daemon, which
+    // queues it before this answer leaves; reports are answered and not applied.
+    std::optional<CallbackResult> handle_callback(const CallbackRequest& request) override {
+        if (config_.callback_token.empty()) return std::nullopt;
+        CallbackResult result;
+        const std::string* token = query_value(request, "token");
+        if (!token || !constant_time_equal(*token, config_.callback_token)) {
+            result.status = 403;
+            result.body = R"({"error":{"code":"forbidden","message":"bad callback token"}})";
+            return result;
+        }
+        SpeedSmsWebhook hook =
+            parse_speedsms_webhook(request.body, name(), now_ms(), config_.inbound_window);
+        if (hook.kind == SpeedSmsWebhook::Kind::invalid) {
+            result.status = 400;
+            json::object err{{"code", "invalid_body"}, {"message", hook.error}};
+            result.body = json::serialize(json::object{{"error", std::move(err)}});
+            return result;
+        }
+        result.inbound = std::move(hook.messages);
+        return result;
+    }
+
   private:
     SpeedSmsConfig config_;
     HttpClient* http_;
@@ -132,6 +214,17 @@ class SpeedSmsFactory final : public adapter::FactoryKit<SpeedSmsConfig> {
         }
         if (auto v = cfg.integer("sms_type", 1, 8)) c.sms_type = *v;
         if (auto v = cfg.string("sender")) c.sender = *v;
+        if (auto v = cfg.string("callback_token")) {
+            c.callback_token = *v;
+            if (c.callback_token.size() < kMinTokenLength)
+                cfg.error("callback_token", "must be at least 16 characters");
+        }
+        if (auto v = cfg.duration("inbound_dedupe_window")) {
+            if (*v > std::chrono::hours(24 * 7))
+                cfg.error("inbound_dedupe_window", "at most 7d");
+            else
+                c.inbound_window = *v;
+        }
         if ((c.sms_type == 3 || c.sms_type == 5) && c.sender.empty())
             cfg.error("sender", "required for sms_type " + std::to_string(c.sms_type) +
                                     " (3: the brandname, 5: the app gateway's device)");
@@ -186,6 +279,52 @@ SendResult classify_speedsms_reply(const HttpResponse& response, const std::stri
     }
     if (state == "error" && !code.empty()) return classify_error_code(code, detail);
     return retryable(reason::kProviderError, http + ": " + detail);
+}
+
+SpeedSmsWebhook parse_speedsms_webhook(std::string_view body, const std::string& provider,
+                                       int64_t now, std::chrono::milliseconds window) {
+    SpeedSmsWebhook out;
+    boost::system::error_code ec;
+    json::value doc = json::parse(body, ec);
+    if (ec) {
+        out.error = "the body is not JSON (" + std::to_string(body.size()) + " bytes)";
+        return out;
+    }
+    // One document, or a list of them.
+    std::vector<const json::object*> docs;
+    if (doc.is_object()) {
+        docs.push_back(&doc.get_object());
+    } else if (doc.is_array()) {
+        for (const auto& v : doc.get_array()) {
+            if (!v.is_object()) {
+                out.error = "a list element is not a JSON object";
+                return out;
+            }
+            docs.push_back(&v.get_object());
+        }
+    }
+    if (docs.empty()) {
+        out.error = "the body is neither a JSON object nor a list of them";
+        return out;
+    }
+    out.kind = SpeedSmsWebhook::Kind::other;
+    for (const json::object* o : docs) {
+        std::string type = clean(scalar_text(o->if_contains("type")), 32);
+        for (char& ch : type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (type == "incoming") {
+            auto* content = o->if_contains("content");
+            if (!content || !content->is_string()) {
+                out = SpeedSmsWebhook{};
+                out.error = "an incoming message without a content string";
+                return out;
+            }
+            out.messages.push_back(incoming_message(*o, provider, now, window));
+            out.kind = SpeedSmsWebhook::Kind::incoming;
+        } else if (type == "report" && out.kind == SpeedSmsWebhook::Kind::other) {
+            out.kind = SpeedSmsWebhook::Kind::report;
+        }
+    }
+    return out;
 }
 
 std::unique_ptr<ProviderFactory> make_speedsms_factory() {

@@ -195,4 +195,114 @@ TEST(SpeedSmsFactory, ChecksItsKeys) {
         << good.all();
 }
 
+// The webhook (docs/providers/speedsms.md): the body as the SDK alexzvn/speedsms-api reads it
+// (src/Callback/Incoming.php: type, phone, content), with and without an id.
+TEST(SpeedSmsWebhook, IncomingBecomesACitizensMessage) {
+    using Kind = SpeedSmsWebhook::Kind;
+    auto hook = parse_speedsms_webhook(
+        R"({"type":"incoming","phone":"0987654321","content":"Cam on, đã nhận","smsId":77})",
+        "speedsms", 1'700'000'000'000, std::chrono::hours(1));
+    ASSERT_EQ(hook.kind, Kind::incoming) << hook.error;
+    ASSERT_EQ(hook.messages.size(), 1u);
+    const InboundMessage& m = hook.messages[0];
+    EXPECT_EQ(m.provider, "speedsms");
+    EXPECT_EQ(m.channel, Channel::sms);
+    EXPECT_EQ(m.from, "84987654321");
+    EXPECT_EQ(m.text, "Cam on, đã nhận");
+    EXPECT_EQ(m.provider_message_id, "77");
+    EXPECT_EQ(m.received_ms, 1'700'000'000'000);
+    EXPECT_TRUE(m.dedupe_key.empty()) << "an id recognises it; no hash needed";
+}
+
+TEST(SpeedSmsWebhook, WithoutAnIdTheSameDocumentHasTheSameKey) {
+    const char* body =
+        R"({"type":"incoming","phone":"84987654321","content":"OK","time":1700000000})";
+    auto a = parse_speedsms_webhook(body, "speedsms", 1, std::chrono::minutes(30));
+    auto b = parse_speedsms_webhook(body, "speedsms", 2, std::chrono::minutes(30));
+    ASSERT_EQ(a.messages.size(), 1u);
+    ASSERT_EQ(b.messages.size(), 1u);
+    EXPECT_TRUE(a.messages[0].provider_message_id.empty());
+    EXPECT_FALSE(a.messages[0].dedupe_key.empty());
+    EXPECT_EQ(a.messages[0].dedupe_key, b.messages[0].dedupe_key);
+    EXPECT_EQ(a.messages[0].dedupe_window, std::chrono::minutes(30));
+    EXPECT_EQ(a.messages[0].received_ms, 1'700'000'000'000) << "Unix seconds read";
+    EXPECT_EQ(a.messages[0].dedupe_key.find("987654321"), std::string::npos)
+        << "a hash, not the number";
+    auto other = parse_speedsms_webhook(
+        R"({"type":"incoming","phone":"84987654321","content":"OK.","time":1700000000})",
+        "speedsms", 1, std::chrono::minutes(30));
+    ASSERT_EQ(other.messages.size(), 1u);
+    EXPECT_NE(other.messages[0].dedupe_key, a.messages[0].dedupe_key);
+    auto off = parse_speedsms_webhook(body, "speedsms", 1, std::chrono::milliseconds(0));
+    ASSERT_EQ(off.messages.size(), 1u);
+    EXPECT_TRUE(off.messages[0].dedupe_key.empty()) << "window 0: no recognition";
+}
+
+TEST(SpeedSmsWebhook, ReportsAndOtherTypesCarryNoMessage) {
+    using Kind = SpeedSmsWebhook::Kind;
+    auto report =
+        parse_speedsms_webhook(R"({"type":"report","tranId":123,"phone":"84987654321","status":0})",
+                               "s", 1, std::chrono::hours(1));
+    EXPECT_EQ(report.kind, Kind::report);
+    EXPECT_TRUE(report.messages.empty());
+    auto other = parse_speedsms_webhook(R"({"type":"balance"})", "s", 1, std::chrono::hours(1));
+    EXPECT_EQ(other.kind, Kind::other);
+    auto list = parse_speedsms_webhook(
+        R"([{"type":"report","tranId":1},{"type":"INCOMING","phone":"84912345678","content":"a"}])",
+        "s", 1, std::chrono::hours(1));
+    EXPECT_EQ(list.kind, Kind::incoming);
+    EXPECT_EQ(list.messages.size(), 1u);
+    for (const char* bad : {"not json", "42", R"({"type":"incoming","phone":"84912345678"})",
+                            R"([{"type":"incoming","content":"a"}, 3])"}) {
+        auto r = parse_speedsms_webhook(bad, "s", 1, std::chrono::hours(1));
+        EXPECT_EQ(r.kind, Kind::invalid) << bad;
+        EXPECT_FALSE(r.error.empty()) << bad;
+        EXPECT_TRUE(r.messages.empty()) << bad;
+    }
+}
+
+TEST(SpeedSmsWebhook, TakenOnlyWithTheCallbackToken) {
+    asio::io_context ioc;
+    ProviderContext ctx;
+    ctx.executor = ioc.get_executor();
+    CallbackRequest req;
+    req.method = "POST";
+    req.body = R"({"type":"incoming","phone":"84987654321","content":"Cam on"})";
+
+    YamlView none("access_token: t\nsender: UBND-VLONG\n");
+    auto without = make_speedsms_factory()->create(speedsms_settings(), none.view, ctx);
+    ASSERT_TRUE(without) << none.all();
+    EXPECT_FALSE(without->handle_callback(req)) << "no callback_token: no webhook (404)";
+
+    YamlView short_token("access_token: t\nsender: S\ncallback_token: short\n");
+    EXPECT_EQ(make_speedsms_factory()->create(speedsms_settings(), short_token.view, ctx), nullptr);
+    EXPECT_NE(short_token.all().find("callback_token"), std::string::npos);
+
+    YamlView with(
+        "access_token: t\nsender: S\ncallback_token: hook-token-0123456789\n"
+        "inbound_dedupe_window: 10m\n");
+    auto p = make_speedsms_factory()->create(speedsms_settings(), with.view, ctx);
+    ASSERT_TRUE(p) << with.all();
+    auto forged = p->handle_callback(req);
+    ASSERT_TRUE(forged);
+    EXPECT_EQ(forged->status, 403);
+    EXPECT_TRUE(forged->inbound.empty());
+    req.query = {{"token", "hook-token-0123456789x"}};
+    EXPECT_EQ(p->handle_callback(req)->status, 403);
+
+    req.query = {{"token", "hook-token-0123456789"}};
+    auto ok = p->handle_callback(req);
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200);
+    ASSERT_EQ(ok->inbound.size(), 1u);
+    EXPECT_EQ(ok->inbound[0].text, "Cam on");
+    EXPECT_EQ(ok->inbound[0].dedupe_window, std::chrono::minutes(10));
+
+    req.body = "{";
+    auto bad = p->handle_callback(req);
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
+    EXPECT_TRUE(bad->inbound.empty());
+}
+
 }  // namespace
