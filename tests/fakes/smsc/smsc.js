@@ -66,8 +66,10 @@
 //     "receipt_tlvs": true | false  with false, receipts carry only the text (no TLVs)
 //     "receipt": {"message_id", "stat", "err"}  send one receipt now (for an id this process
 //                               gave; "stat" DELIVRD unless told)
-//     "mo": {"source_addr", "to", "text"}  send a deliver_sm that is not a receipt (a
-//                               subscriber's SMS)
+//     "mo": {"source_addr", "to", "text", "times"}  send a deliver_sm that is not a receipt (a
+//                               subscriber's SMS); "times": n sends it n times, the same fields
+//                               each with its own sequence number, as an SMSC does when it sends
+//                               a message again (its deliver_sm_resp lost or not ESME_ROK)
 //   and answers {"ok": true, "held": count, "sessions": count, "now_ms": its clock,
 //   "sent": {...}}. /stats also counts the TCP connections accepted ("connections") and the TLS
 //   handshakes that failed ("tls_errors").
@@ -412,9 +414,12 @@ function control(spec) {
     const target = [...sessions].find((s) => s.mode === 'bind_receiver' ||
       s.mode === 'bind_transceiver');
     if (target) {
-      send(target, new smpp.PDU('deliver_sm', { source_addr_ton: 1, source_addr_npi: 1,
-        source_addr: spec.mo.source_addr, dest_addr_ton: 5, destination_addr: spec.mo.to || '',
-        esm_class: 0, data_coding: 0, short_message: Buffer.from(spec.mo.text || '', 'ascii') }));
+      const times = Math.max(1, Number(spec.mo.times || 1));
+      for (let k = 0; k < times; k++) {
+        send(target, new smpp.PDU('deliver_sm', { source_addr_ton: 1, source_addr_npi: 1,
+          source_addr: spec.mo.source_addr, dest_addr_ton: 5, destination_addr: spec.mo.to || '',
+          esm_class: 0, data_coding: 0, short_message: Buffer.from(spec.mo.text || '', 'ascii') }));
+      }
       out.sent = { mo: true };
     } else {
       out.sent = { error: 'no receiver bound' };
