@@ -101,6 +101,8 @@ std::string Backend::metrics_text() {
     if (gauges_.dead >= 0) add("tinbao_dead_letters", static_cast<double>(gauges_.dead));
     if (gauges_.oldest_due_ms >= 0)
         add("tinbao_oldest_due_seconds", static_cast<double>(gauges_.oldest_due_ms) / 1000.0);
+    if (gauges_.held_back >= 0)
+        add("tinbao_stream_entries_held_back_total", static_cast<double>(gauges_.held_back));
     auto now = CircuitBreaker::Clock::now();
     for (auto& slot : processor_.runtime()->providers) {
         Labels provider{{"provider", slot->provider->name()}};

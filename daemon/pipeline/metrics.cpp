@@ -81,6 +81,9 @@ Metrics::Metrics() {
             "Times the sentinels named another Redis master (a failover).");
     declare("tinbao_instances", Type::gauge, "tinbaod instances sharing the queue.");
     declare("tinbao_stream_backlog", Type::gauge, "Entries in the input stream.");
+    declare("tinbao_stream_entries_held_back_total", Type::counter,
+            "Stream entries read before queue.redis.min_replicas replicas had them: held back, "
+            "not processed, and read again later.");
     declare("tinbao_scheduled_messages", Type::gauge, "Messages waiting for a later attempt.");
     declare("tinbao_dead_letters", Type::gauge, "Messages failed or expired, kept for replay.");
     declare("tinbao_provider_in_flight", Type::gauge, "Requests in flight per provider.");

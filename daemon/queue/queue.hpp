@@ -238,6 +238,9 @@ public:
     // unknown.
     struct Gauges {
         int64_t backlog = -1, scheduled = -1, dead = -1, oldest_due_ms = -1;
+        // Entries taken but held back so far, because the replicas a backend waits for did not
+        // have them yet (Redis, min_replicas); -1 for a backend that never holds back.
+        int64_t held_back = -1;
     };
     virtual boost::asio::awaitable<Gauges> gauges() = 0;
     // Acknowledges an entry that needs nothing more (a duplicate copy of an event).

@@ -116,6 +116,7 @@ asio::awaitable<Result<int>> RedisQueue::heartbeat_instances() {
 
 asio::awaitable<Queue::Gauges> RedisQueue::gauges() {
     Gauges g;
+    g.held_back = static_cast<int64_t>(held_back_);
     // A leased job's score is its lease's end (take_due.lua): the lowest score is the earliest
     // due time of a job nobody holds.
     std::vector<redis::Args> cmds{{"XLEN", stream_},

@@ -37,7 +37,8 @@ using redis_detail::unavailable;
 using redis_detail::waiting_from;
 
 RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std::string consumer)
-    : settings_(settings),
+    : io_(io),
+      settings_(settings),
       consumer_(std::move(consumer)),
       prefix_(settings.redis.prefix),
       stream_(settings.redis.prefix + ":events"),
@@ -54,11 +55,10 @@ RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std:
         io, ingest_conn_ ? *ingest_conn_ : cmd_, kIngest, "ingest", limits::kCallsPerScriptRun,
         [this, ttl, now](redis::Args& a) {
             // Entries go straight to this consumer while it has room (and the group exists:
-            // read() made it); not when replicas must have an event first (min_replicas): it
-            // is not processed before its 202.
-            std::size_t take = settings_.redis.min_replicas == 0 && group_ok_ && handoff_.room
-                                   ? handoff_.room()
-                                   : 0;
+            // read() made it). With min_replicas, once the batch's WAIT answered (hand_off):
+            // until then they count against the room.
+            std::size_t room = group_ok_ && handoff_.room ? handoff_.room() : 0;
+            std::size_t take = room > handing_ ? room - handing_ : 0;
             a.insert(a.end(), {ttl(), now(), prefix_ + ":", stream_, kGroup, consumer_,
                                std::to_string(take)});
         },
@@ -75,7 +75,7 @@ RedisQueue::RedisQueue(asio::io_context& io, const QueueSettings& settings, std:
         });
 }
 
-RedisQueue::~RedisQueue() = default;
+RedisQueue::~RedisQueue() { *alive_ = false; }
 
 void RedisQueue::start() {
     cmd_.start();
@@ -159,7 +159,85 @@ void RedisQueue::hand_off(redis::Reply& batch) {
         for (auto& w : tail.elements[0].elements) ours.erase(w.str);
         for (auto& e : taken) e.claimed = ours.count(e.id) > 0;
     }
+    if (ingest_conn_) {
+        // Not before the replicas have them: the WAIT asked here is the one the batch's
+        // ingests join for their 202 (wait_replicas shares a WAIT in flight).
+        handing_ += taken.size();
+        asio::co_spawn(io_, hand_off_replicated(std::move(taken), scheduled_), asio::detached);
+        return;
+    }
     handoff_.take(std::move(taken));
+}
+
+asio::awaitable<void> RedisQueue::hand_off_replicated(std::vector<Entry> taken,
+                                                      uint64_t scheduled) {
+    auto alive = alive_;
+    auto read_at = std::chrono::steady_clock::now();
+    bool ok = co_await entries_replicated(*ingest_conn_, false);
+    if (!*alive) co_return;
+    handing_ -= taken.size();
+    // A job scheduled while the WAIT ran may hold their dossier back: claim() tells, as for an
+    // entry taken after it (Processor::handle).
+    if (scheduled != scheduled_)
+        for (auto& e : taken) e.claimed = false;
+    if (!ok)
+        hold_back(taken, read_at);
+    else if (handoff_.take)
+        handoff_.take(std::move(taken));
+    // No consumer any more (stopping): they stay this consumer's pending entries, read again
+    // at the next start or taken over after claim_idle.
+}
+
+asio::awaitable<bool> RedisQueue::entries_replicated(redis::Connection& conn, bool cover_all) {
+    int want = settings_.redis.min_replicas;
+    // A read returns entries other connections wrote, and a read of pending entries writes
+    // nothing: a PUBLISH first makes the WAIT cover every write the master made before it. A
+    // hand-off follows the ingest's own writes on its connection: the WAIT alone covers them.
+    std::string mark = cover_all ? prefix_ + ":sync" : std::string();
+    auto alive = alive_;
+    redis::Result r = co_await conn.wait_replicas(want, settings_.redis.min_replicas_timeout, mark);
+    bool ok = r.ok && r.reply.type == redis::Reply::Type::integer && r.reply.integer >= want;
+    if (*alive && ok && holding_) {
+        holding_ = false;
+        spdlog::info("queue: {} replicas have the entries read again; held-back entries go on",
+                     want);
+    }
+    co_return ok;
+}
+
+void RedisQueue::hold_back(const std::vector<Entry>& entries,
+                           std::chrono::steady_clock::time_point read_at) {
+    if (entries.empty()) return;
+    held_back_ += entries.size();
+    if (!holding_)
+        spdlog::warn(
+            "queue: {} entries read before {} replicas (queue.redis.min_replicas) had them: held "
+            "back, not processed, until the replicas acknowledge",
+            entries.size(), settings_.redis.min_replicas);
+    holding_ = true;
+    for (auto& e : entries)
+        if (held_.size() < kMaxHeld) held_.push_back({e.id, read_at});
+}
+
+asio::awaitable<Result<std::vector<Entry>>> RedisQueue::reclaim_held(std::size_t max) {
+    // Past half of claim_idle another consumer may have taken an entry over (XAUTOCLAIM, once
+    // idle for claim_idle); asking for it then could make two consumers process it. Those are
+    // left to the takeover (this consumer's own included).
+    auto now = std::chrono::steady_clock::now();
+    redis::Args args{"XCLAIM", stream_, kGroup, consumer_, "0"};
+    while (!held_.empty() && args.size() - 5 < max) {
+        if (now - held_.front().read_at < settings_.claim_idle / 2)
+            args.push_back(std::move(held_.front().id));
+        held_.pop_front();
+    }
+    std::vector<Entry> out;
+    if (args.size() == 5) co_return out;
+    // Only what the master has: after a failover, an entry the new master never saw is not
+    // answered (nor delivered, nor sent).
+    auto r = co_await reader_.command(std::move(args));
+    if (!r.ok || r.reply.is_error()) co_return unavailable();
+    collect_entries(r.reply, out);
+    co_return out;
 }
 
 asio::awaitable<bool> RedisQueue::replicated(bool duplicate) {
@@ -200,8 +278,25 @@ asio::awaitable<bool> RedisQueue::ensure_group() {
 
 asio::awaitable<Result<std::vector<Entry>>> RedisQueue::read(std::size_t max,
                                                              std::chrono::milliseconds wait) {
+    auto read_at = std::chrono::steady_clock::now();
+    Result<std::vector<Entry>> got = co_await next_entries(max, wait);
+    if (!got || got->empty() || !ingest_conn_) co_return got;
+    // Reading wrote (the group's delivery, on the master), on the reading connection: its WAIT
+    // covers the entries read. One per read, whatever the batch's size.
+    bool ok = co_await entries_replicated(reader_, true);
+    if (ok) co_return got;
+    hold_back(*got, read_at);
+    co_return unavailable();
+}
+
+asio::awaitable<Result<std::vector<Entry>>> RedisQueue::next_entries(
+    std::size_t max, std::chrono::milliseconds wait) {
     bool group = co_await ensure_group();
     if (!group) co_return unavailable();
+    if (!held_.empty()) {
+        Result<std::vector<Entry>> again = co_await reclaim_held(max);
+        if (!again || !again->empty()) co_return again;
+    }
     std::vector<Entry> out;
     auto count = std::to_string(max);
 
@@ -218,7 +313,8 @@ asio::awaitable<Result<std::vector<Entry>>> RedisQueue::read(std::size_t max,
         redis::Args cmd2{
             "XAUTOCLAIM", stream_, kGroup, consumer_, std::to_string(settings_.claim_idle.count()),
             "0-0",        "COUNT", count};
-        auto r = co_await cmd_.command(std::move(cmd2));
+        // On the reading connection: with min_replicas, the WAIT after a read follows it there.
+        auto r = co_await reader_.command(std::move(cmd2));
         if (r.ok && !r.reply.is_error() && r.reply.elements.size() >= 2) {
             collect_entries(r.reply.elements[1], out);
             if (!out.empty())
@@ -312,6 +408,9 @@ asio::awaitable<Result<Claim>> RedisQueue::claim(const Entry& entry, const Event
 }
 
 asio::awaitable<Result<void>> RedisQueue::commit(const Commit& c) {
+    if (std::any_of(c.schedule.begin(), c.schedule.end(),
+                    [](const Job& j) { return !is_reminder_id(j.message_id); }))
+        ++scheduled_;
     redis::Args args{c.event_id,
                      c.dossier_code,
                      c.status,

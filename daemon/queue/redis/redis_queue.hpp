@@ -21,8 +21,14 @@
 // (XREADGROUP inside the script, so they are in its pending list like any entry read) and they
 // go straight to the processor; their claim was made by the ingest.
 //
-// With queue.redis.min_replicas, ingests have a connection of their own, so that the WAIT after
-// them holds up no other command.
+// With queue.redis.min_replicas N > 0, ingests have a connection of their own, so that the WAIT
+// after them holds up no other command, and nothing is processed before N replicas have it: the
+// entries of each read (XREADGROUP, XAUTOCLAIM, XCLAIM, all on the reading connection) are
+// returned only once a WAIT after them says so, and the entries an ingest took are handed off
+// only once the WAIT that answers its 202 says so. Entries whose WAIT fell short stay this
+// consumer's pending entries, held back: asked for again at the next read (XCLAIM, so that an
+// entry the master lost in a failover is not asked for in vain), else taken over after
+// claim_idle. An entry is thus never sent from a stream entry that a failover can lose.
 //
 // Threading: one io_context thread. Two connections: one for commands, one for the blocking read.
 // Ownership: the queue owns both connections and its batchers (redis/batcher.hpp); the caller's
@@ -31,6 +37,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/array.hpp>
+#include <deque>
 #include <memory>
 
 #include "daemon/config/config.hpp"
@@ -110,6 +117,9 @@ class RedisQueue : public Queue, public StateStore {
 
   private:
     boost::asio::awaitable<bool> ensure_group();
+    // read() before the replicas' check: held-back entries again, a dead consumer's, or new ones.
+    boost::asio::awaitable<Result<std::vector<Entry>>> next_entries(std::size_t max,
+                                                                    std::chrono::milliseconds wait);
     // The stored records of these message ids, in order (expired ones left out); nullopt when
     // Redis did not answer.
     boost::asio::awaitable<std::optional<boost::json::array>> fetch_messages(
@@ -120,6 +130,7 @@ class RedisQueue : public Queue, public StateStore {
     std::string record_ttl() const;
 
     class Batcher;
+    boost::asio::io_context& io_;
     QueueSettings settings_;
     std::string consumer_;
     std::string prefix_;
@@ -132,6 +143,28 @@ class RedisQueue : public Queue, public StateStore {
     // first copy, which another connection may have written).
     boost::asio::awaitable<bool> replicated(bool duplicate);
     bool group_ok_ = false;
+    // The entries of one read (or of an ingest's hand-off), min_replicas > 0: true once that many
+    // replicas have every write `conn` made (a WAIT on it), with `cover_all` every write the
+    // master made before (a PUBLISH first). Else the entries are held back.
+    boost::asio::awaitable<bool> entries_replicated(redis::Connection& conn, bool cover_all);
+    void hold_back(const std::vector<Entry>& entries,
+                   std::chrono::steady_clock::time_point read_at);
+    // Held-back entries asked for again (XCLAIM), those still young enough that no other
+    // consumer can have taken them over.
+    boost::asio::awaitable<Result<std::vector<Entry>>> reclaim_held(std::size_t max);
+    // `scheduled`: scheduled_ when the ingest took them.
+    boost::asio::awaitable<void> hand_off_replicated(std::vector<Entry> taken, uint64_t scheduled);
+    uint64_t scheduled_ = 0;  // commits that scheduled a job, not a reminder
+    struct Held {
+        std::string id;
+        std::chrono::steady_clock::time_point read_at;  // when this consumer last got it
+    };
+    std::deque<Held> held_;
+    // Beyond this many (a long outage of the replicas), the takeover alone brings them back.
+    static constexpr std::size_t kMaxHeld = 10000;
+    std::size_t handing_ = 0;  // entries an ingest took, waiting for their WAIT
+    uint64_t held_back_ = 0;   // entries held back so far (a metric)
+    bool holding_ = false;     // the last WAIT of a read or hand-off fell short (logged once)
     Handoff handoff_;
     bool coalescing_ = true;  // until told otherwise: the dossier's latest entry is recorded
     // Hands the entries an ingest batch took to the processor (`batch`: the script's reply).
@@ -141,6 +174,8 @@ class RedisQueue : public Queue, public StateStore {
     std::chrono::steady_clock::time_point next_trim_{};
     // Ingests, claims and commits of many events share one script run each (group commit).
     std::unique_ptr<Batcher> ingest_batch_, claim_batch_, commit_batch_;
+    // A hand-off waiting for its WAIT may outlive the queue: it checks this first.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace tinbao::queue

@@ -133,14 +133,15 @@ Metrics busy_metrics() {
 
 std::vector<Metrics::Sample> scrape_samples() {
     std::vector<Metrics::Sample> v;
-    for (auto name : {"tinbao_events_accepted_total", "tinbao_events_duplicate_total",
-                      "tinbao_events_unavailable_total", "tinbao_callbacks_total",
-                      "tinbao_events_processed_total", "tinbao_events_invalid_total",
-                      "tinbao_messages_sent_total", "tinbao_messages_failed_total",
-                      "tinbao_messages_expired_total", "tinbao_quiet_hours_deferred_total",
-                      "tinbao_dead_letters_replayed_total", "tinbao_pipeline_active",
-                      "tinbao_queue_up", "tinbao_instances", "tinbao_stream_backlog",
-                      "tinbao_scheduled_messages", "tinbao_dead_letters"})
+    for (auto name :
+         {"tinbao_events_accepted_total", "tinbao_events_duplicate_total",
+          "tinbao_events_unavailable_total", "tinbao_callbacks_total",
+          "tinbao_events_processed_total", "tinbao_events_invalid_total",
+          "tinbao_messages_sent_total", "tinbao_messages_failed_total",
+          "tinbao_messages_expired_total", "tinbao_quiet_hours_deferred_total",
+          "tinbao_dead_letters_replayed_total", "tinbao_pipeline_active", "tinbao_queue_up",
+          "tinbao_instances", "tinbao_stream_backlog", "tinbao_scheduled_messages",
+          "tinbao_dead_letters", "tinbao_stream_entries_held_back_total"})
         v.push_back({name, {}, 3});
     for (auto provider : {"esms", "zalo"})
         for (auto name : {"tinbao_provider_in_flight", "tinbao_provider_problem",

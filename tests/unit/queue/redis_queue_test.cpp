@@ -76,6 +76,49 @@ protected:
         return out;
     }
 
+    // A replica of server_ that has acknowledged a write (so that a WAIT counts it), for
+    // queue.redis.min_replicas.
+    void attach_replica() {
+        replica_dir_ = std::make_unique<TempDir>();
+        replica_ = std::make_unique<RedisServer>(replica_dir_->path());
+        redis::Options ro;
+        ro.port = replica_->port();
+        ro.require_master = false;
+        to_replica_ = std::make_unique<redis::Connection>(io_, ro);
+        to_replica_->start();
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!to_replica_->ready() && std::chrono::steady_clock::now() < deadline)
+            io_.run_one_for(50ms);
+        ASSERT_TRUE(run(io_, to_replica_->command(
+                                 {"REPLICAOF", "127.0.0.1", std::to_string(server_.port())}))
+                        .ok);
+        auto online = [&] {
+            auto r = probe({"INFO", "replication"});
+            return r.ok && r.reply.str.find("state=online") != std::string::npos;
+        };
+        while (!online() && std::chrono::steady_clock::now() < deadline) io_.run_one_for(50ms);
+        ASSERT_TRUE(online());
+        // "online" can come before the replica's first acknowledgement: wait for one, on a write
+        // of the test's own connection.
+        ASSERT_TRUE(probe({"SET", "t:test:replicated", "1"}).ok);
+        auto acked = probe({"WAIT", "1", "10000"});
+        ASSERT_TRUE(acked.ok);
+        ASSERT_EQ(acked.reply.integer, 1);
+    }
+
+    // Runs the loop until `done` or 10 s.
+    template <class F>
+    bool until(F done) {
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!done() && std::chrono::steady_clock::now() < deadline) io_.run_one_for(20ms);
+        return done();
+    }
+
+    int64_t pending_of(const std::string& consumer) {
+        auto r = probe({"XPENDING", "t:events", "tinbao", "-", "+", "100", consumer});
+        return r.ok ? static_cast<int64_t>(r.reply.elements.size()) : -1;
+    }
+
     static std::vector<Event> events(const std::string& prefix, int n) {
         std::vector<Event> out;
         for (int i = 0; i < n; ++i) out.push_back(make_event(prefix + std::to_string(i)));
@@ -89,6 +132,9 @@ protected:
     std::unique_ptr<queue::RedisQueue> q_;
     std::unique_ptr<redis::Connection> probe_;
     std::vector<std::unique_ptr<std::string>> payloads_;
+    std::unique_ptr<TempDir> replica_dir_;
+    std::unique_ptr<RedisServer> replica_;
+    std::unique_ptr<redis::Connection> to_replica_;
 };
 
 TEST_F(RedisQueueTest, RecordsExpireAfterRetentionEventKeysAfterDedupeTtl) {
@@ -375,37 +421,84 @@ TEST_F(RedisQueueTest, MinReplicasAnswersOnlyOnceAReplicaHasTheEvent) {
     EXPECT_EQ(probe({"EXISTS", "t:ev:ev-rep0"}).reply.integer, 1);  // written, not acknowledged
     EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[0], p0))), IngestOutcome::unavailable);
 
-    TempDir replica_dir;
-    RedisServer replica(replica_dir.path());
-    redis::Options ro;
-    ro.port = replica.port();
-    ro.require_master = false;
-    redis::Connection to_replica(io_, ro);
-    to_replica.start();
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!to_replica.ready() && std::chrono::steady_clock::now() < deadline)
-        io_.run_one_for(50ms);
-    ASSERT_TRUE(
-        run(io_, to_replica.command({"REPLICAOF", "127.0.0.1", std::to_string(server_.port())}))
-            .ok);
-    auto online = [&] {
-        auto r = probe({"INFO", "replication"});
-        return r.ok && r.reply.str.find("state=online") != std::string::npos;
-    };
-    while (!online() && std::chrono::steady_clock::now() < deadline) io_.run_one_for(50ms);
-    ASSERT_TRUE(online());
-    // "online" can come before the replica's first acknowledgement: wait for one, on a write of
-    // the test's own connection.
-    ASSERT_TRUE(probe({"SET", "t:test:replicated", "1"}).ok);
-    auto acked = probe({"WAIT", "1", "10000"});
-    ASSERT_TRUE(acked.ok);
-    ASSERT_EQ(acked.reply.integer, 1);
-
+    attach_replica();
     EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[0], p0))), IngestOutcome::duplicate);
     EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[1], p1))), IngestOutcome::accepted);
-    auto on_replica = run(io_, to_replica.command({"EXISTS", "t:ev:ev-rep0", "t:ev:ev-rep1"}));
+    auto on_replica = run(io_, to_replica_->command({"EXISTS", "t:ev:ev-rep0", "t:ev:ev-rep1"}));
     EXPECT_EQ(on_replica.reply.integer, 2);
-    to_replica.stop();
+    to_replica_->stop();
+}
+
+// queue.redis.min_replicas: nothing is processed before a replica has it, so that a failover
+// cannot lose an entry that was sent (and the client's retry of its 503 send it again). An
+// entry read while no replica acknowledges is held back (read() answers unavailable): it stays
+// this consumer's pending entry, is asked for again at each read, and is returned once a
+// replica has it.
+TEST_F(RedisQueueTest, MinReplicasReadHoldsBackEntriesUntilAReplicaHasThem) {
+    settings_.redis.min_replicas = 1;
+    // Long enough for a replica on a loaded machine; with none at first, each WAIT lasts this.
+    settings_.redis.min_replicas_timeout = 1500ms;
+    auto& q = open();
+    ASSERT_TRUE(run(io_, q.read(10, 10ms)));  // creates the consumer group (nothing to wait for)
+    auto evs = events("ev-hold", 2);
+    std::string p0 = payload_of(evs[0]);
+    EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[0], p0))), IngestOutcome::unavailable);
+
+    auto got = run(io_, q.read(10, 10ms));
+    EXPECT_FALSE(got);               // read, not returned
+    EXPECT_EQ(pending_of("c1"), 1);  // this consumer's, pending
+    EXPECT_EQ(run(io_, q.gauges()).held_back, 1);
+    EXPECT_FALSE(run(io_, q.read(10, 10ms)));  // asked for again: still no replica
+    EXPECT_EQ(run(io_, q.gauges()).held_back, 2);
+
+    attach_replica();
+    auto again = read_n(q, 1);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].payload, p0);
+    EXPECT_FALSE(again[0].claimed);
+    EXPECT_EQ(pending_of("c1"), 1);
+    // With the replica, what is read is returned at once; nothing is held back any more.
+    std::string p1 = payload_of(evs[1]);
+    EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[1], p1))), IngestOutcome::accepted);
+    auto next = read_n(q, 1);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].payload, p1);
+    EXPECT_EQ(run(io_, q.gauges()).held_back, 2);
+}
+
+// queue.redis.min_replicas with a hand-off: the entries an ingest took reach the processor only
+// once the WAIT that answers their 202 says a replica has them; those answered 503 are held
+// back and returned by a later read (with their claim to be asked), once a replica has them.
+TEST_F(RedisQueueTest, MinReplicasHandsOffOnlyWhatAReplicaHas) {
+    settings_.redis.min_replicas = 1;
+    settings_.redis.min_replicas_timeout = 1500ms;
+    auto& q = open();
+    ASSERT_TRUE(run(io_, q.read(10, 10ms)));  // creates the consumer group
+    std::vector<queue::Entry> taken;
+    q.set_handoff(
+        {[] { return std::size_t{10}; },
+         [&](std::vector<queue::Entry> e) { taken.insert(taken.end(), e.begin(), e.end()); }});
+    q.set_coalescing(false);
+    auto evs = events("ev-hand", 2);
+    std::string p0 = payload_of(evs[0]);
+    EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[0], p0))), IngestOutcome::unavailable);
+    EXPECT_TRUE(until([&] { return run(io_, q.gauges()).held_back == 1; }));
+    EXPECT_TRUE(taken.empty());
+    EXPECT_EQ(pending_of("c1"), 1);  // taken by the ingest: this consumer's
+
+    attach_replica();
+    std::string p1 = payload_of(evs[1]);
+    EXPECT_EQ(outcome_of(run(io_, q.ingest(evs[1], p1))), IngestOutcome::accepted);
+    EXPECT_TRUE(until([&] { return !taken.empty(); }));
+    ASSERT_EQ(taken.size(), 1u);
+    EXPECT_EQ(taken[0].payload, p1);
+    EXPECT_TRUE(taken[0].claimed);
+    // The held-back one comes from read(), its claim asked as for any entry read.
+    auto again = read_n(q, 1);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].payload, p0);
+    EXPECT_FALSE(again[0].claimed);
+    EXPECT_EQ(taken.size(), 1u);
 }
 
 // A connection never writes to a replica: ROLE is checked before it is ready.
