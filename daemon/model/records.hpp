@@ -103,6 +103,17 @@ struct FeedbackRecord {
 
 // Deterministic message id for (event, stream entry, channel): the same after a crash and
 // redelivery, so providers deduplicate a resend by it. 26 characters: "m" + 25 base32 chars.
+//
+// The stream entry is in it on purpose. Without it, an event_id posted again after dedupe_ttl
+// (a new notification, docs/api.md) would reuse its first notification's ids: the first one's
+// records (kept for `retention`, which may outlast dedupe_ttl: usage, cost, the dossier's
+// history), dead letters and delivery reports would be overwritten by or mixed with the new
+// one's, the SMPP adapter's state of accepted parts would say it was sent, and a provider that
+// deduplicates client ids over a longer window would drop it. An entry claimed before an upgrade
+// and resumed after it would change ids too. What the entry costs: a client's retry of an event
+// answered 503 is a new entry (a new id) when a failover lost the first; with
+// queue.redis.min_replicas nothing is sent from an entry before the replicas have it
+// (RedisQueue::read), so such a first copy was never sent.
 std::string message_id(std::string_view event_id, std::string_view entry_id, std::string_view channel);
 
 // A reminder's ids, from its rule and its dossier alone, so that a second copy of the event that
