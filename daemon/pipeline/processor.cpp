@@ -19,6 +19,36 @@ namespace json = boost::json;
 
 namespace tinbao {
 
+namespace {
+
+// What a message keeps of its event while it waits on its provider: the fields that route it
+// and name it in records and logs. Not the document (the tree the templates render from, a few
+// KB per event) nor its bytes (the queue entry has them): with thousands of messages in flight
+// those were most of tinbaod's memory. They are parsed again from the entry in the rare case a
+// message needs them again (a fallback to the next channel).
+std::shared_ptr<const Event> routing_only(const Event& ev) {
+    auto e = std::make_shared<Event>();
+    e->event_id = ev.event_id;
+    e->dossier_code = ev.dossier_code;
+    e->status = ev.status;
+    e->original_status = ev.original_status;
+    e->phone = ev.phone;
+    e->email = ev.email;
+    e->zalo_user_id = ev.zalo_user_id;
+    e->channels = ev.channels;
+    e->agency_code = ev.agency_code;
+    e->procedure_code = ev.procedure_code;
+    return e;
+}
+
+// The saved job as text; a job of an entry being handled takes the event from the entry.
+std::string job_text(Work& w, const queue::Commit& c) {
+    if (w.job.event.empty() && c.ack) w.job.event = c.ack->payload;
+    return encode_job(w.job);
+}
+
+}  // namespace
+
 class Processor::InProgress {
   public:
     InProgress(Processor* p, std::string key) : p_(p), key_(std::move(key)) {
@@ -279,7 +309,7 @@ asio::awaitable<void> Processor::run_message(std::shared_ptr<const Runtime> rt, 
         if (rec.state != state::kSkipped) co_await attempt(attempt_ctx_, rt, w);
         if (rec.state == state::kQueued) {
             c.messages.push_back(rec);
-            c.schedule.push_back(queue::Job{rec.id, encode_job(w.job), w.due_ms});
+            c.schedule.push_back(queue::Job{rec.id, job_text(w, c), w.due_ms});
             co_return;
         }
         if (!settle_message(*rt, w, c)) co_return;
@@ -337,7 +367,7 @@ bool Processor::settle_message(const Runtime& rt, Work& w, queue::Commit& c) {
     }
     if (!next) {
         record(rec.state);
-        c.dead.push_back(queue::Job{rec.id, encode_job(w.job), 0});
+        c.dead.push_back(queue::Job{rec.id, job_text(w, c), 0});
         return false;
     }
     rec.state = state::kSuperseded;
@@ -358,6 +388,12 @@ bool Processor::settle_message(const Runtime& rt, Work& w, queue::Commit& c) {
                  {{"from", rec.channel}, {"to", std::string(to_string(*next))}});
     ++stats_.fallbacks;
     c.done.push_back(rec.id);
+    if (w.event->json.is_null()) {
+        // Rendering needs the event's document again (dropped while the message was sent).
+        auto parsed = parse_event(c.ack ? std::string_view(c.ack->payload) : w.job.event,
+                                  [&](std::string_view s) { return canonical(s); });
+        if (parsed.event) w.event = std::make_shared<const Event>(std::move(*parsed.event));
+    }
     w.msg = plan_for(rt, w, *next, clock_.now_ms());
     w.job.provider_params = w.msg.provider_params;
     w.job.channel = *next;
@@ -381,10 +417,9 @@ asio::awaitable<void> Processor::handle(queue::Entry entry, uint64_t seq) {
         co_return;
     }
     // Shared by the event's messages (each Work holds it), not copied.
-    auto event = std::make_shared<const Event>(std::move(*parsed.event));
-    const Event& ev = *event;
-    auto turn = co_await dossiers_.lock(ev.dossier_code);
-    auto plan = plan_event(*rt, ev, entry.id, clock_.now_ms());
+    std::shared_ptr<const Event> event = std::make_shared<const Event>(std::move(*parsed.event));
+    auto turn = co_await dossiers_.lock(event->dossier_code);
+    auto plan = plan_event(*rt, *event, entry.id, clock_.now_ms());
     std::vector<MessageRecord> initial;
     for (auto& m : plan.messages) initial.push_back(m.record);
     // Claimed at ingest (none of its messages has a record yet), unless a job of this instance
@@ -393,7 +428,15 @@ asio::awaitable<void> Processor::handle(queue::Entry entry, uint64_t seq) {
     if (entry.claimed && seq == schedule_seq_)
         claim->existing.resize(initial.size());
     else
-        claim = co_await this->claim(entry, ev, initial);
+        claim = co_await this->claim(entry, *event, initial);
+    std::vector<MessageRecord>().swap(initial);
+    // Planned: the messages keep only what their requests and records need (the reminders of
+    // this status, if a rule has some, are planned from the document after them).
+    const bool reminded =
+        std::any_of(rt->config->reminders.begin(), rt->config->reminders.end(),
+                    [&](const ReminderRule& r) { return r.status == event->status; });
+    if (!reminded) event = routing_only(*event);
+    const Event& ev = *event;
     if (!claim && claim.error() != Errc::duplicate) co_return;  // stopping: stays pending
     if (!claim) {
         ++stats_.events_duplicate;
@@ -402,6 +445,17 @@ asio::awaitable<void> Processor::handle(queue::Entry entry, uint64_t seq) {
         co_await queue_.ack(entry);
         co_return;
     }
+
+    // Settled before a restart, or already in the schedule: not attempted again from here. The
+    // claim's copies of earlier records are not kept while the messages are sent.
+    const size_t planned = plan.messages.size();
+    std::vector<bool> started(planned, false);
+    for (size_t i = 0; i < planned && i < claim->existing.size(); ++i) {
+        auto& existing = claim->existing[i];
+        started[i] = existing && (is_settled(existing->state) || existing->attempts > 0);
+    }
+    const int64_t blocked_until_ms = claim->blocked_until_ms;
+    std::vector<std::optional<MessageRecord>>().swap(claim->existing);
 
     queue::Commit c;
     c.ack = &entry;
@@ -412,16 +466,17 @@ asio::awaitable<void> Processor::handle(queue::Entry entry, uint64_t seq) {
     if (!plan.routed)
         spdlog::info("event {} dossier {}: no route for status {}; skipped", ev.event_id,
                      ev.dossier_code, ev.status);
-    for (size_t i = 0; i < plan.messages.size(); ++i) {
-        auto& existing = claim->existing[i];
-        // Settled before a restart, or already in the schedule: not attempted again from here.
-        if (existing && (is_settled(existing->state) || existing->attempts > 0)) continue;
+    for (size_t i = 0; i < planned; ++i) {
+        if (started[i]) continue;
         Work w;
         w.event = event;
         w.msg = std::move(plan.messages[i]);
+        // The plan's own copies are not kept while the last message is sent.
+        if (i + 1 == planned) std::vector<PlannedMessage>().swap(plan.messages);
         // A later attempt parses the event again from the entry's own JSON (as stored: the NFC
-        // form for HTTP, the sender's for the stream, which parsing normalises the same way).
-        w.job = SavedJob{entry.payload,
+        // form for HTTP, the sender's for the stream, which parsing normalises the same way);
+        // the job takes it from the entry when it is saved (job_text).
+        w.job = SavedJob{{},
                          entry.id,
                          w.msg.outbound.channel,
                          plan.mode,
@@ -434,7 +489,7 @@ asio::awaitable<void> Processor::handle(queue::Entry entry, uint64_t seq) {
                          {},
                          0,
                          0};
-        if (claim->blocked_until_ms > 0) w.not_before_ms = claim->blocked_until_ms + 1;
+        if (blocked_until_ms > 0) w.not_before_ms = blocked_until_ms + 1;
         co_await run_message(rt, w, c);
     }
     // Before the entry is acknowledged (with the commit below): after a crash the entry comes

@@ -110,26 +110,7 @@ class EsmsProvider final : public Provider {
             co_return permanent(reason::kConfigError, "esms sends sms only");
         if (!http_) co_return retryable(reason::kProviderUnavailable, "no HTTP client");
 
-        // eSMS documents every field as a string.
-        json::object body;
-        body["ApiKey"] = config_.api_key;
-        body["SecretKey"] = config_.secret_key;
-        body["Phone"] = msg.to;
-        body["Content"] = msg.text;
-        body["Brandname"] = msg.sender.empty() ? config_.brandname : msg.sender;
-        body["SmsType"] = config_.sms_type;
-        body["IsUnicode"] = msg.unicode ? "1" : "0";
-        body["Sandbox"] = config_.sandbox ? "1" : "0";
-        body["RequestId"] = msg.id;
-        if (!config_.callback_url.empty()) body["CallbackUrl"] = config_.callback_url;
-
-        HttpRequest request;
-        request.method = "POST";
-        request.url = config_.base_url + std::string(kSendPath);
-        request.headers = {{"Content-Type", "application/json; charset=utf-8"},
-                           {"Accept", "application/json"}};
-        request.body = json::serialize(body);
-        request.timeout = settings().timeout;
+        HttpRequest request = request_for(msg);
         HttpResponse response = co_await http_->perform(std::move(request));
         SendResult result = classify_esms_reply(response);
         result.raw_response = response.error == HttpResponse::Error::none
@@ -181,6 +162,31 @@ class EsmsProvider final : public Provider {
     }
 
   private:
+    // Built outside the coroutine: its JSON document is gone before the answer is awaited.
+    HttpRequest request_for(const OutboundMessage& msg) const {
+        // eSMS documents every field as a string.
+        json::object body;
+        body["ApiKey"] = config_.api_key;
+        body["SecretKey"] = config_.secret_key;
+        body["Phone"] = msg.to;
+        body["Content"] = msg.text;
+        body["Brandname"] = msg.sender.empty() ? config_.brandname : msg.sender;
+        body["SmsType"] = config_.sms_type;
+        body["IsUnicode"] = msg.unicode ? "1" : "0";
+        body["Sandbox"] = config_.sandbox ? "1" : "0";
+        body["RequestId"] = msg.id;
+        if (!config_.callback_url.empty()) body["CallbackUrl"] = config_.callback_url;
+
+        HttpRequest request;
+        request.method = "POST";
+        request.url = config_.base_url + std::string(kSendPath);
+        request.headers = {{"Content-Type", "application/json; charset=utf-8"},
+                           {"Accept", "application/json"}};
+        request.body = json::serialize(body);
+        request.timeout = settings().timeout;
+        return request;
+    }
+
     EsmsConfig config_;
     HttpClient* http_;
 };

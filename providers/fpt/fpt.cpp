@@ -325,6 +325,7 @@ class FptProvider final : public Provider {
         request.headers = {{"Content-Type", "application/json; charset=utf-8"},
                            {"Accept", "application/json"}};
         request.body = json::serialize(body);
+        body = json::object();  // not kept while the answer is awaited
         request.timeout = time_left(deadline);
         if (request.timeout.count() == 0) {
             HttpResponse timed_out;

@@ -155,6 +155,7 @@ class SpeedSmsProvider final : public Provider {
                            {"Accept", "application/json"},
                            {"Authorization", basic_auth(config_.access_token, "x")}};
         request.body = json::serialize(body);
+        body = json::object();  // not kept while the answer is awaited
         request.timeout = settings().timeout;
         HttpResponse response = co_await http_->perform(std::move(request));
         SendResult result = classify_speedsms_reply(response, msg.to);

@@ -208,6 +208,7 @@ class ZaloProvider final : public Provider {
         body["tracking_id"] = msg.id;
         if (config_.development_mode) body["mode"] = "development";
         std::string wire = json::serialize(body);
+        body = json::object();  // not kept while the answer is awaited
 
         const auto deadline = std::chrono::steady_clock::now() + settings().timeout;
         TokenOutcome token = co_await tokens_.access_token(false, {}, deadline);
