@@ -22,6 +22,7 @@
 #include "daemon/http/server.hpp"
 #include "daemon/http/tls.hpp"
 #include "daemon/io/curl_multi.hpp"
+#include "daemon/io/http_pool.hpp"
 #include "daemon/late_sink.hpp"
 #include "daemon/late_store.hpp"
 #include "daemon/logging.hpp"
@@ -45,12 +46,13 @@ std::string consumer_name(const Config& cfg) {
 
 class App {
   public:
-    App(asio::io_context& io, std::filesystem::path config_file, std::unique_ptr<CurlMulti> http,
-        std::unique_ptr<queue::Queue> queue, StateStore* store, LateSink* sink,
-        std::shared_ptr<Runtime> rt)
+    App(asio::io_context& io, std::filesystem::path config_file, std::unique_ptr<HttpPool> http,
+        std::unique_ptr<CurlMulti> mail, std::unique_ptr<queue::Queue> queue, StateStore* store,
+        LateSink* sink, std::shared_ptr<Runtime> rt)
         : config_file_(std::move(config_file)),
           io_(io),
           http_(std::move(http)),
+          mail_(std::move(mail)),
           queue_(std::move(queue)),
           store_(store),
           sink_(sink),
@@ -182,7 +184,7 @@ class App {
         ProviderContext ctx;
         ctx.executor = io_.get_executor();
         ctx.http = http_.get();
-        ctx.mail = http_.get();
+        ctx.mail = mail_.get();
         ctx.state = store_;
         ctx.state_dir = cfg.state_dir.string();
         ctx.public_base_url = cfg.http.public_base_url;
@@ -376,7 +378,8 @@ class App {
 
     std::filesystem::path config_file_;
     asio::io_context& io_;
-    std::unique_ptr<CurlMulti> http_;
+    std::unique_ptr<HttpPool> http_;   // provider HTTP and call-backs
+    std::unique_ptr<CurlMulti> mail_;  // SMTP (the smtp adapter)
     std::unique_ptr<queue::Queue> queue_;
     StateStore* store_ = nullptr;  // the queue's durable store for adapters
     LateSink* sink_ = nullptr;     // the providers' reports, forwarded to backend_
@@ -415,15 +418,13 @@ void warn_if_few_open_files(const Runtime& rt) {
 
 int run_daemon(const std::filesystem::path& config_file) {
     asio::io_context io(1);
-    // Idle connections to providers kept for reuse: as many as may be in flight (the providers'
-    // max_in_flight go up to thousands). libcurl's default follows the number of transfers in
-    // progress, so after a burst it closed connections it soon opened again. Sixteen shards
-    // keep libcurl's walks over its connections short: with 10,000 requests in flight on one
-    // multi handle they took most of the CPU (bench/README.md).
-    CurlMultiOptions http_options;
-    http_options.connection_cache = 20000;
-    http_options.shards = 16;
-    auto http = std::make_unique<CurlMulti>(io.get_executor(), http_options);
+    // Idle connections kept per provider origin: as many as may be in flight (the providers'
+    // max_in_flight go up to thousands), so that a burst's connections are reused, not opened
+    // again. SMTP stays on libcurl (its multi handle costs nothing until a mail is sent).
+    HttpPoolOptions http_options;
+    http_options.max_idle_per_origin = 20000;
+    auto http = std::make_unique<HttpPool>(io.get_executor(), http_options);
+    auto mail = std::make_unique<CurlMulti>(io.get_executor());
 
     auto loaded = load_config(config_file);
     LateStore store;
@@ -431,7 +432,7 @@ int run_daemon(const std::filesystem::path& config_file) {
     ProviderContext ctx;
     ctx.executor = io.get_executor();
     ctx.http = http.get();
-    ctx.mail = http.get();
+    ctx.mail = mail.get();
     ctx.state = &store;
     ctx.sink = &sink;
     if (loaded.config) {
@@ -464,7 +465,7 @@ int run_daemon(const std::filesystem::path& config_file) {
     // Providers keep durable state (Zalo tokens) in the queue's store.
     store.attach(queue_store);
     warn_if_few_open_files(*rt);
-    App app(io, config_file, std::move(http), std::move(queue), queue_store, &sink,
+    App app(io, config_file, std::move(http), std::move(mail), std::move(queue), queue_store, &sink,
             std::move(rt));
     return app.run();
 }

@@ -14,6 +14,7 @@
 #include "common/redact.hpp"
 #include "daemon/ctl_output.hpp"
 #include "daemon/io/curl_multi.hpp"
+#include "daemon/io/http_pool.hpp"
 #include "daemon/late_store.hpp"
 #include "daemon/queue/make_queue.hpp"
 #include "daemon/render/phone.hpp"
@@ -55,14 +56,15 @@ int send_test(const std::string& config, const std::vector<std::string>& args) {
         return 2;
     }
     boost::asio::io_context io;
-    CurlMulti http(io.get_executor());
+    HttpPool http(io.get_executor());
+    CurlMulti mail(io.get_executor());
     // The runtime first, from the config loaded once: a config with problems opens nothing.
     auto loaded = load_config(config);
     LateStore store;
     ProviderContext ctx;
     ctx.executor = io.get_executor();
     ctx.http = &http;
-    ctx.mail = &http;
+    ctx.mail = &mail;
     ctx.state = &store;
     if (loaded.config) {
         ctx.state_dir = loaded.config->state_dir.string();

@@ -1,5 +1,5 @@
-// The HTTP client adapters use. One shared implementation (daemon/io/curl_multi) runs every
-// request on libcurl's multi-socket API driven by Asio: connection reuse, a deadline per request,
+// The HTTP client adapters use. The daemon's implementation (daemon/io/http_pool) is an HTTP/1.1
+// client on Asio/Beast: connections kept alive and reused per origin, one deadline per request,
 // nothing blocking the event loop.
 //
 // Threading: perform() is called and completes on the io_context the client was built with.
@@ -24,7 +24,7 @@ struct HttpRequest {
 struct HttpResponse {
     enum class Error { none, timeout, connect, tls, other };
     Error error = Error::none;     // none: `status` and `body` are the server's answer
-    std::string error_text;        // libcurl's message when error != none
+    std::string error_text;        // what went wrong, when error != none
     int status = 0;
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
     std::string body;

@@ -1,5 +1,5 @@
 // The mail transport the `smtp` adapter uses: one message handed to an SMTP server. The shared
-// implementation (daemon/io/curl_multi) runs it on the same libcurl multi handle as HTTP, driven
+// implementation (daemon/io/curl_multi) runs it on a libcurl multi handle driven
 // by Asio: STARTTLS or implicit TLS, AUTH, a deadline per transfer, nothing blocking the loop.
 //
 // Threading: send_mail() is called and completes on the io_context the client was built with.

@@ -6,7 +6,7 @@
 #include <boost/json.hpp>
 #include <optional>
 
-#include "daemon/io/curl_multi.hpp"
+#include "daemon/io/http_pool.hpp"
 #include "providers/esms/esms.hpp"
 #include "providers/reasons.hpp"
 #include "tests/unit/providers/test_support.hpp"
@@ -78,7 +78,7 @@ TEST(EsmsCallbackUrl, BuiltFromThePublicBaseWithTheTokenAndSentOnTheWire) {
     std::string base = "http://127.0.0.1:" + line.substr(5);
 
     asio::io_context ioc;
-    CurlMulti http(ioc.get_executor());
+    HttpPool http(ioc.get_executor());
     std::string errors;
     auto p = make(ioc, keys(base) + "callback_token: " + kToken + "\n",
                   "https://tinbao.vinhlong.gov.vn/", &http, &errors);

@@ -1,4 +1,4 @@
-// The esms adapter through a real CurlMulti against tests/fakes/fake_esms.py on loopback.
+// The esms adapter through the daemon's HttpPool against tests/fakes/fake_esms.py on loopback.
 #include "providers/esms/esms.hpp"
 
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <boost/json.hpp>
 #include <optional>
 
-#include "daemon/io/curl_multi.hpp"
+#include "daemon/io/http_pool.hpp"
 #include "providers/reasons.hpp"
 #include "tests/unit/providers/test_support.hpp"
 
@@ -83,7 +83,7 @@ class EsmsTest : public ::testing::Test {
     }
 
     asio::io_context ioc_;
-    CurlMulti http_{ioc_.get_executor()};
+    HttpPool http_{ioc_.get_executor()};
     std::optional<ChildProcess> fake_;
     std::string port_;
     std::string base_url_;

@@ -1,5 +1,5 @@
-// The fpt adapter through a real CurlMulti against tests/fakes/fake_fpt.py on loopback, with its
-// token and its MessageId -> message id map in a FileStateStore; its classification, its
+// The fpt adapter through the daemon's HttpPool against tests/fakes/fake_fpt.py on loopback, with
+// its token and its MessageId -> message id map in a FileStateStore; its classification, its
 // delivery reports and its keys.
 #include "providers/fpt/fpt.hpp"
 
@@ -12,7 +12,7 @@
 #include <optional>
 
 #include "common/encoding.hpp"
-#include "daemon/io/curl_multi.hpp"
+#include "daemon/io/http_pool.hpp"
 #include "providers/reasons.hpp"
 #include "providers/state/file_store.hpp"
 #include "tests/unit/providers/test_support.hpp"
@@ -107,7 +107,7 @@ class FptTest : public ::testing::Test {
     ScratchDir dir_;
     FileStateStore store_{(dir_.path() / "state.json").string()};
     asio::io_context ioc_;
-    CurlMulti http_{ioc_.get_executor()};
+    HttpPool http_{ioc_.get_executor()};
     std::optional<ChildProcess> fake_;
     std::string base_url_;
 };

@@ -1,4 +1,4 @@
-// The generic `http` adapter through a real CurlMulti: against the loopback server of the io
+// The generic `http` adapter through the daemon's HttpPool: against the loopback server of the io
 // tests (/echo answers with the request body, /status/<n> with that status) and against
 // tests/fakes/fake_speedsms.py, configured as an operator would to reach SpeedSMS without code.
 #include "providers/http_generic/http_generic.hpp"
@@ -9,7 +9,7 @@
 #include <boost/json.hpp>
 #include <optional>
 
-#include "daemon/io/curl_multi.hpp"
+#include "daemon/io/http_pool.hpp"
 #include "providers/reasons.hpp"
 #include "tests/unit/io/test_http_server.hpp"
 #include "tests/unit/providers/test_support.hpp"
@@ -56,7 +56,7 @@ class HttpGenericTest : public ::testing::Test {
 
     TestHttpServer server_;
     asio::io_context ioc_;
-    CurlMulti http_{ioc_.get_executor()};
+    HttpPool http_{ioc_.get_executor()};
 };
 
 TEST_F(HttpGenericTest, JsonBodyIsEscapedAndTheSuccessRuleReadsTheAnswer) {

@@ -1,4 +1,5 @@
-// The speedsms adapter through a real CurlMulti against tests/fakes/fake_speedsms.py on loopback.
+// The speedsms adapter through the daemon's HttpPool against tests/fakes/fake_speedsms.py on
+// loopback.
 #include "providers/speedsms/speedsms.hpp"
 
 #include <gtest/gtest.h>
@@ -7,7 +8,7 @@
 #include <boost/json.hpp>
 #include <optional>
 
-#include "daemon/io/curl_multi.hpp"
+#include "daemon/io/http_pool.hpp"
 #include "providers/reasons.hpp"
 #include "tests/unit/providers/test_support.hpp"
 
@@ -77,7 +78,7 @@ class SpeedSmsTest : public ::testing::Test {
     json::array requests() { return json::parse(call("GET", "/_requests").body).as_array(); }
 
     asio::io_context ioc_;
-    CurlMulti http_{ioc_.get_executor()};
+    HttpPool http_{ioc_.get_executor()};
     std::optional<ChildProcess> fake_;
     std::string base_url_;
 };

@@ -1,4 +1,4 @@
-// The viettel adapter (SOAP wsCpMt) through a real CurlMulti against
+// The viettel adapter (SOAP wsCpMt) through the daemon's HttpPool against
 // tests/fakes/fake_viettel.py on loopback, its classification, its keys, and the XML reader.
 #include "providers/viettel/viettel.hpp"
 
@@ -8,7 +8,7 @@
 #include <boost/json.hpp>
 #include <optional>
 
-#include "daemon/io/curl_multi.hpp"
+#include "daemon/io/http_pool.hpp"
 #include "providers/reasons.hpp"
 #include "providers/xml.hpp"
 #include "tests/unit/providers/test_support.hpp"
@@ -92,7 +92,7 @@ class ViettelTest : public ::testing::Test {
     }
 
     asio::io_context ioc_;
-    CurlMulti http_{ioc_.get_executor()};
+    HttpPool http_{ioc_.get_executor()};
     std::optional<ChildProcess> fake_;
     std::string base_url_;
 };

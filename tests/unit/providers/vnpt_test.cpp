@@ -1,4 +1,4 @@
-// The vnpt adapter through a real CurlMulti against tests/fakes/fake_vnpt.py on loopback, its
+// The vnpt adapter through the daemon's HttpPool against tests/fakes/fake_vnpt.py on loopback, its
 // keys and its classification of answers.
 #include "providers/vnpt/vnpt.hpp"
 
@@ -8,7 +8,7 @@
 #include <boost/json.hpp>
 #include <optional>
 
-#include "daemon/io/curl_multi.hpp"
+#include "daemon/io/http_pool.hpp"
 #include "providers/reasons.hpp"
 #include "tests/unit/providers/test_support.hpp"
 
@@ -79,7 +79,7 @@ class VnptTest : public ::testing::Test {
     json::array requests() { return json::parse(call("GET", "/_requests").body).as_array(); }
 
     asio::io_context ioc_;
-    CurlMulti http_{ioc_.get_executor()};
+    HttpPool http_{ioc_.get_executor()};
     std::optional<ChildProcess> fake_;
     std::string base_url_;
 };

@@ -1,4 +1,4 @@
-// The zalo_zns adapter through a real CurlMulti against tests/fakes/fake_zalo.py on loopback,
+// The zalo_zns adapter through the daemon's HttpPool against tests/fakes/fake_zalo.py on loopback,
 // with its tokens in a FileStateStore.
 #include "providers/zalo_zns/zalo_zns.hpp"
 
@@ -16,7 +16,7 @@
 #include <optional>
 
 #include "common/time.hpp"
-#include "daemon/io/curl_multi.hpp"
+#include "daemon/io/http_pool.hpp"
 #include "providers/reasons.hpp"
 #include "providers/state/file_store.hpp"
 #include "providers/zalo_zns/zalo_internal.hpp"
@@ -148,7 +148,7 @@ class ZaloTest : public ::testing::Test {
     }
 
     asio::io_context ioc_;
-    CurlMulti http_{ioc_.get_executor()};
+    HttpPool http_{ioc_.get_executor()};
     ScratchDir dir_;
     std::string store_path_ = (dir_.path() / "state.json").string();
     std::unique_ptr<FileStateStore> store_ = std::make_unique<FileStateStore>(store_path_);
