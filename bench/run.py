@@ -269,7 +269,7 @@ routes:
     brandname: BENCH
     rate_per_second: 0
     max_in_flight: {args.max_in_flight}
-    timeout: 10s
+    timeout: {max(10, args.latency_ms // 1000 + 5)}s
 """)
         log = open(os.path.join(tmp, "tinbaod.log"), "w")
         d = subprocess.Popen([tinbaod, "--config", cfg], stdout=log, stderr=subprocess.STDOUT)
