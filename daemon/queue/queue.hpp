@@ -33,6 +33,9 @@
 
 namespace tinbao::queue {
 
+// The failure every backend answers when it did not answer or could not tell.
+inline Failure unavailable() { return fail(Errc::queue_unavailable); }
+
 struct Entry {
     std::string id;        // backend's entry id
     std::string payload;   // the event JSON

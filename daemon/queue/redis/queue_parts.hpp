@@ -19,8 +19,6 @@ namespace tinbao::queue::redis_detail {
 
 inline constexpr const char* kGroup = "tinbao";
 
-inline Failure unavailable() { return fail(Errc::queue_unavailable); }
-
 // The scripts (daemon/queue/redis/*.lua). Every script that serves many callers at once
 // (RedisQueue::Batcher) takes shared arguments first, then each call's arguments, and answers
 // one reply per call, in order.

@@ -12,7 +12,6 @@ namespace asio = boost::asio;
 namespace tinbao::queue {
 
 using redis_detail::kCallbacks;
-using redis_detail::unavailable;
 
 namespace redis_detail {
 

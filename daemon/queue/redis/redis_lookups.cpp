@@ -35,7 +35,6 @@ using redis_detail::kUnlock;
 using redis_detail::kWaiting;
 using redis_detail::options_for;
 using redis_detail::stream_id_less;
-using redis_detail::unavailable;
 using redis_detail::waiting_from;
 
 asio::awaitable<Result<json::value>> RedisQueue::dead_letters(const DeadLetterQuery& q) {

@@ -22,8 +22,6 @@ namespace tinbao::queue {
 
 namespace sqlite_detail {
 
-inline Failure unavailable() { return fail(Errc::queue_unavailable); }
-
 std::optional<int64_t> entry_number(std::string_view id);
 // The stored record of a message still within its TTL.
 std::optional<std::string> message_json(Db& db, const std::string& id, int64_t now);

@@ -10,7 +10,6 @@ namespace asio = boost::asio;
 namespace tinbao::queue {
 
 using sqlite_detail::Db;
-using sqlite_detail::unavailable;
 
 namespace sqlite_detail {
 

@@ -86,7 +86,6 @@ using sqlite_detail::fetch_messages;
 using sqlite_detail::last_error_reason;
 using sqlite_detail::message_json;
 using sqlite_detail::stored_event_state;
-using sqlite_detail::unavailable;
 using sqlite_detail::waiting_of;
 
 asio::awaitable<Result<json::value>> SqliteQueue::dead_letters(const DeadLetterQuery& q) {

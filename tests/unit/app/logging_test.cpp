@@ -20,10 +20,10 @@ namespace {
 
 std::string logged(const std::string& format, const std::string& text) {
     setup_logging(LogSettings{"info", format});
-    testing::internal::CaptureStderr();
+    ::testing::internal::CaptureStderr();
     spdlog::info("event e-1 dossier {}: accepted", text);
     spdlog::default_logger()->flush();
-    std::string out = testing::internal::GetCapturedStderr();
+    std::string out = ::testing::internal::GetCapturedStderr();
     setup_logging(LogSettings{});
     return out;
 }
@@ -57,7 +57,7 @@ TEST(Logging, JsonLinesEscapeControlsToo) {
 // What stderr gets from a warning and an info line with `fields`, with JOURNAL_STREAM naming
 // stderr (as systemd sets it) or not set.
 std::string logged_with(const std::string& format, bool journal, const LogFields* fields) {
-    testing::internal::CaptureStderr();
+    ::testing::internal::CaptureStderr();
     struct stat st {};
     fstat(STDERR_FILENO, &st);
     if (journal) {
@@ -76,7 +76,7 @@ std::string logged_with(const std::string& format, bool journal, const LogFields
         spdlog::error("an error");
     }
     spdlog::default_logger()->flush();
-    std::string out = testing::internal::GetCapturedStderr();
+    std::string out = ::testing::internal::GetCapturedStderr();
     unsetenv("JOURNAL_STREAM");
     setup_logging(LogSettings{});
     return out;

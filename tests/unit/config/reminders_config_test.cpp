@@ -12,7 +12,7 @@ using testing::dump;
 using testing::TempDir;
 
 // Lines 1-9; the reminders start at line 10.
-const std::string kBase =
+const std::string kRemindersBase =
     "http:\n"
     "  clients:\n"
     "    - { name: igate, token: \"0123456789abcdef-token\" }\n"
@@ -26,7 +26,7 @@ const std::string kBase =
 class ReminderConfig : public ::testing::Test {
   protected:
     ConfigLoad load(const std::string& reminders) {
-        auto l = load_config(tmp_.write("tinbao.yaml", kBase + reminders));
+        auto l = load_config(tmp_.write("tinbao.yaml", kRemindersBase + reminders));
         for (auto& p : l.config->providers) p.view->finish();
         return l;
     }

@@ -21,10 +21,10 @@ using tinbao::test::YamlView;
 
 namespace {
 
-constexpr const char* kVietnamese =
+constexpr const char* kEsmsVietnamese =
     "Hồ sơ 000.00.01.H62-250101-0001 của ông/bà đã có kết quả. Mời nhận tại Bộ phận Một cửa.";
 
-OutboundMessage sms(std::string id, std::string text = kVietnamese, bool unicode = true) {
+OutboundMessage esms_sms(std::string id, std::string text = kEsmsVietnamese, bool unicode = true) {
     return test::sms_message(std::move(id), std::move(text), unicode);
 }
 
@@ -92,7 +92,7 @@ class EsmsTest : public ::testing::Test {
 TEST_F(EsmsTest, SuccessSendsTheDocumentedFields) {
     auto p = make();
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("msg-0001"));
+    SendResult r = send(*p, esms_sms("msg-0001"));
     ASSERT_TRUE(r.ok) << r.reason << " " << r.detail;
     EXPECT_FALSE(r.provider_message_id.empty());
 
@@ -105,7 +105,7 @@ TEST_F(EsmsTest, SuccessSendsTheDocumentedFields) {
               std::string::npos);
     const json::object& body = req.at("body").as_object();
     json::object expected{{"ApiKey", "the-api-key"},   {"SecretKey", "the-secret-key"},
-                          {"Phone", "84912345678"},    {"Content", kVietnamese},
+                          {"Phone", "84912345678"},    {"Content", kEsmsVietnamese},
                           {"Brandname", "UBND-VLONG"}, {"SmsType", "2"},
                           {"IsUnicode", "1"},          {"Sandbox", "0"},
                           {"RequestId", "msg-0001"}};
@@ -115,7 +115,7 @@ TEST_F(EsmsTest, SuccessSendsTheDocumentedFields) {
 TEST_F(EsmsTest, OptionalKeysReachTheWire) {
     auto p = make("sms_type: 8\nsandbox: true\ncallback_url: https://tinbao.example.vn/cb\n");
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("msg-0002", "Ho so da co ket qua", false));
+    SendResult r = send(*p, esms_sms("msg-0002", "Ho so da co ket qua", false));
     ASSERT_TRUE(r.ok) << r.detail;
     json::array reqs = requests();
     ASSERT_EQ(reqs.size(), 1u);
@@ -130,8 +130,8 @@ TEST_F(EsmsTest, OptionalKeysReachTheWire) {
 TEST_F(EsmsTest, DuplicateRequestIdMeansAlreadySent) {
     auto p = make();
     ASSERT_TRUE(p);
-    ASSERT_TRUE(send(*p, sms("msg-dup")).ok);
-    SendResult again = send(*p, sms("msg-dup"));
+    ASSERT_TRUE(send(*p, esms_sms("msg-dup")).ok);
+    SendResult again = send(*p, esms_sms("msg-dup"));
     EXPECT_TRUE(again.ok) << again.reason;
     EXPECT_NE(again.detail.find("CodeResult 124"), std::string::npos) << again.detail;
     EXPECT_EQ(requests().size(), 2u);
@@ -140,7 +140,7 @@ TEST_F(EsmsTest, DuplicateRequestIdMeansAlreadySent) {
 TEST_F(EsmsTest, WrongKeysArePermanentAuthFailed) {
     auto p = make("", "wrong-key");
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("msg-auth"));
+    SendResult r = send(*p, esms_sms("msg-auth"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::permanent);
     EXPECT_EQ(r.reason, reason::kAuthFailed);
@@ -153,19 +153,19 @@ TEST_F(EsmsTest, LowBalanceIsRetryableAndTheNextSendGoesThrough) {
     auto p = make();
     ASSERT_TRUE(p);
     control(R"({"fail_next": 1, "code": "103"})");
-    SendResult r = send(*p, sms("msg-103"));
+    SendResult r = send(*p, esms_sms("msg-103"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kQuotaExceeded);
     EXPECT_NE(r.detail.find("CodeResult 103"), std::string::npos);
-    EXPECT_TRUE(send(*p, sms("msg-103")).ok);  // the failed attempt was not recorded as seen
+    EXPECT_TRUE(send(*p, esms_sms("msg-103")).ok);  // the failed attempt was not recorded as seen
 }
 
 TEST_F(EsmsTest, UnregisteredTemplateIsPermanent) {
     auto p = make();
     ASSERT_TRUE(p);
     control(R"({"fail_next": 1, "code": "146"})");
-    SendResult r = send(*p, sms("msg-146"));
+    SendResult r = send(*p, esms_sms("msg-146"));
     EXPECT_EQ(r.failure, FailureClass::permanent);
     EXPECT_EQ(r.reason, reason::kTemplateNotRegistered);
 }
@@ -174,7 +174,7 @@ TEST_F(EsmsTest, ServerErrorIsProviderUnavailable) {
     auto p = make();
     ASSERT_TRUE(p);
     control(R"({"fail_next": 1, "code": "http500"})");
-    SendResult r = send(*p, sms("msg-500"));
+    SendResult r = send(*p, esms_sms("msg-500"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kProviderUnavailable);
@@ -185,7 +185,7 @@ TEST_F(EsmsTest, TooManyRequestsIsThrottledWithRetryAfter) {
     auto p = make();
     ASSERT_TRUE(p);
     control(R"({"fail_next": 1, "code": "http429", "retry_after": 7})");
-    SendResult r = send(*p, sms("msg-429"));
+    SendResult r = send(*p, esms_sms("msg-429"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kThrottled);
@@ -202,7 +202,7 @@ TEST_F(EsmsTest, ClosedPortIsRetryableProviderUnavailable) {
     }
     auto p = make("", "the-api-key", "http://127.0.0.1:" + std::to_string(port));
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("msg-closed"));
+    SendResult r = send(*p, esms_sms("msg-closed"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kProviderUnavailable);

@@ -27,11 +27,11 @@ using tinbao::test::YamlView;
 
 namespace {
 
-constexpr const char* kVietnamese =
+constexpr const char* kFptVietnamese =
     "Hồ sơ 000.00.01.H62-250101-0001 của ông/bà đã có kết quả. Mời nhận tại Bộ phận Một cửa.";
-constexpr const char* kToken = "fpt-callback-token-0123456789";
+constexpr const char* kFptToken = "fpt-callback-token-0123456789";
 
-OutboundMessage sms(std::string id, std::string text = kVietnamese) {
+OutboundMessage fpt_sms(std::string id, std::string text = kFptVietnamese) {
     return test::sms_message(std::move(id), std::move(text));
 }
 
@@ -58,7 +58,7 @@ class FptTest : public ::testing::Test {
                                    const std::string& secret = "test-client-secret",
                                    StateStore* store = nullptr) {
         YamlView cfg("base_url: " + base_url_ + "\nclient_id: test-client-id\nclient_secret: " +
-                     secret + "\nbrandname: TINBAO\ncallback_token: " + kToken + "\n" + extra_yaml);
+                     secret + "\nbrandname: TINBAO\ncallback_token: " + kFptToken + "\n" + extra_yaml);
         ProviderContext ctx;
         ctx.executor = ioc_.get_executor();
         ctx.http = &http_;
@@ -95,7 +95,7 @@ class FptTest : public ::testing::Test {
     int64_t tokens_issued() {
         return json::parse(call("GET", "/_stats").body).at("tokens_issued").as_int64();
     }
-    CallbackRequest report(std::string body, std::string token = kToken) {
+    CallbackRequest report(std::string body, std::string token = kFptToken) {
         CallbackRequest r;
         r.method = "POST";
         r.query = {{"token", std::move(token)}};
@@ -115,7 +115,7 @@ class FptTest : public ::testing::Test {
 TEST_F(FptTest, GetsATokenThenSendsTheDocumentedFields) {
     auto p = make();
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("mabc"));
+    SendResult r = send(*p, fpt_sms("mabc"));
     ASSERT_TRUE(r.ok) << r.reason << " " << r.detail;
     EXPECT_EQ(r.provider_message_id, "1000");
     auto tokens = requests("/oauth2/token");
@@ -134,9 +134,9 @@ TEST_F(FptTest, GetsATokenThenSendsTheDocumentedFields) {
     EXPECT_EQ(b.at("session_id").as_string(), session);
     EXPECT_EQ(b.at("BrandName"), "TINBAO");
     EXPECT_EQ(b.at("Phone"), "84912345678");
-    EXPECT_EQ(b.at("Message").as_string(), base64_encode(kVietnamese));
+    EXPECT_EQ(b.at("Message").as_string(), base64_encode(kFptVietnamese));
     EXPECT_EQ(b.at("RequestId"), "mabc");
-    EXPECT_EQ(pushes[0].at("text"), kVietnamese);
+    EXPECT_EQ(pushes[0].at("text"), kFptVietnamese);
     // The secret is nowhere in what a record or a log gets.
     EXPECT_EQ(r.detail.find("test-client-secret"), std::string::npos);
     EXPECT_EQ(r.raw_response.find("test-client-secret"), std::string::npos);
@@ -147,12 +147,12 @@ TEST_F(FptTest, GetsATokenThenSendsTheDocumentedFields) {
 TEST_F(FptTest, TheTokenIsReusedAndSharedThroughTheStore) {
     auto p = make();
     ASSERT_TRUE(p);
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(send(*p, sms("m" + std::to_string(i))).ok);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(send(*p, fpt_sms("m" + std::to_string(i))).ok);
     EXPECT_EQ(tokens_issued(), 1);
     // Another instance on the same store uses the token the first one got.
     FileStateStore other_store((dir_.path() / "state.json").string());
     auto q = make("", "test-client-secret", &other_store);
-    ASSERT_TRUE(send(*q, sms("m-other")).ok);
+    ASSERT_TRUE(send(*q, fpt_sms("m-other")).ok);
     EXPECT_EQ(tokens_issued(), 1);
 }
 
@@ -164,7 +164,7 @@ TEST_F(FptTest, ConcurrentSendsAskForOneToken) {
         asio::co_spawn(
             ioc_,
             [&, i]() -> asio::awaitable<void> {
-                SendResult r = co_await p->send(sms("mc" + std::to_string(i)));
+                SendResult r = co_await p->send(fpt_sms("mc" + std::to_string(i)));
                 EXPECT_TRUE(r.ok) << r.detail;
                 ++done;
             },
@@ -178,9 +178,9 @@ TEST_F(FptTest, ConcurrentSendsAskForOneToken) {
 TEST_F(FptTest, ARefusedTokenIsRefreshedOnceAndTheMessageSent) {
     auto p = make();
     ASSERT_TRUE(p);
-    ASSERT_TRUE(send(*p, sms("m1")).ok);
+    ASSERT_TRUE(send(*p, fpt_sms("m1")).ok);
     control(R"({"expire_tokens": true})");
-    SendResult r = send(*p, sms("m2"));
+    SendResult r = send(*p, fpt_sms("m2"));
     EXPECT_TRUE(r.ok) << r.reason << " " << r.detail;
     EXPECT_EQ(tokens_issued(), 2);
     EXPECT_EQ(requests("/api/push-brandname-otp").size(), 3u);
@@ -189,7 +189,7 @@ TEST_F(FptTest, ARefusedTokenIsRefreshedOnceAndTheMessageSent) {
 TEST_F(FptTest, WrongCredentialsAreAuthFailedAndNothingIsPushed) {
     auto p = make("", "wrong-secret");
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("m1"));
+    SendResult r = send(*p, fpt_sms("m1"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::permanent);
     EXPECT_EQ(r.reason, reason::kAuthFailed);
@@ -220,7 +220,7 @@ TEST_F(FptTest, ScriptedAnswersAreClassified) {
     };
     for (const auto& c : cases) {
         control(c.control);
-        SendResult r = send(*p, sms("m-case"));
+        SendResult r = send(*p, fpt_sms("m-case"));
         EXPECT_EQ(r.ok, c.ok) << c.control << ": " << r.detail;
         if (!c.ok) {
             EXPECT_EQ(r.failure, c.cls) << c.control;
@@ -228,7 +228,7 @@ TEST_F(FptTest, ScriptedAnswersAreClassified) {
         }
     }
     control(R"({"fail_next":1,"code":"http429"})");
-    SendResult r = send(*p, sms("m-429"));
+    SendResult r = send(*p, fpt_sms("m-429"));
     ASSERT_TRUE(r.retry_after);
     EXPECT_EQ(r.retry_after->count(), 7);
 }
@@ -237,7 +237,7 @@ TEST_F(FptTest, TokenEndpointDownIsRetryableAndShownAsAProblem) {
     auto p = make();
     ASSERT_TRUE(p);
     control(R"({"token_fail_next": 1, "code": "http500"})");
-    SendResult r = send(*p, sms("m1"));
+    SendResult r = send(*p, fpt_sms("m1"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kProviderUnavailable);
@@ -247,7 +247,7 @@ TEST_F(FptTest, TokenEndpointDownIsRetryableAndShownAsAProblem) {
 TEST_F(FptTest, DeliveryReportsFindTheirMessageThroughTheStore) {
     auto p = make();
     ASSERT_TRUE(p);
-    ASSERT_TRUE(send(*p, sms("m-dlr")).ok);  // MessageId 1000
+    ASSERT_TRUE(send(*p, fpt_sms("m-dlr")).ok);  // MessageId 1000
     // A new provider (a restart) on the same store.
     auto after = make();
     auto res = after->handle_callback(
@@ -290,7 +290,7 @@ TEST_F(FptTest, DeliveryReportsByRequestIdPendingAndRefused) {
     // The same as a GET with query parameters.
     CallbackRequest get;
     get.method = "GET";
-    get.query = {{"token", kToken}, {"RequestId", "m-8"}, {"smsid", "8"}, {"Status", "1"}};
+    get.query = {{"token", kFptToken}, {"RequestId", "m-8"}, {"smsid", "8"}, {"Status", "1"}};
     res = p->handle_callback(get);
     ASSERT_TRUE(res);
     ASSERT_EQ(res->updates.size(), 1u);

@@ -24,7 +24,7 @@ using tinbao::test::YamlView;
 
 namespace {
 
-OutboundMessage sms(std::string text, int segments = 1) {
+OutboundMessage generic_sms(std::string text, int segments = 1) {
     OutboundMessage m;
     m.id = "msg-0007";
     m.event_id = "evt-7";
@@ -68,7 +68,7 @@ message_id_field: data.ref
 )");
     ASSERT_TRUE(p);
     const std::string text = "Hồ sơ \"A\\B\" đã có\nkết quả\t{{ to }}";
-    SendResult r = send(*p, sms(text));
+    SendResult r = send(*p, generic_sms(text));
     ASSERT_TRUE(r.ok) << r.reason << " " << r.detail << " " << r.raw_response;
     EXPECT_EQ(r.provider_message_id, "X-msg-0007");
     // The echo is the body as sent: valid JSON holding the text unchanged.
@@ -85,7 +85,7 @@ success: { json_field: code, equals: "00" }
 )";
     auto p = make(yaml);
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("x", 7));
+    SendResult r = send(*p, generic_sms("x", 7));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kProviderError);
@@ -93,10 +93,10 @@ success: { json_field: code, equals: "00" }
 
     auto strict = make(yaml + "permanent_values: ['7', '9']\n");
     ASSERT_TRUE(strict);
-    SendResult s = send(*strict, sms("x", 7));
+    SendResult s = send(*strict, generic_sms("x", 7));
     EXPECT_EQ(s.failure, FailureClass::permanent);
     EXPECT_EQ(s.reason, reason::kRejectedContent);
-    EXPECT_TRUE(send(*strict, sms("x", 8)).failure == FailureClass::retryable);
+    EXPECT_TRUE(send(*strict, generic_sms("x", 8)).failure == FailureClass::retryable);
 }
 
 TEST_F(HttpGenericTest, FormBodyIsUrlEncoded) {
@@ -104,14 +104,14 @@ TEST_F(HttpGenericTest, FormBodyIsUrlEncoded) {
                   "content_type: form\nbody: 'to={{ to }}&text={{ text }}&ok=OK'\n"
                   "success: { body_contains: 'ok=OK' }\n");
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("Hồ sơ & x=y"));
+    SendResult r = send(*p, generic_sms("Hồ sơ & x=y"));
     ASSERT_TRUE(r.ok) << r.detail;
     EXPECT_EQ(r.raw_response, "to=84912345678&text=H%E1%BB%93+s%C6%A1+%26+x%3Dy&ok=OK");
 
     auto q = make("url: " + server_.url("/echo") + "\n" +
                   "content_type: form\nbody: 'to={{ to }}'\nsuccess: { body_contains: 'OK' }\n");
     ASSERT_TRUE(q);
-    SendResult f = send(*q, sms("t"));
+    SendResult f = send(*q, generic_sms("t"));
     EXPECT_FALSE(f.ok);
     EXPECT_EQ(f.failure, FailureClass::retryable);
 }
@@ -131,7 +131,7 @@ TEST_F(HttpGenericTest, HttpStatusesAreClassified) {
         auto p =
             make("url: " + server_.url("/status/" + std::to_string(c.status)) + "\nbody: 'x'\n");
         ASSERT_TRUE(p);
-        SendResult r = send(*p, sms("t"));
+        SendResult r = send(*p, generic_sms("t"));
         EXPECT_FALSE(r.ok) << c.status;
         EXPECT_EQ(r.failure, c.cls) << c.status;
         EXPECT_EQ(r.reason, c.reason) << c.status;
@@ -142,7 +142,7 @@ TEST_F(HttpGenericTest, HttpStatusesAreClassified) {
     }
     auto p = make("url: " + server_.url("/status/503") + "\npermanent_status: [503]\n");
     ASSERT_TRUE(p);
-    EXPECT_EQ(send(*p, sms("t")).failure, FailureClass::permanent);
+    EXPECT_EQ(send(*p, generic_sms("t")).failure, FailureClass::permanent);
 }
 
 class HttpGenericSpeedSms : public HttpGenericTest {
@@ -175,7 +175,7 @@ message_id_field: data.tranId
 )");
     ASSERT_TRUE(p);
     const std::string text = "Ho so \"000.00.12\" da co ket qua";
-    SendResult r = send(*p, sms(text));
+    SendResult r = send(*p, generic_sms(text));
     ASSERT_TRUE(r.ok) << r.reason << " " << r.detail << " " << r.raw_response;
     EXPECT_EQ(r.provider_message_id, "1001");
 
@@ -195,7 +195,7 @@ message_id_field: data.tranId
 body: '{"to": ["{{ to }}"], "content": "{{ text }}", "sms_type": 3, "sender": "B"}'
 )");
     ASSERT_TRUE(bad);
-    SendResult f = send(*bad, sms(text));
+    SendResult f = send(*bad, generic_sms(text));
     EXPECT_EQ(f.failure, FailureClass::permanent);
     EXPECT_EQ(f.reason, reason::kAuthFailed);
 }
@@ -204,7 +204,7 @@ TEST_F(HttpGenericSpeedSms, GetPutsPercentEncodedValuesInTheUrl) {
     auto p = make("url: '" + base_ + "/api/send?to={{ to }}&msg={{ text }}&id={{ message_id }}'\n" +
                   "method: get\n");
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("Hồ sơ & x=y"));
+    SendResult r = send(*p, generic_sms("Hồ sơ & x=y"));
     EXPECT_EQ(r.failure, FailureClass::permanent);  // the fake has no such path: 404
     EXPECT_EQ(r.reason, reason::kConfigError);
     json::array reqs = requests();
@@ -252,7 +252,7 @@ TEST_F(HttpGenericSoap, XmlBodyIsEscapedAndTheSuccessRuleReadsAnElement) {
     auto p = make(yaml());
     ASSERT_TRUE(p);
     const std::string text = "Hồ sơ <A&B> \"đã\" 'có' kết quả";
-    SendResult r = send(*p, sms(text));
+    SendResult r = send(*p, generic_sms(text));
     ASSERT_TRUE(r.ok) << r.reason << " " << r.detail << " " << r.raw_response;
     json::array reqs = requests();
     ASSERT_EQ(reqs.size(), 1u);
@@ -273,14 +273,14 @@ TEST_F(HttpGenericSoap, XmlBodyIsEscapedAndTheSuccessRuleReadsAnElement) {
 TEST_F(HttpGenericSoap, AnotherResultFailsTheRuleAndPermanentValuesApply) {
     auto p = make(yaml("wrong-user"));
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("t"));
+    SendResult r = send(*p, generic_sms("t"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kProviderError);
     EXPECT_NE(r.detail.find("element result = 0"), std::string::npos) << r.detail;
     auto strict = make(yaml("wrong-user", "permanent_values: ['0']\n"));
     ASSERT_TRUE(strict);
-    SendResult s = send(*strict, sms("t"));
+    SendResult s = send(*strict, generic_sms("t"));
     EXPECT_EQ(s.failure, FailureClass::permanent);
     EXPECT_EQ(s.reason, reason::kRejectedContent);
 }

@@ -23,7 +23,7 @@ namespace {
 
 constexpr const char* kText = "Ho so 000.00.12.H62-261120-0007 da co ket qua.";
 
-OutboundMessage sms(std::string id, std::string to = "84912345678") {
+OutboundMessage speedsms_message(std::string id, std::string to = "84912345678") {
     OutboundMessage m;
     m.id = std::move(id);
     m.channel = Channel::sms;
@@ -86,7 +86,7 @@ class SpeedSmsTest : public ::testing::Test {
 TEST_F(SpeedSmsTest, SuccessSendsTheDocumentedRequest) {
     auto p = make();
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("msg-1"));
+    SendResult r = send(*p, speedsms_message("msg-1"));
     ASSERT_TRUE(r.ok) << r.reason << " " << r.detail;
     EXPECT_EQ(r.provider_message_id, "1001");
     EXPECT_EQ(json::parse(r.raw_response).at("status"), "success") << r.raw_response;
@@ -109,7 +109,7 @@ TEST_F(SpeedSmsTest, SuccessSendsTheDocumentedRequest) {
 TEST_F(SpeedSmsTest, DefaultBrandnameTypeNeedsNoSender) {
     auto p = make("sms_type: 4\n");
     ASSERT_TRUE(p);
-    ASSERT_TRUE(send(*p, sms("msg-2")).ok);
+    ASSERT_TRUE(send(*p, speedsms_message("msg-2")).ok);
     json::array reqs = requests();
     ASSERT_EQ(reqs.size(), 1u);
     const json::object& body = reqs[0].at("body").as_object();
@@ -120,7 +120,7 @@ TEST_F(SpeedSmsTest, DefaultBrandnameTypeNeedsNoSender) {
 TEST_F(SpeedSmsTest, WrongTokenIsPermanentAuthFailed) {
     auto p = make("sender: UBND-VLONG\n", "wrong-token");
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("msg-3"));
+    SendResult r = send(*p, speedsms_message("msg-3"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::permanent);
     EXPECT_EQ(r.reason, reason::kAuthFailed);
@@ -130,7 +130,7 @@ TEST_F(SpeedSmsTest, WrongTokenIsPermanentAuthFailed) {
 TEST_F(SpeedSmsTest, InvalidNumberIsPermanentInvalidPhone) {
     auto p = make();
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("msg-4", "8491234"));
+    SendResult r = send(*p, speedsms_message("msg-4", "8491234"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::permanent);
     EXPECT_EQ(r.reason, reason::kInvalidPhone);
@@ -151,20 +151,20 @@ TEST_F(SpeedSmsTest, ErrorCodesAreClassified) {
                           Case{"500", FailureClass::retryable, reason::kProviderUnavailable},
                           Case{"999", FailureClass::retryable, reason::kProviderError}}) {
         control(std::string(R"({"fail_next": 1, "code": ")") + c.code + "\"}");
-        SendResult r = send(*p, sms("msg-5"));
+        SendResult r = send(*p, speedsms_message("msg-5"));
         EXPECT_FALSE(r.ok) << c.code;
         EXPECT_EQ(r.failure, c.cls) << c.code;
         EXPECT_EQ(r.reason, c.reason) << c.code;
         EXPECT_NE(r.detail.find(std::string("code ") + c.code), std::string::npos) << r.detail;
     }
-    EXPECT_TRUE(send(*p, sms("msg-5")).ok);
+    EXPECT_TRUE(send(*p, speedsms_message("msg-5")).ok);
 }
 
 TEST_F(SpeedSmsTest, RateLimitIsThrottledWithTheResetTime) {
     auto p = make();
     ASSERT_TRUE(p);
     control(R"({"fail_next": 1, "code": "http429", "reset_after": 42})");
-    SendResult r = send(*p, sms("msg-6"));
+    SendResult r = send(*p, speedsms_message("msg-6"));
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kThrottled);
     ASSERT_TRUE(r.retry_after);
@@ -175,7 +175,7 @@ TEST_F(SpeedSmsTest, ServerErrorIsProviderUnavailable) {
     auto p = make();
     ASSERT_TRUE(p);
     control(R"({"fail_next": 1, "code": "http500"})");
-    SendResult r = send(*p, sms("msg-7"));
+    SendResult r = send(*p, speedsms_message("msg-7"));
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kProviderUnavailable);
     EXPECT_EQ(r.detail, "HTTP 500");

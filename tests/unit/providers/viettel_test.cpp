@@ -22,10 +22,10 @@ using tinbao::test::YamlView;
 
 namespace {
 
-constexpr const char* kVietnamese =
+constexpr const char* kViettelVietnamese =
     "Hồ sơ 000.00.01.H62-250101-0001 <đã có> kết quả \"A\" 'B'. Mời nhận tại Bộ phận Một cửa.";
 
-OutboundMessage sms(std::string id, std::string text = kVietnamese, bool unicode = true) {
+OutboundMessage viettel_sms(std::string id, std::string text = kViettelVietnamese, bool unicode = true) {
     return test::sms_message(std::move(id), std::move(text), unicode);
 }
 
@@ -100,7 +100,7 @@ class ViettelTest : public ::testing::Test {
 TEST_F(ViettelTest, SendsTheSoapEnvelopeByteForByte) {
     auto p = make();
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("mabc"));
+    SendResult r = send(*p, viettel_sms("mabc"));
     ASSERT_TRUE(r.ok) << r.reason << " " << r.detail;
     const std::string rid = viettel_numeric_request_id("mabc");
     EXPECT_EQ(r.detail, "result 1: Insert MT_QUEUE: OK [RequestID " + rid + "]");
@@ -124,13 +124,13 @@ TEST_F(ViettelTest, SendsTheSoapEnvelopeByteForByte) {
         "</impl:wsCpMt></soapenv:Body></soapenv:Envelope>";
     EXPECT_EQ(std::string(req.at("raw").as_string()), expected);
     // The fake's XML parser reads the text back as it was.
-    EXPECT_EQ(req.at("fields").at("Content").as_string(), kVietnamese);
+    EXPECT_EQ(req.at("fields").at("Content").as_string(), kViettelVietnamese);
 }
 
 TEST_F(ViettelTest, UnaccentedTextGoesAsContentTypeZeroAndTheIdCanGoAsIs) {
     auto p = make("request_id: message_id\ncommand_code: bulksms\n");
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("m123", "Ho so da co ket qua", false));
+    SendResult r = send(*p, viettel_sms("m123", "Ho so da co ket qua", false));
     // The fake, like the integrators' gateway, wants a number.
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::permanent);
@@ -144,7 +144,7 @@ TEST_F(ViettelTest, UnaccentedTextGoesAsContentTypeZeroAndTheIdCanGoAsIs) {
 TEST_F(ViettelTest, WrongPasswordIsAuthFailedWithoutTheSecret) {
     auto p = make("", "wrong-password");
     ASSERT_TRUE(p);
-    SendResult r = send(*p, sms("m1"));
+    SendResult r = send(*p, viettel_sms("m1"));
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.failure, FailureClass::permanent);
     EXPECT_EQ(r.reason, reason::kAuthFailed);
@@ -179,7 +179,7 @@ TEST_F(ViettelTest, ScriptedAnswersAreClassified) {
     };
     for (const auto& c : cases) {
         control(c.control);
-        SendResult r = send(*p, sms("m-case"));
+        SendResult r = send(*p, viettel_sms("m-case"));
         EXPECT_EQ(r.ok, c.ok) << c.control << ": " << r.detail;
         if (!c.ok) {
             EXPECT_EQ(r.failure, c.cls) << c.control;
@@ -187,7 +187,7 @@ TEST_F(ViettelTest, ScriptedAnswersAreClassified) {
         }
     }
     control(R"({"fail_next":1,"code":"http429"})");
-    SendResult r = send(*p, sms("m-429"));
+    SendResult r = send(*p, viettel_sms("m-429"));
     ASSERT_TRUE(r.retry_after);
     EXPECT_EQ(r.retry_after->count(), 7);
 }
