@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what tinbao needs, checks the sources (scripts/check-*.sh), builds tinbao with warnings
 # as errors, and runs every test with ctest,
-# in a release build and again in an ASan+UBSan build
-# (unit tests, and the end-to-end test against a real redis-server and a fake eSMS on loopback),
+# in an ASan+UBSan build (unit tests, and the integration tests against a real redis-server,
+# redis-sentinel, the SMTP server and the provider fakes on loopback), and the unit tests and the
+# end-to-end pair again in the release build that is packaged,
 # and runs every fuzz target for a bounded time (a crash or sanitizer report fails the run);
 # builds the Debian package, checks it with lintian, installs it, checks and purges it.
 set -euo pipefail
@@ -25,7 +26,8 @@ bash scripts/build.sh ci
 # other 10 s) from its seed corpus tests/fuzz/corpus/<name>/; a crash or sanitizer report fails.
 # Two run at once (a target is one process on one core), and every one runs even after a failure.
 phase "fuzzing"
-cmake -S tests/fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DTINBAO_FUZZ=ON >/dev/null
+cmake -S tests/fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DTINBAO_FUZZ=ON \
+  -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 >/dev/null
 cmake --build build/fuzz -j2
 fuzz_one() {
   local target=$1 name=${1%_fuzz} seconds=10
@@ -59,8 +61,11 @@ while [ $running -gt 0 ]; do
 done
 [ $fuzz_failed = 0 ] || exit 1
 
+# The release build runs its unit tests and the end-to-end pair (Redis, SQLite); every
+# integration test runs once, in the asan build below, where a memory error also fails it.
 phase "testing ci"
-ctest --preset ci --output-on-failure --timeout 300 -j2
+ctest --preset ci --output-on-failure --timeout 300 -j2 -LE integration
+ctest --preset ci --output-on-failure --timeout 300 -j2 -R '^integration[.]end_to_end(_sqlite)?$'
 
 # The Debian package, made from the ci tree (nothing is compiled again) and checked by lintian,
 # then installed, checked (tinbaod --check, man, systemd-analyze verify) and purged, once.

@@ -21,14 +21,14 @@ using tinbao::test::YamlView;
 
 namespace {
 
-constexpr const char* kText = "Ho so 000.00.12.H62-261120-0007 da co ket qua.";
+constexpr const char* kSpeedsmsText = "Ho so 000.00.12.H62-261120-0007 da co ket qua.";
 
 OutboundMessage speedsms_message(std::string id, std::string to = "84912345678") {
     OutboundMessage m;
     m.id = std::move(id);
     m.channel = Channel::sms;
     m.to = std::move(to);
-    m.text = kText;
+    m.text = kSpeedsmsText;
     m.segments = 1;
     return m;
 }
@@ -100,7 +100,7 @@ TEST_F(SpeedSmsTest, SuccessSendsTheDocumentedRequest) {
     EXPECT_NE(std::string(req.at("content_type").as_string()).find("application/json"),
               std::string::npos);
     json::object expected{{"to", json::array{"84912345678"}},
-                          {"content", kText},
+                          {"content", kSpeedsmsText},
                           {"sms_type", 3},
                           {"sender", "UBND-VLONG"}};
     EXPECT_EQ(req.at("body"), expected) << json::serialize(req.at("body"));
