@@ -51,13 +51,6 @@ HttpResponse failure(HttpResponse::Error error, std::string text) {
     return r;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 // RFC 9110 section 9.2.2.
 bool idempotent(std::string_view method) {
     return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
@@ -137,7 +130,8 @@ asio::awaitable<Exchange> exchange(Stream& stream, Conn& c, const std::string& w
         x.keep_alive = msg.keep_alive() && !parser.need_eof();
         x.response.status = status;
         for (const auto& field : msg)
-            x.response.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+            x.response.headers.emplace_back(ascii_lower(field.name_string()),
+                                            std::string(field.value()));
         x.response.body = std::move(msg.body());
         co_return x;
     }

@@ -64,6 +64,9 @@ std::optional<HttpUrl> parse_http_url(std::string_view url, std::string& why);
 std::optional<std::string> serialize_request(const HttpRequest& request, const HttpUrl& url,
                                              std::string_view user_agent, std::string& why);
 
+// `s` with ASCII letters lower-cased (header names).
+std::string ascii_lower(std::string_view s);
+
 class HttpPool final : public HttpClient {
   public:
     explicit HttpPool(boost::asio::any_io_executor executor, HttpPoolOptions options = {});

@@ -9,13 +9,6 @@ namespace tinbao {
 
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 // RFC 9110 section 5.6.2: the characters of a method or a field name.
 bool is_token(std::string_view s) {
     if (s.empty()) return false;
@@ -45,7 +38,7 @@ std::optional<HttpUrl> parse_http_url(std::string_view url, std::string& why) {
         return std::nullopt;
     }
     HttpUrl u;
-    const std::string scheme = lower(url.substr(0, sep));
+    const std::string scheme = ascii_lower(url.substr(0, sep));
     if (scheme == "https") {
         u.tls = true;
     } else if (scheme != "http") {
@@ -106,6 +99,13 @@ std::optional<HttpUrl> parse_http_url(std::string_view url, std::string& why) {
     return u;
 }
 
+std::string ascii_lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
 std::optional<std::string> serialize_request(const HttpRequest& request, const HttpUrl& url,
                                              std::string_view user_agent, std::string& why) {
     const std::string& method = request.method;
@@ -122,7 +122,7 @@ std::optional<std::string> serialize_request(const HttpRequest& request, const H
             why = "invalid header '" + name + "'";
             return std::nullopt;
         }
-        const std::string l = lower(name);
+        const std::string l = ascii_lower(name);
         has_host = has_host || l == "host";
         has_agent = has_agent || l == "user-agent";
         size += name.size() + value.size() + 4;
@@ -139,7 +139,7 @@ std::optional<std::string> serialize_request(const HttpRequest& request, const H
         // The framing is the client's own: a caller's length, encoding or connection header
         // would contradict it. "Expect: 100-continue" is not supported (and for the small
         // bodies of providers only adds a round trip).
-        const std::string l = lower(name);
+        const std::string l = ascii_lower(name);
         if (l == "content-length" || l == "transfer-encoding" || l == "connection" || l == "expect")
             continue;
         out.append(name).append(": ").append(value).append("\r\n");

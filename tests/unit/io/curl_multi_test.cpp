@@ -20,18 +20,11 @@ using tinbao::CurlMulti;
 using tinbao::CurlMultiOptions;
 using tinbao::HttpRequest;
 using tinbao::HttpResponse;
+using tinbao::test::closed_port;
+using tinbao::test::make_request;
 using tinbao::test::TestHttpServer;
 
 namespace {
-
-HttpRequest make(std::string method, std::string url, std::string body = {}) {
-    HttpRequest r;
-    r.method = std::move(method);
-    r.url = std::move(url);
-    r.body = std::move(body);
-    r.timeout = std::chrono::seconds(10);
-    return r;
-}
 
 // Runs one request to completion on a fresh loop.
 HttpResponse run_one(CurlMultiOptions options, HttpRequest request) {
@@ -49,7 +42,7 @@ int run_sequential(asio::io_context& ioc, CurlMulti& client, const std::string& 
         ioc,
         [&]() -> asio::awaitable<void> {
             for (int i = 0; i < n; ++i) {
-                HttpResponse r = co_await client.perform(make("GET", url));
+                HttpResponse r = co_await client.perform(make_request("GET", url));
                 if (r.error == HttpResponse::Error::none && r.status == 200) ++ok;
             }
         },
@@ -59,19 +52,11 @@ int run_sequential(asio::io_context& ioc, CurlMulti& client, const std::string& 
     return ok;
 }
 
-unsigned short closed_port() {
-    asio::io_context ioc;
-    asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-    unsigned short port = a.local_endpoint().port();
-    a.close();
-    return port;
-}
-
 }  // namespace
 
 TEST(CurlMulti, GetReturnsStatusAndLowerCasedHeaders) {
     TestHttpServer server;
-    auto req = make("GET", server.url("/echo"));
+    auto req = make_request("GET", server.url("/echo"));
     req.headers.emplace_back("X-Test", "xin chào");
     HttpResponse r = run_one({}, req);
     ASSERT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
@@ -86,7 +71,7 @@ TEST(CurlMulti, GetReturnsStatusAndLowerCasedHeaders) {
 TEST(CurlMulti, PostBodyRoundTripsByteExact) {
     TestHttpServer server;
     std::string body = R"({"Content":"Hồ sơ 000.00.01.H62-250101-0001 đã có kết quả"})";
-    auto req = make("POST", server.url("/echo"), body);
+    auto req = make_request("POST", server.url("/echo"), body);
     req.headers.emplace_back("Content-Type", "application/json");
     HttpResponse r = run_one({}, req);
     ASSERT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
@@ -98,7 +83,7 @@ TEST(CurlMulti, PostBodyRoundTripsByteExact) {
 
 TEST(CurlMulti, CustomMethodCarriesBody) {
     TestHttpServer server;
-    HttpResponse r = run_one({}, make("PUT", server.url("/echo"), "abc"));
+    HttpResponse r = run_one({}, make_request("PUT", server.url("/echo"), "abc"));
     ASSERT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
     EXPECT_EQ(r.header("x-method"), "PUT");
     EXPECT_EQ(r.body, "abc");
@@ -106,7 +91,7 @@ TEST(CurlMulti, CustomMethodCarriesBody) {
 
 TEST(CurlMulti, ErrorStatusIsAnAnswerNotAnError) {
     TestHttpServer server;
-    HttpResponse r = run_one({}, make("GET", server.url("/status/429")));
+    HttpResponse r = run_one({}, make_request("GET", server.url("/status/429")));
     ASSERT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
     EXPECT_EQ(r.status, 429);
     EXPECT_EQ(r.header("retry-after"), "7");
@@ -118,9 +103,11 @@ TEST(CurlMulti, HundredConcurrentRequestsAllComplete) {
     CurlMulti client(ioc.get_executor());
     std::vector<std::future<HttpResponse>> futures;
     for (int i = 0; i < 100; ++i)
-        futures.push_back(asio::co_spawn(
-            ioc, client.perform(make("POST", server.url("/echo"), "request-" + std::to_string(i))),
-            asio::use_future));
+        futures.push_back(
+            asio::co_spawn(ioc,
+                           client.perform(make_request("POST", server.url("/echo"),
+                                                       "request-" + std::to_string(i))),
+                           asio::use_future));
     ioc.run();
     for (int i = 0; i < 100; ++i) {
         HttpResponse r = futures[i].get();
@@ -143,9 +130,11 @@ TEST(CurlMulti, ShardsShareTheWorkAndKeepTheirConnections) {
     CurlMulti client(ioc.get_executor(), options);
     std::vector<std::future<HttpResponse>> futures;
     for (int i = 0; i < 100; ++i)
-        futures.push_back(asio::co_spawn(
-            ioc, client.perform(make("POST", server.url("/echo"), "request-" + std::to_string(i))),
-            asio::use_future));
+        futures.push_back(
+            asio::co_spawn(ioc,
+                           client.perform(make_request("POST", server.url("/echo"),
+                                                       "request-" + std::to_string(i))),
+                           asio::use_future));
     std::size_t in_flight = 0;
     asio::post(ioc, [&] { in_flight = client.in_flight(); });
     ioc.run();
@@ -176,7 +165,7 @@ TEST(CurlMulti, ShardsAtLowLoadShareOneConnection) {
 }
 
 TEST(CurlMulti, ClosedPortIsConnectError) {
-    auto req = make("GET", "http://127.0.0.1:" + std::to_string(closed_port()) + "/echo");
+    auto req = make_request("GET", "http://127.0.0.1:" + std::to_string(closed_port()) + "/echo");
     HttpResponse r = run_one({}, req);
     EXPECT_EQ(r.error, HttpResponse::Error::connect);
     EXPECT_FALSE(r.error_text.empty());
@@ -185,7 +174,7 @@ TEST(CurlMulti, ClosedPortIsConnectError) {
 
 TEST(CurlMulti, SilentServerTimesOutWithinDeadline) {
     TestHttpServer server;
-    auto req = make("GET", server.url("/hang"));
+    auto req = make_request("GET", server.url("/hang"));
     req.timeout = std::chrono::milliseconds(300);
     auto t0 = std::chrono::steady_clock::now();
     HttpResponse r = run_one({}, req);
@@ -212,8 +201,8 @@ TEST(CurlMulti, MaxHostConnectionsBoundsConnections) {
     CurlMulti client(ioc.get_executor(), options);
     std::vector<std::future<HttpResponse>> futures;
     for (int i = 0; i < 20; ++i)
-        futures.push_back(asio::co_spawn(ioc, client.perform(make("GET", server.url("/echo"))),
-                                         asio::use_future));
+        futures.push_back(asio::co_spawn(
+            ioc, client.perform(make_request("GET", server.url("/echo"))), asio::use_future));
     ioc.run();
     for (auto& f : futures) {
         HttpResponse r = f.get();
@@ -227,14 +216,14 @@ TEST(CurlMulti, OversizedResponseIsAnError) {
     TestHttpServer server;
     CurlMultiOptions options;
     options.max_response_bytes = 10;
-    HttpResponse r = run_one(options, make("GET", server.url("/big")));
+    HttpResponse r = run_one(options, make_request("GET", server.url("/big")));
     EXPECT_EQ(r.error, HttpResponse::Error::other);
     EXPECT_NE(r.error_text.find("larger than 10"), std::string::npos) << r.error_text;
 }
 
 TEST(CurlMulti, HeaderWithLineBreakIsRefused) {
     TestHttpServer server;
-    auto req = make("GET", server.url("/echo"));
+    auto req = make_request("GET", server.url("/echo"));
     req.headers.emplace_back("X-Test", "a\r\nInjected: yes");
     HttpResponse r = run_one({}, req);
     EXPECT_EQ(r.error, HttpResponse::Error::other);
@@ -245,7 +234,7 @@ TEST(CurlMulti, DestructionCompletesRequestsInFlight) {
     TestHttpServer server;
     asio::io_context ioc;
     auto client = std::make_unique<CurlMulti>(ioc.get_executor());
-    auto req = make("GET", server.url("/hang"));
+    auto req = make_request("GET", server.url("/hang"));
     req.timeout = std::chrono::seconds(30);
     auto fut = asio::co_spawn(ioc, client->perform(req), asio::use_future);
     // And on a sharded client, requests in every shard.

@@ -40,20 +40,13 @@ using tinbao::HttpPool;
 using tinbao::HttpPoolOptions;
 using tinbao::HttpRequest;
 using tinbao::HttpResponse;
+using tinbao::test::closed_port;
+using tinbao::test::make_request;
 using tinbao::test::TestHttpServer;
 
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-
-HttpRequest make(std::string method, std::string url, std::string body = {}) {
-    HttpRequest r;
-    r.method = std::move(method);
-    r.url = std::move(url);
-    r.body = std::move(body);
-    r.timeout = std::chrono::seconds(10);
-    return r;
-}
 
 // Runs the requests one after the other on one client; their answers in order.
 std::vector<HttpResponse> run_all(HttpPool& client, asio::io_context& ioc,
@@ -75,18 +68,10 @@ std::vector<HttpResponse> run_all(HttpPool& client, asio::io_context& ioc,
     return out;
 }
 
-HttpResponse run_one(HttpPoolOptions options, HttpRequest request) {
+HttpResponse run_pool_one(HttpPoolOptions options, HttpRequest request) {
     asio::io_context ioc;
     HttpPool client(ioc.get_executor(), options);
     return run_all(client, ioc, {std::move(request)}).at(0);
-}
-
-unsigned short closed_port() {
-    asio::io_context ioc;
-    tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-    unsigned short port = a.local_endpoint().port();
-    a.close();
-    return port;
 }
 
 // Polls `done` until it holds or 10 s pass.
@@ -238,9 +223,9 @@ TEST(HttpUrl, SplitsSchemeHostPortAndTarget) {
 
 TEST(HttpPool, GetReturnsStatusAndLowerCasedHeaders) {
     TestHttpServer server;
-    auto req = make("GET", server.url("/echo"));
+    auto req = make_request("GET", server.url("/echo"));
     req.headers.emplace_back("X-Test", "hello");
-    HttpResponse r = run_one({}, req);
+    HttpResponse r = run_pool_one({}, req);
     ASSERT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.header("x-method"), "GET");
@@ -252,9 +237,9 @@ TEST(HttpPool, PostBodyRoundTripsByteExact) {
     TestHttpServer server;
     std::string body = "{\"Content\":\"Hồ sơ đã có kết quả\",\"n\":\"\\u0000\"}";
     body.push_back('\0');
-    auto req = make("POST", server.url("/echo"), body);
+    auto req = make_request("POST", server.url("/echo"), body);
     req.headers.emplace_back("Content-Type", "application/json");
-    HttpResponse r = run_one({}, req);
+    HttpResponse r = run_pool_one({}, req);
     ASSERT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
     EXPECT_EQ(r.body, body);
     EXPECT_EQ(r.header("content-type"), "application/json");
@@ -262,7 +247,7 @@ TEST(HttpPool, PostBodyRoundTripsByteExact) {
 
 TEST(HttpPool, CustomMethodCarriesBody) {
     TestHttpServer server;
-    HttpResponse r = run_one({}, make("PUT", server.url("/echo"), "abc"));
+    HttpResponse r = run_pool_one({}, make_request("PUT", server.url("/echo"), "abc"));
     ASSERT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
     EXPECT_EQ(r.header("x-method"), "PUT");
     EXPECT_EQ(r.body, "abc");
@@ -270,7 +255,7 @@ TEST(HttpPool, CustomMethodCarriesBody) {
 
 TEST(HttpPool, ErrorStatusIsAnAnswerNotAnError) {
     TestHttpServer server;
-    HttpResponse r = run_one({}, make("GET", server.url("/status/503")));
+    HttpResponse r = run_pool_one({}, make_request("GET", server.url("/status/503")));
     EXPECT_EQ(r.error, HttpResponse::Error::none);
     EXPECT_EQ(r.status, 503);
     EXPECT_EQ(r.header("retry-after"), "7");
@@ -280,7 +265,7 @@ TEST(HttpPool, SequentialRequestsReuseOneConnection) {
     TestHttpServer server;
     asio::io_context ioc;
     HttpPool client(ioc.get_executor());
-    std::vector<HttpRequest> reqs(10, make("POST", server.url("/echo"), "x"));
+    std::vector<HttpRequest> reqs(10, make_request("POST", server.url("/echo"), "x"));
     auto out = run_all(client, ioc, reqs);
     for (auto& r : out) EXPECT_EQ(r.status, 200) << r.error_text;
     EXPECT_EQ(server.connections(), 1);
@@ -297,7 +282,7 @@ TEST(HttpPool, ConcurrentRequestsEachGetAConnectionAndComeBackIdle) {
     std::vector<std::future<HttpResponse>> futures;
     for (int i = 0; i < 100; ++i)
         futures.push_back(asio::co_spawn(
-            ioc, client.perform(make("POST", server.url("/echo"), std::to_string(i))),
+            ioc, client.perform(make_request("POST", server.url("/echo"), std::to_string(i))),
             asio::use_future));
     ioc.run();
     for (int i = 0; i < 100; ++i) {
@@ -311,8 +296,8 @@ TEST(HttpPool, ConcurrentRequestsEachGetAConnectionAndComeBackIdle) {
 }
 
 TEST(HttpPool, ClosedPortIsConnectError) {
-    auto req = make("GET", "http://127.0.0.1:" + std::to_string(closed_port()) + "/echo");
-    HttpResponse r = run_one({}, req);
+    auto req = make_request("GET", "http://127.0.0.1:" + std::to_string(closed_port()) + "/echo");
+    HttpResponse r = run_pool_one({}, req);
     EXPECT_EQ(r.error, HttpResponse::Error::connect);
     EXPECT_NE(r.error_text.find("connect to 127.0.0.1"), std::string::npos) << r.error_text;
     EXPECT_EQ(r.status, 0);
@@ -320,10 +305,10 @@ TEST(HttpPool, ClosedPortIsConnectError) {
 
 TEST(HttpPool, SilentServerTimesOutWithinDeadline) {
     TestHttpServer server;
-    auto req = make("GET", server.url("/hang"));
+    auto req = make_request("GET", server.url("/hang"));
     req.timeout = std::chrono::milliseconds(300);
     auto t0 = std::chrono::steady_clock::now();
-    HttpResponse r = run_one({}, req);
+    HttpResponse r = run_pool_one({}, req);
     auto elapsed = std::chrono::steady_clock::now() - t0;
     EXPECT_EQ(r.error, HttpResponse::Error::timeout) << r.error_text;
     EXPECT_GE(elapsed, std::chrono::milliseconds(250));
@@ -335,10 +320,10 @@ TEST(HttpPool, ServerStallingMidAnswerTimesOutWithinDeadline) {
         // The head and part of the body; then nothing, the connection kept open.
         return ScriptedServer::Reply{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"};
     });
-    auto req = make("POST", server.url("/"), "x");
+    auto req = make_request("POST", server.url("/"), "x");
     req.timeout = std::chrono::milliseconds(300);
     auto t0 = std::chrono::steady_clock::now();
-    HttpResponse r = run_one({}, req);
+    HttpResponse r = run_pool_one({}, req);
     EXPECT_EQ(r.error, HttpResponse::Error::timeout) << r.error_text;
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
 }
@@ -347,7 +332,7 @@ TEST(HttpPool, OversizedResponseIsAnError) {
     TestHttpServer server;
     HttpPoolOptions options;
     options.max_response_bytes = 10;
-    HttpResponse r = run_one(options, make("GET", server.url("/big")));
+    HttpResponse r = run_pool_one(options, make_request("GET", server.url("/big")));
     EXPECT_EQ(r.error, HttpResponse::Error::other);
     EXPECT_NE(r.error_text.find("larger than 10"), std::string::npos) << r.error_text;
 }
@@ -360,7 +345,7 @@ TEST(HttpPool, OversizedChunkedResponseIsAnError) {
     });
     HttpPoolOptions options;
     options.max_response_bytes = 10;
-    HttpResponse r = run_one(options, make("POST", server.url("/"), "x"));
+    HttpResponse r = run_pool_one(options, make_request("POST", server.url("/"), "x"));
     EXPECT_EQ(r.error, HttpResponse::Error::other);
     EXPECT_NE(r.error_text.find("larger than 10"), std::string::npos) << r.error_text;
 }
@@ -374,7 +359,8 @@ TEST(HttpPool, ChunkedAnswerIsReadAndTheConnectionKept) {
     asio::io_context ioc;
     HttpPool client(ioc.get_executor());
     auto out =
-        run_all(client, ioc, {make("POST", server.url("/"), "a"), make("GET", server.url("/"))});
+        run_all(client, ioc,
+                {make_request("POST", server.url("/"), "a"), make_request("GET", server.url("/"))});
     ASSERT_EQ(out.size(), 2u);
     for (auto& r : out) {
         EXPECT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
@@ -389,8 +375,9 @@ TEST(HttpPool, AnswerReadToTheEndWhenItHasNoLength) {
     });
     asio::io_context ioc;
     HttpPool client(ioc.get_executor());
-    auto out = run_all(client, ioc,
-                       {make("POST", server.url("/"), "a"), make("POST", server.url("/"), "b")});
+    auto out = run_all(
+        client, ioc,
+        {make_request("POST", server.url("/"), "a"), make_request("POST", server.url("/"), "b")});
     for (auto& r : out) {
         EXPECT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
         EXPECT_EQ(r.body, "all of it");
@@ -406,8 +393,9 @@ TEST(HttpPool, ConnectionCloseIsNotReused) {
     });
     asio::io_context ioc;
     HttpPool client(ioc.get_executor());
-    auto out = run_all(client, ioc,
-                       {make("POST", server.url("/"), "a"), make("POST", server.url("/"), "b")});
+    auto out = run_all(
+        client, ioc,
+        {make_request("POST", server.url("/"), "a"), make_request("POST", server.url("/"), "b")});
     for (auto& r : out) EXPECT_EQ(r.status, 200) << r.error_text;
     EXPECT_EQ(server.connections(), 2);
     EXPECT_EQ(client.idle(), 0u);
@@ -418,7 +406,7 @@ TEST(HttpPool, ServerClosingMidAnswerIsAnError) {
         return ScriptedServer::Reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b",
                                      true};
     });
-    HttpResponse r = run_one({}, make("POST", server.url("/"), "x"));
+    HttpResponse r = run_pool_one({}, make_request("POST", server.url("/"), "x"));
     EXPECT_EQ(r.error, HttpResponse::Error::other);
     EXPECT_NE(r.error_text.find("in the middle of its answer"), std::string::npos) << r.error_text;
     EXPECT_EQ(server.requests(), 1);
@@ -432,10 +420,10 @@ TEST(HttpPool, IdleConnectionClosedByTheServerIsNotUsed) {
     });
     asio::io_context ioc;
     HttpPool client(ioc.get_executor());
-    auto out =
-        run_all(client, ioc,
-                {make("POST", server.url("/"), "first"), make("POST", server.url("/"), "second")},
-                [&](int) { ASSERT_TRUE(eventually([&] { return server.closed() == 1; })); });
+    auto out = run_all(client, ioc,
+                       {make_request("POST", server.url("/"), "first"),
+                        make_request("POST", server.url("/"), "second")},
+                       [&](int) { ASSERT_TRUE(eventually([&] { return server.closed() == 1; })); });
     ASSERT_EQ(out.size(), 2u);
     for (auto& r : out) EXPECT_EQ(r.status, 200) << r.error_text;
     EXPECT_EQ(server.connections(), 2);
@@ -451,9 +439,9 @@ TEST(HttpPool, PostOnAReusedConnectionResetBeforeAnsweringIsNotSentAgain) {
     });
     asio::io_context ioc;
     HttpPool client(ioc.get_executor());
-    auto out =
-        run_all(client, ioc,
-                {make("POST", server.url("/"), "first"), make("POST", server.url("/"), "sms-2")});
+    auto out = run_all(client, ioc,
+                       {make_request("POST", server.url("/"), "first"),
+                        make_request("POST", server.url("/"), "sms-2")});
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0].status, 200);
     EXPECT_EQ(out[1].error, HttpResponse::Error::other);
@@ -469,7 +457,9 @@ TEST(HttpPool, GetOnAReusedConnectionResetBeforeAnsweringIsSentOnceMore) {
     });
     asio::io_context ioc;
     HttpPool client(ioc.get_executor());
-    auto out = run_all(client, ioc, {make("GET", server.url("/a")), make("GET", server.url("/b"))});
+    auto out =
+        run_all(client, ioc,
+                {make_request("GET", server.url("/a")), make_request("GET", server.url("/b"))});
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0].status, 200);
     EXPECT_EQ(out[1].status, 200) << out[1].error_text;
@@ -481,16 +471,16 @@ TEST(HttpPool, GetResetOnAFreshConnectionIsNotSentAgain) {
     ScriptedServer server([](int, int, const std::string&) {
         return ScriptedServer::Reply{"", false, true};
     });
-    HttpResponse r = run_one({}, make("GET", server.url("/a")));
+    HttpResponse r = run_pool_one({}, make_request("GET", server.url("/a")));
     EXPECT_EQ(r.error, HttpResponse::Error::other);
     EXPECT_EQ(server.requests(), 1);
 }
 
 TEST(HttpPool, HeaderWithLineBreakIsRefused) {
     TestHttpServer server;
-    auto req = make("GET", server.url("/echo"));
+    auto req = make_request("GET", server.url("/echo"));
     req.headers.emplace_back("X-Test", "a\r\nInjected: yes");
-    HttpResponse r = run_one({}, req);
+    HttpResponse r = run_pool_one({}, req);
     EXPECT_EQ(r.error, HttpResponse::Error::other);
     EXPECT_EQ(server.requests(), 0);
 }
@@ -499,7 +489,7 @@ TEST(HttpPool, DestructionCompletesRequestsInFlight) {
     TestHttpServer server;
     asio::io_context ioc;
     auto client = std::make_unique<HttpPool>(ioc.get_executor());
-    auto req = make("GET", server.url("/hang"));
+    auto req = make_request("GET", server.url("/hang"));
     req.timeout = std::chrono::seconds(30);
     std::vector<std::future<HttpResponse>> futures;
     for (int i = 0; i < 3; ++i)
@@ -639,8 +629,8 @@ TEST(HttpPoolTls, VerifiedCertificateSendsSniAndReusesTheConnection) {
     options.ca_file = server.cert();
     HttpPool client(ioc.get_executor(), options);
     auto out = run_all(client, ioc,
-                       {make("POST", server.url("localhost"), "one"),
-                        make("POST", server.url("localhost"), "two")});
+                       {make_request("POST", server.url("localhost"), "one"),
+                        make_request("POST", server.url("localhost"), "two")});
     ASSERT_EQ(out.size(), 2u);
     for (auto& r : out) {
         EXPECT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
@@ -654,7 +644,8 @@ TEST(HttpPoolTls, VerifiedCertificateSendsSniAndReusesTheConnection) {
 TEST(HttpPoolTls, UntrustedCertificateIsATlsError) {
     TlsServer server;
     ASSERT_TRUE(server.ok());
-    HttpResponse r = run_one({}, make("POST", server.url("localhost"), "x"));  // system CAs
+    HttpResponse r =
+        run_pool_one({}, make_request("POST", server.url("localhost"), "x"));  // system CAs
     EXPECT_EQ(r.error, HttpResponse::Error::tls) << r.error_text;
     EXPECT_NE(r.error_text.find("certificate"), std::string::npos) << r.error_text;
     EXPECT_EQ(server.requests(), 0);
@@ -666,7 +657,7 @@ TEST(HttpPoolTls, CertificateForAnotherNameIsATlsError) {
     HttpPoolOptions options;
     options.ca_file = server.cert();
     // Trusted, but issued for localhost, not for the address 127.0.0.1.
-    HttpResponse r = run_one(options, make("POST", server.url("127.0.0.1"), "x"));
+    HttpResponse r = run_pool_one(options, make_request("POST", server.url("127.0.0.1"), "x"));
     EXPECT_EQ(r.error, HttpResponse::Error::tls) << r.error_text;
     EXPECT_EQ(server.requests(), 0);
 }
@@ -676,17 +667,17 @@ TEST(HttpPoolTls, WithoutVerificationAnyCertificateIsAccepted) {
     ASSERT_TRUE(server.ok());
     HttpPoolOptions options;
     options.verify_tls = false;
-    HttpResponse r = run_one(options, make("POST", server.url("127.0.0.1"), "x"));
+    HttpResponse r = run_pool_one(options, make_request("POST", server.url("127.0.0.1"), "x"));
     EXPECT_EQ(r.error, HttpResponse::Error::none) << r.error_text;
     EXPECT_EQ(r.status, 200);
 }
 
 TEST(HttpPoolTls, StalledHandshakeTimesOutWithinDeadline) {
     TlsServer server(true);
-    auto req = make("POST", server.url("127.0.0.1"), "x");
+    auto req = make_request("POST", server.url("127.0.0.1"), "x");
     req.timeout = std::chrono::milliseconds(300);
     auto t0 = std::chrono::steady_clock::now();
-    HttpResponse r = run_one({}, req);
+    HttpResponse r = run_pool_one({}, req);
     EXPECT_EQ(r.error, HttpResponse::Error::timeout) << r.error_text;
     EXPECT_NE(r.error_text.find("TLS handshake"), std::string::npos) << r.error_text;
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));

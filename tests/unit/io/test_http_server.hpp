@@ -20,6 +20,8 @@
 #include <string>
 #include <thread>
 
+#include "providers/http_client.hpp"
+
 namespace tinbao::test {
 
 class TestHttpServer {
@@ -99,5 +101,24 @@ class TestHttpServer {
     std::atomic<int> requests_{0};
     std::thread thread_;
 };
+
+// A request of `method` to `url` with `body`, and a 10 s deadline.
+inline HttpRequest make_request(std::string method, std::string url, std::string body = {}) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.url = std::move(url);
+    r.body = std::move(body);
+    r.timeout = std::chrono::seconds(10);
+    return r;
+}
+
+// A loopback port nothing listens on (bound, read, closed).
+inline unsigned short closed_port() {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    unsigned short port = a.local_endpoint().port();
+    a.close();
+    return port;
+}
 
 }  // namespace tinbao::test

@@ -57,8 +57,9 @@ class FptTest : public ::testing::Test {
     std::unique_ptr<Provider> make(const std::string& extra_yaml = "",
                                    const std::string& secret = "test-client-secret",
                                    StateStore* store = nullptr) {
-        YamlView cfg("base_url: " + base_url_ + "\nclient_id: test-client-id\nclient_secret: " +
-                     secret + "\nbrandname: TINBAO\ncallback_token: " + kFptToken + "\n" + extra_yaml);
+        YamlView cfg("base_url: " + base_url_ +
+                     "\nclient_id: test-client-id\nclient_secret: " + secret +
+                     "\nbrandname: TINBAO\ncallback_token: " + kFptToken + "\n" + extra_yaml);
         ProviderContext ctx;
         ctx.executor = ioc_.get_executor();
         ctx.http = &http_;

@@ -25,7 +25,8 @@ namespace {
 constexpr const char* kViettelVietnamese =
     "Hồ sơ 000.00.01.H62-250101-0001 <đã có> kết quả \"A\" 'B'. Mời nhận tại Bộ phận Một cửa.";
 
-OutboundMessage viettel_sms(std::string id, std::string text = kViettelVietnamese, bool unicode = true) {
+OutboundMessage viettel_sms(std::string id, std::string text = kViettelVietnamese,
+                            bool unicode = true) {
     return test::sms_message(std::move(id), std::move(text), unicode);
 }
 
