@@ -41,7 +41,7 @@ std::string soap_result(const std::string& message, int result) {
            "</result></return></ns2:wsCpMtResponse></S:Body></S:Envelope>";
 }
 
-HttpResponse answer(int status, std::string body) {
+HttpResponse viettel_answer(int status, std::string body) {
     HttpResponse r;
     r.status = status;
     r.body = std::move(body);
@@ -228,31 +228,31 @@ TEST(ViettelClassify, EveryKnownCheck) {
         {"Check ServiceID: DUPLICATE MESSAGE", true, FailureClass::retryable, {}},
     };
     for (const auto& c : cases) {
-        SendResult r = classify_viettel_reply(answer(200, soap_result(c.message, 0)));
+        SendResult r = classify_viettel_reply(viettel_answer(200, soap_result(c.message, 0)));
         EXPECT_EQ(r.ok, c.ok) << c.message;
         if (!c.ok) {
             EXPECT_EQ(r.failure, c.cls) << c.message;
             EXPECT_EQ(r.reason, c.reason) << c.message;
         }
     }
-    EXPECT_TRUE(classify_viettel_reply(answer(200, soap_result("Insert MT_QUEUE: OK", 1))).ok);
+    EXPECT_TRUE(classify_viettel_reply(viettel_answer(200, soap_result("Insert MT_QUEUE: OK", 1))).ok);
     // Success is result 1, whatever the message says.
-    EXPECT_FALSE(classify_viettel_reply(answer(200, soap_result("Insert MT_QUEUE: OK", 0))).ok);
+    EXPECT_FALSE(classify_viettel_reply(viettel_answer(200, soap_result("Insert MT_QUEUE: OK", 0))).ok);
 }
 
 TEST(ViettelClassify, HttpAnswersAndGarbage) {
-    auto r = classify_viettel_reply(answer(404, "Not Found"));
+    auto r = classify_viettel_reply(viettel_answer(404, "Not Found"));
     EXPECT_EQ(r.failure, FailureClass::permanent);
     EXPECT_EQ(r.reason, reason::kConfigError);
-    r = classify_viettel_reply(answer(401, ""));
+    r = classify_viettel_reply(viettel_answer(401, ""));
     EXPECT_EQ(r.reason, reason::kAuthFailed);
-    r = classify_viettel_reply(answer(503, "busy"));
+    r = classify_viettel_reply(viettel_answer(503, "busy"));
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kProviderUnavailable);
-    r = classify_viettel_reply(answer(200, "<html>proxy login</html>"));
+    r = classify_viettel_reply(viettel_answer(200, "<html>proxy login</html>"));
     EXPECT_EQ(r.failure, FailureClass::retryable);
     EXPECT_EQ(r.reason, reason::kProviderError);
-    r = classify_viettel_reply(answer(200, "<result>1"));  // cut short
+    r = classify_viettel_reply(viettel_answer(200, "<result>1"));  // cut short
     EXPECT_EQ(r.reason, reason::kProviderError);
     HttpResponse timeout;
     timeout.error = HttpResponse::Error::timeout;
