@@ -235,9 +235,11 @@ TEST(ViettelClassify, EveryKnownCheck) {
             EXPECT_EQ(r.reason, c.reason) << c.message;
         }
     }
-    EXPECT_TRUE(classify_viettel_reply(viettel_answer(200, soap_result("Insert MT_QUEUE: OK", 1))).ok);
+    EXPECT_TRUE(
+        classify_viettel_reply(viettel_answer(200, soap_result("Insert MT_QUEUE: OK", 1))).ok);
     // Success is result 1, whatever the message says.
-    EXPECT_FALSE(classify_viettel_reply(viettel_answer(200, soap_result("Insert MT_QUEUE: OK", 0))).ok);
+    EXPECT_FALSE(
+        classify_viettel_reply(viettel_answer(200, soap_result("Insert MT_QUEUE: OK", 0))).ok);
 }
 
 TEST(ViettelClassify, HttpAnswersAndGarbage) {
