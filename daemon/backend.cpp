@@ -24,6 +24,21 @@ namespace json = boost::json;
 
 namespace tinbao {
 
+namespace {
+
+// The answer to a provider's call-back whose citizens' messages or ratings the queue could not
+// record: 503 with Retry-After, so that the provider sends it again a little later.
+http::Response not_recorded() {
+    http::Response r;
+    r.status = 503;
+    r.headers.emplace_back("Retry-After", "30");
+    r.body = R"({"error":{"code":"queue_unavailable",)"
+             R"("message":"the queue cannot be reached; retry later"}})";
+    return r;
+}
+
+}  // namespace
+
 void Backend::start() { asio::co_spawn(io_, refresh_gauges(), asio::detached); }
 
 asio::awaitable<http::ApiBackend::Ingest> Backend::ingest(const Event& event) {
@@ -173,19 +188,14 @@ asio::awaitable<std::optional<http::Response>> Backend::callback(std::string nam
         ++callbacks_rejected_;
     else
         ++callbacks_;
-    // Citizens' messages are queued before the provider hears that they were taken: if one cannot
-    // be, a 503 has the provider send the call-back again (those already queued are then
-    // recognised as sent again, docs/callbacks.md).
+    // What a call-back brings from citizens (their messages, their ratings) is recorded before
+    // the provider hears that it was taken: if the queue cannot take it, the answer is
+    // not_recorded() and the provider sends the call-back again (what was recorded already is
+    // then recognised as sent again, docs/callbacks.md).
     if (result->status < 400) {
         for (auto& m : result->inbound) {
             bool taken = co_await inbound(std::move(m));
-            if (taken) continue;
-            http::Response r;
-            r.status = 503;
-            r.headers.emplace_back("Retry-After", "30");
-            r.body = R"({"error":{"code":"queue_unavailable",)"
-                     R"("message":"the queue cannot be reached; retry later"}})";
-            co_return r;
+            if (!taken) co_return not_recorded();
         }
     }
     if (!result->updates.empty()) {
@@ -196,13 +206,8 @@ asio::awaitable<std::optional<http::Response>> Backend::callback(std::string nam
     if (result->resolve)
         asio::co_spawn(io_, apply_resolved(std::move(result->resolve), name), asio::detached);
     if (!result->ratings.empty()) {
-        // Recorded before the answer: one the queue cannot take is answered 503, and the
-        // provider sends the call-back again.
         bool recorded = co_await record_ratings(std::move(result->ratings), *provider);
-        if (!recorded) {
-            result->status = 503;
-            result->body = R"({"error":{"code":"queue_unavailable"}})";
-        }
+        if (!recorded) co_return not_recorded();
     }
     http::Response r;
     r.status = result->status;

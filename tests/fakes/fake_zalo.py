@@ -36,7 +36,8 @@ Control:
                  POSTs Zalo's `user_feedback` webhook for it (msg_id: the one it answered for the
                  send) to `webhook`, signed X-ZEvent-Signature: mac=<hex sha256(app_id + body +
                  timestamp + oa_secret)> (or wrongly, or not at all), and answers
-                 {"status": <tinbaod's HTTP status>, "body": <its answer>, "sent": <the body>}.
+                 {"status": <tinbaod's HTTP status>, "body": <its answer>, "retry_after": <its
+                 Retry-After header, or null>, "sent": <the body>}.
                  The same submit_time again repeats the same answer (a webhook retry).
 GET /_requests returns every API request received, as a JSON array of
 {"path", "method", "content_type", "access_token", "secret_key", "body"}; body is the parsed
@@ -257,14 +258,18 @@ class Handler(fakehttp.JsonHandler):
             headers["X-ZEvent-Signature"] = "mac=" + hashlib.sha256(b"forged").hexdigest()
         req = urllib.request.Request(spec["webhook"], data=body.encode("utf-8"), method="POST",
                                      headers=headers)
+        retry_after = None
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 status, answer = r.status, r.read().decode("utf-8", errors="replace")
+                retry_after = r.headers.get("Retry-After")
         except urllib.error.HTTPError as e:
             status, answer = e.code, e.read().decode("utf-8", errors="replace")
+            retry_after = e.headers.get("Retry-After")
         except OSError as e:
             status, answer = 0, str(e)
-        return {"status": status, "body": answer, "sent": json.loads(body), "msg_id": msg_id}
+        return {"status": status, "body": answer, "retry_after": retry_after,
+                "sent": json.loads(body), "msg_id": msg_id}
 
     @staticmethod
     def answer(state, body):

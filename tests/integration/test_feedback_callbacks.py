@@ -8,8 +8,8 @@ feedback.received, signed as Standard Webhooks says (checked here with hmac and 
 the event, dossier, message and rating; GET /v1/dossiers/{code}/feedback lists it; the same
 webhook again (Zalo retrying) stores nothing new and makes no second call-back; a forged or
 unsigned one is refused; a rating of a message tinbao does not know is answered 200 and not
-kept. On Redis, a rating that comes while Redis is down is answered 503 (Zalo sends it again)
-and is kept when it comes again.
+kept. On Redis, a rating that comes while Redis is down is answered 503 with Retry-After (Zalo
+sends it again) and is kept when it comes again.
 """
 
 import argparse
@@ -228,6 +228,8 @@ def main():
             down = rate(tracking_id=msg["id"], rate=4, submit_time=later)
             check(down["status"] == 503,
                   "a rating while the queue is down is answered 503 (%s)" % brief(down))
+            check(down["retry_after"] is not None and int(down["retry_after"]) >= 1,
+                  "the 503 says when to send it again: Retry-After %s" % down["retry_after"])
             redis.start()
             wait_for(lambda: http("GET", base + "/readyz")[0] == 200, 30, "tinbaod ready again")
             back = wait_for(lambda: (lambda g: g if g["status"] == 200 else None)(
