@@ -2,14 +2,14 @@
 
 #include "common/crypto.hpp"
 #include "common/encoding.hpp"
+#include "daemon/io/redis_state.hpp"
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <sys/ioctl.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 
 #include <algorithm>
-#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -18,7 +18,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
-#include <mutex>
 #include <optional>
 
 namespace asio = boost::asio;
@@ -58,506 +57,350 @@ Reply convert(const redisReply* r) {
     return out;
 }
 
-std::atomic<uint64_t> g_master_changes{0};
-
-// The master each master name was last seen at, across the connections of the process: a
-// failover is counted and logged at warn once, not once per connection.
-bool note_master(const std::string& name, const std::string& address, std::string& before) {
-    static std::mutex m;
-    static std::map<std::string, std::string> seen;
-    std::lock_guard lock(m);
-    auto& known = seen[name];
-    before = known;
-    if (known == address) return false;
-    known = address;
-    if (!before.empty()) ++g_master_changes;
-    return true;
-}
-
-bool is_readonly(const redisReply* r) {
-    // A write on a replica: "READONLY You can't write against a read only replica." (scripts
-    // too, in Redis 7).
-    return r->type == REDIS_REPLY_ERROR && r->len >= 8 &&
-           std::string_view(r->str, r->len).find("READONLY") != std::string_view::npos;
-}
-
 }  // namespace
 
-uint64_t master_changes() { return g_master_changes.load(); }
+Connection::State::State(asio::io_context& io, Options o)
+    : io(io), opt(std::move(o)), check_timer(io), retry_timer(io), resolver(io), poll_timer(io) {
+    if (!opt.sentinels.empty()) make_sentinel_link();
+}
 
-struct Connection::State : std::enable_shared_from_this<State> {
-    State(asio::io_context& io, Options o)
-        : io(io),
-          opt(std::move(o)),
-          check_timer(io),
-          retry_timer(io),
-          resolver(io),
-          poll_timer(io) {
-        if (!opt.sentinels.empty()) {
-            // The link to the sentinels: one at a time, the next one after a failure.
-            opt.require_master = true;
-            opt.max_backoff = std::min(opt.max_backoff, std::chrono::milliseconds(1000));
-            Options so;
-            so.host = opt.sentinels.front().host;
-            so.port = opt.sentinels.front().port;
-            so.password = opt.sentinel_password;
-            so.command_timeout = std::min(opt.command_timeout, std::chrono::milliseconds(2000));
-            so.connect_timeout = std::min(opt.connect_timeout, std::chrono::milliseconds(2000));
-            so.max_backoff = std::chrono::milliseconds(1000);
-            so.require_master = false;
-            so.name = opt.name + " sentinel";
-            sentinel = std::make_unique<Connection>(io, std::move(so));
-            sentinel->state_->rotation = opt.sentinels;
-        }
+void Connection::State::reply_cb(redisAsyncContext* ac, void* r, void* priv) {
+    std::unique_ptr<Op> op(static_cast<Op*>(priv));
+    Result res;
+    bool readonly = false;
+    if (r) {
+        res.ok = true;
+        res.reply = convert(static_cast<redisReply*>(r));
+        readonly = is_readonly(static_cast<redisReply*>(r));
+    } else {
+        res.ok = false;
+        res.error = ac && ac->errstr[0] ? ac->errstr : "connection lost";
     }
+    auto self = op->state.lock();
+    if (self) self->pending.erase(op->id);
+    if (!self) return;
+    if (readonly) self->drop_later(ac, "the server is a replica now (READONLY)");
+    asio::post(self->io, [done = std::move(op->done), res = std::move(res)]() mutable {
+        done(std::move(res));
+    });
+}
 
-    asio::io_context& io;
-    Options opt;
-    redisAsyncContext* ac = nullptr;
-    std::optional<asio::posix::stream_descriptor> sd;
-    bool want_read = false, want_write = false, reading = false, writing = false;
-    bool ready = false, started = false, stopped = false, connecting = false, retry_pending = false;
-    bool write_scheduled = false;
-    asio::steady_timer check_timer;
-    asio::steady_timer retry_timer;
-    asio::ip::tcp::resolver resolver;
-    std::chrono::milliseconds backoff{100};
-    Clock::time_point connect_deadline{};
-    bool checking = false;
-    uint64_t next_id = 1;
-    std::map<uint64_t, Clock::time_point> pending;  // command id -> deadline
-    std::function<void(bool)> on_state;
-    std::string last_error;
-    // Sentinel mode: the link to a sentinel, and the poll that notices a new master.
-    std::unique_ptr<Connection> sentinel;
-    asio::steady_timer poll_timer;
-    bool polling = false;
-    // A sentinel link: the sentinels to try in turn.
-    std::vector<Options::Address> rotation;
-    size_t turn = 0;
-    // WAIT: callers that share the one in flight.
-    std::vector<std::function<void(Result)>> wait_joiners;
+// Drops this connection (from outside hiredis's callbacks) if it is still `c`: every waiting
+// command fails, and the next connect asks the sentinels again.
+void Connection::State::drop_later(redisAsyncContext* c, std::string why) {
+    asio::post(io, [self = shared_from_this(), c, why = std::move(why)] {
+        if (!self->ac || self->ac != c || !self->ready) return;
+        self->last_error = why;
+        spdlog::warn("redis {}: {}; reconnecting", self->opt.name, why);
+        redisAsyncFree(self->ac);
+    });
+}
 
-    // One command in flight: completion is posted to the io_context, never run inside hiredis.
-    struct Op {
-        std::weak_ptr<State> state;
-        uint64_t id;
-        std::function<void(Result)> done;
-    };
-
-    static void reply_cb(redisAsyncContext* ac, void* r, void* priv) {
-        std::unique_ptr<Op> op(static_cast<Op*>(priv));
+void Connection::State::submit(const Args& args, std::chrono::milliseconds timeout,
+                               std::function<void(Result)> done) {
+    if (!ready || !ac) {
         Result res;
-        bool readonly = false;
-        if (r) {
-            res.ok = true;
-            res.reply = convert(static_cast<redisReply*>(r));
-            readonly = is_readonly(static_cast<redisReply*>(r));
-        } else {
-            res.ok = false;
-            res.error = ac && ac->errstr[0] ? ac->errstr : "connection lost";
+        res.error =
+            last_error.empty() ? "redis not connected" : "redis not connected: " + last_error;
+        asio::post(
+            io, [done = std::move(done), res = std::move(res)]() mutable { done(std::move(res)); });
+        return;
+    }
+    send_raw(args, timeout, std::move(done));
+}
+
+void Connection::State::send_raw(const Args& args, std::chrono::milliseconds timeout,
+                                 std::function<void(Result)> done) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    argv.reserve(args.size());
+    lens.reserve(args.size());
+    for (auto& a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    auto id = next_id++;
+    auto op = std::make_unique<Op>(Op{weak_from_this(), id, std::move(done)});
+    auto* raw = op.get();
+    if (redisAsyncCommandArgv(ac, &State::reply_cb, raw, static_cast<int>(argv.size()), argv.data(),
+                              lens.data()) != REDIS_OK) {
+        Result res;
+        res.error = "redis command rejected by the client";
+        asio::post(
+            io, [d = std::move(op->done), res = std::move(res)]() mutable { d(std::move(res)); });
+        return;
+    }
+    op.release();  // owned by hiredis until reply_cb
+    pending.emplace(id, Clock::now() + (timeout.count() > 0 ? timeout : opt.command_timeout));
+    arm_check();
+}
+
+// --- the Asio side of hiredis's event hooks ---
+void Connection::State::add_read(void* p) {
+    auto* s = static_cast<State*>(p);
+    s->want_read = true;
+    s->arm_read();
+}
+
+void Connection::State::del_read(void* p) { static_cast<State*>(p)->want_read = false; }
+
+void Connection::State::add_write(void* p) {
+    auto* s = static_cast<State*>(p);
+    s->want_write = true;
+    s->schedule_write();
+}
+
+void Connection::State::del_write(void* p) { static_cast<State*>(p)->want_write = false; }
+
+void Connection::State::cleanup(void* p) {
+    auto* s = static_cast<State*>(p);
+    s->ac = nullptr;
+    s->want_read = s->want_write = false;
+    if (s->sd) {
+        s->sd->release();  // hiredis closes the fd itself
+        s->sd.reset();
+    }
+    s->lost();
+}
+
+// Asio's epoll reactor is edge-triggered and async_wait is not speculative: a readiness edge
+// that came while no wait was pending is not reported again. So reads drain everything the
+// socket has before waiting again, and writes are tried first and waited for only when the
+// socket buffer is full.
+void Connection::State::arm_read() {
+    if (reading || !sd) return;
+    reading = true;
+    sd->async_wait(asio::posix::stream_descriptor::wait_read,
+                   [self = shared_from_this()](boost::system::error_code ec) {
+                       self->reading = false;
+                       if (ec || !self->ac) return;
+                       while (self->ac && self->want_read) {
+                           redisAsyncHandleRead(self->ac);
+                           if (!self->ac || !self->sd) return;
+                           int pending_bytes = 0;
+                           if (::ioctl(self->sd->native_handle(), FIONREAD, &pending_bytes) != 0 ||
+                               pending_bytes <= 0)
+                               break;
+                       }
+                       if (self->ac && self->want_read) self->arm_read();
+                   });
+}
+
+void Connection::State::schedule_write() {
+    // Deferred to the end of this turn of the loop, so every command issued meanwhile goes
+    // out in one write (pipelining).
+    if (write_scheduled || writing) return;
+    write_scheduled = true;
+    asio::post(io, [self = shared_from_this()] {
+        self->write_scheduled = false;
+        if (!self->ac || !self->want_write) return;
+        redisAsyncHandleWrite(self->ac);
+        if (self->ac && self->want_write) self->arm_write();
+    });
+}
+
+void Connection::State::arm_write() {
+    if (writing || !sd) return;
+    writing = true;
+    sd->async_wait(asio::posix::stream_descriptor::wait_write,
+                   [self = shared_from_this()](boost::system::error_code ec) {
+                       self->writing = false;
+                       if (ec || !self->ac) return;
+                       if (self->want_write) redisAsyncHandleWrite(self->ac);
+                       if (self->ac && self->want_write) self->arm_write();
+                   });
+}
+
+// --- deadlines ---
+void Connection::State::arm_check() {
+    if (checking) return;
+    checking = true;
+    check_timer.expires_after(std::chrono::milliseconds(100));
+    check_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        self->checking = false;
+        if (ec) return;
+        self->check();
+    });
+}
+
+void Connection::State::check() {
+    auto now = Clock::now();
+    bool overdue = false;
+    for (auto& [id, deadline] : pending)
+        if (deadline < now) {
+            overdue = true;
+            break;
         }
-        auto self = op->state.lock();
-        if (self) self->pending.erase(op->id);
-        if (!self) return;
-        if (readonly) self->drop_later(ac, "the server is a replica now (READONLY)");
-        asio::post(self->io, [done = std::move(op->done), res = std::move(res)]() mutable {
-            done(std::move(res));
-        });
+    if (connecting && !ready && now > connect_deadline) overdue = true;
+    if (overdue && ac) {
+        last_error = connecting && !ready ? "connect timed out" : "command timed out";
+        spdlog::warn("redis {}: {}; dropping the connection", opt.name, last_error);
+        auto* c = ac;
+        redisAsyncFree(c);  // fails every waiting command, then cleanup() runs
+        return;
     }
+    if (!pending.empty() || (connecting && !ready)) arm_check();
+}
 
-    // Drops this connection (from outside hiredis's callbacks) if it is still `c`: every waiting
-    // command fails, and the next connect asks the sentinels again.
-    void drop_later(redisAsyncContext* c, std::string why) {
-        asio::post(io, [self = shared_from_this(), c, why = std::move(why)] {
-            if (!self->ac || self->ac != c || !self->ready) return;
-            self->last_error = why;
-            spdlog::warn("redis {}: {}; reconnecting", self->opt.name, why);
-            redisAsyncFree(self->ac);
-        });
+// --- connection life cycle ---
+void Connection::State::connect() {
+    if (stopped) return;
+    connecting = true;
+    connect_deadline = Clock::now() + opt.connect_timeout;
+    if (!rotation.empty()) {
+        auto& a = rotation[turn % rotation.size()];
+        opt.host = a.host;
+        opt.port = a.port;
     }
-
-    void submit(const Args& args, std::chrono::milliseconds timeout,
-                std::function<void(Result)> done) {
-        if (!ready || !ac) {
-            Result res;
-            res.error = last_error.empty() ? "redis not connected" : "redis not connected: " + last_error;
-            asio::post(io, [done = std::move(done), res = std::move(res)]() mutable {
-                done(std::move(res));
-            });
-            return;
-        }
-        send_raw(args, timeout, std::move(done));
-    }
-
-    void send_raw(const Args& args, std::chrono::milliseconds timeout,
-                  std::function<void(Result)> done) {
-        std::vector<const char*> argv;
-        std::vector<size_t> lens;
-        argv.reserve(args.size());
-        lens.reserve(args.size());
-        for (auto& a : args) {
-            argv.push_back(a.data());
-            lens.push_back(a.size());
-        }
-        auto id = next_id++;
-        auto op = std::make_unique<Op>(Op{weak_from_this(), id, std::move(done)});
-        auto* raw = op.get();
-        if (redisAsyncCommandArgv(ac, &State::reply_cb, raw, static_cast<int>(argv.size()),
-                                  argv.data(), lens.data()) != REDIS_OK) {
-            Result res;
-            res.error = "redis command rejected by the client";
-            asio::post(io, [d = std::move(op->done), res = std::move(res)]() mutable {
-                d(std::move(res));
-            });
-            return;
-        }
-        op.release();  // owned by hiredis until reply_cb
-        pending.emplace(id, Clock::now() + (timeout.count() > 0 ? timeout : opt.command_timeout));
-        arm_check();
-    }
-
-    // --- the Asio side of hiredis's event hooks ---
-    static void add_read(void* p) {
-        auto* s = static_cast<State*>(p);
-        s->want_read = true;
-        s->arm_read();
-    }
-    static void del_read(void* p) { static_cast<State*>(p)->want_read = false; }
-    static void add_write(void* p) {
-        auto* s = static_cast<State*>(p);
-        s->want_write = true;
-        s->schedule_write();
-    }
-    static void del_write(void* p) { static_cast<State*>(p)->want_write = false; }
-    static void cleanup(void* p) {
-        auto* s = static_cast<State*>(p);
-        s->ac = nullptr;
-        s->want_read = s->want_write = false;
-        if (s->sd) {
-            s->sd->release();  // hiredis closes the fd itself
-            s->sd.reset();
-        }
-        s->lost();
-    }
-
-    // Asio's epoll reactor is edge-triggered and async_wait is not speculative: a readiness edge
-    // that came while no wait was pending is not reported again. So reads drain everything the
-    // socket has before waiting again, and writes are tried first and waited for only when the
-    // socket buffer is full.
-    void arm_read() {
-        if (reading || !sd) return;
-        reading = true;
-        sd->async_wait(asio::posix::stream_descriptor::wait_read,
-                       [self = shared_from_this()](boost::system::error_code ec) {
-                           self->reading = false;
-                           if (ec || !self->ac) return;
-                           while (self->ac && self->want_read) {
-                               redisAsyncHandleRead(self->ac);
-                               if (!self->ac || !self->sd) return;
-                               int pending_bytes = 0;
-                               if (::ioctl(self->sd->native_handle(), FIONREAD, &pending_bytes) != 0 ||
-                                   pending_bytes <= 0)
-                                   break;
-                           }
-                           if (self->ac && self->want_read) self->arm_read();
-                       });
-    }
-    void schedule_write() {
-        // Deferred to the end of this turn of the loop, so every command issued meanwhile goes
-        // out in one write (pipelining).
-        if (write_scheduled || writing) return;
-        write_scheduled = true;
-        asio::post(io, [self = shared_from_this()] {
-            self->write_scheduled = false;
-            if (!self->ac || !self->want_write) return;
-            redisAsyncHandleWrite(self->ac);
-            if (self->ac && self->want_write) self->arm_write();
-        });
-    }
-    void arm_write() {
-        if (writing || !sd) return;
-        writing = true;
-        sd->async_wait(asio::posix::stream_descriptor::wait_write,
-                       [self = shared_from_this()](boost::system::error_code ec) {
-                           self->writing = false;
-                           if (ec || !self->ac) return;
-                           if (self->want_write) redisAsyncHandleWrite(self->ac);
-                           if (self->ac && self->want_write) self->arm_write();
-                       });
-    }
-
-    // --- deadlines ---
-    void arm_check() {
-        if (checking) return;
-        checking = true;
-        check_timer.expires_after(std::chrono::milliseconds(100));
-        check_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-            self->checking = false;
-            if (ec) return;
-            self->check();
-        });
-    }
-    void check() {
-        auto now = Clock::now();
-        bool overdue = false;
-        for (auto& [id, deadline] : pending)
-            if (deadline < now) {
-                overdue = true;
-                break;
-            }
-        if (connecting && !ready && now > connect_deadline) overdue = true;
-        if (overdue && ac) {
-            last_error = connecting && !ready ? "connect timed out" : "command timed out";
-            spdlog::warn("redis {}: {}; dropping the connection", opt.name, last_error);
-            auto* c = ac;
-            redisAsyncFree(c);  // fails every waiting command, then cleanup() runs
-            return;
-        }
-        if (!pending.empty() || (connecting && !ready)) arm_check();
-    }
-
-    // --- connection life cycle ---
-    void connect() {
-        if (stopped) return;
-        connecting = true;
-        connect_deadline = Clock::now() + opt.connect_timeout;
-        if (!rotation.empty()) {
-            auto& a = rotation[turn % rotation.size()];
-            opt.host = a.host;
-            opt.port = a.port;
-        }
-        if (sentinel) {
-            ask_master(
-                [self = shared_from_this()](std::optional<Options::Address> a, std::string error) {
-                    if (self->stopped) return;
-                    if (!a) {
-                        self->last_error = error;
-                        self->schedule_retry();
-                        return;
-                    }
-                    self->opt.host = a->host;
-                    self->opt.port = a->port;
-                    self->resolve();
-                });
-            return;
-        }
-        resolve();
-    }
-
-    // The master's address as a sentinel names it now (SENTINEL get-master-addr-by-name).
-    void ask_master(std::function<void(std::optional<Options::Address>, std::string)> done) {
-        auto& link = *sentinel->state_;
-        if (!link.ready) {
-            std::string why = "no sentinel reachable";
-            if (!link.last_error.empty())
-                why += " (" + link.address() + ": " + link.last_error + ")";
-            asio::post(io, [done = std::move(done), why = std::move(why)] { done({}, why); });
-            return;
-        }
-        link.submit({"SENTINEL", "get-master-addr-by-name", opt.master_name}, {},
-                    [self = shared_from_this(), done = std::move(done)](Result r) {
-                        auto& link = *self->sentinel->state_;
-                        if (!r.ok) return done({}, "sentinel " + link.address() + ": " + r.error);
-                        if (r.reply.is_error())
-                            return done({}, "sentinel " + link.address() + ": " + r.reply.str);
-                        if (r.reply.type != Reply::Type::array || r.reply.elements.size() != 2)
-                            return done({}, "sentinel " + link.address() +
-                                                " knows no master named " + self->opt.master_name);
-                        Options::Address a;
-                        a.host = r.reply.elements[0].str;
-                        long port = std::strtol(r.reply.elements[1].str.c_str(), nullptr, 10);
-                        if (a.host.empty() || port <= 0 || port > 65535)
-                            return done({}, "sentinel " + link.address() +
-                                                " gave a master address that is not host and port");
-                        a.port = static_cast<uint16_t>(port);
-                        std::string where = a.host + ":" + std::to_string(a.port), before;
-                        if (note_master(self->opt.master_name, where, before)) {
-                            if (before.empty())
-                                spdlog::info("redis: the sentinels name {} as master {}", where,
-                                             self->opt.master_name);
-                            else
-                                spdlog::warn("redis: master {} moved from {} to {} (failover)",
-                                             self->opt.master_name, before, where);
-                        }
-                        done(a, {});
-                    });
-    }
-
-    // While connected: ask every sentinel_poll whether the master is still this one.
-    void arm_poll() {
-        if (!sentinel || polling || stopped) return;
-        polling = true;
-        poll_timer.expires_after(opt.sentinel_poll);
-        poll_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-            self->polling = false;
-            if (ec || self->stopped || !self->ready) return;
-            auto* c = self->ac;
-            self->ask_master([self, c](std::optional<Options::Address> a, std::string) {
-                if (self->stopped || !self->ready || self->ac != c) return;
-                if (a && (a->host != self->opt.host || a->port != self->opt.port)) {
-                    self->last_error = "the sentinels name " + a->host + ":" +
-                                       std::to_string(a->port) + " as master now";
-                    spdlog::warn("redis {}: {} (connected to {}); reconnecting", self->opt.name,
-                                 self->last_error, self->address());
-                    redisAsyncFree(self->ac);
-                    return;
-                }
-                self->arm_poll();
-            });
-        });
-    }
-
-    std::string address() const { return opt.host + ":" + std::to_string(opt.port); }
-
-    void resolve() {
-        resolver.async_resolve(
-            opt.host, std::to_string(opt.port),
-            [self = shared_from_this()](boost::system::error_code ec,
-                                        asio::ip::tcp::resolver::results_type results) {
+    if (sentinel) {
+        ask_master(
+            [self = shared_from_this()](std::optional<Options::Address> a, std::string error) {
                 if (self->stopped) return;
-                if (ec || results.empty()) {
-                    self->last_error = "cannot resolve " + self->opt.host;
+                if (!a) {
+                    self->last_error = error;
                     self->schedule_retry();
                     return;
                 }
-                self->open(results.begin()->endpoint().address().to_string());
+                self->opt.host = a->host;
+                self->opt.port = a->port;
+                self->resolve();
             });
+        return;
     }
+    resolve();
+}
 
-    void open(const std::string& ip) {
-        redisAsyncContext* c = redisAsyncConnect(ip.c_str(), opt.port);
-        if (!c) {
-            last_error = "out of memory";
-            schedule_retry();
-            return;
-        }
-        if (c->err) {
-            last_error = c->errstr;
-            redisAsyncFree(c);
-            schedule_retry();
-            return;
-        }
-        ac = c;
-        ac->data = this;
-        ac->ev.data = this;
-        ac->ev.addRead = &State::add_read;
-        ac->ev.delRead = &State::del_read;
-        ac->ev.addWrite = &State::add_write;
-        ac->ev.delWrite = &State::del_write;
-        ac->ev.cleanup = &State::cleanup;
-        sd.emplace(io, ac->c.fd);
-        redisAsyncSetConnectCallback(ac, &State::on_connect);
-        redisAsyncSetDisconnectCallback(ac, &State::on_disconnect);
-        // Setting the connect callback asks for the first writable event, which completes
-        // the non-blocking connect.
-        arm_check();
-    }
-
-    static void on_connect(const redisAsyncContext* c, int status) {
-        auto* s = static_cast<State*>(c->data);
-        if (status != REDIS_OK) {
-            s->last_error = c->errstr;
-            return;  // hiredis frees the context; cleanup() schedules the retry
-        }
-        s->handshake();
-    }
-    static void on_disconnect(const redisAsyncContext* c, int status) {
-        auto* s = static_cast<State*>(c->data);
-        if (status != REDIS_OK && c->errstr[0]) s->last_error = c->errstr;
-    }
-
-    void handshake() {
-        std::vector<Args> cmds;
-        if (!opt.password.empty()) {
-            if (opt.username.empty())
-                cmds.push_back({"AUTH", opt.password});
-            else
-                cmds.push_back({"AUTH", opt.username, opt.password});
-        }
-        if (opt.db != 0) cmds.push_back({"SELECT", std::to_string(opt.db)});
-        cmds.push_back({"PING"});
-        if (opt.require_master) cmds.push_back({"ROLE"});
-        auto remaining = std::make_shared<size_t>(cmds.size());
-        auto failed = std::make_shared<std::string>();
-        for (auto& cmd : cmds) {
-            bool is_auth = cmd[0] == "AUTH", is_role = cmd[0] == "ROLE";
-            send_raw(cmd, opt.connect_timeout,
-                     [self = shared_from_this(), remaining, failed, is_auth, is_role](Result r) {
-                         if (!r.ok)
-                             *failed = r.error;
-                         else if (is_role)
-                             self->check_role(r.reply, *failed);
-                         else if (r.reply.is_error())
-                             *failed = is_auth ? "authentication failed" : r.reply.str;
-                         if (--*remaining > 0) return;
-                         if (!failed->empty()) {
-                             self->last_error = *failed;
-                             spdlog::error("redis {}: {}", self->opt.name, *failed);
-                             if (self->ac) redisAsyncFree(self->ac);
-                             return;
-                         }
-                         self->connecting = false;
-                         self->ready = true;
-                         self->backoff = std::chrono::milliseconds(100);
-                         self->last_error.clear();
-                         spdlog::info("redis {}: connected to {}:{}", self->opt.name,
-                                      self->opt.host, self->opt.port);
-                         self->arm_poll();
-                         if (self->on_state) self->on_state(true);
-                     });
-        }
-    }
-
-    // ROLE's first element: "master", "slave" or "sentinel". Never write to anything but a master.
-    void check_role(const Reply& r, std::string& failed) {
-        if (r.is_error()) {
-            // An ACL that denies ROLE: without sentinels the operator chose this server.
-            if (sentinel) failed = "cannot check the server's role: " + r.str;
-            return;
-        }
-        std::string role = r.type == Reply::Type::array && !r.elements.empty()
-                               ? r.elements[0].str
-                               : std::string("unknown");
-        if (role != "master")
-            failed = address() + " is a " + (role == "slave" ? std::string("replica") : role) +
-                     ", not a master; not writing to it";
-    }
-
-    void lost() {
-        bool was_ready = ready;
-        ready = false;
-        connecting = false;
-        if (was_ready) {
-            spdlog::warn("redis {}: connection lost{}{}", opt.name, last_error.empty() ? "" : ": ",
-                         last_error);
-            if (on_state) on_state(false);
-        }
-        // Called from inside hiredis: reconnect from a fresh handler.
-        asio::post(io, [self = shared_from_this()] { self->schedule_retry(); });
-    }
-
-    void schedule_retry() {
-        connecting = false;
-        if (stopped || ac || retry_pending) return;
-        if (!rotation.empty()) ++turn;
-        retry_timer.expires_after(backoff);
-        backoff = std::min(backoff * 2, opt.max_backoff);
-        retry_pending = true;
-        retry_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-            self->retry_pending = false;
-            if (ec || self->stopped) return;
-            self->connect();
+void Connection::State::resolve() {
+    resolver.async_resolve(
+        opt.host, std::to_string(opt.port),
+        [self = shared_from_this()](boost::system::error_code ec,
+                                    asio::ip::tcp::resolver::results_type results) {
+            if (self->stopped) return;
+            if (ec || results.empty()) {
+                self->last_error = "cannot resolve " + self->opt.host;
+                self->schedule_retry();
+                return;
+            }
+            self->open(results.begin()->endpoint().address().to_string());
         });
+}
+
+void Connection::State::open(const std::string& ip) {
+    redisAsyncContext* c = redisAsyncConnect(ip.c_str(), opt.port);
+    if (!c) {
+        last_error = "out of memory";
+        schedule_retry();
+        return;
     }
-};
+    if (c->err) {
+        last_error = c->errstr;
+        redisAsyncFree(c);
+        schedule_retry();
+        return;
+    }
+    ac = c;
+    ac->data = this;
+    ac->ev.data = this;
+    ac->ev.addRead = &State::add_read;
+    ac->ev.delRead = &State::del_read;
+    ac->ev.addWrite = &State::add_write;
+    ac->ev.delWrite = &State::del_write;
+    ac->ev.cleanup = &State::cleanup;
+    sd.emplace(io, ac->c.fd);
+    redisAsyncSetConnectCallback(ac, &State::on_connect);
+    redisAsyncSetDisconnectCallback(ac, &State::on_disconnect);
+    // Setting the connect callback asks for the first writable event, which completes
+    // the non-blocking connect.
+    arm_check();
+}
+
+void Connection::State::on_connect(const redisAsyncContext* c, int status) {
+    auto* s = static_cast<State*>(c->data);
+    if (status != REDIS_OK) {
+        s->last_error = c->errstr;
+        return;  // hiredis frees the context; cleanup() schedules the retry
+    }
+    s->handshake();
+}
+
+void Connection::State::on_disconnect(const redisAsyncContext* c, int status) {
+    auto* s = static_cast<State*>(c->data);
+    if (status != REDIS_OK && c->errstr[0]) s->last_error = c->errstr;
+}
+
+void Connection::State::handshake() {
+    std::vector<Args> cmds;
+    if (!opt.password.empty()) {
+        if (opt.username.empty())
+            cmds.push_back({"AUTH", opt.password});
+        else
+            cmds.push_back({"AUTH", opt.username, opt.password});
+    }
+    if (opt.db != 0) cmds.push_back({"SELECT", std::to_string(opt.db)});
+    cmds.push_back({"PING"});
+    if (opt.require_master) cmds.push_back({"ROLE"});
+    auto remaining = std::make_shared<size_t>(cmds.size());
+    auto failed = std::make_shared<std::string>();
+    for (auto& cmd : cmds) {
+        bool is_auth = cmd[0] == "AUTH", is_role = cmd[0] == "ROLE";
+        send_raw(cmd, opt.connect_timeout,
+                 [self = shared_from_this(), remaining, failed, is_auth, is_role](Result r) {
+                     if (!r.ok)
+                         *failed = r.error;
+                     else if (is_role)
+                         self->check_role(r.reply, *failed);
+                     else if (r.reply.is_error())
+                         *failed = is_auth ? "authentication failed" : r.reply.str;
+                     if (--*remaining > 0) return;
+                     if (!failed->empty()) {
+                         self->last_error = *failed;
+                         spdlog::error("redis {}: {}", self->opt.name, *failed);
+                         if (self->ac) redisAsyncFree(self->ac);
+                         return;
+                     }
+                     self->connecting = false;
+                     self->ready = true;
+                     self->backoff = std::chrono::milliseconds(100);
+                     self->last_error.clear();
+                     spdlog::info("redis {}: connected to {}:{}", self->opt.name, self->opt.host,
+                                  self->opt.port);
+                     self->arm_poll();
+                     if (self->on_state) self->on_state(true);
+                 });
+    }
+}
+
+void Connection::State::lost() {
+    bool was_ready = ready;
+    ready = false;
+    connecting = false;
+    if (was_ready) {
+        spdlog::warn("redis {}: connection lost{}{}", opt.name, last_error.empty() ? "" : ": ",
+                     last_error);
+        if (on_state) on_state(false);
+    }
+    // Called from inside hiredis: reconnect from a fresh handler.
+    asio::post(io, [self = shared_from_this()] { self->schedule_retry(); });
+}
+
+void Connection::State::schedule_retry() {
+    connecting = false;
+    if (stopped || ac || retry_pending) return;
+    if (!rotation.empty()) ++turn;
+    retry_timer.expires_after(backoff);
+    backoff = std::min(backoff * 2, opt.max_backoff);
+    retry_pending = true;
+    retry_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        self->retry_pending = false;
+        if (ec || self->stopped) return;
+        self->connect();
+    });
+}
 
 Connection::Connection(asio::io_context& io, Options options)
     : state_(std::make_shared<State>(io, std::move(options))) {}
 
-Connection::~Connection() {
-    stop();
-}
+Connection::~Connection() { stop(); }
 
 void Connection::start() {
     if (state_->started) return;
@@ -579,15 +422,11 @@ void Connection::stop() {
     s.ready = false;
 }
 
-bool Connection::ready() const {
-    return state_->ready;
-}
+bool Connection::ready() const { return state_->ready; }
 
 std::string Connection::address() const { return state_->address(); }
 
-void Connection::on_state_change(std::function<void(bool)> fn) {
-    state_->on_state = std::move(fn);
-}
+void Connection::on_state_change(std::function<void(bool)> fn) { state_->on_state = std::move(fn); }
 
 asio::awaitable<Result> Connection::command(Args args, std::chrono::milliseconds timeout) {
     // Written as a named result, not `co_return co_await`: g++ 12 destroys temporaries of that
@@ -603,7 +442,7 @@ asio::awaitable<Result> Connection::command(Args args, std::chrono::milliseconds
 }
 
 asio::awaitable<Result> Connection::command_ref(const Args& args,
-                                               std::chrono::milliseconds timeout) {
+                                                std::chrono::milliseconds timeout) {
     State* state = state_.get();
     const Args* a = &args;
     auto init = [state, a, timeout](auto handler) {
@@ -615,56 +454,27 @@ asio::awaitable<Result> Connection::command_ref(const Args& args,
     co_return result;
 }
 
-asio::awaitable<Result> Connection::wait_replicas(int replicas, std::chrono::milliseconds timeout,
-                                                  std::string mark) {
-    State* state = state_.get();
-    auto init = [state, replicas, timeout, &mark](auto handler) {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        std::function<void(Result)> done = [h](Result r) { (*h)(std::move(r)); };
-        Args wait{"WAIT", std::to_string(replicas), std::to_string(timeout.count())};
-        auto deadline = timeout + state->opt.command_timeout;
-        if (!mark.empty()) {
-            state->submit({"PUBLISH", mark, ""}, {}, [](Result) {});
-            state->submit(wait, deadline, std::move(done));
-            return;
-        }
-        state->wait_joiners.push_back(std::move(done));
-        if (state->wait_joiners.size() > 1) return;  // joins the WAIT in flight
-        state->submit(wait, deadline, [s = state->weak_from_this()](Result r) {
-            auto self = s.lock();
-            if (!self) return;
-            auto joiners = std::move(self->wait_joiners);
-            self->wait_joiners.clear();
-            for (auto& j : joiners) j(r);
-        });
-    };
-    Result result = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result)>(
-        init, asio::use_awaitable);
-    co_return result;
-}
-
 asio::awaitable<std::vector<Result>> Connection::pipeline(std::vector<Args> commands,
                                                           std::chrono::milliseconds timeout) {
     State* state = state_.get();
     auto init = [state, &commands, timeout](auto handler) {
-            struct Batch {
-                std::vector<Result> results;
-                size_t left;
-                decltype(handler) h;
-            };
-            auto n = commands.size();
-            auto batch = std::make_shared<Batch>(
-                Batch{std::vector<Result>(n), n, std::move(handler)});
-            if (n == 0) {
-                asio::post(state->io, [batch] { batch->h(std::move(batch->results)); });
-                return;
-            }
-            for (size_t i = 0; i < n; ++i)
-                state->submit(commands[i], timeout, [batch, i](Result r) {
-                    batch->results[i] = std::move(r);
-                    if (--batch->left == 0) batch->h(std::move(batch->results));
-                });
+        struct Batch {
+            std::vector<Result> results;
+            size_t left;
+            decltype(handler) h;
         };
+        auto n = commands.size();
+        auto batch = std::make_shared<Batch>(Batch{std::vector<Result>(n), n, std::move(handler)});
+        if (n == 0) {
+            asio::post(state->io, [batch] { batch->h(std::move(batch->results)); });
+            return;
+        }
+        for (size_t i = 0; i < n; ++i)
+            state->submit(commands[i], timeout, [batch, i](Result r) {
+                batch->results[i] = std::move(r);
+                if (--batch->left == 0) batch->h(std::move(batch->results));
+            });
+    };
     std::vector<Result> results =
         co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::vector<Result>)>(
             init, asio::use_awaitable);
