@@ -138,4 +138,12 @@ void print_messages(const json::array& messages, bool with_event, bool with_deta
     t.print();
 }
 
+int print_failure(const Answer& a, bool json_out) {
+    if (json_out && a.json)
+        std::printf("%s\n", pretty(*a.json).c_str());
+    else
+        std::fprintf(stderr, "tinbaoctl: %s\n", a.error_text().c_str());
+    return 1;
+}
+
 }  // namespace tinbao::ctl

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "daemon/ctl_client.hpp"
+
 namespace tinbao::ctl {
 
 // Indented JSON, two spaces a level.
@@ -40,5 +42,9 @@ void print_fields(const std::vector<std::pair<std::string, std::string>>& fields
 
 // The message records of a list as a table (dossier, event, dead letters).
 void print_messages(const boost::json::array& messages, bool with_event, bool with_detail);
+
+// Prints a failed answer: its JSON body when `json_out` (for programs), else one line on stderr
+// (for people). Returns 1, the exit code of a failure.
+int print_failure(const Answer& a, bool json_out);
 
 }  // namespace tinbao::ctl

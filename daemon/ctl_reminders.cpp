@@ -18,18 +18,6 @@ const char* const kRemindersHelp =
     "superseded, reason cancelled). cancel exits 1 when an id is no pending reminder.\n"
     "The token needs the admin scope.\n";
 
-namespace {
-
-int failed(const Answer& a, bool json_out) {
-    if (json_out && a.json)
-        std::printf("%s\n", pretty(*a.json).c_str());
-    else
-        std::fprintf(stderr, "tinbaoctl: %s\n", a.error_text().c_str());
-    return 1;
-}
-
-}  // namespace
-
 int reminders_command(const Api& api, const std::vector<std::string>& args, bool json_out) {
     if (args.empty()) {
         std::fputs(kRemindersHelp, stderr);
@@ -53,7 +41,7 @@ int reminders_command(const Api& api, const std::vector<std::string>& args, bool
         std::string q = "/v1/reminders?limit=" + (limit.empty() ? "100" : escape(limit));
         if (!dossier.empty()) q += "&dossier=" + escape(dossier);
         auto a = call(api, "GET", q);
-        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a, json_out);
+        if (!a.ok() || !a.json || !a.json->is_object()) return print_failure(a, json_out);
         if (json_out) {
             std::printf("%s\n", pretty(*a.json).c_str());
             return 0;
@@ -79,7 +67,7 @@ int reminders_command(const Api& api, const std::vector<std::string>& args, bool
         for (auto& id : ids) list.push_back(json::value(id));
         auto a = call(api, "POST", "/v1/reminders/cancel",
                       json::serialize(json::object{{"ids", std::move(list)}}));
-        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a, json_out);
+        if (!a.ok() || !a.json || !a.json->is_object()) return print_failure(a, json_out);
         auto& o = a.json->as_object();
         std::string unknown;
         if (auto* u = o.if_contains("unknown"); u && u->is_array())

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "daemon/ctl_client.hpp"
+#include "daemon/ctl_dead_letters.hpp"
 #include "daemon/ctl_output.hpp"
 #include "daemon/ctl_reminders.hpp"
 #include "daemon/ctl_report.hpp"
@@ -35,7 +36,6 @@
 #include "daemon/runtime_builder.hpp"
 
 namespace json = boost::json;
-using tinbao::ctl::Answer;
 using tinbao::ctl::Api;
 using tinbao::ctl::cell;
 using tinbao::ctl::pretty;
@@ -114,30 +114,14 @@ const char* command_help(const std::string& command) {
                "CODE\n"
                "The dossier's events (status, state) and their messages, newest first, from the\n"
                "daemon. Exit 1 when the dossier has no events.\n";
-    if (command == "dlq")
-        return "usage: tinbaoctl [...] dlq list [--reason R] [--limit N]\n"
-               "       tinbaoctl [...] dlq replay ID... | dlq replay --reason R\n"
-               "       tinbaoctl [...] dlq discard ID...\n"
-               "list: failed and expired messages, newest first, with reasons. replay: send\n"
-               "them again once the cause is fixed (templates rendered anew; the attempts and\n"
-               "give_up_after start over). discard: remove them for good; their records stay\n"
-               "as they ended. replay and discard exit 1 when an id is not a dead letter (or\n"
-               "no dead letter has the reason). The token needs the admin scope.\n";
-    if (command == "callbacks")
-        return "usage: tinbaoctl [...] callbacks list [--client NAME] [--limit N]\n"
-               "       tinbaoctl [...] callbacks replay ID... | callbacks replay --client NAME\n"
-               "list: call-backs to API clients that became dead letters (the receiver kept\n"
-               "failing until retry.callback_give_up_after, refused the document with a 4xx,\n"
-               "or answered 410), newest first, with the last error. replay: send them again,\n"
-               "same webhook-id, attempts and give-up time from zero. replay exits 1 when an\n"
-               "id is not a dead call-back (or the client has none). The token needs the admin\n"
-               "scope.\n";
     if (command == "send-test")
         return "usage: tinbaoctl [--config FILE] send-test --provider NAME --to ADDRESS\n"
                "                 [--text T] [--subject S] [--template-id ID --param k=v ...]\n"
                "One real send through a configured provider, printing its raw answer. Needs\n"
                "the provider's secrets, as tinbaod does.\n";
     if (command == "reload") return tinbao::kReloadHelp;
+    if (command == "dlq") return tinbao::ctl::kDeadLettersHelp;
+    if (command == "callbacks") return tinbao::ctl::kCallbacksHelp;
     if (command == "reminders") return tinbao::ctl::kRemindersHelp;
     if (command == "report") return tinbao::ctl::kReportHelp;
     return nullptr;
@@ -286,13 +270,7 @@ int resolve_api(const std::string& config, const ApiOptions& opts, Api& api) {
 }
 
 // Prints a failed answer (its JSON body for programs, one line for people); returns 1.
-int failed(const Answer& a) {
-    if (g_json && a.json)
-        std::printf("%s\n", pretty(*a.json).c_str());
-    else
-        std::fprintf(stderr, "tinbaoctl: %s\n", a.error_text().c_str());
-    return 1;
-}
+int failed(const tinbao::ctl::Answer& a) { return tinbao::ctl::print_failure(a, g_json); }
 
 void print_event(const json::object& o) {
     tinbao::ctl::print_fields({{"event", cell(o, "event_id")},
@@ -379,161 +357,6 @@ int cmd_dossier(const Api& api, const std::string& code) {
     return 0;
 }
 
-// The arguments after a dead-letter command's verb (args[0]): `<filter> V`, `--limit N` and ids,
-// each id once. False, having said why, on an unknown option.
-bool read_dead_letter_args(const std::vector<std::string>& args, const char* command,
-                           const std::string& filter_flag, std::string& filter, std::string& limit,
-                           std::vector<std::string>& ids) {
-    for (size_t i = 1; i < args.size(); ++i) {
-        if (args[i] == filter_flag && i + 1 < args.size())
-            filter = args[++i];
-        else if (args[i] == "--limit" && i + 1 < args.size())
-            limit = args[++i];
-        else if (!args[i].empty() && args[i][0] == '-') {
-            std::fprintf(stderr, "tinbaoctl %s: unknown option %s\n", command, args[i].c_str());
-            return false;
-        } else if (std::find(ids.begin(), ids.end(), args[i]) == ids.end())
-            ids.push_back(args[i]);
-    }
-    return true;
-}
-
-int cmd_dlq(const Api& api, const std::vector<std::string>& args) {
-    // args: list [--reason R] [--limit N] | replay ID... | replay --reason R | discard ID...
-    std::string reason, limit;
-    std::vector<std::string> ids;
-    if (!read_dead_letter_args(args, "dlq", "--reason", reason, limit, ids)) return 2;
-    if (args[0] == "list" && ids.empty()) {
-        std::string q =
-            "/v1/dead-letters?limit=" + (limit.empty() ? "100" : tinbao::ctl::escape(limit));
-        if (!reason.empty()) q += "&reason=" + tinbao::ctl::escape(reason);
-        auto a = tinbao::ctl::call(api, "GET", q);
-        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
-        if (g_json) {
-            std::printf("%s\n", pretty(*a.json).c_str());
-            return 0;
-        }
-        auto* list = a.json->as_object().if_contains("dead_letters");
-        if (!list || !list->is_array() || list->as_array().empty())
-            std::printf("no dead letters%s\n",
-                        reason.empty() ? "" : (" with reason " + reason).c_str());
-        else
-            tinbao::ctl::print_messages(list->as_array(), true, true);
-        return 0;
-    }
-    if (args[0] == "replay" && (ids.empty() != reason.empty())) {
-        json::object body;
-        if (!reason.empty()) body["reason"] = reason;
-        json::array list;
-        for (auto& id : ids) list.push_back(json::value(id));
-        if (!ids.empty()) body["ids"] = std::move(list);
-        auto a = tinbao::ctl::call(api, "POST", "/v1/dead-letters/replay", json::serialize(body));
-        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
-        auto* n = a.json->as_object().if_contains("replayed");
-        int64_t replayed = n && n->is_int64() ? n->as_int64() : 0;
-        if (g_json)
-            std::printf("%s\n", pretty(*a.json).c_str());
-        else
-            std::printf("replayed %lld\n", static_cast<long long>(replayed));
-        if (!ids.empty() && replayed < static_cast<int64_t>(ids.size())) {
-            std::fprintf(
-                stderr, "tinbaoctl: %lld of %zu id(s) were not dead letters (tinbaoctl dlq list)\n",
-                static_cast<long long>(static_cast<int64_t>(ids.size()) - replayed), ids.size());
-            return 1;
-        }
-        if (ids.empty() && replayed == 0) {
-            std::fprintf(stderr, "tinbaoctl: no dead letter has reason %s\n", reason.c_str());
-            return 1;
-        }
-        return 0;
-    }
-    if (args[0] == "discard" && !ids.empty() && reason.empty() && limit.empty()) {
-        json::array list;
-        for (auto& id : ids) list.push_back(json::value(id));
-        auto a = tinbao::ctl::call(api, "POST", "/v1/dead-letters/discard",
-                                   json::serialize(json::object{{"ids", std::move(list)}}));
-        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
-        auto& o = a.json->as_object();
-        std::string unknown;
-        if (auto* u = o.if_contains("unknown"); u && u->is_array())
-            for (auto& x : u->as_array()) unknown += (unknown.empty() ? "" : " ") + cell(&x);
-        if (g_json)
-            std::printf("%s\n", pretty(*a.json).c_str());
-        else
-            std::printf("discarded %s\n", cell(o, "discarded").c_str());
-        if (!unknown.empty()) {
-            std::fprintf(stderr, "tinbaoctl: not dead letters: %s\n", unknown.c_str());
-            return 1;
-        }
-        return 0;
-    }
-    std::fputs(command_help("dlq"), stderr);
-    return 2;
-}
-
-int cmd_callbacks(const Api& api, const std::vector<std::string>& args) {
-    std::string client, limit;
-    std::vector<std::string> ids;
-    if (!read_dead_letter_args(args, "callbacks", "--client", client, limit, ids)) return 2;
-    if (args[0] == "list" && ids.empty()) {
-        std::string q = "/v1/webhooks/dead-letters?limit=" +
-                        (limit.empty() ? "100" : tinbao::ctl::escape(limit));
-        if (!client.empty()) q += "&client=" + tinbao::ctl::escape(client);
-        auto a = tinbao::ctl::call(api, "GET", q);
-        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
-        if (g_json) {
-            std::printf("%s\n", pretty(*a.json).c_str());
-            return 0;
-        }
-        auto* list = a.json->as_object().if_contains("dead_letters");
-        if (!list || !list->is_array() || list->as_array().empty()) {
-            std::printf("no dead call-backs%s\n",
-                        client.empty() ? "" : (" for client " + client).c_str());
-            return 0;
-        }
-        tinbao::ctl::Table t({"id", "client", "kind", "attempts", "dead at", "last error"}, 72);
-        for (auto& v : list->as_array()) {
-            if (!v.is_object()) continue;
-            auto& o = v.as_object();
-            t.add({cell(o, "id"), cell(o, "client"), cell(o, "kind"), cell(o, "attempts"),
-                   cell(o, "dead_at"), cell(o, "last_error")});
-        }
-        t.print();
-        return 0;
-    }
-    if (args[0] == "replay" && (ids.empty() != client.empty()) && limit.empty()) {
-        json::object body;
-        if (!client.empty()) body["client"] = client;
-        json::array list;
-        for (auto& id : ids) list.push_back(json::value(id));
-        if (!ids.empty()) body["ids"] = std::move(list);
-        auto a = tinbao::ctl::call(api, "POST", "/v1/webhooks/replay", json::serialize(body));
-        if (!a.ok() || !a.json || !a.json->is_object()) return failed(a);
-        auto* n = a.json->as_object().if_contains("replayed");
-        int64_t replayed = n && n->is_int64() ? n->as_int64() : 0;
-        if (n && n->is_uint64()) replayed = static_cast<int64_t>(n->as_uint64());
-        if (g_json)
-            std::printf("%s\n", pretty(*a.json).c_str());
-        else
-            std::printf("replayed %lld\n", static_cast<long long>(replayed));
-        if (!ids.empty() && replayed < static_cast<int64_t>(ids.size())) {
-            std::fprintf(stderr,
-                         "tinbaoctl: %lld of %zu id(s) were not dead call-backs (tinbaoctl "
-                         "callbacks list)\n",
-                         static_cast<long long>(static_cast<int64_t>(ids.size()) - replayed),
-                         ids.size());
-            return 1;
-        }
-        if (ids.empty() && replayed == 0) {
-            std::fprintf(stderr, "tinbaoctl: client %s has no dead call-backs\n", client.c_str());
-            return 1;
-        }
-        return 0;
-    }
-    std::fputs(command_help("callbacks"), stderr);
-    return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -616,9 +439,11 @@ int main(int argc, char** argv) {
         return tinbao::ctl::reminders_command(
             api, std::vector<std::string>(rest.begin() + 1, rest.end()), g_json);
     if (rest[0] == "callbacks")
-        return cmd_callbacks(api, std::vector<std::string>(rest.begin() + 1, rest.end()));
+        return tinbao::ctl::callbacks_command(
+            api, std::vector<std::string>(rest.begin() + 1, rest.end()), g_json);
     if (rest[0] == "report")
         return tinbao::ctl::report(api, std::vector<std::string>(rest.begin() + 1, rest.end()),
                                    g_json);
-    return cmd_dlq(api, std::vector<std::string>(rest.begin() + 1, rest.end()));
+    return tinbao::ctl::dead_letters_command(
+        api, std::vector<std::string>(rest.begin() + 1, rest.end()), g_json);
 }
