@@ -1,5 +1,5 @@
-// One connection to the SMSC under the client (client.cpp): its TCP (or TLS) socket, the state of
-// its bind, the requests waiting for their responses, and connecting to the SMSC within a
+// One connection to the SMSC under the client (client_impl.hpp): its TCP (or TLS) socket, the
+// state of its bind, the requests waiting for their responses, and connecting to the SMSC within a
 // deadline. The client owns the logic; this file holds the pieces that do not depend on it.
 //
 // Threading: the client's executor only.
