@@ -97,20 +97,82 @@ class Redis:
         self.proc = None
 
     def start(self):
-        self.proc = self.procs.start(
-            [self.bin, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.folder,
-             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-             "--daemonize", "no"],
-            stdout=open(os.path.join(self.folder, "redis.log"), "a"), stderr=subprocess.STDOUT)
-        wait_for(lambda: self.cli("PING") == "PONG", 10, "redis-server")
+        self.proc = start_redis(self.procs, self.folder, self.port)
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
 
     def cli(self, *a):
-        return subprocess.run([self.cli_bin, "-p", str(self.port), *a], capture_output=True,
-                              text=True, timeout=10).stdout.strip()
+        return redis_cli(self.port, *a)
+
+
+def redis_cli(port, *a):
+    """redis-cli's answer to one command to the server (or sentinel) on `port`."""
+    return subprocess.run([shutil.which("redis-cli"), "-p", str(port), *a], capture_output=True,
+                          text=True, timeout=10).stdout.strip()
+
+
+def start_redis(procs, folder, port, *extra):
+    """A redis-server on `port`, AOF on, data and redis.log in `folder`, with `extra` arguments
+    (--replicaof HOST PORT); its process once it answers PING."""
+    os.makedirs(folder, exist_ok=True)
+    p = procs.start([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+                     "--dir", folder, "--appendonly", "yes", "--appendfsync", "everysec",
+                     "--save", "", "--daemonize", "no", *extra],
+                    stdout=open(os.path.join(folder, "redis.log"), "a"),
+                    stderr=subprocess.STDOUT)
+    wait_for(lambda: redis_cli(port, "PING") == "PONG", 20, "redis-server on %d" % port)
+    return p
+
+
+def sentinel_command():
+    """Debian's redis-sentinel package is a link to the redis-server program, which runs as a
+    sentinel under that name or with --sentinel."""
+    own = shutil.which("redis-sentinel")
+    return [own] if own else [shutil.which("redis-server"), "--sentinel"]
+
+
+def start_sentinel(procs, folder, port, master_name, master_port):
+    """A Redis Sentinel on `port` monitoring `master_name` at `master_port` (quorum 2), its
+    config and sentinel.log in `folder`."""
+    os.makedirs(folder, exist_ok=True)
+    conf = os.path.join(folder, "sentinel.conf")
+    # Short timings, not too short for a loaded CI machine: the master is judged down after 3 s
+    # (at 1 s a busy machine made the sentinels fail over a second time, away from the new
+    # master), and a second failover of the same master waits twice failover-timeout.
+    with open(conf, "w") as f:
+        f.write(f"""port {port}
+bind 127.0.0.1
+daemonize no
+dir {folder}
+sentinel monitor {master_name} 127.0.0.1 {master_port} 2
+sentinel down-after-milliseconds {master_name} 3000
+sentinel failover-timeout {master_name} 20000
+sentinel parallel-syncs {master_name} 1
+""")
+    procs.start(sentinel_command()[:1] + [conf] + sentinel_command()[1:],
+                stdout=open(os.path.join(folder, "sentinel.log"), "a"), stderr=subprocess.STDOUT)
+    wait_for(lambda: redis_cli(port, "PING") == "PONG", 20, "sentinel on %d" % port)
+
+
+def start_sentinels(procs, tmp, master_name, master_port, replicas):
+    """Three sentinels (in tmp/s0, s1, s2) for the master, once each knows its `replicas`
+    replicas and the two other sentinels; their ports."""
+    ports = [free_port() for _ in range(3)]
+    for i, p in enumerate(ports):
+        start_sentinel(procs, os.path.join(tmp, "s%d" % i), p, master_name, master_port)
+
+    def ready():
+        for p in ports:
+            if redis_cli(p, "SENTINEL", "replicas", master_name).count("127.0.0.1") < replicas:
+                return False
+            if redis_cli(p, "SENTINEL", "sentinels", master_name).count("runid") < 2:
+                return False
+        return True
+    # Sentinels find each other through the master (hello messages every 2 s).
+    wait_for(ready, 40, "three sentinels that know the %d replica(s) and each other" % replicas)
+    return ports
 
 
 class FakeEsms:

@@ -28,9 +28,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Daemon, FakeEsms, Procs, check, finish, free_port, http,  # noqa: E402
-                     wait_for)
-from test_sentinel import (API_KEY, AUTH, MASTER, SECRET_KEY, cli, event,  # noqa: E402
-                           start_redis, start_sentinel)
+                     redis_cli, start_redis, start_sentinels, wait_for)
+from test_sentinel import API_KEY, AUTH, MASTER, SECRET_KEY, event  # noqa: E402
 
 
 def config(tmp, templates, sentinel_ports, hport, esms_url):
@@ -142,20 +141,9 @@ def main():
         rports = [free_port(), free_port()]
         replicas = [start_redis(procs, os.path.join(tmp, "r%d" % (i + 1)), p, "--replicaof",
                                 "127.0.0.1", str(mport)) for i, p in enumerate(rports)]
-        wait_for(lambda: cli(mport, "INFO", "replication").count("state=online") == 2, 30,
+        wait_for(lambda: redis_cli(mport, "INFO", "replication").count("state=online") == 2, 30,
                  "both replicas in sync")
-        sports = [free_port() for _ in range(3)]
-        for i, p in enumerate(sports):
-            start_sentinel(procs, os.path.join(tmp, "s%d" % i), p, mport)
-
-        def sentinels_ready():
-            for p in sports:
-                if cli(p, "SENTINEL", "replicas", MASTER).count("127.0.0.1") < 2:
-                    return False
-                if cli(p, "SENTINEL", "sentinels", MASTER).count("runid") < 2:
-                    return False
-            return True
-        wait_for(sentinels_ready, 40, "three sentinels that know both replicas and each other")
+        sports = start_sentinels(procs, tmp, MASTER, mport, 2)
 
         fake = FakeEsms(procs, src, API_KEY, SECRET_KEY)
         hport = free_port()
@@ -211,7 +199,7 @@ def main():
         # nothing else is sent again after the failover).
         wait_for(lambda: in_sync(mport, 2), 30, "both replicas in sync again")
         stall()
-        check(cli(mport, "CLIENT", "KILL", "TYPE", "replica") == "2",
+        check(redis_cli(mport, "CLIENT", "KILL", "TYPE", "replica") == "2",
               "the master drops both (stalled) replicas")
         st, _ = post(base, "lost")
         check(st == 503, "replicas stalled again: the event is answered 503 (got %s)" % st)
@@ -221,10 +209,10 @@ def main():
         master.send_signal(signal.SIGKILL)
         master.wait(timeout=10)
         resume()
-        wait_for(lambda: any(cli(p, "ROLE").startswith("master") for p in rports), 60,
+        wait_for(lambda: any(redis_cli(p, "ROLE").startswith("master") for p in rports), 60,
                  "the sentinels promote a replica")
-        promoted = [p for p in rports if cli(p, "ROLE").startswith("master")][0]
-        check(cli(promoted, "EXISTS", "rw:ev:lost") == "0",
+        promoted = [p for p in rports if redis_cli(p, "ROLE").startswith("master")][0]
+        check(redis_cli(promoted, "EXISTS", "rw:ev:lost") == "0",
               "the promoted replica never saw the event answered 503")
 
         # The client retries its 503 (pacing of a client's retries, not synchronisation):

@@ -13,9 +13,7 @@ a retry) must be delivered, each accepted at the fake once (eSMS RequestId = tin
 
 import argparse
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,58 +21,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Daemon, FakeEsms, Procs, check, finish, free_port, http,  # noqa: E402
-                     wait_for)
+                     redis_cli, start_redis, start_sentinels, wait_for)
 import prometheus  # noqa: E402
 
 TOKEN = "sentinel-test-token-0123456789abcdef"
 AUTH = {"Authorization": "Bearer " + TOKEN}
 API_KEY, SECRET_KEY = "k-test", "s-test"
 MASTER = "tinbaomaster"
-
-
-def cli(port, *a):
-    r = subprocess.run([shutil.which("redis-cli"), "-p", str(port), *a], capture_output=True,
-                       text=True, timeout=10)
-    return r.stdout.strip()
-
-
-def sentinel_command():
-    """Debian's redis-sentinel package is a link to the redis-server program, which runs as a
-    sentinel under that name or with --sentinel."""
-    own = shutil.which("redis-sentinel")
-    return [own] if own else [shutil.which("redis-server"), "--sentinel"]
-
-
-def start_redis(procs, folder, port, *extra):
-    os.makedirs(folder, exist_ok=True)
-    p = procs.start([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-                     "--dir", folder, "--appendonly", "yes", "--appendfsync", "everysec",
-                     "--save", "", "--daemonize", "no", *extra],
-                    stdout=open(os.path.join(folder, "redis.log"), "a"),
-                    stderr=subprocess.STDOUT)
-    wait_for(lambda: cli(port, "PING") == "PONG", 20, "redis-server on %d" % port)
-    return p
-
-
-def start_sentinel(procs, folder, port, master_port):
-    os.makedirs(folder, exist_ok=True)
-    conf = os.path.join(folder, "sentinel.conf")
-    # Short timings, not too short for a loaded CI machine: the master is judged down after 3 s
-    # (at 1 s a busy machine made the sentinels fail over a second time, away from the new
-    # master), and a second failover of the same master waits twice failover-timeout.
-    with open(conf, "w") as f:
-        f.write(f"""port {port}
-bind 127.0.0.1
-daemonize no
-dir {folder}
-sentinel monitor {MASTER} 127.0.0.1 {master_port} 2
-sentinel down-after-milliseconds {MASTER} 3000
-sentinel failover-timeout {MASTER} 20000
-sentinel parallel-syncs {MASTER} 1
-""")
-    procs.start(sentinel_command()[:1] + [conf] + sentinel_command()[1:],
-                stdout=open(os.path.join(folder, "sentinel.log"), "a"), stderr=subprocess.STDOUT)
-    wait_for(lambda: cli(port, "PING") == "PONG", 20, "sentinel on %d" % port)
 
 
 def config(tmp, templates, sentinel_ports, hport, esms_url):
@@ -182,21 +135,9 @@ def main():
         master = start_redis(procs, os.path.join(tmp, "master"), mport)
         start_redis(procs, os.path.join(tmp, "replica"), rport, "--replicaof", "127.0.0.1",
                     str(mport))
-        wait_for(lambda: "state=online" in cli(mport, "INFO", "replication"), 30,
+        wait_for(lambda: "state=online" in redis_cli(mport, "INFO", "replication"), 30,
                  "the replica in sync")
-        sports = [free_port() for _ in range(3)]
-        for i, p in enumerate(sports):
-            start_sentinel(procs, os.path.join(tmp, "s%d" % i), p, mport)
-
-        def sentinels_ready():
-            for p in sports:
-                if "127.0.0.1" not in cli(p, "SENTINEL", "replicas", MASTER):
-                    return False
-                if cli(p, "SENTINEL", "sentinels", MASTER).count("runid") < 2:
-                    return False
-            return True
-        # Sentinels find each other through the master (hello messages every 2 s).
-        wait_for(sentinels_ready, 40, "three sentinels that know the replica and each other")
+        sports = start_sentinels(procs, tmp, MASTER, mport, 1)
 
         fake = FakeEsms(procs, src, API_KEY, SECRET_KEY)
         hport = free_port()
@@ -218,12 +159,12 @@ def main():
         # in a row open the provider's circuit for 30 s, and on a slow machine (ASan, a busy CI)
         # each later probe meets one of the remaining failures, so the messages expire waiting.
         fake.control(fail_next=12, code="http429", retry_after=1)
-        wait_for(lambda: int(cli(mport, "ZCARD", "sent:sched") or 0) >= 3, 30,
+        wait_for(lambda: int(redis_cli(mport, "ZCARD", "sent:sched") or 0) >= 3, 30,
                  "scheduled retries in Redis")
         fake.control(delay_ms=400)
         wait_for(lambda: len(fake.requests()) > 0 and
-                 int(cli(mport, "ZCARD", "sent:sched") or 0) >= 1, 10, "work in flight")
-        scheduled = int(cli(mport, "ZCARD", "sent:sched") or 0)
+                 int(redis_cli(mport, "ZCARD", "sent:sched") or 0) >= 1, 10, "work in flight")
+        scheduled = int(redis_cli(mport, "ZCARD", "sent:sched") or 0)
         before = poster.count()
         master.send_signal(signal.SIGKILL)
         master.wait(timeout=10)
@@ -242,7 +183,7 @@ def main():
         watcher = threading.Thread(target=watch_ready, daemon=True)
         watcher.start()
 
-        wait_for(lambda: cli(rport, "ROLE").startswith("master"), 40,
+        wait_for(lambda: redis_cli(rport, "ROLE").startswith("master"), 40,
                  "the sentinels promote the replica")
         promoted = time.monotonic()
         # The old master comes back as a replica of the new one (as its own config would have it
