@@ -52,6 +52,39 @@ bool read_dead_letter_args(const std::vector<std::string>& args, const char* com
     return true;
 }
 
+// POSTs a replay of `ids`, or of all that `filter_key` (reason, client) names, to `path`, and
+// prints how many were replayed. 1, having said why, when some of the ids were not replayed
+// (`not_all`) or the filter matched nothing (`none`).
+int replay(const Api& api, const char* path, const char* filter_key, const std::string& filter,
+           const std::vector<std::string>& ids, bool json_out, const char* not_all,
+           const std::string& none) {
+    json::object body;
+    if (!filter.empty()) body[filter_key] = filter;
+    json::array list;
+    for (auto& id : ids) list.push_back(json::value(id));
+    if (!ids.empty()) body["ids"] = std::move(list);
+    auto a = call(api, "POST", path, json::serialize(body));
+    if (!a.ok() || !a.json || !a.json->is_object()) return print_failure(a, json_out);
+    auto* n = a.json->as_object().if_contains("replayed");
+    int64_t replayed = n && n->is_int64() ? n->as_int64() : 0;
+    if (n && n->is_uint64()) replayed = static_cast<int64_t>(n->as_uint64());
+    if (json_out)
+        std::printf("%s\n", pretty(*a.json).c_str());
+    else
+        std::printf("replayed %lld\n", static_cast<long long>(replayed));
+    if (!ids.empty() && replayed < static_cast<int64_t>(ids.size())) {
+        std::fprintf(stderr, "tinbaoctl: %lld of %zu id(s) %s\n",
+                     static_cast<long long>(static_cast<int64_t>(ids.size()) - replayed),
+                     ids.size(), not_all);
+        return 1;
+    }
+    if (ids.empty() && replayed == 0) {
+        std::fprintf(stderr, "tinbaoctl: %s\n", none.c_str());
+        return 1;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int dead_letters_command(const Api& api, const std::vector<std::string>& args, bool json_out) {
@@ -76,32 +109,10 @@ int dead_letters_command(const Api& api, const std::vector<std::string>& args, b
             print_messages(list->as_array(), true, true);
         return 0;
     }
-    if (args[0] == "replay" && (ids.empty() != reason.empty())) {
-        json::object body;
-        if (!reason.empty()) body["reason"] = reason;
-        json::array list;
-        for (auto& id : ids) list.push_back(json::value(id));
-        if (!ids.empty()) body["ids"] = std::move(list);
-        auto a = call(api, "POST", "/v1/dead-letters/replay", json::serialize(body));
-        if (!a.ok() || !a.json || !a.json->is_object()) return print_failure(a, json_out);
-        auto* n = a.json->as_object().if_contains("replayed");
-        int64_t replayed = n && n->is_int64() ? n->as_int64() : 0;
-        if (json_out)
-            std::printf("%s\n", pretty(*a.json).c_str());
-        else
-            std::printf("replayed %lld\n", static_cast<long long>(replayed));
-        if (!ids.empty() && replayed < static_cast<int64_t>(ids.size())) {
-            std::fprintf(
-                stderr, "tinbaoctl: %lld of %zu id(s) were not dead letters (tinbaoctl dlq list)\n",
-                static_cast<long long>(static_cast<int64_t>(ids.size()) - replayed), ids.size());
-            return 1;
-        }
-        if (ids.empty() && replayed == 0) {
-            std::fprintf(stderr, "tinbaoctl: no dead letter has reason %s\n", reason.c_str());
-            return 1;
-        }
-        return 0;
-    }
+    if (args[0] == "replay" && (ids.empty() != reason.empty()))
+        return replay(api, "/v1/dead-letters/replay", "reason", reason, ids, json_out,
+                      "were not dead letters (tinbaoctl dlq list)",
+                      "no dead letter has reason " + reason);
     if (args[0] == "discard" && !ids.empty() && reason.empty() && limit.empty()) {
         json::array list;
         for (auto& id : ids) list.push_back(json::value(id));
@@ -156,35 +167,10 @@ int callbacks_command(const Api& api, const std::vector<std::string>& args, bool
         t.print();
         return 0;
     }
-    if (args[0] == "replay" && (ids.empty() != client.empty()) && limit.empty()) {
-        json::object body;
-        if (!client.empty()) body["client"] = client;
-        json::array list;
-        for (auto& id : ids) list.push_back(json::value(id));
-        if (!ids.empty()) body["ids"] = std::move(list);
-        auto a = call(api, "POST", "/v1/webhooks/replay", json::serialize(body));
-        if (!a.ok() || !a.json || !a.json->is_object()) return print_failure(a, json_out);
-        auto* n = a.json->as_object().if_contains("replayed");
-        int64_t replayed = n && n->is_int64() ? n->as_int64() : 0;
-        if (n && n->is_uint64()) replayed = static_cast<int64_t>(n->as_uint64());
-        if (json_out)
-            std::printf("%s\n", pretty(*a.json).c_str());
-        else
-            std::printf("replayed %lld\n", static_cast<long long>(replayed));
-        if (!ids.empty() && replayed < static_cast<int64_t>(ids.size())) {
-            std::fprintf(stderr,
-                         "tinbaoctl: %lld of %zu id(s) were not dead call-backs (tinbaoctl "
-                         "callbacks list)\n",
-                         static_cast<long long>(static_cast<int64_t>(ids.size()) - replayed),
-                         ids.size());
-            return 1;
-        }
-        if (ids.empty() && replayed == 0) {
-            std::fprintf(stderr, "tinbaoctl: client %s has no dead call-backs\n", client.c_str());
-            return 1;
-        }
-        return 0;
-    }
+    if (args[0] == "replay" && (ids.empty() != client.empty()) && limit.empty())
+        return replay(api, "/v1/webhooks/replay", "client", client, ids, json_out,
+                      "were not dead call-backs (tinbaoctl callbacks list)",
+                      "client " + client + " has no dead call-backs");
     std::fputs(kCallbacksHelp, stderr);
     return 2;
 }
