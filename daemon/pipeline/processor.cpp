@@ -47,6 +47,17 @@ std::string job_text(Work& w, const queue::Commit& c) {
     return encode_job(w.job);
 }
 
+// A new message's saved job: where it stands before its first attempt.
+void start_job(Work& w, const queue::Entry& entry, const Plan& plan) {
+    w.job.entry_id = entry.id;
+    w.job.channel = w.msg.outbound.channel;
+    w.job.mode = plan.mode;
+    w.job.channels = plan.channels;
+    w.job.epoch_ms = w.msg.record.created_at_ms;
+    w.job.accepted_ms = entry.created_ms;
+    w.job.provider_params = w.msg.provider_params;
+}
+
 }  // namespace
 
 class Processor::InProgress {
@@ -265,7 +276,7 @@ asio::awaitable<void> Processor::back_off(std::chrono::milliseconds& delay) {
     delay = std::min(delay * 2, std::chrono::milliseconds(5000));
 }
 
-asio::awaitable<void> Processor::commit(queue::Commit c) {
+asio::awaitable<void> Processor::commit(queue::Commit& c) {
     // Until the commit is written the stream entry stays pending and a job stays leased: after a
     // crash both come back, and the message id keeps providers from sending twice. The
     // call-backs the commit causes are written with it.
@@ -403,33 +414,55 @@ bool Processor::settle_message(const Runtime& rt, Work& w, queue::Commit& c) {
     return true;
 }
 
+std::shared_ptr<const Event> Processor::read_event(const queue::Entry& entry,
+                                                   std::string& why) const {
+    auto parsed = parse_event(entry.payload, [&](std::string_view s) { return canonical(s); });
+    if (parsed.event) return std::make_shared<const Event>(std::move(*parsed.event));
+    auto& err = *parsed.error;
+    why = err.code + ": " + err.message;
+    if (!err.field.empty()) why += " (field " + err.field + ")";
+    return nullptr;
+}
+
+asio::awaitable<Result<Processor::Claimed>> Processor::claim_planned(const queue::Entry& entry,
+                                                                     uint64_t seq, const Event& ev,
+                                                                     const Plan& plan) {
+    Claimed out;
+    out.started.assign(plan.messages.size(), false);
+    // Claimed at ingest (none of its messages has a record yet), unless a job of this instance
+    // was scheduled since: its dossier may wait now, which the claim tells.
+    if (entry.claimed && seq == schedule_seq_) co_return out;
+    std::vector<MessageRecord> initial;
+    for (auto& m : plan.messages) initial.push_back(m.record);
+    Result<queue::Claim> got = co_await claim(entry, ev, initial);
+    if (!got) co_return got.error();
+    // Settled before a restart, or already in the schedule: not attempted again from here.
+    for (size_t i = 0; i < out.started.size() && i < got->existing.size(); ++i) {
+        auto& existing = got->existing[i];
+        out.started[i] = existing && (is_settled(existing->state) || existing->attempts > 0);
+    }
+    out.blocked_until_ms = got->blocked_until_ms;
+    co_return out;
+}
+
+// A coroutine's locals live in its frame for as long as it runs, and this one runs while its
+// messages wait on their providers: what is needed only to set the event up (its parse, the
+// claim's records) is in the functions it calls, not here.
 asio::awaitable<void> Processor::handle(queue::Entry entry, uint64_t seq) {
     InProgress in_progress(this, entry.id);
     auto rt = runtime_;
-    auto parsed = parse_event(entry.payload, [&](std::string_view s) { return canonical(s); });
-    if (!parsed.event) {
-        auto& err = *parsed.error;
+    std::string invalid;
+    // Shared by the event's messages (each Work holds it), not copied.
+    std::shared_ptr<const Event> event = read_event(entry, invalid);
+    if (!event) {
         ++stats_.events_invalid;
-        std::string why = err.code + ": " + err.message;
-        if (!err.field.empty()) why += " (field " + err.field + ")";
-        spdlog::warn("queue entry {}: not a valid event, moved aside: {}", entry.id, why);
-        co_await queue_.reject(entry, why);
+        spdlog::warn("queue entry {}: not a valid event, moved aside: {}", entry.id, invalid);
+        co_await queue_.reject(entry, invalid);
         co_return;
     }
-    // Shared by the event's messages (each Work holds it), not copied.
-    std::shared_ptr<const Event> event = std::make_shared<const Event>(std::move(*parsed.event));
     auto turn = co_await dossiers_.lock(event->dossier_code);
     auto plan = plan_event(*rt, *event, entry.id, clock_.now_ms());
-    std::vector<MessageRecord> initial;
-    for (auto& m : plan.messages) initial.push_back(m.record);
-    // Claimed at ingest (none of its messages has a record yet), unless a job of this instance
-    // was scheduled since: its dossier may wait now, which the claim tells.
-    Result<queue::Claim> claim = queue::Claim{};
-    if (entry.claimed && seq == schedule_seq_)
-        claim->existing.resize(initial.size());
-    else
-        claim = co_await this->claim(entry, *event, initial);
-    std::vector<MessageRecord>().swap(initial);
+    Result<Claimed> claimed = co_await claim_planned(entry, seq, *event, plan);
     // Planned: the messages keep only what their requests and records need (the reminders of
     // this status, if a rule has some, are planned from the document after them).
     const bool reminded =
@@ -437,25 +470,14 @@ asio::awaitable<void> Processor::handle(queue::Entry entry, uint64_t seq) {
                     [&](const ReminderRule& r) { return r.status == event->status; });
     if (!reminded) event = routing_only(*event);
     const Event& ev = *event;
-    if (!claim && claim.error() != Errc::duplicate) co_return;  // stopping: stays pending
-    if (!claim) {
+    if (!claimed && claimed.error() != Errc::duplicate) co_return;  // stopping: stays pending
+    if (!claimed) {
         ++stats_.events_duplicate;
         spdlog::info("event {} dossier {}: duplicate copy (entry {}) ignored", ev.event_id,
                      ev.dossier_code, entry.id);
         co_await queue_.ack(entry);
         co_return;
     }
-
-    // Settled before a restart, or already in the schedule: not attempted again from here. The
-    // claim's copies of earlier records are not kept while the messages are sent.
-    const size_t planned = plan.messages.size();
-    std::vector<bool> started(planned, false);
-    for (size_t i = 0; i < planned && i < claim->existing.size(); ++i) {
-        auto& existing = claim->existing[i];
-        started[i] = existing && (is_settled(existing->state) || existing->attempts > 0);
-    }
-    const int64_t blocked_until_ms = claim->blocked_until_ms;
-    std::vector<std::optional<MessageRecord>>().swap(claim->existing);
 
     queue::Commit c;
     c.ack = &entry;
@@ -466,8 +488,9 @@ asio::awaitable<void> Processor::handle(queue::Entry entry, uint64_t seq) {
     if (!plan.routed)
         spdlog::info("event {} dossier {}: no route for status {}; skipped", ev.event_id,
                      ev.dossier_code, ev.status);
+    const size_t planned = plan.messages.size();
     for (size_t i = 0; i < planned; ++i) {
-        if (started[i]) continue;
+        if (claimed->started[i]) continue;
         Work w;
         w.event = event;
         w.msg = std::move(plan.messages[i]);
@@ -476,27 +499,15 @@ asio::awaitable<void> Processor::handle(queue::Entry entry, uint64_t seq) {
         // A later attempt parses the event again from the entry's own JSON (as stored: the NFC
         // form for HTTP, the sender's for the stream, which parsing normalises the same way);
         // the job takes it from the entry when it is saved (job_text).
-        w.job = SavedJob{{},
-                         entry.id,
-                         w.msg.outbound.channel,
-                         plan.mode,
-                         plan.channels,
-                         0,
-                         0,
-                         w.msg.record.created_at_ms,
-                         entry.created_ms,
-                         w.msg.provider_params,
-                         {},
-                         0,
-                         0};
-        if (blocked_until_ms > 0) w.not_before_ms = blocked_until_ms + 1;
+        start_job(w, entry, plan);
+        if (claimed->blocked_until_ms > 0) w.not_before_ms = claimed->blocked_until_ms + 1;
         co_await run_message(rt, w, c);
     }
     // Before the entry is acknowledged (with the commit below): after a crash the entry comes
     // back and the reminders are scheduled again, under the same ids.
     co_await cancel_moot_reminders(*rt, ev);
     co_await schedule_reminders(*rt, entry, event);
-    co_await commit(std::move(c));
+    co_await commit(c);
     ++stats_.events_processed;
 }
 
@@ -552,7 +563,7 @@ asio::awaitable<void> Processor::schedule_reminders(const Runtime& rt, const que
         c.status = ev.status;
         c.messages.push_back(m.record);
         c.schedule.push_back(queue::Job{m.record.id, encode_job(job), *due.due_ms});
-        co_await commit(std::move(c));
+        co_await commit(c);
         metrics_.inc("tinbao_reminders_total", {{"rule", rule.name}, {"outcome", "scheduled"}});
         f.channel = m.record.channel;
         log_with(f, spdlog::level::info, "event {} dossier {}: reminder {} scheduled for {} ({})",
@@ -609,7 +620,7 @@ asio::awaitable<void> Processor::cancel_reminder(MessageRecord rec, const std::s
     f.reason = rec.last_error_reason;
     log_with(f, spdlog::level::info, "dossier {}: reminder {} ({}) cancelled: {}", rec.dossier_code,
              rule, rec.id, detail);
-    co_await commit(std::move(c));
+    co_await commit(c);
     metrics_.inc("tinbao_reminders_total", {{"rule", rule}, {"outcome", "cancelled"}});
 }
 
@@ -788,7 +799,7 @@ asio::awaitable<void> Processor::run_job(queue::DueJob due) {
             schedule_next_occurrence(*rt, *w, c);
         }
     }
-    co_await commit(std::move(c));
+    co_await commit(c);
 }
 
 asio::awaitable<int> Processor::replay(std::vector<std::string> ids, std::string reason) {
@@ -818,7 +829,7 @@ asio::awaitable<int> Processor::replay(std::vector<std::string> ids, std::string
         c.status = w.event->status;
         c.messages.push_back(m.record);
         c.schedule.push_back(queue::Job{dead.message_id, encode_job(fresh), now});
-        co_await commit(std::move(c));
+        co_await commit(c);
         LogFields f;
         f.event_id = w.event->event_id;
         f.message_id = dead.message_id;

@@ -96,6 +96,16 @@ class Processor {
     boost::asio::awaitable<Result<queue::Claim>> claim(const queue::Entry& entry,
                                                        const Event& event,
                                                        const std::vector<MessageRecord>& initial);
+    // Of an entry's planned messages: those an earlier run started (settled, or attempted) and
+    // until when an earlier notice of the dossier holds them back. Fails as claim() does.
+    struct Claimed {
+        std::vector<bool> started;
+        int64_t blocked_until_ms = 0;
+    };
+    boost::asio::awaitable<Result<Claimed>> claim_planned(const queue::Entry& entry, uint64_t seq,
+                                                          const Event& event, const Plan& plan);
+    // The event of an entry; null when the entry holds none (`why` says why).
+    std::shared_ptr<const Event> read_event(const queue::Entry& entry, std::string& why) const;
     // Attempts `w` (and, in fallback mode, the next channels) and adds the outcome to `c`.
     boost::asio::awaitable<void> run_message(std::shared_ptr<const Runtime> rt, Work& w,
                                              queue::Commit& c);
@@ -108,7 +118,7 @@ class Processor {
     // job does not run now (its outcome is in `c`).
     boost::asio::awaitable<bool> ready_to_run(const Runtime& rt, const queue::DueJob& due, Work& w,
                                               queue::Commit& c);
-    boost::asio::awaitable<void> commit(queue::Commit c);
+    boost::asio::awaitable<void> commit(queue::Commit& c);
     // Reminders: those the event schedules (rules on its status), and those of its dossier it
     // makes moot (rules whose cancel_on has its status). Nothing at all when no rule names the
     // status.
