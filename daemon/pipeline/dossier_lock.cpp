@@ -10,7 +10,7 @@ namespace tinbao {
 asio::awaitable<DossierLocks::Guard> DossierLocks::lock(std::string code) {
     auto it = dossiers_.find(code);
     if (it == dossiers_.end()) {
-        dossiers_.emplace(code, std::deque<std::shared_ptr<asio::steady_timer>>{});
+        dossiers_.emplace(code, std::list<std::shared_ptr<asio::steady_timer>>{});
         co_return Guard(this, std::move(code));
     }
     auto turn = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
