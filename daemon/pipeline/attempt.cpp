@@ -58,7 +58,9 @@ class Attempt {
           providers_(rt.for_channel(w.msg.outbound.channel)),
           log_{rec_} {}
 
-    asio::awaitable<void> run();
+    // The attempt's one coroutine: it holds the Attempt, and `rt` for as long as it runs.
+    static asio::awaitable<void> run(AttemptContext& ctx, std::shared_ptr<const Runtime> rt,
+                                     Work& w);
 
   private:
     struct Choice {
@@ -77,7 +79,9 @@ class Attempt {
     Choice choose_provider();
     asio::awaitable<void> wait_for_probe(ProviderSlot& slot);
     void wait_for_circuits(Clock::Steady::time_point retry_at);
-    asio::awaitable<std::optional<SendResult>> send(Choice& c);
+    // Sends through the chosen provider and acts on its answer: true when the message's pass
+    // is over (sent, failed, expired or scheduled), false to choose a provider again.
+    asio::awaitable<bool> send(Choice& c);
     Next on_answer(ProviderSlot& slot, const SendResult& result);
     void on_sent(const Provider& provider, const SendResult& result);
     void next_provider();
@@ -124,24 +128,27 @@ class Attempt {
     const MessageLogPrefix log_;  // formatted only when a line is logged
 };
 
-asio::awaitable<void> Attempt::run() {
-    if (failed_before_sending() || past_give_up() || held_back()) co_return;
-    while (w_.job.provider_index < static_cast<int>(providers_.size())) {
-        auto choice = choose_provider();
+asio::awaitable<void> Attempt::run(AttemptContext& ctx, std::shared_ptr<const Runtime> rt,
+                                   Work& w) {
+    Attempt a(ctx, *rt, w);
+    if (a.failed_before_sending() || a.past_give_up() || a.held_back()) co_return;
+    while (w.job.provider_index < static_cast<int>(a.providers_.size())) {
+        auto choice = a.choose_provider();
         if (choice.kind == Choice::Kind::none) break;
         if (choice.kind == Choice::Kind::all_open) {
-            wait_for_circuits(choice.retry_at);
+            a.wait_for_circuits(choice.retry_at);
             co_return;
         }
         if (choice.kind == Choice::Kind::wait_for_probe) {
-            co_await wait_for_probe(*choice.slot);
+            co_await a.wait_for_probe(*choice.slot);
             continue;
         }
-        auto result = co_await send(choice);
-        if (!result) continue;  // its circuit opened while the message waited for a slot
-        if (on_answer(*choice.slot, *result) == Next::done) co_return;
+        // The answer is looked at in send(): this frame, which lives as long as the message is
+        // worked on, does not hold it.
+        const bool over = co_await a.send(choice);
+        if (over) co_return;
     }
-    settle(state::kFailed);  // no provider may send this text, or each used its attempts
+    a.settle(state::kFailed);  // no provider may send this text, or each used its attempts
 }
 
 bool Attempt::failed_before_sending() {
@@ -295,7 +302,7 @@ void Attempt::wait_for_circuits(Clock::Steady::time_point retry_at) {
     schedule(due);
 }
 
-asio::awaitable<std::optional<SendResult>> Attempt::send(Choice& c) {
+asio::awaitable<bool> Attempt::send(Choice& c) {
     if (c.index != w_.job.provider_index) {
         w_.job.provider_index = c.index;
         w_.job.provider_attempts = 0;
@@ -307,7 +314,7 @@ asio::awaitable<std::optional<SendResult>> Attempt::send(Choice& c) {
         // The circuit opened while the message waited for a connection slot: the provider is
         // not asked again before its probe.
         slot.limiter->release();
-        co_return std::nullopt;
+        co_return false;
     }
     auto& text = *c.text;
     if (text.message.channel == Channel::sms) {
@@ -335,7 +342,7 @@ asio::awaitable<std::optional<SendResult>> Attempt::send(Choice& c) {
     ++rec_.attempts;
     ++w_.job.provider_attempts;
     rec_.updated_at_ms = now();
-    co_return result;
+    co_return on_answer(slot, result) == Next::done;
 }
 
 Attempt::Next Attempt::on_answer(ProviderSlot& slot, const SendResult& result) {
@@ -468,8 +475,8 @@ void Attempt::next_provider() {
 }  // namespace
 
 asio::awaitable<void> attempt(AttemptContext& ctx, std::shared_ptr<const Runtime> rt, Work& w) {
-    Attempt a(ctx, *rt, w);
-    co_await a.run();
+    // Not a coroutine itself: one frame less while the message waits on its provider.
+    return Attempt::run(ctx, std::move(rt), w);
 }
 
 }  // namespace tinbao
