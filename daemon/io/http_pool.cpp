@@ -68,12 +68,14 @@ bool closed_by_peer(const error_code& ec) {
 // One connection to one origin, plain or TLS, and its read buffer.
 struct Conn {
     explicit Conn(const asio::any_io_executor& ex) { plain.emplace(ex); }
-    Conn(const asio::any_io_executor& ex, ssl::context& ctx) { tls.emplace(ex, ctx); }
+    Conn(const asio::any_io_executor& ex, ssl::context& ctx)
+        : tls(std::make_unique<ssl::stream<beast::tcp_stream>>(ex, ctx)) {}
 
     beast::tcp_stream& lowest() { return tls ? tls->next_layer() : *plain; }
 
     std::optional<beast::tcp_stream> plain;
-    std::optional<ssl::stream<beast::tcp_stream>> tls;
+    // Its own allocation: a plain connection does not carry a TLS stream's room (368 bytes).
+    std::unique_ptr<ssl::stream<beast::tcp_stream>> tls;
     beast::flat_buffer buffer;  // bytes read and not yet parsed (empty between requests)
     std::string origin;
     SteadyClock::time_point idle_since{};
@@ -86,7 +88,7 @@ bool still_open(Conn& c) {
     const int fd = c.lowest().socket().native_handle();
     const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) return false;
-    if (n > 0) return c.tls.has_value();
+    if (n > 0) return c.tls != nullptr;
     return errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
@@ -100,9 +102,11 @@ struct Exchange {
     HttpResponse response;
 };
 
+// Writes the request and reads its answer. Once the whole request is written, `wire` is freed
+// unless `keep_wire` (a request that may be sent again): the answer may be long in coming.
 template <class Stream>
-asio::awaitable<Exchange> exchange(Stream& stream, Conn& c, const std::string& wire, bool head,
-                                   const HttpPoolOptions& options,
+asio::awaitable<Exchange> exchange(Stream& stream, Conn& c, std::string& wire, bool keep_wire,
+                                   bool head, const HttpPoolOptions& options,
                                    SteadyClock::time_point deadline) {
     Exchange x;
     c.lowest().expires_at(deadline);
@@ -113,6 +117,7 @@ asio::awaitable<Exchange> exchange(Stream& stream, Conn& c, const std::string& w
         co_return x;
     }
     x.writing = false;
+    if (!keep_wire) std::string().swap(wire);
     for (;;) {
         http::response_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -135,6 +140,15 @@ asio::awaitable<Exchange> exchange(Stream& stream, Conn& c, const std::string& w
         x.response.body = std::move(msg.body());
         co_return x;
     }
+}
+
+// The exchange on the connection's own stream. Not a coroutine: the caller's frame holds one
+// Exchange, whichever stream it is.
+asio::awaitable<Exchange> exchange_on(Conn& c, std::string& wire, bool keep_wire, bool head,
+                                      const HttpPoolOptions& options,
+                                      SteadyClock::time_point deadline) {
+    if (c.tls) return exchange(*c.tls, c, wire, keep_wire, head, options, deadline);
+    return exchange(*c.plain, c, wire, keep_wire, head, options, deadline);
 }
 
 }  // namespace
@@ -408,14 +422,8 @@ asio::awaitable<HttpResponse> HttpPool::Impl::perform(HttpRequest request) {
             HttpResponse opened_conn = co_await open(*conn, *url, deadline);
             if (opened_conn.error != HttpResponse::Error::none) co_return opened_conn;
         }
-        Exchange x;
-        if (conn->tls) {
-            Exchange got = co_await exchange(*conn->tls, *conn, *wire, head, options, deadline);
-            x = std::move(got);
-        } else {
-            Exchange got = co_await exchange(*conn->plain, *conn, *wire, head, options, deadline);
-            x = std::move(got);
-        }
+        // Sent again only when it may be repeated, or did not leave (see below).
+        Exchange x = co_await exchange_on(*conn, *wire, may_repeat, head, options, deadline);
         if (!x.ec && !stopping) {
             // Bytes after the answer would be read as the next request's answer: such a
             // connection is not reused.
