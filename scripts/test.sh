@@ -21,46 +21,6 @@ bash scripts/check-layers.sh     # includes run one way: common <- model <- ... 
 phase "building ci"
 bash scripts/build.sh ci
 
-# tests/fuzz is a project of its own: the parsers that read outside bytes and their libFuzzer
-# targets, built with clang. Each target runs for a bounded time (the template engine 20 s, every
-# other 10 s) from its seed corpus tests/fuzz/corpus/<name>/; a crash or sanitizer report fails.
-# Two run at once (a target is one process on one core), and every one runs even after a failure.
-phase "fuzzing"
-cmake -S tests/fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DTINBAO_FUZZ=ON \
-  -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 >/dev/null
-cmake --build build/fuzz -j2
-fuzz_one() {
-  local target=$1 name=${1%_fuzz} seconds=10
-  [ "$name" = template ] && seconds=20
-  mkdir -p "build/fuzz/corpus/$name"
-  local seeds=()
-  [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
-  # Progress lines go to build/fuzz/<target>.log; the summary is shown, all of it on failure.
-  if ! "build/fuzz/$target" -max_total_time=$seconds -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="build/fuzz/$target-" -print_final_stats=1 \
-      "build/fuzz/corpus/$name" "${seeds[@]}" </dev/null >"build/fuzz/$target.log" 2>&1; then
-    cat "build/fuzz/$target.log"
-    echo "test.sh: $target found a crash (artifact in build/fuzz/)" >&2
-    return 1
-  fi
-  echo "$target: $(grep -E '^stat::number_of_executed_units' "build/fuzz/$target.log" | awk '{print $2}') runs in ${seconds} s, no crash"
-}
-running=0
-fuzz_failed=0
-while read -r target; do
-  if [ $running -ge 2 ]; then
-    wait -n || fuzz_failed=1
-    running=$((running - 1))
-  fi
-  fuzz_one "$target" &
-  running=$((running + 1))
-done <build/fuzz/fuzz-targets.txt
-while [ $running -gt 0 ]; do
-  wait -n || fuzz_failed=1
-  running=$((running - 1))
-done
-[ $fuzz_failed = 0 ] || exit 1
-
 # The release build runs its unit tests and the end-to-end pair (Redis, SQLite); every
 # integration test runs once, in the asan build below, where a memory error also fails it.
 phase "testing ci"
@@ -73,10 +33,51 @@ phase "the Debian package"
 DEB_BUILD_OPTIONS=noautodbgsym bash scripts/build-deb.sh build/ci
 bash scripts/check-deb.sh
 
-# The same suite with AddressSanitizer and UndefinedBehaviorSanitizer (the daemon under test in
-# the integration tests is the sanitized one too). Last, so its summary closes the output.
+# The asan preset: AddressSanitizer and UndefinedBehaviorSanitizer, and the libFuzzer targets.
 phase "building asan"
 bash scripts/build.sh asan
+
+# The libFuzzer targets of tests/fuzz, built by the asan preset against its sanitized libraries
+# (compiled once, with libFuzzer's coverage): the parsers that read outside bytes. Each target
+# runs for a bounded time (the template engine 20 s, every other 10 s) from its seed corpus
+# tests/fuzz/corpus/<name>/; a crash or sanitizer report fails. Two run at once (a target is one
+# process on one core), and every one runs even after a failure.
+phase "fuzzing"
+fuzz=build/asan/tests/fuzz
+fuzz_one() {
+  local target=$1 name=${1%_fuzz} seconds=10
+  [ "$name" = template ] && seconds=20
+  mkdir -p "$fuzz/corpus/$name"
+  local seeds=()
+  [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
+  # Progress lines go to $fuzz/<target>.log; the summary is shown, all of it on failure.
+  if ! "$fuzz/$target" -max_total_time=$seconds -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$fuzz/$target-" -print_final_stats=1 \
+      "$fuzz/corpus/$name" "${seeds[@]}" </dev/null >"$fuzz/$target.log" 2>&1; then
+    cat "$fuzz/$target.log"
+    echo "test.sh: $target found a crash (artifact in $fuzz/)" >&2
+    return 1
+  fi
+  echo "$target: $(grep -E '^stat::number_of_executed_units' "$fuzz/$target.log" | awk '{print $2}') runs in ${seconds} s, no crash"
+}
+running=0
+fuzz_failed=0
+while read -r target; do
+  if [ $running -ge 2 ]; then
+    wait -n || fuzz_failed=1
+    running=$((running - 1))
+  fi
+  fuzz_one "$target" &
+  running=$((running + 1))
+done <"$fuzz/fuzz-targets.txt"
+while [ $running -gt 0 ]; do
+  wait -n || fuzz_failed=1
+  running=$((running - 1))
+done
+[ $fuzz_failed = 0 ] || exit 1
+
+# The same suite with AddressSanitizer and UndefinedBehaviorSanitizer (the daemon under test in
+# the integration tests is the sanitized one too). Last, so its summary closes the output.
 phase "testing asan"
 ctest --preset asan --output-on-failure --timeout 300 -j2
 phase "done"
