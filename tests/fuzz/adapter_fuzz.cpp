@@ -1,6 +1,7 @@
-// libFuzzer driver for one provider adapter, built once per adapter (tests/fuzz/CMakeLists.txt,
-// tinbao_adapter_fuzz()): TINBAO_FUZZ_ADAPTER_HEADER declares TINBAO_FUZZ_FACTORY(), and
-// TINBAO_FUZZ_CONFIG is the adapter's YAML block. What an adapter reads from outside goes in
+// libFuzzer driver for one provider adapter, compiled once and linked into each adapter's target
+// (tests/fuzz/CMakeLists.txt, tinbao_adapter_fuzz()) with the small source that names the
+// adapter's factory, its YAML block and its signer (adapter_fuzz.hpp). What an adapter reads
+// from outside goes in
 // from the fuzzer's bytes:
 //   - the provider's replies: every HTTP request the adapter makes (OAuth included) is answered
 //     with a status, headers and a body taken from the input; SMTP results likewise;
@@ -9,12 +10,12 @@
 //     fuzz-token-0123456789 available to adapters whose call-backs authenticate that way (use
 //     `fuzz-token-0123456789` in the config);
 //   - the message itself (text, recipient, parameters), as rendered from an outside event.
-//   - with TINBAO_FUZZ_SIGNER (the adapter has a tests/fuzz/sign_<name>.cpp), half of the
+//   - with a signer (the adapter has a tests/fuzz/sign_<name>.cpp), half of the
 //     call-backs are signed as the provider signs them, so the parsing behind the check is
 //     reached as well.
 // A crash, a sanitizer report, an exception escaping or a broken contract (a failure without a
 // reason, a call-back answer outside 100..599) fails the run.
-#include TINBAO_FUZZ_ADAPTER_HEADER
+#include "adapter_fuzz.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 #include <yaml-cpp/yaml.h>
@@ -34,10 +35,6 @@
 #include "providers/mail_client.hpp"
 #include "providers/provider.hpp"
 #include "providers/state_store.hpp"
-
-#ifdef TINBAO_FUZZ_SIGNER
-void tinbao_fuzz_sign(tinbao::CallbackRequest& request);  // sign_<name>.cpp
-#endif
 
 namespace {
 
@@ -119,7 +116,7 @@ std::unique_ptr<Provider> make(FuzzHttp& http, FuzzState& state, asio::io_contex
     s.type = "fuzz";
     s.channel = channel;
     s.timeout = std::chrono::seconds(5);
-    ConfigView view(YAML::Load(TINBAO_FUZZ_CONFIG), "providers[0]", "fuzz.yaml", diags);
+    ConfigView view(YAML::Load(tinbao_fuzz_config), "providers[0]", "fuzz.yaml", diags);
     ProviderContext ctx;
     ctx.executor = io.get_executor();
     ctx.http = &http;
@@ -127,7 +124,7 @@ std::unique_ptr<Provider> make(FuzzHttp& http, FuzzState& state, asio::io_contex
     ctx.state = &state;
     ctx.state_dir = "/nonexistent/tinbao-fuzz";
     ctx.public_base_url = "https://tinbao.example.vn";
-    return TINBAO_FUZZ_FACTORY()->create(s, view, ctx);
+    return tinbao_fuzz_factory()->create(s, view, ctx);
 }
 
 void fuzz_send(Provider& p, FuzzedDataProvider& in, asio::io_context& io, Channel channel) {
@@ -178,13 +175,9 @@ void fuzz_callback(Provider& p, FuzzedDataProvider& in, asio::io_context& io) {
     const int headers = in.ConsumeIntegralInRange<int>(0, 4);
     for (int i = 0; i < headers; ++i)
         r.headers.emplace_back(in.ConsumeRandomLengthString(24), in.ConsumeRandomLengthString(128));
-#ifdef TINBAO_FUZZ_SIGNER
-    const bool sign = in.ConsumeBool();
-#endif
+    const bool sign = tinbao_fuzz_signer != nullptr && in.ConsumeBool();
     r.body = in.ConsumeRemainingBytesAsString();
-#ifdef TINBAO_FUZZ_SIGNER
-    if (sign) tinbao_fuzz_sign(r);
-#endif
+    if (sign) tinbao_fuzz_signer(r);
     auto answer = p.handle_callback(r);
     if (!answer) return;
     check(answer->status >= 100 && answer->status <= 599);
@@ -217,7 +210,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const bool callback = in.ConsumeBool();
     auto diags = std::make_shared<Diagnostics>();
     auto p = make(http, state, io, channel, diags);
-    // A TINBAO_FUZZ_CONFIG the adapter refuses would fuzz nothing: said once, loudly.
+    // A configuration block the adapter refuses would fuzz nothing: said once, loudly.
     static bool config_checked = false;
     if (!config_checked) {
         for (Channel c : kChannels) {
