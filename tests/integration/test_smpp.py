@@ -68,7 +68,7 @@ def ucs_text(code, note=""):
 
 
 def config(tmp, hport, smsc_port, password_file, backend, redis_port, long_messages="udh",
-           extra=""):
+           timeout="5s", extra=""):
     queue = ("{ backend: redis, redis: { url: \"redis://127.0.0.1:%d/0\" }, dedupe_ttl: 1d }"
              % redis_port
              if backend == "redis" else "{ backend: sqlite, dedupe_ttl: 1d }")
@@ -100,7 +100,7 @@ providers:
     enquire_link: 2s
     long_messages: {long_messages}
     max_in_flight: 4
-    timeout: 5s
+    timeout: {timeout}
 """ + extra
 
 
@@ -256,11 +256,12 @@ def main():
         receipts_of = notices(ctx)
         flow_control(ctx)
         drop_in_flight(ctx)
-        silent_smsc(ctx)
         restart_and_receipts(ctx, receipts_of)
         citizen_reply(ctx)
         shutdown(ctx, "after the receipts")
         payload(ctx)
+        silent_smsc(ctx)
+        shutdown(ctx, "at the end")
     except AssertionError as e:
         check(False, str(e))
     return finish(tmp, procs, ["tinbaod.log", "tinbaod-bad.log", "smsc.log"])
@@ -591,12 +592,13 @@ def shutdown(ctx, when):
 
 
 def payload(ctx):
-    """long_messages: payload: one submit_sm, the text in message_payload."""
+    """long_messages: payload: one submit_sm, the text in message_payload. This daemon's
+    provider timeout is 2 s, for silent_smsc() after it: its waits are that deadline's."""
     smsc = ctx["smsc"]
     cfg = os.path.join(ctx["tmp"], "tinbao-payload.yaml")
     with open(cfg, "w") as f:
         f.write(config(ctx["tmp"], ctx["hport"], smsc.port, ctx["good_pw"], ctx["args"].backend,
-                       ctx["redis_port"], "payload"))
+                       ctx["redis_port"], "payload", timeout="2s"))
     daemon = Daemon(ctx["procs"], ctx["args"].tinbaod, cfg,
                     os.path.join(ctx["tmp"], "tinbaod.log"))
     ctx["daemon"] = daemon
@@ -617,7 +619,6 @@ def payload(ctx):
     receipt(ctx, ids[0])
     wait_for(lambda: message_state(ctx, m["id"]) == "delivered", 15, "pay-1 delivered")
     check(True, "pay-1: its receipt makes it delivered")
-    shutdown(ctx, "at the end")
 
 
 if __name__ == "__main__":
