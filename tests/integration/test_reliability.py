@@ -36,7 +36,7 @@ def metric(base, family, **labels):
 
 
 def config(tmp, templates, rport, hport, esms_url, extra_providers="", rate=200, inflight=100,
-           quiet="", give_up="8s", consumer=None, max_attempts=4, extra=""):
+           quiet="", give_up="8s", consumer=None, max_attempts=4, extra="", prefix="rel"):
     return f"""
 state_dir: {tmp}/state
 shutdown_grace: 3s
@@ -47,7 +47,7 @@ http:
     - {{ name: igate, token: "{TOKEN}" }}
 queue:
   backend: redis
-  redis: {{ url: "redis://127.0.0.1:{rport}/0", prefix: rel }}
+  redis: {{ url: "redis://127.0.0.1:{rport}/0", prefix: {prefix} }}
   dedupe_ttl: 1d
   claim_idle: 3s
   {"consumer: " + consumer if consumer else ""}
@@ -396,13 +396,16 @@ def main():
         scenario_redis_outage(c)
         c.daemon.stop()
 
-        # 5. two instances sharing one Redis and one provider's rate limit
-        write(config(tmp, templates, c.redis.port, hport, c.fake.url, rate=10, consumer="rel-a"))
+        # 5. two instances sharing one Redis and one provider's rate limit, under a key prefix
+        # of their own: the stopped instances of the steps above would count in that prefix's
+        # instance set until their last heartbeat is 10 s old.
+        write(config(tmp, templates, c.redis.port, hport, c.fake.url, rate=10, consumer="rel-a",
+                     prefix="rel2"))
         cfg2 = os.path.join(tmp, "b.yaml")
         hport2 = free_port()
         with open(cfg2, "w") as f:
             f.write(config(tmp, templates, c.redis.port, hport2, c.fake.url, rate=10,
-                           consumer="rel-b"))
+                           consumer="rel-b", prefix="rel2"))
         c.daemon.start(c.base)
         second = Daemon(procs, args.tinbaod, cfg2, os.path.join(tmp, "tinbaod2.log"))
         base2 = "http://127.0.0.1:%d" % hport2
