@@ -281,9 +281,16 @@ def scenario_two_instances(c, second):
     check(len(per) == 60 and all(n == 1 for n in per.values()),
           "two instances on one Redis: 60 events, each sent once")
     times = sorted(r["at"] for r in reqs)
+    # Each instance sends at most 5 in any second (its half of 10). The fake sees them after the
+    # way there, which a loaded machine stretches and bunches: a few more than 10 can land in
+    # one second there. Were the rate not shared, each instance would send 10 a second: about
+    # 20 in one second at the fake, and the 60 over in about 2.5 s instead of 5.
     worst = max(sum(1 for t in times[i:] if t - times[i] < 0.98) for i in range(len(times)))
-    if not check(worst <= 10, "rate_per_second 10 shared by two instances: at most %d in any "
-                 "second at the fake" % worst):
+    span = times[-1] - times[0]
+    if not check(worst <= 13 and span >= 4.0,
+                 "rate_per_second 10 shared by two instances: at most %d in any second at the "
+                 "fake (10, a few more when requests are delayed on the way), 60 sends over %.1f s "
+                 "(at least 4)" % (worst, span)):
         print("arrivals (s):", [round(t - times[0], 3) for t in times])
 
 
