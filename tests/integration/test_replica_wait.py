@@ -29,44 +29,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Daemon, FakeEsms, Procs, check, finish, free_port, http,  # noqa: E402
                      redis_cli, start_redis, start_sentinels, wait_for)
-from test_sentinel import API_KEY, AUTH, MASTER, SECRET_KEY, event  # noqa: E402
-
-
-def config(tmp, templates, sentinel_ports, hport, esms_url):
-    sentinels = ", ".join('"127.0.0.1:%d"' % p for p in sentinel_ports)
-    return f"""
-state_dir: {tmp}/state
-shutdown_grace: 3s
-log: {{ level: info, format: text }}
-http:
-  listen: 127.0.0.1:{hport}
-  clients:
-    - {{ name: igate, token: "sentinel-test-token-0123456789abcdef" }}
-queue:
-  backend: redis
-  redis:
-    url: "redis://127.0.0.1:1/0"
-    prefix: rw
-    command_timeout: 3s
-    sentinels: [{sentinels}]
-    master_name: {MASTER}
-    min_replicas: 1
-    min_replicas_timeout: 1s
-  dedupe_ttl: 1d
-  claim_idle: 20s
-templates:
-  dir: {templates}
-routes:
-  - {{ status: [result_ready], channels: [sms] }}
-providers:
-  - name: esms
-    channel: sms
-    type: esms
-    base_url: {esms_url}
-    api_key: "{API_KEY}"
-    secret_key: "{SECRET_KEY}"
-    brandname: UBND-TEST
-"""
+from test_sentinel import API_KEY, AUTH, MASTER, SECRET_KEY, config, event  # noqa: E402
 
 
 def post(base, eid):
@@ -150,7 +113,8 @@ def main():
         base = "http://127.0.0.1:%d" % hport
         cfg = os.path.join(tmp, "tinbao.yaml")
         with open(cfg, "w") as f:
-            f.write(config(tmp, templates, sports, hport, fake.url))
+            f.write(config(tmp, templates, sports, hport, fake.url, prefix="rw",
+                           min_replicas_timeout="1s", claim_idle="20s"))
         daemon = Daemon(procs, args.tinbaod, cfg, os.path.join(tmp, "tinbaod.log"))
         daemon.start(base)
 

@@ -30,7 +30,9 @@ API_KEY, SECRET_KEY = "k-test", "s-test"
 MASTER = "tinbaomaster"
 
 
-def config(tmp, templates, sentinel_ports, hport, esms_url):
+def config(tmp, templates, sentinel_ports, hport, esms_url, prefix="sent",
+           min_replicas_timeout="2s", claim_idle="3s"):
+    """tinbaod through the sentinels, with min_replicas 1 (test_replica_wait.py too)."""
     sentinels = ", ".join('"127.0.0.1:%d"' % p for p in sentinel_ports)
     return f"""
 state_dir: {tmp}/state
@@ -44,14 +46,14 @@ queue:
   backend: redis
   redis:
     url: "redis://127.0.0.1:1/0"
-    prefix: sent
+    prefix: {prefix}
     command_timeout: 3s
     sentinels: [{sentinels}]
     master_name: {MASTER}
     min_replicas: 1
-    min_replicas_timeout: 2s
+    min_replicas_timeout: {min_replicas_timeout}
   dedupe_ttl: 1d
-  claim_idle: 3s
+  claim_idle: {claim_idle}
 templates:
   dir: {templates}
 routes:
